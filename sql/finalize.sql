@@ -1,0 +1,397 @@
+-- ruvector install script, part 3 (runs after the generated function declarations):
+-- completes the types and declares casts, operators, aggregates and btree operator classes.
+-- Object names, cast contexts and operator properties follow pgvector 0.8 (sql/vector.sql), with
+-- the dense f32 type named `ruvector` instead of `vector`.
+
+-- ============================================================================================
+-- ruvector
+-- ============================================================================================
+
+CREATE TYPE ruvector (
+    INPUT     = ruvector_in,
+    OUTPUT    = ruvector_out,
+    TYPMOD_IN = ruvector_typmod_in,
+    RECEIVE   = ruvector_recv,
+    SEND      = ruvector_send,
+    STORAGE   = external
+);
+-- casts
+CREATE CAST (ruvector AS ruvector)
+    WITH FUNCTION ruvector(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (ruvector AS real[])
+    WITH FUNCTION ruvector_to_float4(ruvector, integer, boolean) AS IMPLICIT;
+CREATE FUNCTION array_to_ruvector(integer[], integer, boolean) RETURNS ruvector
+    AS 'MODULE_PATHNAME', 'array_to_ruvector_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_ruvector(real[], integer, boolean) RETURNS ruvector
+    AS 'MODULE_PATHNAME', 'array_to_ruvector_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_ruvector(double precision[], integer, boolean) RETURNS ruvector
+    AS 'MODULE_PATHNAME', 'array_to_ruvector_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_ruvector(numeric[], integer, boolean) RETURNS ruvector
+    AS 'MODULE_PATHNAME', 'array_to_ruvector_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (integer[] AS ruvector)
+    WITH FUNCTION array_to_ruvector(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (real[] AS ruvector)
+    WITH FUNCTION array_to_ruvector(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS ruvector)
+    WITH FUNCTION array_to_ruvector(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS ruvector)
+    WITH FUNCTION array_to_ruvector(numeric[], integer, boolean) AS ASSIGNMENT;
+-- operators
+CREATE OPERATOR <-> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = l1_distance,
+    COMMUTATOR = '<+>'
+);
+CREATE OPERATOR + (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_add,
+    COMMUTATOR = +
+);
+
+CREATE OPERATOR - (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_sub
+);
+
+CREATE OPERATOR * (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_mul,
+    COMMUTATOR = *
+);
+
+CREATE OPERATOR || (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_concat
+);
+CREATE OPERATOR < (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = ruvector, RIGHTARG = ruvector, PROCEDURE = ruvector_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR CLASS ruvector_ops
+    DEFAULT FOR TYPE ruvector USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 ruvector_cmp(ruvector, ruvector);
+-- aggregates
+CREATE AGGREGATE avg(ruvector) (
+    SFUNC = ruvector_accum,
+    STYPE = double precision[],
+    FINALFUNC = ruvector_avg,
+    COMBINEFUNC = ruvector_combine,
+    INITCOND = '{0}',
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE sum(ruvector) (
+    SFUNC = ruvector_add,
+    STYPE = ruvector,
+    COMBINEFUNC = ruvector_add,
+    PARALLEL = SAFE
+);
+
+-- ============================================================================================
+-- halfvec
+-- ============================================================================================
+
+CREATE TYPE halfvec (
+    INPUT     = halfvec_in,
+    OUTPUT    = halfvec_out,
+    TYPMOD_IN = halfvec_typmod_in,
+    RECEIVE   = halfvec_recv,
+    SEND      = halfvec_send,
+    STORAGE   = external
+);
+-- casts
+CREATE CAST (halfvec AS halfvec)
+    WITH FUNCTION halfvec(halfvec, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (halfvec AS ruvector)
+    WITH FUNCTION halfvec_to_ruvector(halfvec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (ruvector AS halfvec)
+    WITH FUNCTION ruvector_to_halfvec(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (halfvec AS real[])
+    WITH FUNCTION halfvec_to_float4(halfvec, integer, boolean) AS ASSIGNMENT;
+CREATE FUNCTION array_to_halfvec(integer[], integer, boolean) RETURNS halfvec
+    AS 'MODULE_PATHNAME', 'array_to_halfvec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_halfvec(real[], integer, boolean) RETURNS halfvec
+    AS 'MODULE_PATHNAME', 'array_to_halfvec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_halfvec(double precision[], integer, boolean) RETURNS halfvec
+    AS 'MODULE_PATHNAME', 'array_to_halfvec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_halfvec(numeric[], integer, boolean) RETURNS halfvec
+    AS 'MODULE_PATHNAME', 'array_to_halfvec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (integer[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (real[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(numeric[], integer, boolean) AS ASSIGNMENT;
+-- operators
+CREATE OPERATOR <-> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = l1_distance,
+    COMMUTATOR = '<+>'
+);
+CREATE OPERATOR + (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_add,
+    COMMUTATOR = +
+);
+
+CREATE OPERATOR - (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_sub
+);
+
+CREATE OPERATOR * (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_mul,
+    COMMUTATOR = *
+);
+
+CREATE OPERATOR || (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_concat
+);
+CREATE OPERATOR < (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = halfvec, RIGHTARG = halfvec, PROCEDURE = halfvec_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR CLASS halfvec_ops
+    DEFAULT FOR TYPE halfvec USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 halfvec_cmp(halfvec, halfvec);
+-- aggregates (partial states are the same float8[] as ruvector's, so its combine serves both)
+CREATE AGGREGATE avg(halfvec) (
+    SFUNC = halfvec_accum,
+    STYPE = double precision[],
+    FINALFUNC = halfvec_avg,
+    COMBINEFUNC = ruvector_combine,
+    INITCOND = '{0}',
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE sum(halfvec) (
+    SFUNC = halfvec_add,
+    STYPE = halfvec,
+    COMBINEFUNC = halfvec_add,
+    PARALLEL = SAFE
+);
+
+-- ============================================================================================
+-- sparsevec
+-- ============================================================================================
+
+CREATE TYPE sparsevec (
+    INPUT     = sparsevec_in,
+    OUTPUT    = sparsevec_out,
+    TYPMOD_IN = sparsevec_typmod_in,
+    RECEIVE   = sparsevec_recv,
+    SEND      = sparsevec_send,
+    STORAGE   = external
+);
+
+-- casts
+CREATE CAST (sparsevec AS sparsevec)
+    WITH FUNCTION sparsevec(sparsevec, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (sparsevec AS ruvector)
+    WITH FUNCTION sparsevec_to_ruvector(sparsevec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (ruvector AS sparsevec)
+    WITH FUNCTION ruvector_to_sparsevec(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (sparsevec AS halfvec)
+    WITH FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (halfvec AS sparsevec)
+    WITH FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) AS IMPLICIT;
+CREATE FUNCTION array_to_sparsevec(integer[], integer, boolean) RETURNS sparsevec
+    AS 'MODULE_PATHNAME', 'array_to_sparsevec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(real[], integer, boolean) RETURNS sparsevec
+    AS 'MODULE_PATHNAME', 'array_to_sparsevec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(double precision[], integer, boolean) RETURNS sparsevec
+    AS 'MODULE_PATHNAME', 'array_to_sparsevec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(numeric[], integer, boolean) RETURNS sparsevec
+    AS 'MODULE_PATHNAME', 'array_to_sparsevec_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (integer[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (real[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(numeric[], integer, boolean) AS ASSIGNMENT;
+-- operators
+CREATE OPERATOR <-> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = l1_distance,
+    COMMUTATOR = '<+>'
+);
+CREATE OPERATOR < (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR CLASS sparsevec_ops
+    DEFAULT FOR TYPE sparsevec USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);
+
+-- ============================================================================================
+-- bit (PostgreSQL's type): Hamming and Jaccard distance operators
+-- ============================================================================================
+
+CREATE OPERATOR <~> (
+    LEFTARG = bit, RIGHTARG = bit, PROCEDURE = hamming_distance,
+    COMMUTATOR = '<~>'
+);
+
+CREATE OPERATOR <%> (
+    LEFTARG = bit, RIGHTARG = bit, PROCEDURE = jaccard_distance,
+    COMMUTATOR = '<%>'
+);

@@ -1,0 +1,190 @@
+//! x86-64 AVX2 + FMA tier; f16 is widened with F16C (`vcvtph2ps`), bit kernels use POPCNT.
+//!
+//! Eight `f32` lanes per register, four independent accumulators in the main loop (32 elements
+//! per iteration) to cover FMA latency. A tail shorter than eight elements is copied into a
+//! zero-padded block: zeros add nothing to any of the sums.
+
+use super::{bits, CosineSums, JaccardCounts, Kernels, Tier};
+use core::arch::x86_64::*;
+use half::f16;
+
+pub(super) fn kernels() -> Option<&'static Kernels> {
+    let ok = std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+        && std::is_x86_feature_detected!("popcnt");
+    // SAFETY of the wrappers below: the table is only handed out when the CPU has every feature
+    // the `#[target_feature]` functions they call were compiled for.
+    ok.then_some(&KERNELS)
+}
+
+static KERNELS: Kernels = Kernels {
+    tier: Tier::Avx2,
+    isa: "AVX2+FMA, F16C, POPCNT",
+    l2_squared_f32: |a, b| unsafe { reduce::<f32, L2>(a, b) },
+    dot_f32: |a, b| unsafe { reduce::<f32, Dot>(a, b) },
+    l1_f32: |a, b| unsafe { reduce::<f32, L1>(a, b) },
+    cosine_f32: |a, b| unsafe { cosine::<f32>(a, b) },
+    l2_squared_f16: |a, b| unsafe { reduce::<f16, L2>(a, b) },
+    dot_f16: |a, b| unsafe { reduce::<f16, Dot>(a, b) },
+    l1_f16: |a, b| unsafe { reduce::<f16, L1>(a, b) },
+    cosine_f16: |a, b| unsafe { cosine::<f16>(a, b) },
+    hamming: |a, b| unsafe { hamming(a, b) },
+    jaccard: |a, b| unsafe { jaccard(a, b) },
+};
+
+/// Loads eight elements as eight `f32` lanes.
+trait Load8: Copy {
+    const ZERO: Self;
+    unsafe fn load8(p: *const Self) -> __m256;
+}
+
+impl Load8 for f32 {
+    const ZERO: Self = 0.0;
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load8(p: *const f32) -> __m256 {
+        _mm256_loadu_ps(p)
+    }
+}
+
+impl Load8 for f16 {
+    const ZERO: Self = f16::ZERO;
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load8(p: *const f16) -> __m256 {
+        _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+    }
+}
+
+/// One accumulation step `acc ⊕ f(x, y)` of a sum.
+trait Step {
+    unsafe fn step(acc: __m256, x: __m256, y: __m256) -> __m256;
+}
+
+struct L2;
+struct Dot;
+struct L1;
+
+impl Step for L2 {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    }
+}
+
+impl Step for Dot {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+        _mm256_fmadd_ps(x, y, acc)
+    }
+}
+
+impl Step for L1 {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+        // |d| = d with the sign bit cleared
+        let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), _mm256_sub_ps(x, y));
+        _mm256_add_ps(acc, abs)
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps::<1>(s, s));
+    _mm_cvtss_f32(s)
+}
+
+/// Copies `x` (shorter than 8) into a zero-padded block of 8.
+#[inline(always)]
+fn pad8<E: Load8>(x: &[E]) -> [E; 8] {
+    let mut out = [E::ZERO; 8];
+    out[..x.len()].copy_from_slice(x);
+    out
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn reduce<E: Load8, S: Step>(a: &[E], b: &[E]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, acc) in acc.iter_mut().enumerate() {
+            let o = i + 8 * k;
+            *acc = S::step(*acc, E::load8(pa.add(o)), E::load8(pb.add(o)));
+        }
+        i += 32;
+    }
+    // Remaining blocks of 8; a final partial block is read from a zero-padded copy.
+    while i < n {
+        let (x, y) = if i + 8 <= n {
+            (E::load8(pa.add(i)), E::load8(pb.add(i)))
+        } else {
+            let (ta, tb) = (pad8(&a[i..n]), pad8(&b[i..n]));
+            (E::load8(ta.as_ptr()), E::load8(tb.as_ptr()))
+        };
+        acc[0] = S::step(acc[0], x, y);
+        i += 8;
+    }
+    hsum(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn cosine<E: Load8>(a: &[E], b: &[E]) -> CosineSums {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut dot = [_mm256_setzero_ps(); 2];
+    let mut na = [_mm256_setzero_ps(); 2];
+    let mut nb = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    while i + 16 <= n {
+        for k in 0..2 {
+            let x = E::load8(pa.add(i + 8 * k));
+            let y = E::load8(pb.add(i + 8 * k));
+            dot[k] = _mm256_fmadd_ps(x, y, dot[k]);
+            na[k] = _mm256_fmadd_ps(x, x, na[k]);
+            nb[k] = _mm256_fmadd_ps(y, y, nb[k]);
+        }
+        i += 16;
+    }
+    while i < n {
+        let (x, y) = if i + 8 <= n {
+            (E::load8(pa.add(i)), E::load8(pb.add(i)))
+        } else {
+            let (ta, tb) = (pad8(&a[i..n]), pad8(&b[i..n]));
+            (E::load8(ta.as_ptr()), E::load8(tb.as_ptr()))
+        };
+        dot[0] = _mm256_fmadd_ps(x, y, dot[0]);
+        na[0] = _mm256_fmadd_ps(x, x, na[0]);
+        nb[0] = _mm256_fmadd_ps(y, y, nb[0]);
+        i += 8;
+    }
+    CosineSums {
+        dot: hsum(_mm256_add_ps(dot[0], dot[1])),
+        norm_a: hsum(_mm256_add_ps(na[0], na[1])),
+        norm_b: hsum(_mm256_add_ps(nb[0], nb[1])),
+    }
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming(a: &[u8], b: &[u8]) -> u64 {
+    bits::hamming_u64(a, b)
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn jaccard(a: &[u8], b: &[u8]) -> JaccardCounts {
+    bits::jaccard_u64(a, b)
+}

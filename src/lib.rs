@@ -1,0 +1,49 @@
+//! ruvector: a PostgreSQL extension for vector search, compatible with pgvector's types, formats
+//! and operators.
+//!
+//! Layout: PURE modules (no pgrx) — `kernels` (distance kernels + SIMD dispatch), `format`
+//! (text/binary formats and validation) — and pgrx glue — `types` (SQL types and functions),
+//! `admin` (observability). The SQL that pgrx does not generate is in `sql/`.
+
+pub mod format;
+pub mod kernels;
+
+pub mod admin;
+pub mod types;
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+/// Called once when a backend loads the library: picks the distance kernels now, so the choice
+/// is made at load and never re-examined on a query's hot path.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    let _ = kernels::kernels();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    // In-server tests (`cargo pgrx test`), one file per concern under `src/tests/`. pgrx runs them
+    // as functions of schema `tests`, which must be this inline module itself, so the files are
+    // included here (their functions share this scope and the imports below).
+    #[allow(unused_imports)]
+    use pgrx::prelude::*;
+
+    include!("tests/smoke.rs");
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
