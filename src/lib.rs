@@ -35,6 +35,8 @@ mod tests {
     use pgrx::prelude::*;
 
     include!("tests/smoke.rs");
+    include!("tests/io.rs");
+    include!("tests/exact_knn.rs");
 }
 
 /// Required by `cargo pgrx test`.

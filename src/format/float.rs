@@ -7,10 +7,9 @@
 //! so both see the C locale.
 //!
 //! Output: pgvector prints with PostgreSQL's `float_to_shortest_decimal_bufn` (Ryu): the
-//! shortest digit string that reads back to the same `f32`, in fixed notation when the decimal
-//! exponent is in [-4, 6) and as `d.ddde±XX` otherwise. Rust's `{:e}` formatting yields the same
-//! shortest, closest digits; [`write_shortest`] lays them out PostgreSQL's way. A pg_test checks
-//! the result against the server's own `float4out` on millions of values.
+//! shortest digit string that reads back to the same `f32` (chosen as `shortest.rs` explains),
+//! in fixed notation when the decimal exponent is in [-4, 6) and as `d.ddde±XX` otherwise. A
+//! pg_test checks the result against the server's own `float4out` on millions of values.
 
 use std::ffi::{c_char, CStr};
 use std::fmt::Write;
@@ -88,24 +87,12 @@ pub fn write_shortest(out: &mut String, x: f32) {
         out.push_str(if x.is_sign_negative() { "-0" } else { "0" });
         return;
     }
-    // `{:e}` gives the shortest round-trip digits as `[-]d[.ddd]e<exp>`.
-    let mut sci = String::with_capacity(16);
-    write!(sci, "{x:e}").expect("writing to a String cannot fail");
-    let (mantissa, exp) = sci
-        .split_once('e')
-        .expect("LowerExp always has an exponent");
-    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let mut digits = [0u8; 16];
-    let mut nd = 0;
-    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
-        digits[nd] = b;
-        nd += 1;
-    }
-    let digits = std::str::from_utf8(&digits[..nd]).expect("ASCII digits");
+    let neg = x.is_sign_negative();
+    let d = super::shortest::shortest(x.abs());
+    let digit_buf = itoa_buf(d.mantissa);
+    let digits = digit_buf.as_str();
+    // decimal exponent of the first digit
+    let exp = d.exponent + digits.len() as i32 - 1;
 
     if neg {
         out.push('-');
@@ -142,6 +129,33 @@ pub fn write_shortest(out: &mut String, x: f32) {
     }
 }
 
+/// The decimal digits of `n` (at most 20).
+struct DigitBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl DigitBuf {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).expect("ASCII digits")
+    }
+}
+
+fn itoa_buf(mut n: u64) -> DigitBuf {
+    let mut d = DigitBuf {
+        buf: [b'0'; 20],
+        start: 20,
+    };
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +180,12 @@ mod tests {
         assert_eq!(show(-1.5e38), "-1.5e+38");
         assert_eq!(show(0.1), "0.1");
         assert_eq!(show(1.0 / 3.0), "0.33333334");
+        // an exact halfway case: Ryu (and PostgreSQL) keep the even digit
+        assert_eq!(show(f32::from_bits(0x3980_0000)), "0.00024414062");
+        assert_eq!(show(123456789.0), "1.2345679e+08");
+        assert_eq!(show(1e16), "1e+16");
+        // on the rounding boundary: PostgreSQL does not accept 5.033165e+07
+        assert_eq!(show(50331648.0), "5.0331648e+07");
         assert_eq!(show(f32::MIN_POSITIVE / 2.0), "5.877472e-39");
         assert_eq!(show(1e-45), "1e-45");
         assert_eq!(show(-0.0), "-0");

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod dense_text;
 pub mod error;
 pub mod float;
+pub mod shortest;
 pub mod sparse_text;
 
 pub use error::{SqlState, VecError};
