@@ -15,11 +15,12 @@ INSERT INTO schema_t VALUES (ARRAY[1,2]), ('[3,4]');
 SELECT rv.avg(v), rv.sum(v) FROM schema_t;
 SELECT v FROM schema_t ORDER BY v OPERATOR(rv.<=>) '[1,1]'::rv.ruvector;
 DROP TABLE schema_t;
--- every object the extension created is in schema rv
-SELECT DISTINCT classid::regclass, (pg_identify_object(classid, objid, 0)).schema
+-- every object the extension created is in schema rv (casts belong to no schema)
+SELECT classid::regclass AS catalog,
+       array_agg(DISTINCT coalesce((pg_identify_object(classid, objid, 0)).schema, '-')) AS schemas
 FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ruvector')
-ORDER BY 1::text;
+GROUP BY classid ORDER BY classid::regclass::text;
 DROP EXTENSION ruvector;
 
 -- a schema where the names are taken (as by pgvector) gets a clear error and a HINT
