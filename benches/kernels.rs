@@ -12,7 +12,10 @@ use std::time::Duration;
 const DIMS: [usize; 4] = [128, 384, 768, 1536];
 
 fn tiers() -> Vec<&'static Kernels> {
-    Tier::ALL.into_iter().filter_map(kernels::for_tier).collect()
+    Tier::ALL
+        .into_iter()
+        .filter_map(kernels::for_tier)
+        .collect()
 }
 
 fn data(n: usize, seed: u32) -> Vec<f32> {
@@ -27,17 +30,22 @@ fn data(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// A dense kernel of one element type, as stored in a [`Kernels`] table.
+type DenseKernel<E> = fn(&[E], &[E]) -> f32;
+
 fn bench_dense<E: Copy + 'static>(
     c: &mut Criterion,
     name: &str,
     convert: fn(f32) -> E,
-    pick: fn(&Kernels) -> fn(&[E], &[E]) -> f32,
+    pick: fn(&Kernels) -> DenseKernel<E>,
 ) {
     let mut group = c.benchmark_group(name);
     for dim in DIMS {
         let a: Vec<E> = data(dim, 1).into_iter().map(convert).collect();
         let b: Vec<E> = data(dim, 2).into_iter().map(convert).collect();
-        group.throughput(Throughput::Bytes((2 * dim * std::mem::size_of::<E>()) as u64));
+        group.throughput(Throughput::Bytes(
+            (2 * dim * std::mem::size_of::<E>()) as u64,
+        ));
         for k in tiers() {
             let f = pick(k);
             group.bench_with_input(BenchmarkId::new(k.tier.name(), dim), &dim, |bench, _| {

@@ -30,7 +30,7 @@ pub fn shortest(x: f32) -> Decimal {
 }
 
 fn strip(mut d: Decimal) -> Decimal {
-    while d.mantissa != 0 && d.mantissa % 10 == 0 {
+    while d.mantissa != 0 && d.mantissa.is_multiple_of(10) {
         d.mantissa /= 10;
         d.exponent += 1;
     }
@@ -64,7 +64,11 @@ fn decode(x: f32) -> (u64, i32, bool) {
     if exp == 0 {
         (mant as u64, -149, false)
     } else {
-        ((mant | 0x80_0000) as u64, exp as i32 - 150, mant == 0 && exp > 1)
+        (
+            (mant | 0x80_0000) as u64,
+            exp as i32 - 150,
+            mant == 0 && exp > 1,
+        )
     }
 }
 

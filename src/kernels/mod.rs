@@ -70,15 +70,9 @@ impl CosineSums {
     }
 }
 
-/// Clamp a cosine similarity to [-1, 1]; NaN passes through (comparisons with NaN are false).
+/// Clamp a cosine similarity to [-1, 1]; NaN passes through.
 pub fn clamp_similarity(sim: f64) -> f64 {
-    if sim > 1.0 {
-        1.0
-    } else if sim < -1.0 {
-        -1.0
-    } else {
-        sim
-    }
+    sim.clamp(-1.0, 1.0)
 }
 
 /// Popcounts for Jaccard distance: `|a∧b|`, `|a|`, `|b|`.

@@ -1,15 +1,14 @@
 //! aarch64 NEON tier. Four `f32` lanes per register, four accumulators (16 elements per
-//! iteration). f16 data is widened a block at a time with the `half` crate (which uses the FP16
-//! conversion instructions when present) and then summed with the f32 code; Rust's NEON f16
-//! intrinsics are not stable yet. Bit kernels use `cnt` (per-byte popcount) and a widening add.
+//! iteration). f16 data is widened a block at a time (`scalar::via_f32`, the `half` crate's
+//! conversion, which uses the FP16 instructions) and then summed with the f32 code; Rust's NEON
+//! f16 intrinsics are not stable yet. Bit kernels use `cnt` (per-byte popcount) and a widening add.
 //!
 //! Note: this file is compiled only for aarch64 targets; the x86-64 machines this project is
 //! developed and tested on cannot build it, so it is exercised only where aarch64 CI exists.
 
+use super::scalar::{add_sums, via_f32};
 use super::{bits, CosineSums, JaccardCounts, Kernels, Tier};
 use core::arch::aarch64::*;
-use half::f16;
-use half::slice::HalfFloatSliceExt;
 
 pub(super) fn kernels() -> Option<&'static Kernels> {
     // SAFETY of the wrappers below: handed out only when NEON is present.
@@ -28,33 +27,12 @@ static KERNELS: Kernels = Kernels {
     l1_f16: |a, b| via_f32(a, b, 0.0, |s, x, y| s + unsafe { reduce::<L1>(x, y) }),
     cosine_f16: |a, b| {
         via_f32(a, b, CosineSums::default(), |s, x, y| {
-            let c = unsafe { cosine(x, y) };
-            CosineSums {
-                dot: s.dot + c.dot,
-                norm_a: s.norm_a + c.norm_a,
-                norm_b: s.norm_b + c.norm_b,
-            }
+            add_sums(s, unsafe { cosine(x, y) })
         })
     },
     hamming: |a, b| unsafe { hamming(a, b) },
     jaccard: |a, b| unsafe { jaccard(a, b) },
 };
-
-const BLOCK: usize = 256;
-
-/// Widens `a` and `b` block by block into stack buffers and folds `f` over the blocks.
-fn via_f32<T>(a: &[f16], b: &[f16], init: T, f: impl Fn(T, &[f32], &[f32]) -> T) -> T {
-    let n = a.len().min(b.len());
-    let (mut xa, mut xb) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
-    let mut acc = init;
-    for (ca, cb) in a[..n].chunks(BLOCK).zip(b[..n].chunks(BLOCK)) {
-        let len = ca.len();
-        ca.convert_to_f32_slice(&mut xa[..len]);
-        cb.convert_to_f32_slice(&mut xb[..len]);
-        acc = f(acc, &xa[..len], &xb[..len]);
-    }
-    acc
-}
 
 trait Step {
     unsafe fn step(acc: float32x4_t, x: float32x4_t, y: float32x4_t) -> float32x4_t;
