@@ -3,8 +3,9 @@
 use crate::kernels::{self, Selection};
 use pgrx::prelude::*;
 
-/// The extension's version (the crate version the library was built from).
-#[pg_extern(immutable, parallel_safe)]
+/// The extension's version (the crate version the library was built from). Stable, not
+/// immutable: it changes when the library is upgraded.
+#[pg_extern(stable, parallel_safe)]
 fn ruvector_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
