@@ -4,6 +4,7 @@
 
 use super::arrays::{array_to_f32, RawArray};
 use super::dense;
+use super::fmgr::distance_fn;
 use super::varlena::{BitVec, HalfVec, Vector};
 use half::f16;
 use pgrx::datum::Internal;
@@ -64,36 +65,48 @@ fn ruvector_to_halfvec(v: Vector, typmod: i32, _explicit: bool) -> HalfVec {
     dense::convert(&v, typmod)
 }
 
-// ---- distances -------------------------------------------------------------------------------
+// ---- distances (direct fmgr entry points, see fmgr.rs) -----------------------------------------
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l2_distance")]
-fn halfvec_l2_distance(a: HalfVec, b: HalfVec) -> f64 {
-    dense::l2(&a, &b)
+distance_fn! {
+    fn halfvec_l2_distance / pg_finfo_halfvec_l2_distance (a, b: HalfVec) { dense::l2(&a, &b) }
+    sql "halfvec_l2_distance" = "
+CREATE FUNCTION l2_distance(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "inner_product")]
-fn halfvec_inner_product(a: HalfVec, b: HalfVec) -> f64 {
-    dense::inner_product(&a, &b)
+distance_fn! {
+    fn halfvec_inner_product / pg_finfo_halfvec_inner_product (a, b: HalfVec) { dense::inner_product(&a, &b) }
+    sql "halfvec_inner_product" = "
+CREATE FUNCTION inner_product(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "cosine_distance")]
-fn halfvec_cosine_distance(a: HalfVec, b: HalfVec) -> f64 {
-    dense::cosine(&a, &b)
+distance_fn! {
+    fn halfvec_negative_inner_product / pg_finfo_halfvec_negative_inner_product (a, b: HalfVec) { dense::negative_inner_product(&a, &b) }
+    sql "halfvec_negative_inner_product" = "
+CREATE FUNCTION halfvec_negative_inner_product(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l1_distance")]
-fn halfvec_l1_distance(a: HalfVec, b: HalfVec) -> f64 {
-    dense::l1(&a, &b)
+distance_fn! {
+    fn halfvec_cosine_distance / pg_finfo_halfvec_cosine_distance (a, b: HalfVec) { dense::cosine(&a, &b) }
+    sql "halfvec_cosine_distance" = "
+CREATE FUNCTION cosine_distance(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn halfvec_l2_squared_distance(a: HalfVec, b: HalfVec) -> f64 {
-    dense::l2_squared(&a, &b)
+distance_fn! {
+    fn halfvec_l1_distance / pg_finfo_halfvec_l1_distance (a, b: HalfVec) { dense::l1(&a, &b) }
+    sql "halfvec_l1_distance" = "
+CREATE FUNCTION l1_distance(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn halfvec_negative_inner_product(a: HalfVec, b: HalfVec) -> f64 {
-    dense::negative_inner_product(&a, &b)
+distance_fn! {
+    fn halfvec_l2_squared_distance / pg_finfo_halfvec_l2_squared_distance (a, b: HalfVec) { dense::l2_squared(&a, &b) }
+    sql "halfvec_l2_squared_distance" = "
+CREATE FUNCTION halfvec_l2_squared_distance(halfvec, halfvec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'halfvec_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
 // ---- functions -------------------------------------------------------------------------------

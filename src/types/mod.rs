@@ -6,6 +6,7 @@ pub mod arrays;
 pub mod bitvec;
 pub mod dense;
 pub mod error;
+pub mod fmgr;
 pub mod halfvec;
 pub mod sparsevec;
 pub mod typmod;

@@ -4,6 +4,7 @@
 use super::arrays::{array_to_f32, RawArray};
 use super::dense::DenseType;
 use super::error::{raise, OrRaise};
+use super::fmgr::distance_fn;
 use super::varlena::{Dense, HalfVec, SparseVec, Vector};
 use crate::format::sparse_text::{self, check_nnz};
 use crate::format::{
@@ -128,46 +129,70 @@ fn array_to_sparsevec(arr: RawArray, typmod: i32, _explicit: bool) -> SparseVec 
     SparseVec::new(x.len() as i32, &indices, &values)
 }
 
-// ---- distances -------------------------------------------------------------------------------
+// ---- distances (direct fmgr entry points, see fmgr.rs) -----------------------------------------
 
 fn same_dims(a: &SparseVec, b: &SparseVec) {
     check_same_dims(SPARSEVEC, a.dim(), b.dim()).or_raise();
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l2_distance")]
-fn sparsevec_l2_distance(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    (k::l2_squared(a.as_ref(), b.as_ref()) as f64).sqrt()
+distance_fn! {
+    fn sparsevec_l2_distance / pg_finfo_sparsevec_l2_distance (a, b: SparseVec) {
+        same_dims(&a, &b);
+        (k::l2_squared(a.as_ref(), b.as_ref()) as f64).sqrt()
+    }
+    sql "sparsevec_l2_distance" = "
+CREATE FUNCTION l2_distance(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_l2_squared_distance(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    k::l2_squared(a.as_ref(), b.as_ref()) as f64
+distance_fn! {
+    fn sparsevec_l2_squared_distance / pg_finfo_sparsevec_l2_squared_distance (a, b: SparseVec) {
+        same_dims(&a, &b);
+        k::l2_squared(a.as_ref(), b.as_ref()) as f64
+    }
+    sql "sparsevec_l2_squared_distance" = "
+CREATE FUNCTION sparsevec_l2_squared_distance(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "inner_product")]
-fn sparsevec_inner_product(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    k::dot(a.as_ref(), b.as_ref()) as f64
+distance_fn! {
+    fn sparsevec_inner_product / pg_finfo_sparsevec_inner_product (a, b: SparseVec) {
+        same_dims(&a, &b);
+        k::dot(a.as_ref(), b.as_ref()) as f64
+    }
+    sql "sparsevec_inner_product" = "
+CREATE FUNCTION inner_product(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_negative_inner_product(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    -k::dot(a.as_ref(), b.as_ref()) as f64
+distance_fn! {
+    fn sparsevec_negative_inner_product / pg_finfo_sparsevec_negative_inner_product (a, b: SparseVec) {
+        same_dims(&a, &b);
+        -k::dot(a.as_ref(), b.as_ref()) as f64
+    }
+    sql "sparsevec_negative_inner_product" = "
+CREATE FUNCTION sparsevec_negative_inner_product(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "cosine_distance")]
-fn sparsevec_cosine_distance(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    k::cosine(a.as_ref(), b.as_ref()).distance()
+distance_fn! {
+    fn sparsevec_cosine_distance / pg_finfo_sparsevec_cosine_distance (a, b: SparseVec) {
+        same_dims(&a, &b);
+        k::cosine(a.as_ref(), b.as_ref()).distance()
+    }
+    sql "sparsevec_cosine_distance" = "
+CREATE FUNCTION cosine_distance(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l1_distance")]
-fn sparsevec_l1_distance(a: SparseVec, b: SparseVec) -> f64 {
-    same_dims(&a, &b);
-    k::l1(a.as_ref(), b.as_ref()) as f64
+distance_fn! {
+    fn sparsevec_l1_distance / pg_finfo_sparsevec_l1_distance (a, b: SparseVec) {
+        same_dims(&a, &b);
+        k::l1(a.as_ref(), b.as_ref()) as f64
+    }
+    sql "sparsevec_l1_distance" = "
+CREATE FUNCTION l1_distance(sparsevec, sparsevec) RETURNS float8
+    AS 'MODULE_PATHNAME', 'sparsevec_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
 // ---- functions -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 use super::arrays::{array_to_f32, RawArray};
 use super::dense;
+use super::fmgr::distance_fn;
 use super::varlena::{BitVec, Vector};
 use pgrx::datum::Internal;
 use pgrx::pg_sys;
@@ -53,57 +54,62 @@ fn ruvector_to_float4(v: Vector, _typmod: i32, _explicit: bool) -> Vec<f32> {
     dense::to_f32_vec(&v)
 }
 
-// ---- distances (pgvector names, then RuVector-Postgres' documented names) --------------------
+// ---- distances (direct fmgr entry points, see fmgr.rs) -----------------------------------------
+// pgvector's names, and RuVector-Postgres' documented names bound to the same C functions.
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l2_distance")]
-fn rv_l2_distance(a: Vector, b: Vector) -> f64 {
-    dense::l2(&a, &b)
+distance_fn! {
+    fn rv_l2_distance / pg_finfo_rv_l2_distance (a, b: Vector) { dense::l2(&a, &b) }
+    sql "rv_l2_distance" = "
+CREATE FUNCTION l2_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruvector_l2_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "inner_product")]
-fn rv_inner_product(a: Vector, b: Vector) -> f64 {
-    dense::inner_product(&a, &b)
+distance_fn! {
+    fn rv_inner_product / pg_finfo_rv_inner_product (a, b: Vector) { dense::inner_product(&a, &b) }
+    sql "rv_inner_product" = "
+CREATE FUNCTION inner_product(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "cosine_distance")]
-fn rv_cosine_distance(a: Vector, b: Vector) -> f64 {
-    dense::cosine(&a, &b)
+distance_fn! {
+    /// `<#>` and `ruvector_ip_distance` (RuVector-Postgres' documented meaning: negated).
+    fn rv_negative_inner_product / pg_finfo_rv_negative_inner_product (a, b: Vector) {
+        dense::negative_inner_product(&a, &b)
+    }
+    sql "rv_negative_inner_product" = "
+CREATE FUNCTION ruvector_negative_inner_product(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruvector_ip_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe, name = "l1_distance")]
-fn rv_l1_distance(a: Vector, b: Vector) -> f64 {
-    dense::l1(&a, &b)
+distance_fn! {
+    fn rv_cosine_distance / pg_finfo_rv_cosine_distance (a, b: Vector) { dense::cosine(&a, &b) }
+    sql "rv_cosine_distance" = "
+CREATE FUNCTION cosine_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruvector_cosine_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_l2_squared_distance(a: Vector, b: Vector) -> f64 {
-    dense::l2_squared(&a, &b)
+distance_fn! {
+    fn rv_l1_distance / pg_finfo_rv_l1_distance (a, b: Vector) { dense::l1(&a, &b) }
+    sql "rv_l1_distance" = "
+CREATE FUNCTION l1_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruvector_l1_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_negative_inner_product(a: Vector, b: Vector) -> f64 {
-    dense::negative_inner_product(&a, &b)
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_l2_distance(a: Vector, b: Vector) -> f64 {
-    dense::l2(&a, &b)
-}
-
-/// Negative inner product, like `<#>` (RuVector-Postgres' documented meaning).
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_ip_distance(a: Vector, b: Vector) -> f64 {
-    dense::negative_inner_product(&a, &b)
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_cosine_distance(a: Vector, b: Vector) -> f64 {
-    dense::cosine(&a, &b)
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn ruvector_l1_distance(a: Vector, b: Vector) -> f64 {
-    dense::l1(&a, &b)
+distance_fn! {
+    fn rv_l2_squared_distance / pg_finfo_rv_l2_squared_distance (a, b: Vector) {
+        dense::l2_squared(&a, &b)
+    }
+    sql "rv_l2_squared_distance" = "
+CREATE FUNCTION ruvector_l2_squared_distance(ruvector, ruvector) RETURNS float8
+    AS 'MODULE_PATHNAME', 'rv_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;"
 }
 
 // ---- functions -------------------------------------------------------------------------------
