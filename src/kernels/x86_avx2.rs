@@ -179,12 +179,13 @@ unsafe fn cosine<E: Load8>(a: &[E], b: &[E]) -> CosineSums {
     }
 }
 
+/// Also the AVX-512 tier's bit kernels on CPUs without VPOPCNTDQ.
 #[target_feature(enable = "popcnt")]
-unsafe fn hamming(a: &[u8], b: &[u8]) -> u64 {
+pub(super) unsafe fn hamming(a: &[u8], b: &[u8]) -> u64 {
     bits::hamming_u64(a, b)
 }
 
 #[target_feature(enable = "popcnt")]
-unsafe fn jaccard(a: &[u8], b: &[u8]) -> JaccardCounts {
+pub(super) unsafe fn jaccard(a: &[u8], b: &[u8]) -> JaccardCounts {
     bits::jaccard_u64(a, b)
 }

@@ -5,7 +5,7 @@
 //! Sixteen lanes per register, four accumulators in the main loop (64 elements per iteration).
 //! The tail is one masked load: masked-off lanes read as zero and add nothing.
 
-use super::{bits, CosineSums, JaccardCounts, Kernels, Tier};
+use super::{x86_avx2, CosineSums, JaccardCounts, Kernels, Tier};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -53,8 +53,8 @@ static KERNELS: Kernels = table!(
 
 static KERNELS_POPCNT: Kernels = table!(
     "AVX-512F/BW/VL, POPCNT",
-    |a, b| unsafe { hamming_popcnt(a, b) },
-    |a, b| unsafe { jaccard_popcnt(a, b) }
+    |a, b| unsafe { x86_avx2::hamming(a, b) },
+    |a, b| unsafe { x86_avx2::jaccard(a, b) }
 );
 
 /// Loads sixteen elements (or the first `len < 16` of them, the rest as zero) as `f32` lanes.
@@ -249,14 +249,4 @@ unsafe fn jaccard_vpopcnt(a: &[u8], b: &[u8]) -> JaccardCounts {
         a: _mm512_reduce_add_epi64(ca) as u64,
         b: _mm512_reduce_add_epi64(cb) as u64,
     }
-}
-
-#[target_feature(enable = "popcnt")]
-unsafe fn hamming_popcnt(a: &[u8], b: &[u8]) -> u64 {
-    bits::hamming_u64(a, b)
-}
-
-#[target_feature(enable = "popcnt")]
-unsafe fn jaccard_popcnt(a: &[u8], b: &[u8]) -> JaccardCounts {
-    bits::jaccard_u64(a, b)
 }

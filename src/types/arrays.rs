@@ -3,7 +3,6 @@
 
 use super::error::raise;
 use crate::format::{SqlState, VecError};
-use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -133,13 +132,7 @@ impl FromDatum for RawArray {
     }
 }
 
-unsafe impl<'fcx> ArgAbi<'fcx> for RawArray {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        arg.unbox_arg_using_from_datum()
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-}
+super::varlena::arg_abi_via_from_datum!(RawArray);
 
 /// The SQL type of a [`RawArray`] argument is declared by the hand-written SQL that binds the
 /// function (one C function serves `integer[]`, `real[]`, `double precision[]` and `numeric[]`,

@@ -4,7 +4,6 @@
 use super::arrays::RawArray;
 use super::error::OrRaise;
 use crate::format::{check_typmod, TypeNames};
-use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::datum::{FromDatum, Internal};
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -31,13 +30,7 @@ impl FromDatum for TypmodList {
     }
 }
 
-unsafe impl<'fcx> ArgAbi<'fcx> for TypmodList {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        arg.unbox_arg_using_from_datum()
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-}
+super::varlena::arg_abi_via_from_datum!(TypmodList);
 
 unsafe impl SqlTranslatable for TypmodList {
     const TYPE_IDENT: &'static str = "ruvector::types::TypmodList";

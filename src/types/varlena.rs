@@ -11,7 +11,7 @@
 //! as long as a handle is used. Handles are `!Send`: they never leave the backend's thread.
 
 use half::f16;
-use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
+use pgrx::callconv::{BoxRet, FcInfo};
 use pgrx::datum::{Datum, FromDatum};
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -261,6 +261,20 @@ impl BitVec {
     }
 }
 
+/// Lets a [`FromDatum`] handle be a `#[pg_extern]` argument (NULLs never reach STRICT functions).
+macro_rules! arg_abi_via_from_datum {
+    ($ty:ty) => {
+        unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for $ty {
+            unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+                let index = arg.index();
+                arg.unbox_arg_using_from_datum()
+                    .unwrap_or_else(|| panic!("argument {index} must not be null"))
+            }
+        }
+    };
+}
+pub(crate) use arg_abi_via_from_datum;
+
 /// Gives a handle type the three traits pgrx needs to pass it in and out of `#[pg_extern]`
 /// functions, under the SQL type name `$sql`.
 macro_rules! varlena_handle {
@@ -280,13 +294,7 @@ macro_rules! varlena_handle {
             }
         }
 
-        unsafe impl<'fcx> ArgAbi<'fcx> for $ty {
-            unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-                let index = arg.index();
-                arg.unbox_arg_using_from_datum()
-                    .unwrap_or_else(|| panic!("argument {index} must not be null"))
-            }
-        }
+        arg_abi_via_from_datum!($ty);
 
         unsafe impl BoxRet for $ty {
             unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
