@@ -19,6 +19,9 @@ macro_rules! distance_fn {
         sql $sql_name:literal = $sql:literal
     ) => {
         $(#[$doc])*
+        ///
+        /// # Safety
+        /// Called by PostgreSQL's fmgr only, with two non-NULL arguments of the declared SQL type.
         #[no_mangle]
         #[pgrx::pg_guard]
         pub unsafe extern "C-unwind" fn $name(
