@@ -43,3 +43,70 @@ pub fn simd_info() -> String {
         cpu.join(",")
     )
 }
+
+/// Statistics of a ruvector index, read from its pages (a JSON object; the fields depend on the
+/// access method).
+#[pg_extern(volatile, strict, parallel_safe)]
+fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
+    let index = index.0;
+    use crate::format::{SqlState, VecError};
+    use pgrx::pg_sys;
+    // SAFETY: index_open raises an ERROR for a relation that is not an index.
+    unsafe {
+        let rel = pg_sys::relation_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let is_ruhnsw = (*rel).rd_rel.as_ref().is_some_and(|r| {
+            r.relkind == pg_sys::RELKIND_INDEX as std::ffi::c_char
+                && r.relam != pg_sys::InvalidOid
+                && am_name(r.relam).as_deref() == Some("ruhnsw")
+        });
+        if !is_ruhnsw {
+            pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            crate::types::error::raise(VecError::new(
+                SqlState::InvalidParameterValue,
+                "relation is not a ruvector index",
+            ));
+        }
+        let stats = crate::am::hnsw::stats::stats(crate::am::page::Rel::from_raw(rel));
+        pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        pgrx::JsonB(stats)
+    }
+}
+
+/// The name of an access method.
+unsafe fn am_name(am: pgrx::pg_sys::Oid) -> Option<String> {
+    let p = pgrx::pg_sys::get_am_name(am);
+    if p.is_null() {
+        None
+    } else {
+        Some(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+/// A `regclass` argument (so `ruvector_index_stats('items_embedding_idx')` resolves the name).
+pub struct RegClass(pub pgrx::pg_sys::Oid);
+
+impl pgrx::datum::FromDatum for RegClass {
+    unsafe fn from_polymorphic_datum(
+        datum: pgrx::pg_sys::Datum,
+        is_null: bool,
+        _typoid: pgrx::pg_sys::Oid,
+    ) -> Option<Self> {
+        (!is_null).then(|| RegClass(pgrx::pg_sys::Oid::from(datum.value() as u32)))
+    }
+}
+
+crate::types::varlena::arg_abi_via_from_datum!(RegClass);
+
+unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for RegClass {
+    const TYPE_IDENT: &'static str = "ruvector::admin::RegClass";
+    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+    const ARGUMENT_SQL: Result<
+        pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef,
+        pgrx::pgrx_sql_entity_graph::metadata::ArgumentError,
+    > = Ok(pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal("regclass"));
+    const RETURN_SQL: Result<
+        pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef,
+        pgrx::pgrx_sql_entity_graph::metadata::ReturnsError,
+    > = Err(pgrx::pgrx_sql_entity_graph::metadata::ReturnsError::Datum);
+}

@@ -6,9 +6,11 @@
 //! `admin` (observability). The SQL that pgrx does not generate is in `sql/`.
 
 pub mod format;
+pub mod graph;
 pub mod kernels;
 
 pub mod admin;
+pub mod am;
 pub mod types;
 
 use pgrx::prelude::*;
@@ -23,6 +25,7 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     let _ = kernels::kernels();
+    am::hnsw::options::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -37,6 +40,7 @@ mod tests {
     include!("tests/smoke.rs");
     include!("tests/io.rs");
     include!("tests/exact_knn.rs");
+    include!("tests/hnsw_basic.rs");
 }
 
 /// Required by `cargo pgrx test`.

@@ -21,6 +21,8 @@ pub enum SqlState {
     ProtocolViolation,
     /// 22P03 invalid_binary_representation
     InvalidBinaryRepresentation,
+    /// 0A000 feature_not_supported
+    FeatureNotSupported,
     /// XX000 internal_error (a corrupt aggregate state, as pgvector's `elog(ERROR)`)
     InternalError,
 }
@@ -36,6 +38,7 @@ impl SqlState {
             SqlState::ProgramLimitExceeded => "54000",
             SqlState::ProtocolViolation => "08P01",
             SqlState::InvalidBinaryRepresentation => "22P03",
+            SqlState::FeatureNotSupported => "0A000",
             SqlState::InternalError => "XX000",
         }
     }

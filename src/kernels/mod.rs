@@ -12,6 +12,7 @@
 //! checked against the scalar tier and an `f64` reference in `tests/kernels.rs`.
 
 pub mod bits;
+pub mod metric;
 pub mod scalar;
 pub mod sparse;
 

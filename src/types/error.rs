@@ -18,6 +18,7 @@ fn errcode(state: SqlState) -> PgSqlErrorCode {
         SqlState::InvalidBinaryRepresentation => {
             PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION
         }
+        SqlState::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         SqlState::InternalError => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
     }
 }

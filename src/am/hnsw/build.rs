@@ -1,0 +1,451 @@
+//! `ambuild` / `ambuildempty` for `ruhnsw`.
+//!
+//! 1. *Loading tuples*: the heap scan hands each row's value to [`BuildState::add`], which
+//!    stores its image in an in-memory graph ([`MemoryGraph`]) and draws its level.
+//! 2. *Building graph*: rows with identical values share one element (up to 10 heap TIDs);
+//!    the distinct values are linked (HNSW INSERT) on a pool of Rust threads — PURE code over
+//!    Rust-owned memory only — while the backend's own thread checks for interrupts and
+//!    reports progress between batches. The pool has `1 + max_parallel_maintenance_workers`
+//!    threads (so setting that to 0 gives a serial build).
+//! 3. *Writing index*: pages are laid out (element next to its neighbour tuple), written
+//!    sequentially without per-page WAL, then WAL-logged together with `log_newpage_range`.
+//!
+//! If the graph would outgrow `maintenance_work_mem`, the graph built so far is written out
+//! (with a NOTICE, as pgvector does) and the remaining rows are inserted one by one through the
+//! on-disk insert path (`insert.rs`), which is much slower but bounded in memory.
+
+use super::layout::{self, MetaPage, PagePlanner, Tid};
+use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
+use crate::am::page::{BuildPages, Rel};
+use crate::am::value::{image_from_datum, max_dimensions, metric_from_support};
+use crate::format::{SqlState, VecError};
+use crate::graph::memory::{node_overhead, MemoryGraph};
+use crate::graph::{LevelGenerator, Params};
+use crate::kernels::metric::Metric;
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use std::collections::HashMap;
+
+/// Highest level a node may get: its neighbour tuple, (level + 2) · m TIDs, must fit a page
+/// (pgvector's HnswGetMaxLevel).
+pub fn max_level(m: usize) -> usize {
+    ((layout::MAX_ITEM - 4) / 6 / m).saturating_sub(2).min(63)
+}
+
+/// Rows collected before the graph is written.
+struct BuildState {
+    index: Rel,
+    metric: Metric,
+    params: Params,
+    dimensions: u32,
+    graph: MemoryGraph,
+    levels: LevelGenerator,
+    /// Heap TID of each graph node's row.
+    heap_tids: Vec<Tid>,
+    memory_limit: usize,
+    memory_used: usize,
+    /// Rows seen by the heap scan / rows indexed.
+    reltuples: f64,
+    indtuples: f64,
+    /// Set once the in-memory graph has been written and later rows go through on-disk inserts.
+    flushed: bool,
+}
+
+/// Validates the index definition (pgvector's checks and messages) and returns metric,
+/// parameters and dimensions.
+fn index_setup(index: Rel) -> (Metric, Params, u32) {
+    let metric = metric_from_support(index);
+    let (m, ef_construction) = options::of(index);
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    let (typmod, typid) = unsafe {
+        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
+        ((*att).atttypmod, (*att).atttypid)
+    };
+    if typid == pg_sys::VARBITOID {
+        raise(VecError::new(
+            SqlState::FeatureNotSupported,
+            "type not supported for ruhnsw index",
+        ));
+    }
+    if typmod < 0 {
+        raise(VecError::new(
+            SqlState::InvalidParameterValue,
+            "column does not have dimensions",
+        ));
+    }
+    let max = max_dimensions(metric.kind());
+    if typmod > max {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            format!("column cannot have more than {max} dimensions for ruhnsw index"),
+        ));
+    }
+    if ef_construction < 2 * m {
+        raise(VecError::new(
+            SqlState::InvalidParameterValue,
+            "ef_construction must be greater than or equal to 2 * m",
+        ));
+    }
+    (
+        metric,
+        Params {
+            m: m as usize,
+            ef_construction: ef_construction as usize,
+        },
+        typmod as u32,
+    )
+}
+
+pub fn progress(param: i32, value: i64) {
+    // SAFETY: progress reporting is a no-op outside CREATE INDEX.
+    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
+}
+
+impl BuildState {
+    fn new(index: Rel) -> BuildState {
+        let (metric, params, dimensions) = index_setup(index);
+        // SAFETY: reading a GUC variable.
+        let memory_limit = unsafe { pg_sys::maintenance_work_mem as usize } * 1024;
+        BuildState {
+            index,
+            metric,
+            params,
+            dimensions,
+            graph: MemoryGraph::new(metric, params),
+            levels: LevelGenerator::new(&params, max_level(params.m), 0x5256_4543_544F_5221),
+            heap_tids: Vec::new(),
+            memory_limit,
+            memory_used: 0,
+            reltuples: 0.0,
+            indtuples: 0.0,
+            flushed: false,
+        }
+    }
+
+    fn add(&mut self, image: &[u8], tid: Tid) {
+        if self.flushed {
+            insert::insert_image(self.index, image, tid);
+            self.indtuples += 1.0;
+            return;
+        }
+        let level = self.levels.next_level();
+        let cost = image.len().div_ceil(8) * 8 + 16 + node_overhead(&self.params, level) + 8;
+        if self.memory_used + cost > self.memory_limit && !self.graph.is_empty() {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                format!(
+                    "ruhnsw graph no longer fits into maintenance_work_mem after {} tuples",
+                    self.indtuples as i64
+                ),
+                "ruhnsw",
+            )
+            .set_detail("Building will take significantly more time.")
+            .set_hint("Increase maintenance_work_mem to speed up builds.")
+            .report(PgLogLevel::NOTICE);
+            self.flush();
+            return self.add(image, tid);
+        }
+        self.memory_used += cost;
+        self.graph.add(image, level);
+        self.heap_tids.push(tid);
+        self.indtuples += 1.0;
+    }
+
+    /// Links the collected rows and writes the index pages.
+    fn flush(&mut self) {
+        let graph = std::mem::replace(&mut self.graph, MemoryGraph::new(self.metric, self.params));
+        let tids = std::mem::take(&mut self.heap_tids);
+        write_index(
+            self.index,
+            self.metric,
+            self.params,
+            self.dimensions,
+            graph,
+            tids,
+        );
+        self.flushed = true;
+    }
+}
+
+/// One element to write: a graph node and the heap rows it stands for.
+struct Element {
+    node: u32,
+    heap_tids: Vec<Tid>,
+}
+
+/// Groups rows with identical values: each group of up to [`layout::HEAP_TIDS`] rows becomes
+/// one element (the first row's node).
+fn group_duplicates(graph: &MemoryGraph, tids: &[Tid]) -> Vec<Element> {
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut elements: Vec<Element> = Vec::with_capacity(tids.len());
+    for (i, tid) in tids.iter().enumerate() {
+        let value = graph.value(i as u32);
+        let h = hash_bytes(value);
+        let group = by_hash.entry(h).or_default();
+        let same = group.iter().copied().find(|&e| {
+            elements[e].heap_tids.len() < layout::HEAP_TIDS
+                && graph.value(elements[e].node) == value
+        });
+        match same {
+            Some(e) => elements[e].heap_tids.push(*tid),
+            None => {
+                group.push(elements.len());
+                elements.push(Element {
+                    node: i as u32,
+                    heap_tids: vec![*tid],
+                });
+            }
+        }
+    }
+    elements
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    b.hash(&mut h);
+    h.finish()
+}
+
+/// Threads for linking: the backend's own plus `max_parallel_maintenance_workers`, bounded by
+/// the CPUs available.
+fn build_threads() -> usize {
+    // SAFETY: reading a GUC variable.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (1 + workers).min(cpus).max(1)
+}
+
+/// Links every element's node (HNSW INSERT on a rayon pool, in batches so the backend can
+/// check for interrupts and report progress in between).
+fn link(graph: &MemoryGraph, elements: &[Element]) {
+    use rayon::prelude::*;
+    if elements.is_empty() {
+        return;
+    }
+    progress(
+        pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32,
+        PHASE_BUILD_GRAPH,
+    );
+    progress(
+        pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL as i32,
+        elements.len() as i64,
+    );
+    graph.insert(elements[0].node);
+    let threads = build_threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ruhnsw build {i}"))
+        // Worker threads must never run PostgreSQL's signal handlers.
+        .start_handler(|_| block_signals())
+        .build()
+        .unwrap_or_else(|e| {
+            raise(VecError::new(
+                SqlState::InternalError,
+                format!("could not start build threads: {e}"),
+            ))
+        });
+    const BATCH: usize = 2048;
+    let mut done = 1;
+    while done < elements.len() {
+        let end = (done + BATCH * threads).min(elements.len());
+        let batch = &elements[done..end];
+        if threads == 1 {
+            batch.iter().for_each(|e| graph.insert(e.node));
+        } else {
+            pool.install(|| batch.par_iter().for_each(|e| graph.insert(e.node)));
+        }
+        done = end;
+        pgrx::check_for_interrupts!();
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE as i32, done as i64);
+    }
+}
+
+fn block_signals() {
+    // SAFETY: changes only the calling thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Lays out and writes the index pages for a linked graph.
+fn write_index(
+    index: Rel,
+    metric: Metric,
+    params: Params,
+    dimensions: u32,
+    graph: MemoryGraph,
+    tids: Vec<Tid>,
+) {
+    let elements = group_duplicates(&graph, &tids);
+    link(&graph, &elements);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_WRITE);
+
+    // Plan where each element and neighbour tuple goes, then encode neighbour lists.
+    let m = params.m;
+    let mut planner = PagePlanner::new();
+    let mut places: Vec<(Tid, Tid)> = Vec::with_capacity(elements.len());
+    let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
+    for e in &elements {
+        let level = graph.level(e.node);
+        let size = layout::element_tuple_size(graph.value(e.node).len());
+        if size > layout::MAX_ITEM {
+            raise(VecError::new(
+                SqlState::ProgramLimitExceeded,
+                "index tuple too large",
+            ));
+        }
+        let p = planner.place(size, layout::neighbor_tuple_size(level, m));
+        node_to_element.insert(e.node, p.0);
+        places.push(p);
+    }
+
+    let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    let mut meta = MetaPage::new(dimensions, m as u16, params.ef_construction as u16, metric);
+    {
+        let (blk, mut page) = pages.append(layout::PAGE_META);
+        debug_assert_eq!(blk, layout::META_BLKNO);
+        page.set_contents(&meta.to_bytes());
+    }
+    // Block 1 always exists (an empty element page for an empty table), so inserts always
+    // have a page chain to walk.
+    let (mut current_block, _) = pages.append(layout::PAGE_ELEMENT);
+    for (e, (et, nt)) in elements.iter().zip(&places) {
+        let level = graph.level(e.node);
+        let layers: Vec<Vec<Tid>> = (0..=level)
+            .map(|l| {
+                graph
+                    .neighbors(e.node, l)
+                    .into_iter()
+                    .filter_map(|n| node_to_element.get(&n).copied())
+                    .collect()
+            })
+            .collect();
+        let etup = layout::encode_element(
+            &layout::Element {
+                level: level as u8,
+                deleted: false,
+                version: 0,
+                format: layout::FORMAT_PLAIN,
+                heap_tids: e.heap_tids.clone(),
+                neighbors: *nt,
+            },
+            graph.value(e.node),
+        );
+        let ntup = layout::encode_neighbors(level, m, &layers);
+        for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
+            while current_block < tid.block {
+                let (blk, _) = pages.append(layout::PAGE_ELEMENT);
+                current_block = blk;
+            }
+            let off = pages.current_page().add_item(bytes);
+            if off != Some(tid.offset) {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    format!("failed to add index item to \"{}\"", relation_name(index)),
+                ));
+            }
+        }
+    }
+    let last = current_block;
+    if let Some((entry, level)) = graph.entry() {
+        meta.set_entry(Some((node_to_element[&entry], level)));
+    }
+    meta.insert_page = last.max(layout::HEAD_BLKNO);
+    drop(graph);
+    pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+    pages.finish();
+}
+
+pub fn relation_name(rel: Rel) -> String {
+    // SAFETY: an open relation has a name.
+    unsafe {
+        let name = &(*(*rel.as_ptr()).rd_rel).relname;
+        std::ffi::CStr::from_ptr(name.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    ctid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _tuple_is_alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    let state = &mut *state.cast::<BuildState>();
+    state.reltuples += 1.0;
+    if *isnull {
+        return;
+    }
+    if let Some(image) = image_from_datum(*values, state.metric, Some("ruhnsw")) {
+        let t = &*ctid;
+        let tid = Tid::new(
+            (t.ip_blkid.bi_hi as u32) << 16 | t.ip_blkid.bi_lo as u32,
+            t.ip_posid,
+        );
+        state.add(&image, tid);
+    }
+    if (state.reltuples as u64).is_multiple_of(1024) {
+        pgrx::check_for_interrupts!();
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let index = Rel::from_raw(index);
+    if index.blocks() != 0 {
+        raise(VecError::new(
+            SqlState::InternalError,
+            format!("index \"{}\" already contains data", relation_name(index)),
+        ));
+    }
+    let mut state = BuildState::new(index);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_LOAD);
+    pg_sys::IndexBuildHeapScan(
+        heap,
+        index.as_ptr(),
+        index_info,
+        Some(build_callback),
+        &mut state,
+    );
+    if !state.flushed {
+        state.flush();
+    }
+    let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+        .cast::<pg_sys::IndexBuildResult>();
+    (*result).heap_tuples = state.reltuples;
+    (*result).index_tuples = state.indtuples;
+    result
+}
+
+/// The init fork of an UNLOGGED index: just an empty meta page.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let index = Rel::from_raw(index);
+    let (metric, params, dimensions) = index_setup(index);
+    let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
+    let meta = MetaPage::new(
+        dimensions,
+        params.m as u16,
+        params.ef_construction as u16,
+        metric,
+    );
+    {
+        let (_, mut page) = pages.append(layout::PAGE_META);
+        page.set_contents(&meta.to_bytes());
+    }
+    pages.append(layout::PAGE_ELEMENT);
+    pages.finish();
+}

@@ -1,0 +1,525 @@
+//! `aminsert` for `ruhnsw`: one row into the on-disk graph (Algorithm 1 of the HNSW paper over
+//! pages), with pgvector's concurrency protocol:
+//!
+//! * every insert holds the index's *update lock* (`LockPage` on lock number 0) in share mode;
+//!   one whose level would raise the entry point takes it exclusively instead, so entry-point
+//!   changes are serialised while ordinary inserts run concurrently;
+//! * buffer locks are taken one at a time, or two in increasing block order (an element page
+//!   and its neighbour page), never while waiting for the update lock;
+//! * a neighbour list is computed without locks and written under an exclusive buffer lock
+//!   after checking it did not change meanwhile (if it did, a free slot is used or the link is
+//!   left out — the graph stays valid, only slightly less connected);
+//! * every page change is one Generic WAL record.
+
+use super::disk::{read_meta, update_meta, DiskGraph};
+use super::layout::{self, MetaPage, Tid};
+use crate::am::page::{maxalign, Locked, Mode, PageLock, Rel, WalChange};
+use crate::format::{SqlState, VecError};
+use crate::graph::search::{descend, search_layer, HashVisited, Visited};
+use crate::graph::select::select_neighbors;
+use crate::graph::{Params, Scored};
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use std::collections::HashMap;
+
+/// Lock numbers for `LockPage` (not buffers: names for AM-level locks, as in pgvector).
+pub const UPDATE_LOCK: u32 = 0;
+pub const SCAN_LOCK: u32 = 1;
+
+/// Value images fetched for neighbour selection, by element id.
+pub type ImageCache = HashMap<u64, Vec<u8>>;
+
+fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'c [u8]> {
+    match cache.entry(id) {
+        std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut().as_slice()),
+        std::collections::hash_map::Entry::Vacant(v) => Some(v.insert(g.image(id)?).as_slice()),
+    }
+}
+
+/// A level for a new element: ⌊−ln(U)·mL⌋ from PostgreSQL's PRNG, capped.
+fn random_level(m: usize) -> usize {
+    // SAFETY: the backend's global PRNG, on the main thread.
+    let u = unsafe { pg_sys::pg_prng_double(&raw mut pg_sys::pg_global_prng_state) };
+    let ml = 1.0 / (m as f64).ln();
+    ((-(1.0 - u).ln() * ml) as usize).min(super::build::max_level(m))
+}
+
+/// Finds the neighbours of the graph's query value for layers `0..=min(level, entry level)`,
+/// starting from `entry`: search with `ef_construction`, drop elements being deleted (no heap
+/// rows) and `skip`, then the neighbour-selection heuristic. Per layer, nearest first.
+pub fn find_neighbors(
+    g: &mut DiskGraph,
+    meta: &MetaPage,
+    entry: Option<(Tid, usize)>,
+    level: usize,
+    skip: Option<u64>,
+    images: &mut ImageCache,
+) -> Vec<Vec<Scored<u64>>> {
+    let Some((entry, entry_level)) = entry else {
+        return Vec::new();
+    };
+    let params = Params {
+        m: meta.m as usize,
+        ef_construction: meta.ef_construction as usize,
+    };
+    let ef = params.ef_construction + skip.is_some() as usize;
+    let mut visited = HashVisited::with_capacity(ef * 8);
+    let Some(d) = g.visit(entry.pack()) else {
+        return Vec::new();
+    };
+    let start = Scored {
+        distance: d,
+        id: entry.pack(),
+    };
+    let ep = descend(g, start, entry_level, level, &mut visited);
+    let top = level.min(entry_level);
+    let mut layers = vec![Vec::new(); top + 1];
+    let mut eps = vec![ep];
+    for lc in (0..=top).rev() {
+        visited.clear();
+        for e in &eps {
+            visited.insert(e.id);
+        }
+        let w = search_layer(g, &eps, ef, lc, &mut visited, None);
+        let candidates: Vec<Scored<u64>> = w
+            .iter()
+            .copied()
+            .filter(|s| {
+                Some(s.id) != skip && g.seen.get(&s.id).is_some_and(|x| !x.heap_tids().is_empty())
+            })
+            .collect();
+        for c in &candidates {
+            image(g, images, c.id);
+        }
+        let metric = g.metric;
+        layers[lc] = select_neighbors(&candidates, params.max_neighbors(lc), |a, b| {
+            match (images.get(&a), images.get(&b)) {
+                (Some(x), Some(y)) => metric.distance(x, y),
+                _ => f32::INFINITY,
+            }
+        });
+        if !w.is_empty() {
+            eps = w;
+        }
+    }
+    layers
+}
+
+/// Inserts one value image (already validated and normalised) for heap row `heap_tid`.
+pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
+    let mut lock = PageLock::share(index, UPDATE_LOCK);
+    let mut meta = read_meta(index);
+    let m = meta.m as usize;
+    let level = random_level(m);
+    if meta.entry().is_none_or(|(_, l)| level > l) {
+        drop(lock);
+        lock = PageLock::exclusive(index, UPDATE_LOCK);
+        meta = read_meta(index);
+    }
+
+    let mut images = ImageCache::new();
+    let mut g = DiskGraph::new(index, &meta, Some(value.to_vec()));
+    let layers = find_neighbors(&mut g, &meta, meta.entry(), level, None, &mut images);
+
+    // Rows with identical values share an element (up to HEAP_TIDS rows).
+    if let Some(layer0) = layers.first() {
+        for n in layer0.iter().take_while(|n| n.distance == 0.0) {
+            if images.get(&n.id).map(|v| v.as_slice()) == Some(value)
+                && add_duplicate(index, Tid::unpack(n.id), heap_tid)
+            {
+                return;
+            }
+        }
+    }
+    g.release();
+
+    let lists: Vec<Vec<Tid>> = layers
+        .iter()
+        .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
+        .collect();
+    let element = layout::Element {
+        level: level as u8,
+        deleted: false,
+        version: 0,
+        format: layout::FORMAT_PLAIN,
+        heap_tids: vec![heap_tid],
+        neighbors: Tid::INVALID,
+    };
+    let (etid, new_insert_page) = add_element(index, &meta, &element, value, &lists);
+    if let Some(p) = new_insert_page {
+        update_meta(index, |mm| mm.insert_page = p);
+    }
+
+    images.insert(etid.pack(), value.to_vec());
+    let mut g = DiskGraph::new(index, &meta, Some(value.to_vec()));
+    for (lc, layer) in layers.iter().enumerate() {
+        for n in layer {
+            add_connection(
+                &mut g,
+                &mut images,
+                Tid::unpack(n.id),
+                etid,
+                n.distance,
+                lc,
+                false,
+            );
+        }
+    }
+    drop(g);
+
+    if meta.entry().is_none_or(|(_, l)| level > l) {
+        update_meta(index, |mm| {
+            if mm.entry().is_none_or(|(_, l)| level > l) {
+                mm.set_entry(Some((etid, level)));
+            }
+        });
+    }
+    drop(lock);
+}
+
+/// Adds `heap_tid` to an existing element with the same value, if it has room and is not
+/// being deleted.
+fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
+    let buf = Locked::read(index, element.block, Mode::Exclusive);
+    let wal = WalChange::start(index);
+    let mut page = wal.register(&buf, false);
+    let Some(item) = page.item_mut(element.offset) else {
+        return false;
+    };
+    let Some(e) = layout::decode_element(item) else {
+        return false;
+    };
+    if e.deleted || e.heap_tids.is_empty() || e.heap_tids.len() >= layout::HEAP_TIDS {
+        return false;
+    }
+    let mut tids = e.heap_tids;
+    tids.push(heap_tid);
+    layout::set_element_heap_tids(item, &tids);
+    wal.commit();
+    true
+}
+
+/// Writes a new element and its neighbour tuple: on the first page from the meta page's insert
+/// page that has room, or in the slot of a deleted element, or on new pages at the end.
+/// Returns the element's TID and, if it changed, the new insert page.
+fn add_element(
+    index: Rel,
+    meta: &MetaPage,
+    element: &layout::Element,
+    value: &[u8],
+    layers: &[Vec<Tid>],
+) -> (Tid, Option<u32>) {
+    let m = meta.m as usize;
+    let level = element.level as usize;
+    let mut etup = layout::encode_element(element, value);
+    let ntup = layout::encode_neighbors(level, m, layers);
+    let esize = maxalign(etup.len());
+    let nsize = maxalign(ntup.len());
+    if esize > layout::MAX_ITEM {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            "index tuple too large",
+        ));
+    }
+    let line_pointer = std::mem::size_of::<pg_sys::ItemIdData>();
+    let combined = esize + nsize + line_pointer;
+    let min_combined = esize + maxalign(layout::neighbor_tuple_size(0, m)) + line_pointer;
+    // Walk the page chain from the insert page, one exclusive lock at a time. The last page
+    // stays locked when the walk ends, so new pages are chained after it by one backend at a
+    // time (block 1 always exists: builds write it even for an empty table).
+    let mut blk = meta.insert_page.max(layout::HEAD_BLKNO);
+    let mut new_insert_page = None;
+    let mut buf = Locked::read(index, blk, Mode::Exclusive);
+    loop {
+        let (free, next) = {
+            let p = buf.page();
+            (p.free_space(), p.opaque().next_blkno)
+        };
+        if new_insert_page.is_none() && free >= min_combined {
+            new_insert_page = Some(blk);
+        }
+        // Both tuples on this page.
+        if free >= combined {
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            let eoff = page.as_ref().max_offset() + 1;
+            let ntid = Tid::new(blk, eoff + 1);
+            layout::set_element_neighbors(&mut etup, ntid);
+            let ok = page.add_item(&etup) == Some(eoff) && page.add_item(&ntup) == Some(eoff + 1);
+            if !ok {
+                failed_to_add(index);
+            }
+            wal.commit();
+            return (
+                Tid::new(blk, eoff),
+                changed(new_insert_page, meta.insert_page),
+            );
+        }
+        // The slot of a deleted element.
+        if let Some((etid, ntid)) = free_slot(&buf, esize, nsize) {
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            layout::set_element_neighbors(&mut etup, ntid);
+            // Keep the slot's version: VACUUM bumped it when it marked the element deleted.
+            etup[3] = page.as_ref().item(etid.offset).map_or(0, |old| old[3]);
+            if !(page.overwrite_item(etid.offset, &etup) && page.overwrite_item(ntid.offset, &ntup))
+            {
+                failed_to_add(index);
+            }
+            wal.commit();
+            return (etid, changed(new_insert_page, meta.insert_page));
+        }
+        if next == pg_sys::InvalidBlockNumber {
+            break;
+        }
+        drop(buf);
+        blk = next;
+        buf = Locked::read(index, blk, Mode::Exclusive);
+    }
+
+    // Extend: the element (and its neighbours if both fit a page) on a new page chained after
+    // the last one, which `buf` still holds; lock order stays increasing.
+    let prev = buf;
+    let ebuf = Locked::extend(index);
+    let nbuf = (combined > layout::MAX_ITEM).then(|| Locked::extend(index));
+    let wal = WalChange::start(index);
+    {
+        let mut pp = wal.register(&prev, false);
+        let mut o = pp.as_ref().opaque();
+        o.next_blkno = ebuf.block();
+        pp.set_opaque(o);
+    }
+    let mut epage = wal.register(&ebuf, true);
+    epage.init(layout::PAGE_ELEMENT);
+    let eblk = ebuf.block();
+    let ntid = match nbuf.as_ref() {
+        Some(nb) => {
+            let mut o = epage.as_ref().opaque();
+            o.next_blkno = nb.block();
+            epage.set_opaque(o);
+            Tid::new(nb.block(), 1)
+        }
+        None => Tid::new(eblk, 2),
+    };
+    layout::set_element_neighbors(&mut etup, ntid);
+    if epage.add_item(&etup) != Some(1) {
+        failed_to_add(index);
+    }
+    match nbuf.as_ref() {
+        Some(nb) => {
+            let mut npage = wal.register(nb, true);
+            npage.init(layout::PAGE_ELEMENT);
+            if npage.add_item(&ntup) != Some(1) {
+                failed_to_add(index);
+            }
+        }
+        None => {
+            if epage.add_item(&ntup) != Some(2) {
+                failed_to_add(index);
+            }
+        }
+    }
+    wal.commit();
+    let page = new_insert_page.unwrap_or(ntid.block);
+    (Tid::new(eblk, 1), changed(Some(page), meta.insert_page))
+}
+
+fn changed(new: Option<u32>, old: u32) -> Option<u32> {
+    new.filter(|p| *p != old)
+}
+
+fn failed_to_add(index: Rel) -> ! {
+    raise(VecError::new(
+        SqlState::InternalError,
+        format!(
+            "failed to add index item to \"{}\"",
+            super::build::relation_name(index)
+        ),
+    ))
+}
+
+/// A deleted element on this page, with its neighbour tuple on the same page, whose two slots
+/// can hold the new tuples (the freed bytes plus the page's unused space, counted as pgvector
+/// does: the tuples are overwritten one after the other).
+fn free_slot(buf: &Locked, esize: usize, nsize: usize) -> Option<(Tid, Tid)> {
+    let page = buf.page();
+    let blk = buf.block();
+    let exact_free = page.exact_free_space();
+    for off in 1..=page.max_offset() {
+        let Some(item) = page.item(off) else { continue };
+        if item.first() != Some(&layout::ELEMENT_TUPLE) || !layout::element_deleted(item) {
+            continue;
+        }
+        let nt = layout::element_neighbors(item);
+        if nt.block != blk {
+            continue;
+        }
+        let Some(nitem) = page.item(nt.offset) else {
+            continue;
+        };
+        let efree = item.len() + exact_free;
+        let nfree = nitem.len() + efree.saturating_sub(esize);
+        if efree >= esize && nfree >= nsize {
+            return Some((Tid::new(blk, off), nt));
+        }
+    }
+    None
+}
+
+/// Makes `new` a neighbour of element `n` on layer `lc` if the heuristic keeps it (or there is
+/// a free slot), replacing the neighbour it displaces.
+#[allow(clippy::too_many_arguments)]
+pub fn add_connection(
+    g: &mut DiskGraph,
+    images: &mut ImageCache,
+    n: Tid,
+    new: Tid,
+    distance: f32,
+    lc: usize,
+    check_existing: bool,
+) {
+    let index = g.relation();
+    let m = g.m;
+    let metric = g.metric;
+    // Read n's element and current list without holding locks while computing.
+    let Some((ntid, nlevel)) = element_links(g, n) else {
+        return;
+    };
+    if nlevel < lc {
+        return;
+    }
+    let current = neighbor_list(g, ntid, lc, m);
+    let (start_cap, cap) = layout::layer_slots(lc, m);
+    let _ = start_cap;
+    let valid: Vec<Tid> = current.iter().copied().filter(|t| t.is_valid()).collect();
+    let target: Option<Tid> = if valid.len() < cap {
+        None // a free slot
+    } else {
+        let Some(nimg) = image(g, images, n.pack()).map(|v| v.to_vec()) else {
+            return;
+        };
+        let mut candidates = Vec::with_capacity(valid.len() + 1);
+        let mut dying = None;
+        for t in &valid {
+            let live = g.visit(t.pack()).is_some()
+                && g.seen
+                    .get(&t.pack())
+                    .is_some_and(|s| !s.heap_tids().is_empty());
+            if !live {
+                dying = Some(*t);
+                break;
+            }
+            let Some(x) = image(g, images, t.pack()) else {
+                dying = Some(*t);
+                break;
+            };
+            candidates.push(Scored {
+                distance: metric.distance(&nimg, x),
+                id: t.pack(),
+            });
+        }
+        match dying {
+            Some(t) => Some(t),
+            None => {
+                candidates.push(Scored {
+                    distance,
+                    id: new.pack(),
+                });
+                let chosen = select_neighbors(&candidates, cap, |a, b| {
+                    match (images.get(&a), images.get(&b)) {
+                        (Some(x), Some(y)) => metric.distance(x, y),
+                        _ => f32::INFINITY,
+                    }
+                });
+                if !chosen.iter().any(|s| s.id == new.pack()) {
+                    return;
+                }
+                valid
+                    .iter()
+                    .copied()
+                    .find(|t| !chosen.iter().any(|s| s.id == t.pack()))
+            }
+        }
+    };
+    g.release();
+
+    let buf = Locked::read(index, ntid.block, Mode::Exclusive);
+    let wal = WalChange::start(index);
+    let mut page = wal.register(&buf, false);
+    let Some(item) = page.item_mut(ntid.offset) else {
+        return;
+    };
+    if !layout::is_neighbor_tuple(item) {
+        return;
+    }
+    let mut list = layout::layer_tids(item, lc, m);
+    if check_existing && list.contains(&new) {
+        return;
+    }
+    let slot = match target {
+        Some(old) => list.iter().position(|t| *t == old),
+        None => None,
+    }
+    .or_else(|| list.iter().position(|t| !t.is_valid()));
+    let Some(slot) = slot else {
+        return; // the list changed meanwhile and has no room: leave the link out
+    };
+    list[slot] = new;
+    layout::set_layer_tids(item, lc, m, &list);
+    wal.commit();
+}
+
+/// An element's neighbour-tuple TID and level.
+fn element_links(g: &mut DiskGraph, e: Tid) -> Option<(Tid, usize)> {
+    if let Some(s) = g.seen.get(&e.pack()) {
+        return Some((s.neighbors, s.level as usize));
+    }
+    g.visit(e.pack())?;
+    let s = g.seen.get(&e.pack())?;
+    Some((s.neighbors, s.level as usize))
+}
+
+/// Layer `lc`'s slots of the neighbour tuple at `ntid`.
+fn neighbor_list(g: &mut DiskGraph, ntid: Tid, lc: usize, m: usize) -> Vec<Tid> {
+    g.read_item(ntid, |item| {
+        if layout::is_neighbor_tuple(item) {
+            layout::layer_tids(item, lc, m)
+        } else {
+            Vec::new()
+        }
+    })
+    .unwrap_or_default()
+}
+
+/// `aminsert`.
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    if *isnull {
+        return false;
+    }
+    let index = Rel::from_raw(index);
+    let t = &*heap_tid;
+    let tid = Tid::new(
+        (t.ip_blkid.bi_hi as u32) << 16 | t.ip_blkid.bi_lo as u32,
+        t.ip_posid,
+    );
+    let value = *values;
+    crate::am::memcx::scoped(c"ruhnsw insert", || {
+        let meta = read_meta(index);
+        let metric = meta.metric().expect("validated meta page");
+        if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruhnsw")) {
+            insert_image(index, &image, tid);
+        }
+    });
+    false
+}

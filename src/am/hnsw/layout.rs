@@ -1,0 +1,527 @@
+//! On-page format of a `ruhnsw` index (format version 1).
+//!
+//! ```text
+//! block 0          meta page: MetaPage struct in the contents area
+//! blocks 1..       element pages, chained through Opaque::next_blkno, holding
+//!   element tuple   (72-byte header, then the value's varlena image)
+//!   neighbor tuple  (4-byte header, then (level + 2) * m index TIDs: 2m for layer 0,
+//!                    m for each layer above; unused slots hold an invalid TID)
+//! ```
+//!
+//! An element and its neighbour tuple are placed on the same page when both fit. Many elements
+//! share a page (a 50-d f32 element with m = 16 takes about 470 bytes). Elements with identical
+//! values share one element tuple holding up to ten heap TIDs. Neighbour lists are updated in
+//! place; an element whose heap rows are all dead is marked `deleted` by VACUUM once no link
+//! points to it, and its slot (element + neighbour tuple) is reused by a later insert.
+//!
+//! The `format` byte of an element tuple says how the value is stored: 0 = the plain varlena
+//! image. The quantized formats of a later version add codes after the header and declare
+//! themselves there and in the meta page's `quantization` field.
+
+use crate::kernels::metric::Metric;
+
+pub const MAGIC: u32 = 0x5255_484E; // "RUHN"
+pub const VERSION: u32 = 1;
+
+pub const META_BLKNO: u32 = 0;
+/// First element page.
+pub const HEAD_BLKNO: u32 = 1;
+
+/// Page types (Opaque::page_type).
+pub const PAGE_META: u8 = 1;
+pub const PAGE_ELEMENT: u8 = 2;
+
+/// Tuple type bytes.
+pub const ELEMENT_TUPLE: u8 = 1;
+pub const NEIGHBOR_TUPLE: u8 = 2;
+
+/// Heap TIDs an element keeps for rows with identical values.
+pub const HEAP_TIDS: usize = 10;
+
+/// Size of an element tuple's header; the value image follows, 8-byte aligned.
+pub const ELEMENT_HEADER: usize = 72;
+const NEIGHBOR_HEADER: usize = 4;
+const TID_SIZE: usize = 6;
+
+/// Value formats (element tuple `format`, meta `quantization`).
+pub const FORMAT_PLAIN: u8 = 0;
+
+/// An index tuple address: block and 1-based line pointer offset (PostgreSQL's
+/// `ItemPointerData`), packed as `block << 16 | offset` for hashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Tid {
+    pub block: u32,
+    pub offset: u16,
+}
+
+impl Tid {
+    pub const INVALID: Tid = Tid {
+        block: u32::MAX,
+        offset: 0,
+    };
+
+    pub fn new(block: u32, offset: u16) -> Tid {
+        Tid { block, offset }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.block != u32::MAX && self.offset != 0
+    }
+
+    pub fn pack(&self) -> u64 {
+        (self.block as u64) << 16 | self.offset as u64
+    }
+
+    pub fn unpack(x: u64) -> Tid {
+        Tid {
+            block: (x >> 16) as u32,
+            offset: x as u16,
+        }
+    }
+
+    /// `ItemPointerData` bytes: BlockIdData { bi_hi, bi_lo } then ip_posid, native endian.
+    pub fn write(&self, out: &mut [u8]) {
+        let hi = (self.block >> 16) as u16;
+        let lo = self.block as u16;
+        out[0..2].copy_from_slice(&hi.to_ne_bytes());
+        out[2..4].copy_from_slice(&lo.to_ne_bytes());
+        out[4..6].copy_from_slice(&self.offset.to_ne_bytes());
+    }
+
+    pub fn read(b: &[u8]) -> Tid {
+        let hi = u16::from_ne_bytes([b[0], b[1]]) as u32;
+        let lo = u16::from_ne_bytes([b[2], b[3]]) as u32;
+        Tid {
+            block: hi << 16 | lo,
+            offset: u16::from_ne_bytes([b[4], b[5]]),
+        }
+    }
+}
+
+/// The meta page (block 0). Options are copied here at build time: later reads never consult
+/// reloptions, which can be changed by ALTER INDEX.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaPage {
+    pub magic: u32,
+    pub version: u32,
+    pub dimensions: u32,
+    pub m: u16,
+    pub ef_construction: u16,
+    /// [`Metric`] as u16.
+    pub metric: u16,
+    /// Value format of all elements ([`FORMAT_PLAIN`] in format version 1).
+    pub quantization: u16,
+    pub entry_block: u32,
+    pub entry_offset: u16,
+    /// Level of the entry point, −1 when the index is empty.
+    pub entry_level: i16,
+    /// First page to try for new elements.
+    pub insert_page: u32,
+    pub reserved: [u32; 4],
+}
+
+impl MetaPage {
+    pub fn new(dimensions: u32, m: u16, ef_construction: u16, metric: Metric) -> MetaPage {
+        MetaPage {
+            magic: MAGIC,
+            version: VERSION,
+            dimensions,
+            m,
+            ef_construction,
+            metric: metric as u16,
+            quantization: FORMAT_PLAIN as u16,
+            entry_block: u32::MAX,
+            entry_offset: 0,
+            entry_level: -1,
+            insert_page: HEAD_BLKNO,
+            reserved: [0; 4],
+        }
+    }
+
+    pub fn entry(&self) -> Option<(Tid, usize)> {
+        (self.entry_level >= 0).then(|| {
+            (
+                Tid::new(self.entry_block, self.entry_offset),
+                self.entry_level as usize,
+            )
+        })
+    }
+
+    pub fn set_entry(&mut self, entry: Option<(Tid, usize)>) {
+        match entry {
+            Some((tid, level)) => {
+                self.entry_block = tid.block;
+                self.entry_offset = tid.offset;
+                self.entry_level = level as i16;
+            }
+            None => {
+                self.entry_block = u32::MAX;
+                self.entry_offset = 0;
+                self.entry_level = -1;
+            }
+        }
+    }
+
+    pub fn metric(&self) -> Option<Metric> {
+        Metric::from_u16(self.metric)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytemuck_bytes(self).to_vec()
+    }
+
+    /// Reads and validates a meta page's contents.
+    pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
+        if b.len() < std::mem::size_of::<MetaPage>() {
+            return None;
+        }
+        // SAFETY: MetaPage is plain old data of that size; read unaligned.
+        let m = unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<MetaPage>()) };
+        (m.magic == MAGIC && m.version == VERSION && m.metric().is_some()).then_some(m)
+    }
+}
+
+fn bytemuck_bytes<T: Copy>(x: &T) -> &[u8] {
+    // SAFETY: T is a repr(C) struct of integers without padding (checked by the size test).
+    unsafe { std::slice::from_raw_parts((x as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+/// Size of a neighbour tuple for `level` and `m`: room for every layer's list.
+pub fn neighbor_tuple_size(level: usize, m: usize) -> usize {
+    NEIGHBOR_HEADER + (level + 2) * m * TID_SIZE
+}
+
+/// Size of an element tuple for a value image of `value_len` bytes.
+pub fn element_tuple_size(value_len: usize) -> usize {
+    ELEMENT_HEADER + value_len
+}
+
+/// Where layer `level`'s list starts in a neighbour tuple, and its capacity.
+pub fn layer_slots(level: usize, m: usize) -> (usize, usize) {
+    if level == 0 {
+        (0, 2 * m)
+    } else {
+        (2 * m + (level - 1) * m, m)
+    }
+}
+
+/// A decoded element tuple header (the value stays in the page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    pub level: u8,
+    pub deleted: bool,
+    pub version: u8,
+    pub format: u8,
+    pub heap_tids: Vec<Tid>,
+    pub neighbors: Tid,
+}
+
+/// Encodes an element tuple.
+pub fn encode_element(e: &Element, value: &[u8]) -> Vec<u8> {
+    assert!(e.heap_tids.len() <= HEAP_TIDS);
+    let mut out = vec![0u8; element_tuple_size(value.len())];
+    out[0] = ELEMENT_TUPLE;
+    out[1] = e.level;
+    out[2] = e.deleted as u8;
+    out[3] = e.version;
+    for i in 0..HEAP_TIDS {
+        let t = e.heap_tids.get(i).copied().unwrap_or(Tid::INVALID);
+        t.write(&mut out[4 + i * TID_SIZE..]);
+    }
+    e.neighbors.write(&mut out[64..70]);
+    out[70] = e.heap_tids.len() as u8;
+    out[71] = e.format;
+    out[ELEMENT_HEADER..].copy_from_slice(value);
+    out
+}
+
+/// Decodes an element tuple's header; `None` if `b` is not an element tuple.
+pub fn decode_element(b: &[u8]) -> Option<Element> {
+    if b.len() < ELEMENT_HEADER || b[0] != ELEMENT_TUPLE {
+        return None;
+    }
+    let n = (b[70] as usize).min(HEAP_TIDS);
+    Some(Element {
+        level: b[1],
+        deleted: b[2] != 0,
+        version: b[3],
+        format: b[71],
+        heap_tids: (0..n).map(|i| Tid::read(&b[4 + i * TID_SIZE..])).collect(),
+        neighbors: Tid::read(&b[64..70]),
+    })
+}
+
+/// The value image stored in an element tuple.
+pub fn element_value(b: &[u8]) -> &[u8] {
+    &b[ELEMENT_HEADER..]
+}
+
+/// Element tuple header fields read without allocating (scan hot path).
+#[inline]
+pub fn element_level(b: &[u8]) -> u8 {
+    b[1]
+}
+
+#[inline]
+pub fn element_deleted(b: &[u8]) -> bool {
+    b[2] != 0
+}
+
+#[inline]
+pub fn element_neighbors(b: &[u8]) -> Tid {
+    Tid::read(&b[64..70])
+}
+
+#[inline]
+pub fn element_heap_tid_count(b: &[u8]) -> usize {
+    (b[70] as usize).min(HEAP_TIDS)
+}
+
+#[inline]
+pub fn element_heap_tid(b: &[u8], i: usize) -> Tid {
+    Tid::read(&b[4 + i * TID_SIZE..])
+}
+
+/// Rewrites the heap TID list of an element tuple in place.
+pub fn set_element_heap_tids(b: &mut [u8], tids: &[Tid]) {
+    assert!(tids.len() <= HEAP_TIDS);
+    for i in 0..HEAP_TIDS {
+        let t = tids.get(i).copied().unwrap_or(Tid::INVALID);
+        t.write(&mut b[4 + i * TID_SIZE..]);
+    }
+    b[70] = tids.len() as u8;
+}
+
+/// Sets the neighbour-tuple TID of an element tuple.
+pub fn set_element_neighbors(b: &mut [u8], tid: Tid) {
+    tid.write(&mut b[64..70]);
+}
+
+pub fn set_element_deleted(b: &mut [u8]) {
+    b[2] = 1;
+    set_element_heap_tids(b, &[]);
+}
+
+/// Encodes a neighbour tuple from per-layer lists (layer 0 first), padding with invalid TIDs.
+pub fn encode_neighbors(level: usize, m: usize, layers: &[Vec<Tid>]) -> Vec<u8> {
+    let mut out = vec![0u8; neighbor_tuple_size(level, m)];
+    out[0] = NEIGHBOR_TUPLE;
+    let count = (level + 2) * m;
+    out[2..4].copy_from_slice(&(count as u16).to_ne_bytes());
+    for i in 0..count {
+        Tid::INVALID.write(&mut out[NEIGHBOR_HEADER + i * TID_SIZE..]);
+    }
+    for (l, list) in layers.iter().enumerate().take(level + 1) {
+        let (start, cap) = layer_slots(l, m);
+        for (i, t) in list.iter().take(cap).enumerate() {
+            t.write(&mut out[NEIGHBOR_HEADER + (start + i) * TID_SIZE..]);
+        }
+    }
+    out
+}
+
+/// Whether `b` is a neighbour tuple.
+pub fn is_neighbor_tuple(b: &[u8]) -> bool {
+    b.len() >= NEIGHBOR_HEADER && b[0] == NEIGHBOR_TUPLE
+}
+
+/// Appends layer `level`'s valid neighbours from a neighbour tuple to `out` (no allocation).
+#[inline]
+pub fn read_layer(b: &[u8], level: usize, m: usize, out: &mut Vec<u64>) {
+    let (start, cap) = layer_slots(level, m);
+    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    let end = (start + cap).min(count);
+    for i in start..end {
+        let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
+        if t.is_valid() {
+            out.push(t.pack());
+        }
+    }
+}
+
+/// Layer `level`'s slots of a neighbour tuple (valid or not).
+pub fn layer_tids(b: &[u8], level: usize, m: usize) -> Vec<Tid> {
+    let (start, cap) = layer_slots(level, m);
+    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    (start..(start + cap).min(count))
+        .map(|i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
+        .collect()
+}
+
+/// Overwrites layer `level`'s slots (padding with invalid TIDs).
+pub fn set_layer_tids(b: &mut [u8], level: usize, m: usize, tids: &[Tid]) {
+    let (start, cap) = layer_slots(level, m);
+    for i in 0..cap {
+        let t = tids.get(i).copied().unwrap_or(Tid::INVALID);
+        t.write(&mut b[NEIGHBOR_HEADER + (start + i) * TID_SIZE..]);
+    }
+}
+
+/// Every valid TID in a neighbour tuple, all layers.
+pub fn all_neighbor_tids(b: &[u8]) -> impl Iterator<Item = Tid> + '_ {
+    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    (0..count)
+        .map(move |i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
+        .filter(|t| t.is_valid())
+}
+
+/// PostgreSQL page geometry (storage/bufpage.h) for planning a bulk write.
+const BLCKSZ: usize = 8192;
+const PAGE_HEADER: usize = 24;
+const SPECIAL: usize = 8;
+const LINE_POINTER: usize = 4;
+
+fn maxalign8(x: usize) -> usize {
+    (x + 7) & !7
+}
+
+/// Largest item a page holds (one item, its line pointer, the special space).
+pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
+
+/// Predicts where a bulk build's `PageAddItem` calls put each element and neighbour tuple,
+/// so that neighbour lists (which point at elements written later) can be encoded before the
+/// pages are written. Elements go on the current page with their neighbour tuple when both fit.
+pub struct PagePlanner {
+    block: u32,
+    lower: usize,
+    upper: usize,
+    items: u16,
+}
+
+impl Default for PagePlanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PagePlanner {
+    pub fn new() -> PagePlanner {
+        PagePlanner {
+            block: HEAD_BLKNO,
+            lower: PAGE_HEADER,
+            upper: BLCKSZ - SPECIAL,
+            items: 0,
+        }
+    }
+
+    fn free(&self) -> usize {
+        (self.upper as isize - self.lower as isize - LINE_POINTER as isize).max(0) as usize
+    }
+
+    fn next_page(&mut self) {
+        self.block += 1;
+        self.lower = PAGE_HEADER;
+        self.upper = BLCKSZ - SPECIAL;
+        self.items = 0;
+    }
+
+    fn add(&mut self, size: usize) -> Tid {
+        let size = maxalign8(size);
+        assert!(self.free() >= size, "item does not fit an empty page");
+        self.lower += LINE_POINTER;
+        self.upper -= size;
+        self.items += 1;
+        Tid::new(self.block, self.items)
+    }
+
+    /// Places an element tuple of `element` bytes and its neighbour tuple of `neighbors`
+    /// bytes; returns both addresses.
+    pub fn place(&mut self, element: usize, neighbors: usize) -> (Tid, Tid) {
+        let (e, n) = (maxalign8(element), maxalign8(neighbors));
+        let combined = e + n + LINE_POINTER;
+        if self.free() < e || (combined <= MAX_ITEM && self.free() < combined) {
+            self.next_page();
+        }
+        let et = self.add(e);
+        if self.free() < n {
+            self.next_page();
+        }
+        let nt = self.add(n);
+        (et, nt)
+    }
+
+    /// The last block planned.
+    pub fn last_block(&self) -> u32 {
+        self.block
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planner_packs_pairs_per_page() {
+        let mut p = PagePlanner::new();
+        let (e, n) = (element_tuple_size(208), neighbor_tuple_size(0, 16));
+        let mut last = (Tid::INVALID, Tid::INVALID);
+        for i in 0..40 {
+            let (et, nt) = p.place(e, n);
+            assert_eq!(et.block, nt.block, "pair {i} split");
+            assert_eq!(nt.offset, et.offset + 1);
+            last = (et, nt);
+        }
+        // (280 + 200 + 8) bytes per pair: 16 pairs on an 8 KB page
+        assert_eq!(last.0.block, 1 + 39 / 16);
+        // a pair larger than a page splits across pages
+        let mut p = PagePlanner::new();
+        let (et, nt) = p.place(4000, 5000);
+        assert_eq!((et.block, nt.block), (1, 2));
+    }
+
+    #[test]
+    fn meta_round_trips() {
+        assert_eq!(std::mem::size_of::<MetaPage>(), 48);
+        let mut m = MetaPage::new(50, 16, 64, Metric::CosineF32);
+        m.set_entry(Some((Tid::new(3, 7), 2)));
+        let back = MetaPage::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.entry(), Some((Tid::new(3, 7), 2)));
+        assert!(MetaPage::from_bytes(&[0u8; 48]).is_none());
+    }
+
+    #[test]
+    fn element_round_trips() {
+        let e = Element {
+            level: 2,
+            deleted: false,
+            version: 1,
+            format: FORMAT_PLAIN,
+            heap_tids: vec![Tid::new(70000, 3), Tid::new(1, 1)],
+            neighbors: Tid::new(9, 4),
+        };
+        let value = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        let b = encode_element(&e, &value);
+        assert_eq!(b.len() % 8, 0);
+        assert_eq!(decode_element(&b).unwrap(), e);
+        assert_eq!(element_value(&b), &value);
+        assert_eq!(element_heap_tid(&b, 0), Tid::new(70000, 3));
+        let mut b2 = b.clone();
+        set_element_deleted(&mut b2);
+        let d = decode_element(&b2).unwrap();
+        assert!(d.deleted && d.heap_tids.is_empty());
+    }
+
+    #[test]
+    fn neighbor_layers_round_trip() {
+        let m = 2;
+        let layers = vec![
+            vec![Tid::new(1, 1), Tid::new(1, 3), Tid::new(2, 1)],
+            vec![Tid::new(5, 5)],
+        ];
+        let b = encode_neighbors(1, m, &layers);
+        assert_eq!(b.len(), neighbor_tuple_size(1, m));
+        let mut out = Vec::new();
+        read_layer(&b, 0, m, &mut out);
+        assert_eq!(out, layers[0].iter().map(|t| t.pack()).collect::<Vec<_>>());
+        out.clear();
+        read_layer(&b, 1, m, &mut out);
+        assert_eq!(out, vec![Tid::new(5, 5).pack()]);
+        assert_eq!(all_neighbor_tids(&b).count(), 4);
+        let mut b2 = b.clone();
+        set_layer_tids(&mut b2, 1, m, &[Tid::new(6, 6), Tid::new(7, 7)]);
+        assert_eq!(layer_tids(&b2, 1, m), vec![Tid::new(6, 6), Tid::new(7, 7)]);
+        assert_eq!(Tid::unpack(Tid::new(70000, 9).pack()), Tid::new(70000, 9));
+    }
+}

@@ -1,0 +1,116 @@
+//! `ruhnsw`: an HNSW index access method stored in PostgreSQL pages.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `layout.rs`  | on-page format: meta page, element and neighbour tuples, page planning |
+//! | `options.rs` | `WITH (m, ef_construction)` and the `ruvector.*` GUCs |
+//! | `disk.rs`    | the on-disk graph seen by the pure search; meta page access |
+//! | `build.rs`   | `ambuild` (parallel in-memory build, bulk write) and `ambuildempty` |
+//! | `insert.rs`  | `aminsert` and the locking protocol |
+//! | `scan.rs`    | `ambeginscan` / `amrescan` / `amgettuple` / `amendscan`, iterative scans |
+//! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` with graph repair |
+//! | `cost.rs`    | `amcostestimate` |
+//! | `stats.rs`   | `ruvector_index_stats()` |
+//!
+//! The graph algorithms themselves are in the PURE `crate::graph`; all page access goes
+//! through `crate::am::page`.
+
+pub mod build;
+pub mod cost;
+pub mod disk;
+pub mod insert;
+pub mod layout;
+pub mod options;
+pub mod scan;
+pub mod stats;
+pub mod vacuum;
+
+use pgrx::pg_sys;
+
+/// `pg_stat_progress_create_index.phase` values (1 is PostgreSQL's "initializing").
+pub const PHASE_LOAD: i64 = 2;
+pub const PHASE_BUILD_GRAPH: i64 = 3;
+pub const PHASE_WRITE: i64 = 4;
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let name: &'static std::ffi::CStr = match phase {
+        1 => c"initializing",
+        PHASE_LOAD => c"loading tuples",
+        PHASE_BUILD_GRAPH => c"building graph",
+        PHASE_WRITE => c"writing index",
+        _ => return std::ptr::null_mut(),
+    };
+    name.as_ptr().cast_mut()
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
+    true
+}
+
+/// The index AM handler: `CREATE ACCESS METHOD ruhnsw TYPE INDEX HANDLER ruhnsw_handler`.
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr.
+#[no_mangle]
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ruhnsw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
+        .cast::<pg_sys::IndexAmRoutine>();
+    let a = &mut *am;
+    a.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
+    a.amstrategies = 0;
+    a.amsupport = 1;
+    a.amoptsprocnum = 0;
+    a.amcanorder = false;
+    a.amcanorderbyop = true;
+    a.amcanbackward = false;
+    a.amcanunique = false;
+    a.amcanmulticol = false;
+    a.amoptionalkey = true;
+    a.amsearcharray = false;
+    a.amsearchnulls = false;
+    a.amstorage = false;
+    a.amclusterable = false;
+    a.ampredlocks = false;
+    a.amcanparallel = false;
+    a.amcaninclude = false;
+    a.amusemaintenanceworkmem = false;
+    a.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
+    a.amkeytype = pg_sys::InvalidOid;
+    a.ambuild = Some(build::ambuild);
+    a.ambuildempty = Some(build::ambuildempty);
+    a.aminsert = Some(insert::aminsert);
+    a.ambulkdelete = Some(vacuum::ambulkdelete);
+    a.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
+    a.amcostestimate = Some(cost::amcostestimate);
+    a.amoptions = Some(options::amoptions);
+    a.ambuildphasename = Some(ambuildphasename);
+    a.amvalidate = Some(amvalidate);
+    a.ambeginscan = Some(scan::ambeginscan);
+    a.amrescan = Some(scan::amrescan);
+    a.amgettuple = Some(scan::amgettuple);
+    a.amendscan = Some(scan::amendscan);
+    pg_sys::Datum::from(am)
+}
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_ruhnsw_handler() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+// The access method exists only in test builds until it is complete (see the issue notes);
+// its operator classes in sql/finalize.sql are created only where it exists.
+#[cfg(any(test, feature = "pg_test"))]
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION ruhnsw_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME', 'ruhnsw_handler' LANGUAGE C;
+CREATE ACCESS METHOD ruhnsw TYPE INDEX HANDLER ruhnsw_handler;
+COMMENT ON ACCESS METHOD ruhnsw IS 'ruvector HNSW index access method';
+"#,
+    name = "ruhnsw_access_method"
+);

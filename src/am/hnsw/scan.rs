@@ -1,0 +1,297 @@
+//! Index scans of `ruhnsw` (Algorithm 5 of the HNSW paper: greedy descent, then SEARCH-LAYER on
+//! layer 0 with `ruvector.ef_search` candidates), returning heap rows nearest first.
+//!
+//! Iterative scans (`ruvector.hnsw_iterative_scan`): when the executor wants more rows than the
+//! first search produced (a WHERE clause filtered them), the search resumes from the nearest
+//! candidates it had set aside, `ef_search` at a time, keeping its visited set, until
+//! `ruvector.hnsw_max_scan_tuples` elements were visited or its memory exceeds
+//! `work_mem × ruvector.hnsw_scan_mem_multiplier`; then the remaining candidates are returned
+//! in distance order. `strict_order` skips rows that would come out of order; `relaxed_order`
+//! returns them. (pgvector's design, `hnswscan.c`.)
+//!
+//! The search holds the index's *scan lock* (`LockPage` number 1) in share mode; VACUUM takes it
+//! exclusively before it marks elements deleted, so no search in progress can see an element
+//! slot being reused.
+
+use super::disk::{read_meta, DiskGraph};
+use super::insert::SCAN_LOCK;
+use super::layout::{MetaPage, Tid};
+use super::options::{self, IterativeScan};
+use crate::am::page::{PageLock, Rel};
+use crate::format::{SqlState, VecError};
+use crate::graph::search::{descend, search_layer, HashVisited, Visited};
+use crate::graph::Scored;
+use crate::kernels::metric::ValueKind;
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use pgrx::PgMemoryContexts;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Per-scan state, owned by the scan's memory context (dropped with it even if the scan ends
+/// with an ERROR and `amendscan` never runs).
+#[derive(Default)]
+struct ScanState {
+    inner: Option<Search>,
+}
+
+struct Search {
+    graph: DiskGraph,
+    visited: HashVisited,
+    /// Candidates set aside by the searches so far (for iterative scans).
+    discarded: BinaryHeap<Reverse<Scored<u64>>>,
+    /// Rows to return next, in order: (heap TID, distance).
+    pending: VecDeque<(Tid, f32)>,
+    previous: f32,
+    ef: usize,
+    mode: IterativeScan,
+    max_tuples: usize,
+    max_memory: usize,
+    exhausted: bool,
+}
+
+fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState {
+    // SAFETY: `opaque` was set by ambeginscan to a ScanState living in the scan's context.
+    unsafe { &mut *(*scan).opaque.cast::<ScanState>() }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+    let st = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
+    (*scan).opaque = st.cast();
+    scan
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    state(scan).inner = None;
+    if !keys.is_null() && (*scan).numberOfKeys > 0 {
+        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+    }
+    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
+        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    state(scan).inner = None;
+}
+
+fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
+    // SAFETY: the scan's snapshot.
+    let t = unsafe { (*snapshot).snapshot_type };
+    t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
+}
+
+/// `pgstat_count_index_scan(rel)`.
+unsafe fn count_index_scan(rel: pg_sys::Relation) {
+    if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
+        pg_sys::pgstat_assoc_relation(rel);
+    }
+    if !(*rel).pgstat_info.is_null() {
+        (*(*rel).pgstat_info).t_counts.t_numscans += 1;
+    }
+}
+
+/// The query image from the ORDER BY argument (`None` for NULL or a cosine zero vector:
+/// every distance is then taken as 0, as pgvector does).
+unsafe fn query_image(scan: pg_sys::IndexScanDesc, meta: &MetaPage) -> Option<Vec<u8>> {
+    let key = &*(*scan).orderByData;
+    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+        return None;
+    }
+    let metric = meta.metric().expect("validated meta page");
+    let image = crate::am::value::image_from_datum(key.sk_argument, metric, None)?;
+    let dims = metric.dimensions(&image) as u32;
+    if dims != meta.dimensions {
+        let message = match metric.kind() {
+            ValueKind::Bits => format!("different bit lengths {} and {}", dims, meta.dimensions),
+            kind => format!(
+                "different {} dimensions {} and {}",
+                match kind {
+                    ValueKind::DenseF32 => "vector",
+                    ValueKind::DenseF16 => "halfvec",
+                    _ => "sparsevec",
+                },
+                dims,
+                meta.dimensions
+            ),
+        };
+        raise(VecError::new(SqlState::DataException, message));
+    }
+    Some(image)
+}
+
+impl Search {
+    fn start(scan: pg_sys::IndexScanDesc) -> Search {
+        // SAFETY: called from amgettuple with a valid scan.
+        unsafe {
+            count_index_scan((*scan).indexRelation);
+            let index = Rel::from_raw((*scan).indexRelation);
+            if (*scan).orderByData.is_null() {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    "cannot scan ruhnsw index without order",
+                ));
+            }
+            if !is_mvcc((*scan).xs_snapshot) {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    "non-MVCC snapshots are not supported with ruhnsw",
+                ));
+            }
+            let meta = read_meta(index);
+            let query = query_image(scan, &meta);
+            let ef = options::EF_SEARCH.get().max(1) as usize;
+            let multiplier = options::SCAN_MEM_MULTIPLIER.get();
+            let max_memory = (pg_sys::work_mem as f64 * 1024.0 * multiplier) as usize;
+            let mut s = Search {
+                graph: DiskGraph::new(index, &meta, query),
+                visited: HashVisited::with_capacity(ef * 16),
+                discarded: BinaryHeap::new(),
+                pending: VecDeque::new(),
+                previous: f32::NEG_INFINITY,
+                ef,
+                mode: options::ITERATIVE_SCAN.get(),
+                max_tuples: options::MAX_SCAN_TUPLES.get().max(1) as usize,
+                max_memory,
+                exhausted: false,
+            };
+            let lock = PageLock::share(index, SCAN_LOCK);
+            s.first_search(&meta);
+            s.graph.release();
+            drop(lock);
+            s
+        }
+    }
+
+    fn iterative(&self) -> bool {
+        self.mode != IterativeScan::Off
+    }
+
+    fn first_search(&mut self, meta: &MetaPage) {
+        let Some((entry, level)) = meta.entry() else {
+            self.exhausted = true;
+            return;
+        };
+        let Some(d) = self.graph.visit(entry.pack()) else {
+            self.exhausted = true;
+            return;
+        };
+        let start = Scored {
+            distance: d,
+            id: entry.pack(),
+        };
+        let ep = descend(&mut self.graph, start, level, 0, &mut self.visited);
+        self.visited.clear();
+        self.visited.insert(ep.id);
+        let mut discarded = Vec::new();
+        let iterative = self.iterative();
+        let w = search_layer(
+            &mut self.graph,
+            &[ep],
+            self.ef,
+            0,
+            &mut self.visited,
+            iterative.then_some(&mut discarded),
+        );
+        self.discarded.extend(discarded.into_iter().map(Reverse));
+        self.queue(&w);
+    }
+
+    /// Queues the heap rows of `results` (nearest first).
+    fn queue(&mut self, results: &[Scored<u64>]) {
+        for r in results {
+            if let Some(seen) = self.graph.seen.get(&r.id) {
+                for t in seen.heap_tids() {
+                    self.pending.push_back((*t, r.distance));
+                }
+            }
+        }
+    }
+
+    fn memory(&self) -> usize {
+        self.graph.memory() + self.visited.memory() + self.discarded.len() * 16
+    }
+
+    /// Produces more rows for an iterative scan; false when there are none left.
+    fn resume(&mut self, index: Rel) -> bool {
+        if self.discarded.is_empty() {
+            return false;
+        }
+        if self.graph.tuples >= self.max_tuples || self.memory() > self.max_memory {
+            // Out of budget: hand out the set-aside candidates in distance order.
+            let Reverse(next) = self.discarded.pop().expect("non-empty");
+            self.queue(&[next]);
+            return true;
+        }
+        let mut eps = Vec::with_capacity(self.ef);
+        while eps.len() < self.ef {
+            match self.discarded.pop() {
+                Some(Reverse(c)) => eps.push(c),
+                None => break,
+            }
+        }
+        let lock = PageLock::share(index, SCAN_LOCK);
+        let mut discarded = Vec::new();
+        let w = search_layer(
+            &mut self.graph,
+            &eps,
+            self.ef,
+            0,
+            &mut self.visited,
+            Some(&mut discarded),
+        );
+        self.graph.release();
+        drop(lock);
+        self.discarded.extend(discarded.into_iter().map(Reverse));
+        self.queue(&w);
+        !w.is_empty() || !self.discarded.is_empty()
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+) -> bool {
+    let st = state(scan);
+    if st.inner.is_none() {
+        st.inner = Some(Search::start(scan));
+    }
+    let s = st.inner.as_mut().expect("set above");
+    let index = Rel::from_raw((*scan).indexRelation);
+    loop {
+        if let Some((tid, distance)) = s.pending.pop_front() {
+            if s.mode == IterativeScan::StrictOrder {
+                if distance < s.previous {
+                    continue;
+                }
+                s.previous = distance;
+            }
+            let h = &mut (*scan).xs_heaptid;
+            h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
+            h.ip_blkid.bi_lo = tid.block as u16;
+            h.ip_posid = tid.offset;
+            (*scan).xs_recheck = false;
+            (*scan).xs_recheckorderby = false;
+            return true;
+        }
+        if s.exhausted || !s.iterative() || !s.resume(index) {
+            s.exhausted = true;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `ruvector_index_stats()` for a `ruhnsw` index: read from the pages themselves.
+
+use super::disk::read_meta;
+use super::layout::{self, Tid};
+use crate::am::page::{Locked, Mode, Rel};
+use crate::kernels::metric::Metric;
+use pgrx::pg_sys;
+use serde_json::{json, Value};
+
+pub fn metric_name(m: Metric) -> &'static str {
+    use Metric::*;
+    match m {
+        L2F32 => "ruvector_l2_ops",
+        IpF32 => "ruvector_ip_ops",
+        CosineF32 => "ruvector_cosine_ops",
+        L1F32 => "ruvector_l1_ops",
+        L2F16 => "halfvec_l2_ops",
+        IpF16 => "halfvec_ip_ops",
+        CosineF16 => "halfvec_cosine_ops",
+        L1F16 => "halfvec_l1_ops",
+        L2Sparse => "sparsevec_l2_ops",
+        IpSparse => "sparsevec_ip_ops",
+        CosineSparse => "sparsevec_cosine_ops",
+        L1Sparse => "sparsevec_l1_ops",
+        Hamming => "bit_hamming_ops",
+        Jaccard => "bit_jaccard_ops",
+    }
+}
+
+/// Statistics of a ruhnsw index, as JSON.
+pub fn stats(index: Rel) -> Value {
+    let meta = read_meta(index);
+    let m = meta.m as usize;
+    let mut elements = 0u64;
+    let mut deleted = 0u64;
+    let mut heap_tuples = 0u64;
+    let mut levels: Vec<u64> = Vec::new();
+    let mut layer0_links = 0u64;
+    let mut upper_links = 0u64;
+    let mut upper_slots = 0u64;
+    let mut value_bytes = 0u64;
+    let mut element_pages = 0u64;
+    let mut blk = layout::HEAD_BLKNO;
+    while blk != pg_sys::InvalidBlockNumber {
+        let buf = Locked::read(index, blk, Mode::Share);
+        let page = buf.page();
+        element_pages += 1;
+        for off in 1..=page.max_offset() {
+            let Some(item) = page.item(off) else { continue };
+            if let Some(e) = layout::decode_element(item) {
+                if e.deleted {
+                    deleted += 1;
+                    continue;
+                }
+                elements += 1;
+                heap_tuples += e.heap_tids.len() as u64;
+                value_bytes += layout::element_value(item).len() as u64;
+                let l = e.level as usize;
+                if levels.len() <= l {
+                    levels.resize(l + 1, 0);
+                }
+                levels[l] += 1;
+            } else if layout::is_neighbor_tuple(item) {
+                let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
+                let level = (count / m).saturating_sub(2);
+                for lc in 0..=level {
+                    let n = layout::layer_tids(item, lc, m)
+                        .iter()
+                        .filter(|t| t.is_valid())
+                        .count() as u64;
+                    if lc == 0 {
+                        layer0_links += n;
+                    } else {
+                        upper_links += n;
+                        upper_slots += 1;
+                    }
+                }
+            }
+        }
+        blk = page.opaque().next_blkno;
+    }
+    let pages = index.blocks() as u64;
+    let size = pages * pg_sys::BLCKSZ as u64;
+    let entry = meta.entry();
+    let live = elements.max(1) as f64;
+    json!({
+        "access_method": "ruhnsw",
+        "format_version": meta.version,
+        "opclass": meta.metric().map(metric_name),
+        "quantization": "none",
+        "dimensions": meta.dimensions,
+        "m": meta.m,
+        "ef_construction": meta.ef_construction,
+        "pages": pages,
+        "element_pages": element_pages,
+        "size_bytes": size,
+        "elements": elements,
+        "deleted_elements": deleted,
+        "heap_tuples": heap_tuples,
+        "levels": levels.len(),
+        "elements_per_level": levels,
+        "entry_point": entry.map(|(t, _)| tid_text(t)),
+        "entry_level": entry.map(|(_, l)| l),
+        "avg_degree_layer0": if elements > 0 { layer0_links as f64 / live } else { 0.0 },
+        "avg_degree_upper": if upper_slots > 0 { upper_links as f64 / upper_slots as f64 } else { 0.0 },
+        "bytes_per_vector": if heap_tuples > 0 { size as f64 / heap_tuples as f64 } else { 0.0 },
+        "value_bytes_per_vector": if elements > 0 { value_bytes as f64 / live } else { 0.0 },
+    })
+}
+
+fn tid_text(t: Tid) -> Value {
+    Value::String(format!("({},{})", t.block, t.offset))
+}

@@ -1,0 +1,483 @@
+//! VACUUM for `ruhnsw` (`ambulkdelete` / `amvacuumcleanup`), in pgvector's three passes:
+//!
+//! 1. *Remove heap TIDs*: every element drops the heap rows VACUUM reports dead; elements left
+//!    with none are "being deleted". Searches still traverse them but inserts never link to
+//!    them (`insert::find_neighbors` drops elements without heap rows).
+//! 2. *Repair graph*: after waiting for inserts in progress (which may have linked to such
+//!    elements), every live element whose neighbour list points at an element being deleted
+//!    gets a new neighbour list from a fresh search, and the entry point is moved off any
+//!    element being deleted. No link to an element being deleted remains.
+//! 3. *Mark deleted*: after waiting for inserts and scans in progress, the elements are marked
+//!    deleted (value zeroed, neighbour list cleared, version bumped) under cleanup locks; a later
+//!    insert reuses the slot, and the meta page's insert page moves back to the first free slot.
+
+use super::disk::{read_meta, update_meta, DiskGraph};
+use super::insert::{add_connection, find_neighbors, ImageCache, SCAN_LOCK, UPDATE_LOCK};
+use super::layout::{self, MetaPage, Tid};
+use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
+use crate::graph::search::IdHash;
+use pgrx::pg_sys;
+use std::collections::HashSet;
+
+struct Vacuum {
+    index: Rel,
+    strategy: BulkRead,
+    /// Elements left without heap rows by this VACUUM.
+    deleting: HashSet<u64, IdHash>,
+    /// Highest live element and the next highest (entry point candidates).
+    highest: Option<(Tid, usize)>,
+    fallback: Option<(Tid, usize)>,
+}
+
+fn delay_point() {
+    // SAFETY: cost-based VACUUM delay; may sleep or raise a query cancel.
+    #[cfg(not(feature = "pg18"))]
+    unsafe {
+        pg_sys::vacuum_delay_point()
+    };
+    #[cfg(feature = "pg18")]
+    unsafe {
+        pg_sys::vacuum_delay_point(false)
+    };
+}
+
+/// Calls `f(block)` for each element page in chain order; `f` returns the next block.
+fn for_each_page(mut f: impl FnMut(u32) -> u32) {
+    let mut blk = layout::HEAD_BLKNO;
+    while blk != pg_sys::InvalidBlockNumber {
+        delay_point();
+        blk = f(blk);
+    }
+}
+
+impl Vacuum {
+    /// Pass 1.
+    fn remove_heap_tids(
+        &mut self,
+        stats: *mut pg_sys::IndexBulkDeleteResult,
+        callback: pg_sys::IndexBulkDeleteCallback,
+        callback_state: *mut std::ffi::c_void,
+    ) {
+        let cb = callback.expect("bulk delete callback");
+        let (index, strategy) = (self.index, &self.strategy);
+        for_each_page(|blk| {
+            let buf = Locked::read_with(index, blk, Mode::Exclusive, strategy);
+            let next = buf.page().opaque().next_blkno;
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            let mut updated = false;
+            for off in 1..=page.as_ref().max_offset() {
+                let Some(item) = page.item_mut(off) else {
+                    continue;
+                };
+                let Some(e) = layout::decode_element(item) else {
+                    continue;
+                };
+                if e.deleted {
+                    continue;
+                }
+                let mut keep = Vec::with_capacity(e.heap_tids.len());
+                for t in &e.heap_tids {
+                    let mut ip = tid_to_ip(*t);
+                    // SAFETY: VACUUM's callback takes a heap TID and its state.
+                    let dead = unsafe { cb(&mut ip, callback_state) };
+                    // SAFETY: stats is a valid result struct.
+                    unsafe {
+                        if dead {
+                            (*stats).tuples_removed += 1.0;
+                        } else {
+                            (*stats).num_index_tuples += 1.0;
+                        }
+                    }
+                    if !dead {
+                        keep.push(*t);
+                    }
+                }
+                if keep.len() != e.heap_tids.len() {
+                    layout::set_element_heap_tids(item, &keep);
+                    updated = true;
+                }
+                let tid = Tid::new(blk, off);
+                let level = e.level as usize;
+                if keep.is_empty() {
+                    self.deleting.insert(tid.pack());
+                } else if self.highest.is_none_or(|(_, l)| level > l) {
+                    self.fallback = self.highest;
+                    self.highest = Some((tid, level));
+                } else if self.fallback.is_none_or(|(_, l)| level > l) {
+                    self.fallback = Some((tid, level));
+                }
+            }
+            if updated {
+                wal.commit();
+            }
+            next
+        });
+    }
+
+    fn needs_repair(&self, g: &mut DiskGraph, ntid: Tid, m: usize) -> bool {
+        g.read_item(ntid, |item| {
+            if !layout::is_neighbor_tuple(item) {
+                return false;
+            }
+            if layout::all_neighbor_tids(item).any(|t| self.deleting.contains(&t.pack())) {
+                return true;
+            }
+            // A ground-layer list that is not full may have lost links to deletions during
+            // inserts; refresh it too (pgvector does the same).
+            layout::layer_tids(item, 0, m)
+                .last()
+                .is_some_and(|t| !t.is_valid())
+        })
+        .unwrap_or(false)
+    }
+
+    /// Gives `element` a new neighbour list, searching from `entry`.
+    fn repair(
+        &self,
+        meta: &MetaPage,
+        element: Tid,
+        level: usize,
+        ntid: Tid,
+        entry: Option<(Tid, usize)>,
+    ) {
+        if entry.is_some_and(|(e, _)| e == element) {
+            return;
+        }
+        let index = self.index;
+        let mut probe = DiskGraph::new(index, meta, None);
+        let Some(value) = probe.image(element.pack()) else {
+            return;
+        };
+        drop(probe);
+        let m = meta.m as usize;
+        let mut images = ImageCache::new();
+        let mut g = DiskGraph::new(index, meta, Some(value.clone()));
+        let layers = find_neighbors(
+            &mut g,
+            meta,
+            entry,
+            level,
+            Some(element.pack()),
+            &mut images,
+        );
+        g.release();
+        let lists: Vec<Vec<Tid>> = layers
+            .iter()
+            .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
+            .collect();
+        let ntup = layout::encode_neighbors(level, m, &lists);
+        {
+            let buf = Locked::read_with(index, ntid.block, Mode::Exclusive, &self.strategy);
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            if !page.overwrite_item(ntid.offset, &ntup) {
+                return;
+            }
+            wal.commit();
+        }
+        images.insert(element.pack(), value);
+        for (lc, layer) in layers.iter().enumerate() {
+            for n in layer {
+                add_connection(
+                    &mut g,
+                    &mut images,
+                    Tid::unpack(n.id),
+                    element,
+                    n.distance,
+                    lc,
+                    true,
+                );
+            }
+        }
+    }
+
+    /// Repairs the entry point first (pgvector's RepairGraphEntryPoint): the highest live
+    /// element is repaired (searching from the current entry), then becomes the entry point if
+    /// the current one is being deleted.
+    fn repair_entry_point(&self) {
+        let index = self.index;
+        let mut highest = self.highest;
+        if highest.is_some() {
+            let lock = PageLock::share(index, UPDATE_LOCK);
+            let meta = read_meta(index);
+            let entry = meta.entry();
+            if entry.map(|e| e.0) == highest.map(|h| h.0) {
+                highest = self.fallback;
+            }
+            if let Some((h, level)) = highest {
+                self.repair_if_needed(&meta, h, level, entry);
+            }
+            drop(lock);
+        }
+        let lock = PageLock::exclusive(index, UPDATE_LOCK);
+        let meta = read_meta(index);
+        if let Some((entry, level)) = meta.entry() {
+            if self.deleting.contains(&entry.pack()) {
+                update_meta(index, |mm| mm.set_entry(highest));
+            } else {
+                self.repair_if_needed(&meta, entry, level, highest);
+            }
+        }
+        drop(lock);
+    }
+
+    fn repair_if_needed(
+        &self,
+        meta: &MetaPage,
+        element: Tid,
+        level: usize,
+        entry: Option<(Tid, usize)>,
+    ) {
+        let mut g = DiskGraph::new(self.index, meta, None);
+        let Some(ntid) = g
+            .read_item(element, |item| {
+                layout::decode_element(item)
+                    .filter(|e| !e.deleted)
+                    .map(|e| e.neighbors)
+            })
+            .flatten()
+        else {
+            return;
+        };
+        let needs = self.needs_repair(&mut g, ntid, meta.m as usize);
+        drop(g);
+        if needs {
+            self.repair(meta, element, level, ntid, entry);
+        }
+    }
+
+    /// Pass 2.
+    fn repair_graph(&self) {
+        let index = self.index;
+        // Inserts before this point may have linked to elements being deleted; later ones won't.
+        PageLock::wait_exclusive(index, UPDATE_LOCK);
+        self.repair_entry_point();
+        let strategy = &self.strategy;
+        for_each_page(|blk| {
+            // Read the page's live elements, then repair without holding its lock.
+            let (next, elements) = {
+                let buf = Locked::read_with(index, blk, Mode::Share, strategy);
+                let page = buf.page();
+                let mut v = Vec::new();
+                for off in 1..=page.max_offset() {
+                    let Some(item) = page.item(off) else { continue };
+                    let Some(e) = layout::decode_element(item) else {
+                        continue;
+                    };
+                    if e.deleted || e.heap_tids.is_empty() {
+                        continue;
+                    }
+                    v.push((Tid::new(blk, off), e.level as usize, e.neighbors));
+                }
+                (page.opaque().next_blkno, v)
+            };
+            for (tid, level, ntid) in elements {
+                let meta = read_meta(index);
+                let mut g = DiskGraph::new(index, &meta, None);
+                let needs = self.needs_repair(&mut g, ntid, meta.m as usize);
+                drop(g);
+                if !needs {
+                    continue;
+                }
+                let mut lock = PageLock::share(index, UPDATE_LOCK);
+                let mut meta = read_meta(index);
+                let raises_entry = meta.entry().is_none_or(|(_, l)| level > l);
+                if raises_entry {
+                    drop(lock);
+                    lock = PageLock::exclusive(index, UPDATE_LOCK);
+                    meta = read_meta(index);
+                }
+                let entry = meta.entry();
+                self.repair(&meta, tid, level, ntid, entry);
+                if entry.is_none_or(|(_, l)| level > l) {
+                    update_meta(index, |mm| {
+                        if mm.entry().is_none_or(|(_, l)| level > l) {
+                            mm.set_entry(Some((tid, level)));
+                        }
+                    });
+                }
+                drop(lock);
+            }
+            next
+        });
+    }
+
+    /// Pass 3.
+    fn mark_deleted(&self) {
+        let index = self.index;
+        // Wait for inserts and scans that started before the repair: they may still hold
+        // addresses of the elements about to be deleted.
+        PageLock::wait_exclusive(index, UPDATE_LOCK);
+        PageLock::wait_exclusive(index, SCAN_LOCK);
+        let strategy = &self.strategy;
+        let mut first_free: Option<u32> = None;
+        for_each_page(|blk| {
+            let buf = Locked::cleanup(index, blk, strategy);
+            let next = buf.page().opaque().next_blkno;
+            let mut far: Vec<(u16, Tid)> = Vec::new();
+            {
+                let wal = WalChange::start(index);
+                let mut page = wal.register(&buf, false);
+                let mut updated = false;
+                for off in 1..=page.as_ref().max_offset() {
+                    let Some(item) = page.item_mut(off) else {
+                        continue;
+                    };
+                    let Some(e) = layout::decode_element(item) else {
+                        continue;
+                    };
+                    if e.deleted {
+                        first_free.get_or_insert(blk);
+                        continue;
+                    }
+                    if !self.deleting.contains(&Tid::new(blk, off).pack()) {
+                        continue;
+                    }
+                    if e.neighbors.block == blk {
+                        let version = bump_version(item);
+                        mark_element(item);
+                        if let Some(n) = page.item_mut(e.neighbors.offset) {
+                            clear_neighbors(n, version);
+                        }
+                        updated = true;
+                        first_free.get_or_insert(blk);
+                    } else {
+                        far.push((off, e.neighbors));
+                    }
+                }
+                if updated {
+                    wal.commit();
+                }
+            }
+            // Elements whose neighbour tuple is on a later page: one record per pair.
+            for (off, ntid) in far {
+                let nbuf = Locked::read_with(index, ntid.block, Mode::Exclusive, strategy);
+                let wal = WalChange::start(index);
+                let mut page = wal.register(&buf, false);
+                let mut npage = wal.register(&nbuf, false);
+                let mut version = 1;
+                if let Some(item) = page.item_mut(off) {
+                    version = bump_version(item);
+                    mark_element(item);
+                }
+                if let Some(n) = npage.item_mut(ntid.offset) {
+                    clear_neighbors(n, version);
+                }
+                wal.commit();
+                first_free.get_or_insert(blk);
+            }
+            next
+        });
+        if let Some(p) = first_free {
+            let meta = read_meta(index);
+            if p < meta.insert_page {
+                update_meta(index, |mm| mm.insert_page = p);
+            }
+        }
+    }
+}
+
+/// Bumps an element's version (1..=15, as pgvector) and returns it.
+fn bump_version(item: &mut [u8]) -> u8 {
+    let v = if item[3] >= 15 { 1 } else { item[3] + 1 };
+    item[3] = v;
+    v
+}
+
+/// Marks an element tuple deleted and zeroes its value.
+fn mark_element(item: &mut [u8]) {
+    layout::set_element_deleted(item);
+    item[layout::ELEMENT_HEADER..].fill(0);
+}
+
+fn clear_neighbors(item: &mut [u8], version: u8) {
+    if !layout::is_neighbor_tuple(item) {
+        return;
+    }
+    item[1] = version;
+    let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
+    for i in 0..count {
+        Tid::INVALID.write(&mut item[4 + i * 6..]);
+    }
+}
+
+fn tid_to_ip(t: Tid) -> pg_sys::ItemPointerData {
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: (t.block >> 16) as u16,
+            bi_lo: t.block as u16,
+        },
+        ip_posid: t.offset,
+    }
+}
+
+fn new_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    if stats.is_null() {
+        // SAFETY: palloc0 in the VACUUM's memory context.
+        unsafe {
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
+                .cast::<pg_sys::IndexBulkDeleteResult>()
+        }
+    } else {
+        stats
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let stats = new_stats(stats);
+    let index = Rel::from_raw((*info).index);
+    let mut v = Vacuum {
+        index,
+        strategy: BulkRead::new(),
+        deleting: HashSet::default(),
+        highest: None,
+        fallback: None,
+    };
+    v.remove_heap_tids(stats, callback, callback_state);
+    if !v.deleting.is_empty() {
+        v.repair_graph();
+        v.mark_deleted();
+    }
+    drop(v);
+    stats
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    if (*info).analyze_only {
+        return stats;
+    }
+    // Without a bulk delete pass (nothing was deleted), count the live rows ourselves.
+    let stats = if stats.is_null() {
+        let s = new_stats(stats);
+        let index = Rel::from_raw((*info).index);
+        for_each_page(|blk| {
+            let buf = Locked::read(index, blk, Mode::Share);
+            let page = buf.page();
+            for off in 1..=page.max_offset() {
+                if let Some(e) = page.item(off).and_then(layout::decode_element) {
+                    if !e.deleted {
+                        (*s).num_index_tuples += e.heap_tids.len() as f64;
+                    }
+                }
+            }
+            page.opaque().next_blkno
+        });
+        s
+    } else {
+        stats
+    };
+    (*stats).num_pages =
+        pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    stats
+}

@@ -1,0 +1,8 @@
+//! pgrx glue for ruvector's index access methods. `page.rs` is the only code that touches
+//! index pages; `value.rs` turns column values into the images indexes store; `memcx.rs` scopes
+//! per-call memory.
+
+pub mod hnsw;
+pub mod memcx;
+pub mod page;
+pub mod value;

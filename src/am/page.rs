@@ -1,0 +1,722 @@
+//! The one way ruvector's index access methods touch index pages.
+//!
+//! * [`Locked`] — a pinned buffer holding a content lock; dropping it unlocks and unpins.
+//! * [`WalChange`] — a Generic WAL record (PostgreSQL `access/generic_xlog.h`) over up to four
+//!   locked pages. Changes are made to the page images it hands out ([`PageMut`]); `commit`
+//!   writes the WAL record and applies them atomically; dropping it uncommitted abandons them
+//!   (`GenericXLogAbort`), so an ERROR half-way through a change leaves the pages untouched.
+//! * [`BuildPages`] — pages written by a bulk index build without per-change WAL; `finish`
+//!   WAL-logs all of them at once with `log_newpage_range` (when the relation needs WAL, and
+//!   always for the init fork of an unlogged index), as PostgreSQL's own index builds do.
+//!
+//! Every page ruvector writes carries an [`Opaque`] trailer in its special space: the next page
+//! in the chain, a page type, and a magic id so that a page of another AM is never misread.
+//! Reading a page ([`PageRef`]) checks that trailer.
+
+use pgrx::pg_sys;
+use std::cell::Cell;
+use std::marker::PhantomData;
+
+/// Magic id in every ruvector index page's special space ("RV").
+pub const PAGE_ID: u16 = 0x5256;
+
+/// Page trailer (special space), 8 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Opaque {
+    /// Next page in this index's page chain, or `InvalidBlockNumber`.
+    pub next_blkno: u32,
+    /// Access-method specific page kind.
+    pub page_type: u8,
+    pub flags: u8,
+    pub page_id: u16,
+}
+
+/// An open index (or heap) relation, as handed to an access-method callback.
+///
+/// PostgreSQL keeps the relation open and locked for the whole callback, so a `Rel` built at
+/// the entry point stays valid while the AM code below uses it; wrapping the raw pointer once,
+/// there, keeps the `unsafe` at the FFI boundary instead of in every page helper.
+#[derive(Clone, Copy, Debug)]
+pub struct Rel(pg_sys::Relation);
+
+impl Rel {
+    /// # Safety
+    /// `rel` must be a valid, open relation for as long as the `Rel` (and copies) are used.
+    pub unsafe fn from_raw(rel: pg_sys::Relation) -> Rel {
+        debug_assert!(!rel.is_null());
+        Rel(rel)
+    }
+
+    pub fn as_ptr(self) -> pg_sys::Relation {
+        self.0
+    }
+
+    /// The relation's OID.
+    pub fn oid(self) -> pg_sys::Oid {
+        // SAFETY: valid per `from_raw`.
+        unsafe { (*self.0).rd_id }
+    }
+
+    /// Number of blocks in the main fork.
+    pub fn blocks(self) -> u32 {
+        self.blocks_in(pg_sys::ForkNumber::MAIN_FORKNUM)
+    }
+
+    pub fn blocks_in(self, fork: pg_sys::ForkNumber::Type) -> u32 {
+        // SAFETY: valid per `from_raw`.
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.0, fork) }
+    }
+}
+
+/// A bulk-read buffer access strategy (a small ring of buffers), so that a VACUUM pass over the
+/// whole index does not evict the rest of shared buffers. Freed on drop.
+pub struct BulkRead(pg_sys::BufferAccessStrategy);
+
+impl BulkRead {
+    pub fn new() -> BulkRead {
+        // SAFETY: allocates in the current memory context.
+        BulkRead(unsafe {
+            pg_sys::GetAccessStrategy(pg_sys::BufferAccessStrategyType::BAS_BULKREAD)
+        })
+    }
+}
+
+impl Default for BulkRead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for BulkRead {
+    fn drop(&mut self) {
+        // SAFETY: allocated by GetAccessStrategy and not freed elsewhere.
+        unsafe { pg_sys::FreeAccessStrategy(self.0) };
+    }
+}
+
+/// Lock strength for [`Locked::read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Share,
+    Exclusive,
+}
+
+/// A pinned and content-locked buffer.
+pub struct Locked {
+    buf: pg_sys::Buffer,
+    exclusive: bool,
+    _not_send: PhantomData<*const u8>,
+}
+
+impl Locked {
+    /// Reads block `blkno` of the main fork and locks it.
+    pub fn read(rel: Rel, blkno: u32, mode: Mode) -> Locked {
+        Self::read_raw(rel, blkno, mode, std::ptr::null_mut())
+    }
+
+    /// As [`Locked::read`], through a buffer access strategy (bulk reads by VACUUM).
+    pub fn read_with(rel: Rel, blkno: u32, mode: Mode, strategy: &BulkRead) -> Locked {
+        Self::read_raw(rel, blkno, mode, strategy.0)
+    }
+
+    fn read_raw(
+        rel: Rel,
+        blkno: u32,
+        mode: Mode,
+        strategy: pg_sys::BufferAccessStrategy,
+    ) -> Locked {
+        // SAFETY: `rel` is an open index relation; ReadBufferExtended raises an ERROR (not UB)
+        // on a block that does not exist.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                strategy,
+            );
+            let lock = match mode {
+                Mode::Share => pg_sys::BUFFER_LOCK_SHARE,
+                Mode::Exclusive => pg_sys::BUFFER_LOCK_EXCLUSIVE,
+            };
+            pg_sys::LockBuffer(buf, lock as i32);
+            Locked {
+                buf,
+                exclusive: mode == Mode::Exclusive,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    /// Reads and cleanup-locks a block (exclusive, and no other backend holds a pin): VACUUM
+    /// takes this before it makes tuples reusable (PostgreSQL docs, "Index Locking
+    /// Considerations").
+    pub fn cleanup(rel: Rel, blkno: u32, strategy: &BulkRead) -> Locked {
+        // SAFETY: as in `read_with`.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                strategy.0,
+            );
+            pg_sys::LockBufferForCleanup(buf);
+            Locked {
+                buf,
+                exclusive: true,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    /// Adds a new, uninitialised block at the end of the main fork, exclusively locked. The
+    /// relation extension lock serialises concurrent extenders.
+    pub fn extend(rel: Rel) -> Locked {
+        // SAFETY: `rel` is an open index relation.
+        unsafe {
+            pg_sys::LockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
+            let buf = pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            pg_sys::UnlockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
+            Locked {
+                buf,
+                exclusive: true,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    pub fn block(&self) -> u32 {
+        // SAFETY: a valid pinned buffer.
+        unsafe { pg_sys::BufferGetBlockNumber(self.buf) }
+    }
+
+    /// Read access to the page (checks the ruvector page trailer unless the page is new).
+    pub fn page(&self) -> PageRef<'_> {
+        // SAFETY: the buffer is pinned and locked for the lifetime of the borrow.
+        let p = unsafe { pg_sys::BufferGetPage(self.buf) };
+        PageRef::new(p.cast())
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: we hold exactly one pin and one lock on `buf`.
+        unsafe { pg_sys::UnlockReleaseBuffer(self.buf) };
+    }
+}
+
+/// A pinned buffer without a content lock: cheap to lock again and again while a search keeps
+/// coming back to the same block. Locks are taken one at a time and never held across another
+/// buffer access ([`Pinned::share`] borrows the pin), so readers cannot deadlock with writers.
+pub struct Pinned {
+    buf: pg_sys::Buffer,
+    block: u32,
+    _not_send: PhantomData<*const u8>,
+}
+
+impl Pinned {
+    pub fn read(rel: Rel, blkno: u32) -> Pinned {
+        // SAFETY: as in `Locked::read_with`.
+        let buf = unsafe {
+            pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            )
+        };
+        Pinned {
+            buf,
+            block: blkno,
+            _not_send: PhantomData,
+        }
+    }
+
+    pub fn block(&self) -> u32 {
+        self.block
+    }
+
+    /// Takes a share lock until the returned guard is dropped.
+    pub fn share(&self) -> Shared<'_> {
+        // SAFETY: we hold a pin on `buf`.
+        unsafe { pg_sys::LockBuffer(self.buf, pg_sys::BUFFER_LOCK_SHARE as i32) };
+        Shared { pin: self }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: we hold one pin and no lock.
+        unsafe { pg_sys::ReleaseBuffer(self.buf) };
+    }
+}
+
+/// A share lock on a [`Pinned`] buffer.
+pub struct Shared<'a> {
+    pin: &'a Pinned,
+}
+
+impl Shared<'_> {
+    pub fn page(&self) -> PageRef<'_> {
+        // SAFETY: pinned and share-locked for the lifetime of the borrow.
+        PageRef::new(unsafe { pg_sys::BufferGetPage(self.pin.buf) }.cast())
+    }
+}
+
+impl Drop for Shared<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we took this share lock.
+        unsafe { pg_sys::LockBuffer(self.pin.buf, pg_sys::BUFFER_LOCK_UNLOCK as i32) };
+    }
+}
+
+/// A heavyweight lock on a page number of an index (`LockPage`), used as an AM-level mutex
+/// rather than to protect the page's contents; released on drop (and by PostgreSQL at
+/// transaction end, should an ERROR skip the drop).
+pub struct PageLock {
+    rel: Rel,
+    blkno: u32,
+    mode: pg_sys::LOCKMODE,
+}
+
+impl PageLock {
+    pub fn share(rel: Rel, blkno: u32) -> PageLock {
+        Self::take(rel, blkno, pg_sys::ShareLock as pg_sys::LOCKMODE)
+    }
+
+    pub fn exclusive(rel: Rel, blkno: u32) -> PageLock {
+        Self::take(rel, blkno, pg_sys::ExclusiveLock as pg_sys::LOCKMODE)
+    }
+
+    fn take(rel: Rel, blkno: u32, mode: pg_sys::LOCKMODE) -> PageLock {
+        // SAFETY: an open relation; the lock manager handles waiting and deadlock detection.
+        unsafe { pg_sys::LockPage(rel.as_ptr(), blkno, mode) };
+        PageLock { rel, blkno, mode }
+    }
+
+    /// Waits until no other backend holds the lock (take it exclusively and let go at once).
+    pub fn wait_exclusive(rel: Rel, blkno: u32) {
+        drop(Self::exclusive(rel, blkno));
+    }
+}
+
+impl Drop for PageLock {
+    fn drop(&mut self) {
+        // SAFETY: we took this lock.
+        unsafe { pg_sys::UnlockPage(self.rel.as_ptr(), self.blkno, self.mode) };
+    }
+}
+
+/// Read-only view of an 8 KB page.
+#[derive(Clone, Copy)]
+pub struct PageRef<'a> {
+    ptr: *const u8,
+    _borrow: PhantomData<&'a [u8]>,
+}
+
+/// Fields of PostgreSQL's `PageHeaderData` we read (see `storage/bufpage.h`).
+#[inline]
+unsafe fn header(p: *const u8) -> *const pg_sys::PageHeaderData {
+    p.cast()
+}
+
+impl<'a> PageRef<'a> {
+    fn new(ptr: *const u8) -> PageRef<'a> {
+        let page = PageRef {
+            ptr,
+            _borrow: PhantomData,
+        };
+        if !page.is_new() {
+            let o = page.opaque();
+            if o.page_id != PAGE_ID {
+                crate::types::error::raise(crate::format::VecError::new(
+                    crate::format::SqlState::InternalError,
+                    "index page is not a ruvector page (index corrupted?)",
+                ));
+            }
+        }
+        page
+    }
+
+    /// True for an all-zero page (never initialised, e.g. after a crash during extension).
+    pub fn is_new(&self) -> bool {
+        // SAFETY: pages are BLCKSZ bytes.
+        unsafe { (*header(self.ptr)).pd_upper == 0 }
+    }
+
+    pub fn max_offset(&self) -> u16 {
+        // SAFETY: a page header precedes the line pointer array.
+        unsafe {
+            let lower = (*header(self.ptr)).pd_lower as usize;
+            let first = std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp);
+            if lower <= first {
+                0
+            } else {
+                ((lower - first) / std::mem::size_of::<pg_sys::ItemIdData>()) as u16
+            }
+        }
+    }
+
+    /// The bytes of item `off` (1-based), or `None` if it is not a used line pointer.
+    pub fn item(&self, off: u16) -> Option<&'a [u8]> {
+        if off == 0 || off > self.max_offset() {
+            return None;
+        }
+        // SAFETY: `off` is within the line pointer array; offsets and lengths stored in line
+        // pointers stay within the page.
+        unsafe {
+            let lp = pg_sys::PageGetItemId(self.ptr as pg_sys::Page, off);
+            let bits = *(lp as *const u32);
+            // ItemIdData: lp_off:15, lp_flags:2, lp_len:15 (little-endian bitfield order)
+            let lp_off = (bits & 0x7fff) as usize;
+            let lp_flags = (bits >> 15) & 0x3;
+            let lp_len = (bits >> 17) as usize;
+            if lp_flags != pg_sys::LP_NORMAL || lp_off + lp_len > pg_sys::BLCKSZ as usize {
+                return None;
+            }
+            Some(std::slice::from_raw_parts(self.ptr.add(lp_off), lp_len))
+        }
+    }
+
+    pub fn opaque(&self) -> Opaque {
+        // SAFETY: ruvector pages reserve `size_of::<Opaque>()` bytes of special space; special
+        // space is MAXALIGNed.
+        unsafe {
+            let special = (*header(self.ptr)).pd_special as usize;
+            self.ptr.add(special).cast::<Opaque>().read()
+        }
+    }
+
+    /// The page's contents area (after the header), for a meta page's struct.
+    pub fn contents(&self) -> &'a [u8] {
+        // SAFETY: the area between the header and the special space belongs to the page.
+        unsafe {
+            let start = maxalign(std::mem::size_of::<pg_sys::PageHeaderData>());
+            let special = (*header(self.ptr)).pd_special as usize;
+            std::slice::from_raw_parts(self.ptr.add(start), special.saturating_sub(start))
+        }
+    }
+
+    /// Unused bytes between line pointers and items (PageGetExactFreeSpace).
+    pub fn exact_free_space(&self) -> usize {
+        // SAFETY: reading the header.
+        unsafe {
+            let h = header(self.ptr);
+            ((*h).pd_upper as isize - (*h).pd_lower as isize).max(0) as usize
+        }
+    }
+
+    /// Space available for one new item, accounting for its line pointer (PageGetFreeSpace).
+    pub fn free_space(&self) -> usize {
+        // SAFETY: reading the header.
+        unsafe {
+            let h = header(self.ptr);
+            let space = (*h).pd_upper as isize - (*h).pd_lower as isize;
+            let lp = std::mem::size_of::<pg_sys::ItemIdData>() as isize;
+            (space - lp).max(0) as usize
+        }
+    }
+}
+
+pub fn maxalign(x: usize) -> usize {
+    let a = pg_sys::MAXIMUM_ALIGNOF as usize;
+    (x + a - 1) & !(a - 1)
+}
+
+/// Largest item a ruvector page holds (one item, one line pointer, the trailer).
+pub fn max_item_size() -> usize {
+    pg_sys::BLCKSZ as usize
+        - maxalign(std::mem::size_of::<pg_sys::PageHeaderData>())
+        - maxalign(std::mem::size_of::<Opaque>())
+        - std::mem::size_of::<pg_sys::ItemIdData>()
+}
+
+/// A writable page image inside a [`WalChange`] or [`BuildPages`].
+pub struct PageMut<'w> {
+    ptr: *mut u8,
+    _borrow: PhantomData<&'w ()>,
+}
+
+impl<'w> PageMut<'w> {
+    pub fn as_ref(&self) -> PageRef<'_> {
+        PageRef {
+            ptr: self.ptr,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Formats the page as an empty ruvector page of `page_type`.
+    pub fn init(&mut self, page_type: u8) {
+        // SAFETY: the image is BLCKSZ bytes we may write.
+        unsafe {
+            pg_sys::PageInit(
+                self.ptr as pg_sys::Page,
+                pg_sys::BLCKSZ as usize,
+                std::mem::size_of::<Opaque>(),
+            );
+        }
+        self.set_opaque(Opaque {
+            next_blkno: pg_sys::InvalidBlockNumber,
+            page_type,
+            flags: 0,
+            page_id: PAGE_ID,
+        });
+    }
+
+    pub fn set_opaque(&mut self, o: Opaque) {
+        // SAFETY: special space holds an Opaque (see `init`).
+        unsafe {
+            let special = (*header(self.ptr)).pd_special as usize;
+            self.ptr.add(special).cast::<Opaque>().write(o);
+        }
+    }
+
+    /// Adds an item after the last one; its offset, or `None` if it does not fit.
+    pub fn add_item(&mut self, data: &[u8]) -> Option<u16> {
+        if self.as_ref().free_space() < maxalign(data.len()) {
+            return None;
+        }
+        // SAFETY: PageAddItemExtended copies `data` into the page or returns InvalidOffsetNumber.
+        let off = unsafe {
+            pg_sys::PageAddItemExtended(
+                self.ptr as pg_sys::Page,
+                data.as_ptr() as pg_sys::Item,
+                data.len(),
+                pg_sys::InvalidOffsetNumber,
+                0,
+            )
+        };
+        (off != pg_sys::InvalidOffsetNumber).then_some(off)
+    }
+
+    /// Replaces item `off` with `data` (sizes may differ; PageIndexTupleOverwrite).
+    pub fn overwrite_item(&mut self, off: u16, data: &[u8]) -> bool {
+        // SAFETY: PageIndexTupleOverwrite validates the offset and the size.
+        unsafe {
+            pg_sys::PageIndexTupleOverwrite(
+                self.ptr as pg_sys::Page,
+                off,
+                data.as_ptr() as pg_sys::Item,
+                data.len(),
+            )
+        }
+    }
+
+    /// Mutable bytes of item `off`.
+    pub fn item_mut(&mut self, off: u16) -> Option<&mut [u8]> {
+        let item = self.as_ref().item(off)?;
+        let (start, len) = (item.as_ptr() as usize - self.ptr as usize, item.len());
+        // SAFETY: the item lies within this page image, which we may write.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) })
+    }
+
+    /// Writes `data` at the start of the contents area and moves `pd_lower` past it, so the
+    /// bytes are part of the page as far as WAL and checksums are concerned (a meta page).
+    pub fn set_contents(&mut self, data: &[u8]) {
+        // SAFETY: the contents area is larger than any meta struct we store.
+        unsafe {
+            let start = maxalign(std::mem::size_of::<pg_sys::PageHeaderData>());
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(start), data.len());
+            let h = self.ptr.cast::<pg_sys::PageHeaderData>();
+            (*h).pd_lower = (start + data.len()) as u16;
+        }
+    }
+}
+
+/// A Generic WAL record over pages locked exclusively by the caller.
+pub struct WalChange {
+    state: Cell<*mut pg_sys::GenericXLogState>,
+    registered: Cell<usize>,
+}
+
+impl WalChange {
+    pub fn start(rel: Rel) -> WalChange {
+        // SAFETY: `rel` is an open index relation.
+        let state = unsafe { pg_sys::GenericXLogStart(rel.as_ptr()) };
+        WalChange {
+            state: Cell::new(state),
+            registered: Cell::new(0),
+        }
+    }
+
+    /// Registers `buf` (exclusively locked) and returns its writable image. `full_image` logs
+    /// the whole page (new or re-initialised pages).
+    pub fn register<'w>(&'w self, buf: &'w Locked, full_image: bool) -> PageMut<'w> {
+        assert!(buf.exclusive, "WAL changes need an exclusive buffer lock");
+        assert!(
+            self.registered.get() < pg_sys::MAX_GENERIC_XLOG_PAGES as usize,
+            "too many pages in one generic WAL record"
+        );
+        self.registered.set(self.registered.get() + 1);
+        let flags = if full_image {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
+        // SAFETY: the state is live until commit/drop; the buffer is locked exclusively.
+        let ptr = unsafe { pg_sys::GenericXLogRegisterBuffer(self.state.get(), buf.buf, flags) };
+        PageMut {
+            ptr: ptr.cast(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Writes the WAL record and applies the changes to the buffers.
+    pub fn commit(self) {
+        let state = self.state.replace(std::ptr::null_mut());
+        // SAFETY: a live state, finished exactly once.
+        unsafe { pg_sys::GenericXLogFinish(state) };
+    }
+}
+
+impl Drop for WalChange {
+    fn drop(&mut self) {
+        let state = self.state.get();
+        if !state.is_null() {
+            // SAFETY: a live, unfinished state.
+            unsafe { pg_sys::GenericXLogAbort(state) };
+        }
+    }
+}
+
+/// `RelationNeedsWAL(rel)` (utils/rel.h).
+pub fn relation_needs_wal(rel: Rel) -> bool {
+    let rel = rel.as_ptr();
+    // SAFETY: reading fields of an open relation.
+    unsafe {
+        let permanent = (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as i8;
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        let first_subid = (*rel).rd_firstRelfilenodeSubid;
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        let first_subid = (*rel).rd_firstRelfilelocatorSubid;
+        permanent
+            && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32
+                || ((*rel).rd_createSubid == 0 && first_subid == 0))
+    }
+}
+
+/// Pages written sequentially by a bulk build, WAL-logged together at the end.
+pub struct BuildPages {
+    rel: Rel,
+    fork: pg_sys::ForkNumber::Type,
+    current: Option<pg_sys::Buffer>,
+}
+
+impl BuildPages {
+    pub fn new(rel: Rel, fork: pg_sys::ForkNumber::Type) -> BuildPages {
+        BuildPages {
+            rel,
+            fork,
+            current: None,
+        }
+    }
+
+    fn release_current(&mut self) {
+        if let Some(buf) = self.current.take() {
+            // SAFETY: the current buffer is pinned and exclusively locked by us.
+            unsafe {
+                pg_sys::MarkBufferDirty(buf);
+                pg_sys::UnlockReleaseBuffer(buf);
+            }
+        }
+    }
+
+    /// Appends a new page of `page_type` (the previous one is finished, and chained to it
+    /// through `Opaque::next_blkno`) and returns its block number and image.
+    pub fn append(&mut self, page_type: u8) -> (u32, PageMut<'_>) {
+        if let Some(buf) = self.current {
+            // SAFETY: valid buffer; build pages are appended in block order.
+            let next = unsafe { pg_sys::BufferGetBlockNumber(buf) } + 1;
+            let mut prev = self.current_page();
+            let mut o = prev.as_ref().opaque();
+            o.next_blkno = next;
+            prev.set_opaque(o);
+        }
+        self.release_current();
+        // SAFETY: extending the fork during a build; the index is not visible to others yet.
+        let buf = unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                self.rel.as_ptr(),
+                self.fork,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            buf
+        };
+        self.current = Some(buf);
+        let mut page = self.current_page();
+        page.init(page_type);
+        // SAFETY: valid buffer.
+        let blkno = unsafe { pg_sys::BufferGetBlockNumber(buf) };
+        (blkno, page)
+    }
+
+    /// The page being written.
+    pub fn current_page(&mut self) -> PageMut<'_> {
+        let buf = self.current.expect("no current build page");
+        // SAFETY: pinned and exclusively locked by us.
+        PageMut {
+            ptr: unsafe { pg_sys::BufferGetPage(buf) }.cast(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Rewrites an already written block `blkno` (for example the meta page at the end).
+    pub fn rewrite(&mut self, blkno: u32, f: impl FnOnce(&mut PageMut<'_>)) {
+        // SAFETY: as in `append`; the block exists.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                self.rel.as_ptr(),
+                self.fork,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            let mut page = PageMut {
+                ptr: pg_sys::BufferGetPage(buf).cast(),
+                _borrow: PhantomData,
+            };
+            f(&mut page);
+            pg_sys::MarkBufferDirty(buf);
+            pg_sys::UnlockReleaseBuffer(buf);
+        }
+    }
+
+    /// Finishes the last page and WAL-logs every page of the fork.
+    pub fn finish(mut self) {
+        self.release_current();
+        // SAFETY: an open relation.
+        unsafe {
+            if relation_needs_wal(self.rel) || self.fork == pg_sys::ForkNumber::INIT_FORKNUM {
+                let n = self.rel.blocks_in(self.fork);
+                if n > 0 {
+                    pg_sys::log_newpage_range(self.rel.as_ptr(), self.fork, 0, n, true);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for BuildPages {
+    fn drop(&mut self) {
+        // On error the transaction aborts and PostgreSQL releases buffers itself; here we only
+        // release a page still held when the builder is dropped normally without `finish`.
+        if let Some(buf) = self.current.take() {
+            // SAFETY: pinned and locked by us.
+            unsafe { pg_sys::UnlockReleaseBuffer(buf) };
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Indexed values: which [`Metric`] an operator class uses, and turning a column datum into the
+//! value image the index stores (normalised for cosine, validated against the index's limits).
+
+use crate::am::page::Rel;
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::{self, Metric, ValueKind};
+use crate::types::error::raise;
+use half::f16;
+use pgrx::pg_sys;
+
+/// Support function 1 of every ruvector index operator class is the distance function of its
+/// operator; its C symbol tells us the metric. (Index AMs receive opclass support functions by
+/// OID; the symbol is stable across schemas and renames, unlike the SQL name.)
+pub fn metric_from_support(index: Rel) -> Metric {
+    // SAFETY: `index` is an open index with one key column.
+    let symbol = unsafe {
+        let proc = pg_sys::index_getprocid(index.as_ptr(), 1, 1);
+        if proc == pg_sys::InvalidOid {
+            raise(VecError::new(
+                SqlState::InternalError,
+                "index operator class has no distance support function",
+            ));
+        }
+        proc_symbol(proc)
+    };
+    let m = match symbol.as_deref() {
+        Some("rv_l2_squared_distance") | Some("rv_l2_distance") => Metric::L2F32,
+        Some("rv_negative_inner_product") => Metric::IpF32,
+        Some("rv_cosine_distance") => Metric::CosineF32,
+        Some("rv_l1_distance") => Metric::L1F32,
+        Some("halfvec_l2_squared_distance") | Some("halfvec_l2_distance") => Metric::L2F16,
+        Some("halfvec_negative_inner_product") => Metric::IpF16,
+        Some("halfvec_cosine_distance") => Metric::CosineF16,
+        Some("halfvec_l1_distance") => Metric::L1F16,
+        Some("sparsevec_l2_squared_distance") | Some("sparsevec_l2_distance") => Metric::L2Sparse,
+        Some("sparsevec_negative_inner_product") => Metric::IpSparse,
+        Some("sparsevec_cosine_distance") => Metric::CosineSparse,
+        Some("sparsevec_l1_distance") => Metric::L1Sparse,
+        Some("bit_hamming_distance") => Metric::Hamming,
+        Some("bit_jaccard_distance") => Metric::Jaccard,
+        _ => raise(VecError::new(
+            SqlState::InternalError,
+            "index operator class support function 1 is not a ruvector distance function",
+        )),
+    };
+    m
+}
+
+/// The link symbol (`prosrc`) of a C-language function.
+unsafe fn proc_symbol(proc: pg_sys::Oid) -> Option<String> {
+    let tup = pg_sys::SearchSysCache1(
+        pg_sys::SysCacheIdentifier::PROCOID as i32,
+        pg_sys::Datum::from(proc),
+    );
+    if tup.is_null() {
+        return None;
+    }
+    let form = pg_sys::GETSTRUCT(tup).cast::<pg_sys::FormData_pg_proc>();
+    let mut isnull = false;
+    let src = pg_sys::SysCacheGetAttr(
+        pg_sys::SysCacheIdentifier::PROCOID as i32,
+        tup,
+        pg_sys::Anum_pg_proc_prosrc as i16,
+        &mut isnull,
+    );
+    // ClanguageId (catalog/pg_language_d.h)
+    let c_language = pg_sys::Oid::from(13u32);
+    let out = if (*form).prolang != c_language || isnull {
+        None
+    } else {
+        let s = pg_sys::text_to_cstring(src.cast_mut_ptr());
+        let r = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned();
+        pg_sys::pfree(s.cast());
+        Some(r)
+    };
+    pg_sys::ReleaseSysCache(tup);
+    out
+}
+
+/// Most dimensions an index can hold for a value kind (an element must fit on a page; pgvector's
+/// limits: 2,000 float4, 4,000 float2, 64,000 bits; sparse vectors are limited by entries).
+pub fn max_dimensions(kind: ValueKind) -> i32 {
+    match kind {
+        ValueKind::DenseF32 => 2000,
+        ValueKind::DenseF16 => 4000,
+        ValueKind::Bits => 64000,
+        ValueKind::Sparse => crate::format::SPARSE_MAX_DIM,
+    }
+}
+
+/// Most stored entries of a sparse vector in an index.
+pub const MAX_SPARSE_NNZ: usize = 1000;
+
+/// The SQL type name of a value kind, for messages.
+pub fn type_name(kind: ValueKind) -> &'static str {
+    match kind {
+        ValueKind::DenseF32 => "ruvector",
+        ValueKind::DenseF16 => "halfvec",
+        ValueKind::Sparse => "sparsevec",
+        ValueKind::Bits => "bit",
+    }
+}
+
+/// The image an index stores for a (non-NULL) column datum: the detoasted varlena bytes,
+/// normalised to unit length for cosine metrics. `None` for values an index cannot order
+/// (a zero vector under cosine has no direction; pgvector leaves those out as well).
+///
+/// `am` names the access method for limit errors (values being indexed); `None` for queries,
+/// which are not limited.
+///
+/// # Safety
+/// `datum` must be a non-NULL value of the index column's type.
+pub unsafe fn image_from_datum(
+    datum: pg_sys::Datum,
+    metric: Metric,
+    am: Option<&str>,
+) -> Option<Vec<u8>> {
+    let raw = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
+    let len = varsize_4b(raw.cast());
+    let bytes = std::slice::from_raw_parts(raw.cast::<u8>(), len);
+    let image = bytes.to_vec();
+    if raw.cast::<u8>() != datum.cast_mut_ptr::<u8>() {
+        pg_sys::pfree(raw.cast());
+    }
+    if let Some(am) = am {
+        if metric.kind() == ValueKind::Sparse
+            && metric::sparse(&image).values.len() > MAX_SPARSE_NNZ
+        {
+            raise(VecError::new(
+                SqlState::ProgramLimitExceeded,
+                format!("sparsevec cannot have more than {MAX_SPARSE_NNZ} non-zero elements for {am} index"),
+            ));
+        }
+    }
+    if metric.normalizes() {
+        if metric.is_zero(&image) {
+            return None;
+        }
+        return Some(normalize(metric.kind(), &image));
+    }
+    Some(image)
+}
+
+/// Length of a 4-byte-header varlena.
+unsafe fn varsize_4b(p: *const u8) -> usize {
+    let word = p.cast::<u32>().read_unaligned();
+    if cfg!(target_endian = "little") {
+        ((word >> 2) & 0x3FFF_FFFF) as usize
+    } else {
+        (word & 0x3FFF_FFFF) as usize
+    }
+}
+
+/// The unit-length version of a value image (l2_normalize: norm in double, elements divided in
+/// double and rounded to the element type).
+pub fn normalize(kind: ValueKind, image: &[u8]) -> Vec<u8> {
+    let mut out = image.to_vec();
+    match kind {
+        ValueKind::DenseF32 => {
+            let x = metric::dense_f32(image);
+            let n = x
+                .iter()
+                .fold(0.0f64, |s, v| s + (*v as f64) * (*v as f64))
+                .sqrt();
+            let y: Vec<f32> = x.iter().map(|v| (*v as f64 / n) as f32).collect();
+            out[8..].copy_from_slice(bytemuck::cast_slice(&y));
+        }
+        ValueKind::DenseF16 => {
+            let x = metric::dense_f16(image);
+            let n = x
+                .iter()
+                .fold(0.0f64, |s, v| s + v.to_f64() * v.to_f64())
+                .sqrt();
+            let y: Vec<f16> = x
+                .iter()
+                .map(|v| f16::from_f32((v.to_f64() / n) as f32))
+                .collect();
+            out[8..].copy_from_slice(bytemuck::cast_slice(&y));
+        }
+        ValueKind::Sparse => {
+            let s = metric::sparse(image);
+            let nnz = s.values.len();
+            let n = s
+                .values
+                .iter()
+                .fold(0.0f64, |a, v| a + (*v as f64) * (*v as f64))
+                .sqrt();
+            let y: Vec<f32> = s.values.iter().map(|v| (*v as f64 / n) as f32).collect();
+            out[16 + 4 * nnz..16 + 8 * nnz].copy_from_slice(bytemuck::cast_slice(&y));
+        }
+        ValueKind::Bits => {}
+    }
+    out
+}

@@ -1,0 +1,394 @@
+//! An HNSW graph built in Rust-owned memory, with INSERT (Algorithm 1 of the paper) safe to run
+//! from many threads at once: values are immutable once added, each node's neighbour list on
+//! each layer has its own lock (taken one at a time, never nested), and the entry point sits
+//! behind a read-write lock. This is how hnswlib parallelises construction; the index build
+//! (`src/am/hnsw/build.rs`) runs it on rayon threads and writes pages from the main thread.
+
+use super::search::{descend, search_layer, EpochVisited, Graph, Visited};
+use super::select::select_neighbors;
+use super::{LevelGenerator, Params, Scored};
+use crate::kernels::metric::Metric;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+/// Value images (varlena bytes) stored back to back, each starting 8-byte aligned so kernels
+/// can read f32/f16/i32 slices in place.
+#[derive(Default)]
+pub struct Arena {
+    words: Vec<u64>,
+    /// (start word, byte length) per value
+    spans: Vec<(usize, usize)>,
+}
+
+impl Arena {
+    pub fn push(&mut self, image: &[u8]) -> u32 {
+        let start = self.words.len();
+        let nwords = image.len().div_ceil(8);
+        self.words.resize(start + nwords, 0);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.words[start..start + nwords]);
+        bytes[..image.len()].copy_from_slice(image);
+        self.spans.push((start, image.len()));
+        (self.spans.len() - 1) as u32
+    }
+
+    #[inline]
+    pub fn get(&self, id: u32) -> &[u8] {
+        let (start, len) = self.spans[id as usize];
+        let bytes: &[u8] = bytemuck::cast_slice(&self.words[start..]);
+        &bytes[..len]
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn memory(&self) -> usize {
+        self.words.capacity() * 8 + self.spans.capacity() * 16
+    }
+}
+
+/// Bytes a node of `level` costs in the graph besides its value (links at their maximum sizes),
+/// for `maintenance_work_mem` accounting.
+pub fn node_overhead(params: &Params, level: usize) -> usize {
+    let links: usize = (0..=level).map(|l| params.max_neighbors(l) + 1).sum();
+    64 + 32 * (level + 1) + links * std::mem::size_of::<Scored<u32>>()
+}
+
+struct Node {
+    level: usize,
+    /// Neighbour lists, one per layer 0..=level, with their distances to this node.
+    links: Box<[Mutex<Vec<Scored<u32>>>]>,
+}
+
+/// A graph under construction. Nodes are added with [`MemoryGraph::add`] (single-threaded) and
+/// linked with [`MemoryGraph::insert`] (any thread, any order after the first).
+pub struct MemoryGraph {
+    metric: Metric,
+    params: Params,
+    values: Arena,
+    nodes: Vec<Node>,
+    /// (entry node, its level); `None` until the first node is linked.
+    entry: RwLock<Option<(u32, usize)>>,
+}
+
+thread_local! {
+    static VISITED: RefCell<EpochVisited> = RefCell::new(EpochVisited::new(0));
+}
+
+/// The graph seen from one query (a value image), for the generic search.
+struct View<'a> {
+    graph: &'a MemoryGraph,
+    query: &'a [u8],
+}
+
+impl Graph for View<'_> {
+    type Id = u32;
+
+    fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
+        let node = &self.graph.nodes[id as usize];
+        if let Some(links) = node.links.get(level) {
+            let links = links.lock().expect("graph lock poisoned");
+            out.extend(links.iter().map(|s| s.id));
+        }
+    }
+
+    fn distance(&mut self, id: u32, level: usize) -> Option<f32> {
+        if self.graph.nodes[id as usize].level < level {
+            return None;
+        }
+        Some(
+            self.graph
+                .metric
+                .distance(self.query, self.graph.values.get(id)),
+        )
+    }
+}
+
+impl MemoryGraph {
+    pub fn new(metric: Metric, params: Params) -> MemoryGraph {
+        MemoryGraph {
+            metric,
+            params,
+            values: Arena::default(),
+            nodes: Vec::new(),
+            entry: RwLock::new(None),
+        }
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Adds an unlinked node with its value and level; returns its id.
+    pub fn add(&mut self, image: &[u8], level: usize) -> u32 {
+        let id = self.values.push(image);
+        self.nodes.push(Node {
+            level,
+            links: (0..=level).map(|_| Mutex::new(Vec::new())).collect(),
+        });
+        id
+    }
+
+    pub fn value(&self, id: u32) -> &[u8] {
+        self.values.get(id)
+    }
+
+    pub fn level(&self, id: u32) -> usize {
+        self.nodes[id as usize].level
+    }
+
+    /// The neighbours of `id` on `level`, nearest first.
+    pub fn neighbors(&self, id: u32, level: usize) -> Vec<u32> {
+        let links = self.nodes[id as usize].links[level]
+            .lock()
+            .expect("graph lock poisoned");
+        let mut v = links.clone();
+        v.sort();
+        v.into_iter().map(|s| s.id).collect()
+    }
+
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        *self.entry.read().expect("graph lock poisoned")
+    }
+
+    /// Bytes of memory the graph holds (values plus links at their maximum sizes).
+    pub fn memory(&self) -> usize {
+        self.values.memory()
+            + self
+                .nodes
+                .iter()
+                .map(|n| node_overhead(&self.params, n.level))
+                .sum::<usize>()
+    }
+
+    fn distance_between(&self, a: u32, b: u32) -> f32 {
+        self.metric.distance(self.values.get(a), self.values.get(b))
+    }
+
+    /// Links node `id` into the graph (Algorithm 1). Safe to call concurrently for different
+    /// ids once at least one node has been inserted.
+    pub fn insert(&self, id: u32) {
+        let level = self.nodes[id as usize].level;
+        let Some((entry, top)) = self.entry() else {
+            let mut e = self.entry.write().expect("graph lock poisoned");
+            if e.is_none() {
+                *e = Some((id, level));
+                return;
+            }
+            drop(e);
+            return self.insert(id);
+        };
+        let query = self.values.get(id);
+        let mut view = View { graph: self, query };
+        VISITED.with(|visited| {
+            let mut visited = visited.borrow_mut();
+            let n = self.nodes.len();
+            visited.reset(n);
+            let start = Scored {
+                distance: self.metric.distance(query, self.values.get(entry)),
+                id: entry,
+            };
+            let mut eps = vec![descend(&mut view, start, top, level, &mut *visited)];
+            for lc in (0..=level.min(top)).rev() {
+                visited.reset(n);
+                for e in &eps {
+                    visited.insert(e.id);
+                }
+                visited.insert(id);
+                let w = search_layer(
+                    &mut view,
+                    &eps,
+                    self.params.ef_construction,
+                    lc,
+                    &mut *visited,
+                    None,
+                );
+                let chosen = select_neighbors(&w, self.params.max_neighbors(lc), |a, b| {
+                    self.distance_between(a, b)
+                });
+                *self.nodes[id as usize].links[lc]
+                    .lock()
+                    .expect("graph lock poisoned") = chosen.clone();
+                for n in &chosen {
+                    self.add_link(
+                        n.id,
+                        lc,
+                        Scored {
+                            distance: n.distance,
+                            id,
+                        },
+                    );
+                }
+                if !w.is_empty() {
+                    eps = w;
+                }
+            }
+        });
+        if level > top {
+            let mut e = self.entry.write().expect("graph lock poisoned");
+            if e.is_none_or(|(_, l)| level > l) {
+                *e = Some((id, level));
+            }
+        }
+    }
+
+    /// Adds `new` to the neighbour list of `node` on `level`, shrinking it with the heuristic
+    /// when it overflows.
+    fn add_link(&self, node: u32, level: usize, new: Scored<u32>) {
+        let max = self.params.max_neighbors(level);
+        let mut links = self.nodes[node as usize].links[level]
+            .lock()
+            .expect("graph lock poisoned");
+        if links.iter().any(|s| s.id == new.id) {
+            return;
+        }
+        if links.len() < max {
+            links.push(new);
+            return;
+        }
+        let mut candidates = links.clone();
+        candidates.push(new);
+        *links = select_neighbors(&candidates, max, |a, b| self.distance_between(a, b));
+    }
+
+    /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image.
+    pub fn search(&self, query: &[u8], ef: usize, k: usize) -> Vec<Scored<u32>> {
+        let Some((entry, top)) = self.entry() else {
+            return Vec::new();
+        };
+        let mut view = View { graph: self, query };
+        let mut visited = EpochVisited::new(self.nodes.len());
+        let start = Scored {
+            distance: self.metric.distance(query, self.values.get(entry)),
+            id: entry,
+        };
+        let ep = descend(&mut view, start, top, 0, &mut visited);
+        visited.clear();
+        visited.insert(ep.id);
+        let mut w = search_layer(&mut view, &[ep], ef.max(k), 0, &mut visited, None);
+        w.truncate(k);
+        w
+    }
+}
+
+/// Groups identical value images: for each image, the id of the first one equal to it. Index
+/// builds link only one node per distinct value and attach the others' heap rows to it.
+pub fn first_of_duplicates(images: impl Iterator<Item = Vec<u8>>) -> Vec<u32> {
+    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
+    images
+        .enumerate()
+        .map(|(i, img)| *seen.entry(img).or_insert(i as u32))
+        .collect()
+}
+
+/// Builds a graph over `images` on the current thread (tests, benchmarks; the index build runs
+/// [`MemoryGraph::insert`] on a thread pool).
+pub fn build_serial(metric: Metric, params: Params, images: &[Vec<u8>], seed: u64) -> MemoryGraph {
+    let mut g = MemoryGraph::new(metric, params);
+    let mut levels = LevelGenerator::new(&params, 16, seed);
+    for img in images {
+        g.add(img, levels.next_level());
+    }
+    for id in 0..g.len() as u32 {
+        g.insert(id);
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::metric::dense_f32_image;
+
+    fn grid(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| dense_f32_image(&[(i % 30) as f32, (i / 30) as f32, ((i * 7) % 11) as f32]))
+            .collect()
+    }
+
+    fn exact(images: &[Vec<u8>], q: &[u8], k: usize) -> Vec<u32> {
+        let mut all: Vec<Scored<u32>> = images
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Scored {
+                distance: Metric::L2F32.distance(q, v),
+                id: i as u32,
+            })
+            .collect();
+        all.sort();
+        all.truncate(k);
+        all.into_iter().map(|s| s.id).collect()
+    }
+
+    #[test]
+    fn serial_build_finds_exact_neighbors_on_small_data() {
+        let images = grid(900);
+        let params = Params {
+            m: 8,
+            ef_construction: 64,
+        };
+        let g = build_serial(Metric::L2F32, params, &images, 7);
+        let mut hits = 0;
+        for qi in (0..900).step_by(37) {
+            let q = &images[qi];
+            let got: Vec<u32> = g.search(q, 64, 10).iter().map(|s| s.id).collect();
+            let want = exact(&images, q, 10);
+            let want_d: Vec<f32> = want
+                .iter()
+                .map(|i| Metric::L2F32.distance(q, &images[*i as usize]))
+                .collect();
+            let got_d: Vec<f32> = got
+                .iter()
+                .map(|i| Metric::L2F32.distance(q, &images[*i as usize]))
+                .collect();
+            hits += got_d.iter().zip(&want_d).filter(|(a, b)| a == b).count();
+        }
+        assert!(hits >= 240, "{hits} of 250");
+    }
+
+    #[test]
+    fn links_respect_limits_and_are_symmetric_enough() {
+        let images = grid(500);
+        let params = Params {
+            m: 4,
+            ef_construction: 20,
+        };
+        let g = build_serial(Metric::L2F32, params, &images, 1);
+        for id in 0..g.len() as u32 {
+            for l in 0..=g.level(id) {
+                let n = g.neighbors(id, l);
+                assert!(n.len() <= params.max_neighbors(l));
+                assert!(!n.contains(&id));
+                for x in n {
+                    assert!(g.level(x) >= l);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_map_to_their_first_copy() {
+        let a = dense_f32_image(&[1.0]);
+        let b = dense_f32_image(&[2.0]);
+        let d = first_of_duplicates(vec![a.clone(), b.clone(), a, b.clone(), b].into_iter());
+        assert_eq!(d, vec![0, 1, 0, 1, 1]);
+    }
+}

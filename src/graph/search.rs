@@ -1,0 +1,323 @@
+//! SEARCH-LAYER (Algorithm 2 of the HNSW paper) over any [`Graph`], and the visited sets it uses.
+
+use super::Scored;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::Hash;
+
+/// What the search needs from a graph, with the query bound in: the neighbours of a node on a
+/// layer and the distance from the query to a node.
+pub trait Graph {
+    type Id: Copy + Eq + Ord + Hash;
+
+    /// Appends the neighbours of `id` on `level` to `out`.
+    fn neighbors(&mut self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>);
+
+    /// The distance from the query to `id`, or `None` when the node must not be used (for
+    /// example deleted, or not present on `level` — a node's links can briefly point at a
+    /// node being inserted concurrently).
+    fn distance(&mut self, id: Self::Id, level: usize) -> Option<f32>;
+}
+
+/// The set of nodes a search has already looked at.
+pub trait Visited<Id> {
+    /// Adds `id`; true if it was not there yet.
+    fn insert(&mut self, id: Id) -> bool;
+    /// Forgets every id.
+    fn clear(&mut self);
+}
+
+/// Dense visited marks for small integer ids, reset in O(1) by bumping an epoch.
+pub struct EpochVisited {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+impl EpochVisited {
+    pub fn new(capacity: usize) -> EpochVisited {
+        EpochVisited {
+            marks: vec![0; capacity],
+            epoch: 1,
+        }
+    }
+
+    /// Forgets every mark.
+    pub fn reset(&mut self, capacity: usize) {
+        if self.marks.len() < capacity {
+            self.marks.resize(capacity, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+}
+
+impl Visited<u32> for EpochVisited {
+    fn clear(&mut self) {
+        let n = self.marks.len();
+        self.reset(n);
+    }
+
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        let m = &mut self.marks[id as usize];
+        if *m == self.epoch {
+            false
+        } else {
+            *m = self.epoch;
+            true
+        }
+    }
+}
+
+/// An open-addressing hash set of `u64` keys (on-disk ids: block and offset packed), with
+/// Fibonacci hashing and linear probing. Much cheaper than `HashSet` with SipHash for the
+/// thousands of lookups a search makes; it only grows, and `clear` keeps the allocation.
+pub struct HashVisited {
+    slots: Vec<u64>,
+    len: usize,
+    mask: usize,
+    shift: u32,
+}
+
+/// Keys are stored +1 so that 0 can mark an empty slot.
+const EMPTY: u64 = 0;
+
+impl HashVisited {
+    pub fn with_capacity(n: usize) -> HashVisited {
+        let cap = (n.max(16) * 2).next_power_of_two();
+        HashVisited {
+            slots: vec![EMPTY; cap],
+            len: 0,
+            mask: cap - 1,
+            shift: 64 - cap.trailing_zeros(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes allocated (for memory accounting).
+    pub fn memory(&self) -> usize {
+        self.slots.len() * 8
+    }
+
+    #[inline]
+    fn slot(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        let key = id + 1;
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i] {
+                EMPTY => return false,
+                k if k == key => return true,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        *self = HashVisited::with_capacity(old.len());
+        for k in old.into_iter().filter(|k| *k != EMPTY) {
+            self.insert(k - 1);
+        }
+    }
+}
+
+impl Visited<u64> for HashVisited {
+    fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+        self.len = 0;
+    }
+
+    #[inline]
+    fn insert(&mut self, id: u64) -> bool {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let key = id + 1;
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i] {
+                EMPTY => {
+                    self.slots[i] = key;
+                    self.len += 1;
+                    return true;
+                }
+                k if k == key => return false,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+}
+
+/// A hasher for integer ids (Fibonacci hashing of one `u64`), for hash maps keyed by node ids:
+/// `HashMap<u64, T, IdHash>`. SipHash's DoS resistance buys nothing for ids read from pages.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64)
+    }
+}
+
+pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// SEARCH-LAYER: the `ef` nodes nearest to the query reachable on `level` from `entry`, nearest
+/// first. Entry points must already be in `visited`. Nodes whose distance was computed but which
+/// did not make (or were pushed out of) the result go to `discarded`, if given: iterative scans
+/// resume from them.
+pub fn search_layer<G: Graph, V: Visited<G::Id>>(
+    g: &mut G,
+    entry: &[Scored<G::Id>],
+    ef: usize,
+    level: usize,
+    visited: &mut V,
+    mut discarded: Option<&mut Vec<Scored<G::Id>>>,
+) -> Vec<Scored<G::Id>> {
+    let ef = ef.max(1);
+    let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> =
+        entry.iter().map(|s| Reverse(*s)).collect();
+    let mut result: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
+    for s in entry {
+        result.push(*s);
+        if result.len() > ef {
+            let out = result.pop().expect("non-empty");
+            if let Some(d) = discarded.as_deref_mut() {
+                d.push(out);
+            }
+        }
+    }
+    let mut neighbors = Vec::new();
+    while let Some(Reverse(c)) = candidates.pop() {
+        let furthest = result.peek().map_or(f32::INFINITY, |f| f.distance);
+        if c.distance > furthest {
+            break;
+        }
+        neighbors.clear();
+        g.neighbors(c.id, level, &mut neighbors);
+        for &e in &neighbors {
+            if !visited.insert(e) {
+                continue;
+            }
+            let Some(d) = g.distance(e, level) else {
+                continue;
+            };
+            let s = Scored { distance: d, id: e };
+            let furthest = result.peek().map_or(f32::INFINITY, |f| f.distance);
+            if result.len() < ef || d < furthest {
+                candidates.push(Reverse(s));
+                result.push(s);
+                if result.len() > ef {
+                    let out = result.pop().expect("non-empty");
+                    if let Some(dd) = discarded.as_deref_mut() {
+                        dd.push(out);
+                    }
+                }
+            } else if let Some(dd) = discarded.as_deref_mut() {
+                dd.push(s);
+            }
+        }
+    }
+    result.into_sorted_vec()
+}
+
+/// Greedy descent from `entry` through layers `top` down to `bottom + 1` (one nearest node kept
+/// per layer, Algorithm 5's first loop); returns the entry point for layer `bottom`. Each layer
+/// starts with an empty visited set.
+pub fn descend<G: Graph, V: Visited<G::Id>>(
+    g: &mut G,
+    entry: Scored<G::Id>,
+    top: usize,
+    bottom: usize,
+    visited: &mut V,
+) -> Scored<G::Id> {
+    let mut ep = entry;
+    let mut level = top;
+    while level > bottom {
+        visited.clear();
+        visited.insert(ep.id);
+        let w = search_layer(g, &[ep], 1, level, visited, None);
+        if let Some(best) = w.first() {
+            ep = *best;
+        }
+        level -= 1;
+    }
+    ep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points on a line, each linked to its two neighbours: the search must walk to the nearest.
+    struct Line {
+        query: f32,
+    }
+
+    impl Graph for Line {
+        type Id = u32;
+        fn neighbors(&mut self, id: u32, _level: usize, out: &mut Vec<u32>) {
+            if id > 0 {
+                out.push(id - 1);
+            }
+            if id < 99 {
+                out.push(id + 1);
+            }
+        }
+        fn distance(&mut self, id: u32, _level: usize) -> Option<f32> {
+            Some((id as f32 - self.query).abs())
+        }
+    }
+
+    #[test]
+    fn walks_to_the_nearest_nodes() {
+        let mut g = Line { query: 70.2 };
+        let mut v = EpochVisited::new(100);
+        v.insert(0);
+        let start = Scored {
+            distance: 70.2,
+            id: 0,
+        };
+        let mut discarded = Vec::new();
+        let w = search_layer(&mut g, &[start], 3, 0, &mut v, Some(&mut discarded));
+        assert_eq!(w.iter().map(|s| s.id).collect::<Vec<_>>(), vec![70, 71, 69]);
+        assert!(!discarded.is_empty());
+    }
+
+    #[test]
+    fn hash_visited_grows_and_clears() {
+        let mut h = HashVisited::with_capacity(4);
+        for i in 0..1000u64 {
+            assert!(h.insert(i * 7919));
+        }
+        assert_eq!(h.len(), 1000);
+        assert!(!h.insert(7919));
+        assert!(h.contains(0) && !h.contains(1));
+        h.clear();
+        assert!(h.is_empty() && h.insert(0));
+    }
+}

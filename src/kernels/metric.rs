@@ -1,0 +1,208 @@
+//! Distances between stored values, given as their varlena images (4-byte header included) —
+//! the form they have in index pages and in the in-memory build arena. One [`Metric`] per index
+//! operator class; the value layouts are those of `src/types/varlena.rs`.
+//!
+//! Every metric is a *distance*: smaller is closer. Inner product and cosine use the negated dot
+//! product (cosine on vectors normalised at insert), as pgvector's index support functions do.
+
+use super::sparse::SparseRef;
+use super::{kernels, CosineSums};
+use half::f16;
+
+/// What an index orders by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Metric {
+    /// `ruvector` `<->`: squared L2 (monotonic in L2).
+    L2F32 = 1,
+    /// `ruvector` `<#>`: −a·b.
+    IpF32 = 2,
+    /// `ruvector` `<=>`: −a·b of unit vectors (values are normalised before they are stored).
+    CosineF32 = 3,
+    /// `ruvector` `<+>`.
+    L1F32 = 4,
+    L2F16 = 11,
+    IpF16 = 12,
+    CosineF16 = 13,
+    L1F16 = 14,
+    L2Sparse = 21,
+    IpSparse = 22,
+    CosineSparse = 23,
+    L1Sparse = 24,
+    /// `bit` `<~>`
+    Hamming = 31,
+    /// `bit` `<%>`
+    Jaccard = 32,
+}
+
+/// The layout of the values a metric reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    DenseF32,
+    DenseF16,
+    Sparse,
+    Bits,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 14] = [
+        Metric::L2F32,
+        Metric::IpF32,
+        Metric::CosineF32,
+        Metric::L1F32,
+        Metric::L2F16,
+        Metric::IpF16,
+        Metric::CosineF16,
+        Metric::L1F16,
+        Metric::L2Sparse,
+        Metric::IpSparse,
+        Metric::CosineSparse,
+        Metric::L1Sparse,
+        Metric::Hamming,
+        Metric::Jaccard,
+    ];
+
+    pub fn from_u16(x: u16) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| *m as u16 == x)
+    }
+
+    pub fn kind(self) -> ValueKind {
+        use Metric::*;
+        match self {
+            L2F32 | IpF32 | CosineF32 | L1F32 => ValueKind::DenseF32,
+            L2F16 | IpF16 | CosineF16 | L1F16 => ValueKind::DenseF16,
+            L2Sparse | IpSparse | CosineSparse | L1Sparse => ValueKind::Sparse,
+            Hamming | Jaccard => ValueKind::Bits,
+        }
+    }
+
+    /// Whether values are normalised to unit length before they are indexed or searched.
+    pub fn normalizes(self) -> bool {
+        matches!(
+            self,
+            Metric::CosineF32 | Metric::CosineF16 | Metric::CosineSparse
+        )
+    }
+
+    /// Distance between two value images (4-byte varlena header included). Both must be of
+    /// this metric's kind and of equal dimensions (the index checks dimensions on insert).
+    #[inline]
+    pub fn distance(self, a: &[u8], b: &[u8]) -> f32 {
+        let k = kernels();
+        use Metric::*;
+        match self {
+            L2F32 => (k.l2_squared_f32)(dense_f32(a), dense_f32(b)),
+            IpF32 | CosineF32 => -(k.dot_f32)(dense_f32(a), dense_f32(b)),
+            L1F32 => (k.l1_f32)(dense_f32(a), dense_f32(b)),
+            L2F16 => (k.l2_squared_f16)(dense_f16(a), dense_f16(b)),
+            IpF16 | CosineF16 => -(k.dot_f16)(dense_f16(a), dense_f16(b)),
+            L1F16 => (k.l1_f16)(dense_f16(a), dense_f16(b)),
+            L2Sparse => super::sparse::l2_squared(sparse(a), sparse(b)),
+            IpSparse | CosineSparse => -super::sparse::dot(sparse(a), sparse(b)),
+            L1Sparse => super::sparse::l1(sparse(a), sparse(b)),
+            Hamming => (k.hamming)(bits(a), bits(b)) as f32,
+            Jaccard => (k.jaccard)(bits(a), bits(b)).distance() as f32,
+        }
+    }
+
+    /// Dimensions of a value image (bits for `bit`).
+    pub fn dimensions(self, v: &[u8]) -> usize {
+        match self.kind() {
+            ValueKind::DenseF32 | ValueKind::DenseF16 => i16::from_ne_bytes([v[4], v[5]]) as usize,
+            ValueKind::Sparse | ValueKind::Bits => {
+                i32::from_ne_bytes([v[4], v[5], v[6], v[7]]) as usize
+            }
+        }
+    }
+
+    /// Whether the value has zero norm (cosine does not index those: no direction).
+    pub fn is_zero(self, v: &[u8]) -> bool {
+        match self.kind() {
+            ValueKind::DenseF32 => dense_f32(v).iter().all(|x| *x == 0.0),
+            ValueKind::DenseF16 => dense_f16(v).iter().all(|x| x.to_f32() == 0.0),
+            ValueKind::Sparse => sparse(v).values.is_empty(),
+            ValueKind::Bits => bits(v).iter().all(|b| *b == 0),
+        }
+    }
+
+    /// Cosine sums of two images (used to report a cosine distance from stored unit vectors).
+    pub fn cosine_sums(self, a: &[u8], b: &[u8]) -> CosineSums {
+        let k = kernels();
+        match self.kind() {
+            ValueKind::DenseF32 => (k.cosine_f32)(dense_f32(a), dense_f32(b)),
+            ValueKind::DenseF16 => (k.cosine_f16)(dense_f16(a), dense_f16(b)),
+            ValueKind::Sparse => super::sparse::cosine(sparse(a), sparse(b)),
+            ValueKind::Bits => CosineSums::default(),
+        }
+    }
+}
+
+/// The elements of a dense f32 image (header: int32 varlena, int16 dim, int16 unused).
+#[inline]
+pub fn dense_f32(v: &[u8]) -> &[f32] {
+    let dim = i16::from_ne_bytes([v[4], v[5]]) as usize;
+    bytemuck::cast_slice(&v[8..8 + 4 * dim])
+}
+
+#[inline]
+pub fn dense_f16(v: &[u8]) -> &[f16] {
+    let dim = i16::from_ne_bytes([v[4], v[5]]) as usize;
+    bytemuck::cast_slice(&v[8..8 + 2 * dim])
+}
+
+/// A sparse image: int32 varlena, dim, nnz, unused, int32 indices[nnz], float4 values[nnz].
+#[inline]
+pub fn sparse(v: &[u8]) -> SparseRef<'_> {
+    let nnz = i32::from_ne_bytes([v[8], v[9], v[10], v[11]]) as usize;
+    SparseRef {
+        indices: bytemuck::cast_slice(&v[16..16 + 4 * nnz]),
+        values: bytemuck::cast_slice(&v[16 + 4 * nnz..16 + 8 * nnz]),
+    }
+}
+
+/// A `bit` image: int32 varlena, int32 bit length, bytes.
+#[inline]
+pub fn bits(v: &[u8]) -> &[u8] {
+    let len = i32::from_ne_bytes([v[4], v[5], v[6], v[7]]) as usize;
+    &v[8..8 + len.div_ceil(8)]
+}
+
+/// Builds a dense f32 image (for tests and the pure build path).
+pub fn dense_f32_image(x: &[f32]) -> Vec<u8> {
+    let size = 8 + 4 * x.len();
+    let mut v = Vec::with_capacity(size);
+    v.extend_from_slice(&varlena_header(size));
+    v.extend_from_slice(&(x.len() as i16).to_ne_bytes());
+    v.extend_from_slice(&0i16.to_ne_bytes());
+    v.extend_from_slice(bytemuck::cast_slice(x));
+    v
+}
+
+/// A 4-byte varlena header for `size` bytes (PostgreSQL's SET_VARSIZE).
+pub fn varlena_header(size: usize) -> [u8; 4] {
+    if cfg!(target_endian = "little") {
+        ((size as u32) << 2).to_ne_bytes()
+    } else {
+        ((size as u32) & 0x3FFF_FFFF).to_ne_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_metrics() {
+        let a = dense_f32_image(&[1.0, 2.0, 3.0]);
+        let b = dense_f32_image(&[3.0, 2.0, 1.0]);
+        assert_eq!(Metric::L2F32.distance(&a, &b), 8.0);
+        assert_eq!(Metric::IpF32.distance(&a, &b), -10.0);
+        assert_eq!(Metric::L1F32.distance(&a, &b), 4.0);
+        assert_eq!(Metric::L2F32.dimensions(&a), 3);
+        assert!(!Metric::CosineF32.is_zero(&a));
+        assert!(Metric::CosineF32.is_zero(&dense_f32_image(&[0.0, 0.0])));
+        for m in Metric::ALL {
+            assert_eq!(Metric::from_u16(m as u16), Some(m));
+        }
+    }
+}
