@@ -398,82 +398,76 @@ CREATE OPERATOR <%> (
 
 -- ============================================================================================
 -- ruhnsw operator classes. FUNCTION 1 is the distance the index orders by; the access method
--- recognises it by its C symbol. (Created only where the access method exists: it is in test
--- builds until complete.)
+-- recognises it by its C symbol.
 -- ============================================================================================
 
-DO $ruhnsw_opclasses$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_am WHERE amname = 'ruhnsw') THEN
-        CREATE OPERATOR CLASS ruvector_l2_ops
-            FOR TYPE ruvector USING ruhnsw AS
-            OPERATOR 1 <-> (ruvector, ruvector) FOR ORDER BY float_ops,
-            FUNCTION 1 ruvector_l2_squared_distance(ruvector, ruvector);
+CREATE OPERATOR CLASS ruvector_l2_ops
+    FOR TYPE ruvector USING ruhnsw AS
+    OPERATOR 1 <-> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 ruvector_l2_squared_distance(ruvector, ruvector);
 
-        CREATE OPERATOR CLASS ruvector_ip_ops
-            FOR TYPE ruvector USING ruhnsw AS
-            OPERATOR 1 <#> (ruvector, ruvector) FOR ORDER BY float_ops,
-            FUNCTION 1 ruvector_negative_inner_product(ruvector, ruvector);
+CREATE OPERATOR CLASS ruvector_ip_ops
+    FOR TYPE ruvector USING ruhnsw AS
+    OPERATOR 1 <#> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 ruvector_negative_inner_product(ruvector, ruvector);
 
-        CREATE OPERATOR CLASS ruvector_cosine_ops
-            FOR TYPE ruvector USING ruhnsw AS
-            OPERATOR 1 <=> (ruvector, ruvector) FOR ORDER BY float_ops,
-            FUNCTION 1 cosine_distance(ruvector, ruvector);
+CREATE OPERATOR CLASS ruvector_cosine_ops
+    FOR TYPE ruvector USING ruhnsw AS
+    OPERATOR 1 <=> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(ruvector, ruvector);
 
-        CREATE OPERATOR CLASS ruvector_l1_ops
-            FOR TYPE ruvector USING ruhnsw AS
-            OPERATOR 1 <+> (ruvector, ruvector) FOR ORDER BY float_ops,
-            FUNCTION 1 l1_distance(ruvector, ruvector);
+CREATE OPERATOR CLASS ruvector_l1_ops
+    FOR TYPE ruvector USING ruhnsw AS
+    OPERATOR 1 <+> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(ruvector, ruvector);
 
-        CREATE OPERATOR CLASS halfvec_l2_ops
-            FOR TYPE halfvec USING ruhnsw AS
-            OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
-            FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+CREATE OPERATOR CLASS halfvec_l2_ops
+    FOR TYPE halfvec USING ruhnsw AS
+    OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
 
-        CREATE OPERATOR CLASS halfvec_ip_ops
-            FOR TYPE halfvec USING ruhnsw AS
-            OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
-            FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+CREATE OPERATOR CLASS halfvec_ip_ops
+    FOR TYPE halfvec USING ruhnsw AS
+    OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
 
-        CREATE OPERATOR CLASS halfvec_cosine_ops
-            FOR TYPE halfvec USING ruhnsw AS
-            OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
-            FUNCTION 1 cosine_distance(halfvec, halfvec);
+CREATE OPERATOR CLASS halfvec_cosine_ops
+    FOR TYPE halfvec USING ruhnsw AS
+    OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(halfvec, halfvec);
 
-        CREATE OPERATOR CLASS halfvec_l1_ops
-            FOR TYPE halfvec USING ruhnsw AS
-            OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
-            FUNCTION 1 l1_distance(halfvec, halfvec);
+CREATE OPERATOR CLASS halfvec_l1_ops
+    FOR TYPE halfvec USING ruhnsw AS
+    OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(halfvec, halfvec);
 
-        CREATE OPERATOR CLASS sparsevec_l2_ops
-            FOR TYPE sparsevec USING ruhnsw AS
-            OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-            FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
+CREATE OPERATOR CLASS sparsevec_l2_ops
+    FOR TYPE sparsevec USING ruhnsw AS
+    OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
 
-        CREATE OPERATOR CLASS sparsevec_ip_ops
-            FOR TYPE sparsevec USING ruhnsw AS
-            OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-            FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+CREATE OPERATOR CLASS sparsevec_ip_ops
+    FOR TYPE sparsevec USING ruhnsw AS
+    OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
 
-        CREATE OPERATOR CLASS sparsevec_cosine_ops
-            FOR TYPE sparsevec USING ruhnsw AS
-            OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-            FUNCTION 1 cosine_distance(sparsevec, sparsevec);
+CREATE OPERATOR CLASS sparsevec_cosine_ops
+    FOR TYPE sparsevec USING ruhnsw AS
+    OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(sparsevec, sparsevec);
 
-        CREATE OPERATOR CLASS sparsevec_l1_ops
-            FOR TYPE sparsevec USING ruhnsw AS
-            OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-            FUNCTION 1 l1_distance(sparsevec, sparsevec);
+CREATE OPERATOR CLASS sparsevec_l1_ops
+    FOR TYPE sparsevec USING ruhnsw AS
+    OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(sparsevec, sparsevec);
 
-        CREATE OPERATOR CLASS bit_hamming_ops
-            FOR TYPE bit USING ruhnsw AS
-            OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
-            FUNCTION 1 hamming_distance(bit, bit);
+CREATE OPERATOR CLASS bit_hamming_ops
+    FOR TYPE bit USING ruhnsw AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);
 
-        CREATE OPERATOR CLASS bit_jaccard_ops
-            FOR TYPE bit USING ruhnsw AS
-            OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
-            FUNCTION 1 jaccard_distance(bit, bit);
-    END IF;
-END
-$ruhnsw_opclasses$;
+CREATE OPERATOR CLASS bit_jaccard_ops
+    FOR TYPE bit USING ruhnsw AS
+    OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 jaccard_distance(bit, bit);
+

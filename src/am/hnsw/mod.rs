@@ -102,9 +102,8 @@ pub extern "C" fn pg_finfo_ruhnsw_handler() -> &'static pg_sys::Pg_finfo_record 
     &V1
 }
 
-// The access method exists only in test builds until it is complete (see the issue notes);
-// its operator classes in sql/finalize.sql are created only where it exists.
-#[cfg(any(test, feature = "pg_test"))]
+// The access method; its operator classes are in sql/finalize.sql (they need the distance
+// functions of every type).
 pgrx::extension_sql!(
     r#"
 CREATE FUNCTION ruhnsw_handler(internal) RETURNS index_am_handler

@@ -1,0 +1,296 @@
+//! Talking to the server: connecting, one database per extension (ruvector and pgvector both
+//! define `halfvec`/`sparsevec`, so they cannot share a schema), loading a dataset with binary
+//! COPY, building an index and reading sizes and settings.
+
+use crate::dataset::Dataset;
+use crate::profile::{Extension, Profile};
+use crate::wire::CopyRows;
+use anyhow::{bail, Context, Result};
+use postgres::{Client, Config, NoTls};
+use serde::Serialize;
+use std::io::Write;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// Connection settings given on the command line, with the database they name.
+#[derive(Clone)]
+pub struct Server {
+    pub url: String,
+    config: Config,
+}
+
+impl Server {
+    pub fn new(url: &str) -> Result<Server> {
+        let config = Config::from_str(url)
+            .with_context(|| format!("cannot parse connection string {url:?}"))?;
+        Ok(Server {
+            url: url.to_string(),
+            config,
+        })
+    }
+
+    /// A connection to the database named in the connection string.
+    pub fn connect(&self) -> Result<Client> {
+        connect(&self.config, &self.url)
+    }
+
+    /// A connection to another database of the same server.
+    pub fn connect_to(&self, dbname: &str) -> Result<Client> {
+        let mut c = self.config.clone();
+        c.dbname(dbname);
+        connect(&c, &self.url)
+    }
+
+    pub fn config_for(&self, dbname: &str) -> Config {
+        let mut c = self.config.clone();
+        c.dbname(dbname);
+        c
+    }
+
+    /// Creates database `name` if it does not exist.
+    pub fn ensure_database(&self, name: &str) -> Result<()> {
+        let mut admin = self.connect()?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {}", ident(name)))
+                .with_context(|| format!("cannot create database {name}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn connect(config: &Config, url: &str) -> Result<Client> {
+    config.connect(NoTls).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {url:?}: {e}. Start the scratch cluster with \
+             `scripts/demo.sh`, or pass --url"
+        )
+    })
+}
+
+/// Quotes an SQL identifier.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The database a benchmark of `ext` uses.
+pub fn database_for(prefix: &str, ext: Extension) -> String {
+    format!("{prefix}_{}", ext.label())
+}
+
+/// Creates the extension if needed; returns its installed version.
+pub fn ensure_extension(client: &mut Client, ext: Extension) -> Result<String> {
+    let name = ext.extension_name();
+    let available = client
+        .query_opt("SELECT 1 FROM pg_available_extensions WHERE name = $1", &[&name])?
+        .is_some();
+    if !available {
+        match ext {
+            Extension::Ruvector => bail!(
+                "extension ruvector is not installed on this server: run `scripts/demo.sh` (or \
+                 `cargo pgrx install --release`) first"
+            ),
+            Extension::Pgvector => bail!(
+                "pgvector (extension \"vector\") is not installed on this server: build and \
+                 install it from https://github.com/pgvector/pgvector, or drop --compare"
+            ),
+        }
+    }
+    client.batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {name}"))?;
+    let row = client.query_one("SELECT extversion FROM pg_extension WHERE extname = $1", &[&name])?;
+    Ok(row.get(0))
+}
+
+/// Whether an index access method exists (e.g. `ruivfflat` in this ruvector version).
+pub fn has_access_method(client: &mut Client, am: &str) -> Result<bool> {
+    Ok(client
+        .query_opt("SELECT 1 FROM pg_am WHERE amname = $1", &[&am])?
+        .is_some())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    pub table: String,
+    pub rows: usize,
+    /// Seconds for the binary COPY (0 when an identical table was reused).
+    pub seconds: f64,
+    pub reused: bool,
+    pub table_bytes: i64,
+}
+
+/// A fingerprint of the data, stored as the table comment so an identical table is reused.
+fn fingerprint(ds: &Dataset) -> String {
+    // FNV-1a over the raw floats.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for x in &ds.base.data {
+        for b in x.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!(
+        "ruvector-bench {} rows={} dim={} fnv={h:016x}",
+        ds.name,
+        ds.base.len(),
+        ds.base.dim
+    )
+}
+
+/// Loads the dataset into `table (id int4 primary key, embedding <type>(dim))` with binary COPY,
+/// unless the table already holds exactly this data.
+pub fn load(
+    client: &mut Client,
+    ext: Extension,
+    table: &str,
+    ds: &Dataset,
+    progress: &indicatif::ProgressBar,
+) -> Result<LoadReport> {
+    let fp = fingerprint(ds);
+    let existing: Option<String> = client
+        .query_opt(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c \
+             WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
+            &[&table],
+        )?
+        .and_then(|r| r.get(0));
+    let size = |client: &mut Client| -> Result<i64> {
+        Ok(client
+            .query_one("SELECT pg_table_size($1::text::regclass)", &[&table])?
+            .get(0))
+    };
+    if existing.as_deref() == Some(fp.as_str()) {
+        return Ok(LoadReport {
+            table: table.into(),
+            rows: ds.base.len(),
+            seconds: 0.0,
+            reused: true,
+            table_bytes: size(client)?,
+        });
+    }
+    client.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id int4 PRIMARY KEY, embedding {ty}({dim}))",
+        t = ident(table),
+        ty = ext.type_name(),
+        dim = ds.base.dim
+    ))?;
+    progress.set_length(ds.base.len() as u64);
+    progress.set_message(format!("loading {table} ({})", ext.label()));
+    let start = Instant::now();
+    let mut w = client.copy_in(&format!(
+        "COPY {} (id, embedding) FROM STDIN (FORMAT BINARY)",
+        ident(table)
+    ))?;
+    let mut rows = CopyRows::new();
+    for (i, v) in ds.base.rows().enumerate() {
+        rows.row(i as i32, v);
+        if rows.len() >= 1 << 20 {
+            w.write_all(&rows.take())?;
+            progress.set_position(i as u64 + 1);
+        }
+    }
+    w.write_all(&rows.finish())?;
+    w.finish().context("binary COPY failed")?;
+    client.batch_execute(&format!(
+        "COMMENT ON TABLE {} IS '{}'",
+        ident(table),
+        fp.replace('\'', "''"),
+    ))?;
+    client.batch_execute(&format!("VACUUM ANALYZE {}", ident(table)))?;
+    let seconds = start.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    Ok(LoadReport {
+        table: table.into(),
+        rows: ds.base.len(),
+        seconds,
+        reused: false,
+        table_bytes: size(client)?,
+    })
+}
+
+/// Settings that shape an index build.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildSettings {
+    pub maintenance_work_mem: String,
+    pub max_parallel_maintenance_workers: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    pub index: String,
+    pub seconds: f64,
+    pub index_bytes: i64,
+}
+
+/// Drops and rebuilds the profile's index on `table`; times it and measures its size.
+pub fn build_index(
+    client: &mut Client,
+    profile: &Profile,
+    table: &str,
+    ds: &Dataset,
+    settings: &BuildSettings,
+) -> Result<Option<BuildReport>> {
+    let index = format!("{table}_idx");
+    client.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&index)))?;
+    let Some(sql) = profile.create_index_sql(&ident(table), &ident(&index), ds.metric) else {
+        return Ok(None);
+    };
+    let am = profile.access_method().unwrap();
+    if !has_access_method(client, am)? {
+        bail!(
+            "access method {am} does not exist in the installed {} version",
+            profile.extension.label()
+        );
+    }
+    client.batch_execute(&format!(
+        "SET maintenance_work_mem = '{}'; SET max_parallel_maintenance_workers = {}",
+        settings.maintenance_work_mem, settings.max_parallel_maintenance_workers
+    ))?;
+    // Start from a checkpoint so the build does not pay for earlier writes (needs superuser or
+    // pg_checkpoint; without it the build is timed as is).
+    let _ = client.batch_execute("CHECKPOINT");
+    let start = Instant::now();
+    client
+        .batch_execute(&sql)
+        .with_context(|| format!("index build failed: {sql}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let index_bytes: i64 = client
+        .query_one("SELECT pg_relation_size($1::text::regclass)", &[&index])?
+        .get(0);
+    client.batch_execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")?;
+    Ok(Some(BuildReport {
+        index,
+        seconds,
+        index_bytes,
+    }))
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerInfo {
+    pub version: String,
+    pub settings: Vec<(String, String)>,
+}
+
+/// Server version and the settings that matter for vector search speed.
+pub fn server_info(client: &mut Client) -> Result<ServerInfo> {
+    let version: String = client.query_one("SELECT version()", &[])?.get(0);
+    let names = [
+        "shared_buffers",
+        "work_mem",
+        "maintenance_work_mem",
+        "max_parallel_workers_per_gather",
+        "max_parallel_maintenance_workers",
+        "jit",
+        "effective_cache_size",
+    ];
+    let mut settings = Vec::new();
+    for n in names {
+        let v: String = client
+            .query_one("SELECT current_setting($1)", &[&n])?
+            .get(0);
+        settings.push((n.to_string(), v));
+    }
+    Ok(ServerInfo { version, settings })
+}

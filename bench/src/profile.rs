@@ -1,0 +1,153 @@
+//! What is measured: an extension (ruvector or pgvector) and an index kind with its options.
+//! The same parameters map to each extension's names — type, access method, operator class
+//! and search GUC — so `--compare pgvector` runs like against like.
+
+use crate::dataset::Metric;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extension {
+    Ruvector,
+    Pgvector,
+}
+
+impl Extension {
+    /// `CREATE EXTENSION` name.
+    pub fn extension_name(self) -> &'static str {
+        match self {
+            Extension::Ruvector => "ruvector",
+            Extension::Pgvector => "vector",
+        }
+    }
+
+    /// Float vector column type.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Extension::Ruvector => "ruvector",
+            Extension::Pgvector => "vector",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Extension::Ruvector => "ruvector",
+            Extension::Pgvector => "pgvector",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum IndexKind {
+    /// No index: exact (sequential) scan, the reference.
+    Exact,
+    Hnsw { m: u32, ef_construction: u32 },
+    Ivfflat { lists: u32 },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Profile {
+    pub extension: Extension,
+    pub index: IndexKind,
+}
+
+impl Profile {
+    pub fn new(extension: Extension, index: IndexKind) -> Profile {
+        Profile { extension, index }
+    }
+
+    /// Index access method name, `None` for exact scans.
+    pub fn access_method(&self) -> Option<&'static str> {
+        Some(match (self.extension, self.index) {
+            (_, IndexKind::Exact) => return None,
+            (Extension::Ruvector, IndexKind::Hnsw { .. }) => "ruhnsw",
+            (Extension::Ruvector, IndexKind::Ivfflat { .. }) => "ruivfflat",
+            (Extension::Pgvector, IndexKind::Hnsw { .. }) => "hnsw",
+            (Extension::Pgvector, IndexKind::Ivfflat { .. }) => "ivfflat",
+        })
+    }
+
+    /// The GUC a sweep varies (`ef_search` / `probes`).
+    pub fn search_guc(&self) -> Option<&'static str> {
+        Some(match (self.extension, self.index) {
+            (_, IndexKind::Exact) => return None,
+            (Extension::Ruvector, IndexKind::Hnsw { .. }) => "ruvector.ef_search",
+            (Extension::Ruvector, IndexKind::Ivfflat { .. }) => "ruvector.probes",
+            (Extension::Pgvector, IndexKind::Hnsw { .. }) => "hnsw.ef_search",
+            (Extension::Pgvector, IndexKind::Ivfflat { .. }) => "ivfflat.probes",
+        })
+    }
+
+    pub fn opclass(&self, metric: Metric) -> String {
+        format!("{}_{}_ops", self.extension.type_name(), metric.name())
+    }
+
+    pub fn options(&self) -> String {
+        match self.index {
+            IndexKind::Exact => String::new(),
+            IndexKind::Hnsw { m, ef_construction } => {
+                format!("m = {m}, ef_construction = {ef_construction}")
+            }
+            IndexKind::Ivfflat { lists } => format!("lists = {lists}"),
+        }
+    }
+
+    /// Display name, e.g. `ruvector ruhnsw (m = 16, ef_construction = 64)`.
+    pub fn name(&self) -> String {
+        match self.access_method() {
+            None => format!("{} exact scan", self.extension.label()),
+            Some(am) => format!("{} {am} ({})", self.extension.label(), self.options()),
+        }
+    }
+
+    pub fn create_index_sql(&self, table: &str, index: &str, metric: Metric) -> Option<String> {
+        let am = self.access_method()?;
+        Some(format!(
+            "CREATE INDEX {index} ON {table} USING {am} (embedding {}) WITH ({})",
+            self.opclass(metric),
+            self.options()
+        ))
+    }
+
+    pub fn query_sql(&self, table: &str, metric: Metric, k: usize) -> String {
+        format!(
+            "SELECT id FROM {table} ORDER BY embedding {} $1 LIMIT {k}",
+            metric.operator()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_per_extension() {
+        let h = IndexKind::Hnsw {
+            m: 16,
+            ef_construction: 64,
+        };
+        let rv = Profile::new(Extension::Ruvector, h);
+        let pv = Profile::new(Extension::Pgvector, h);
+        assert_eq!(
+            rv.create_index_sql("t", "t_idx", Metric::Cosine).unwrap(),
+            "CREATE INDEX t_idx ON t USING ruhnsw (embedding ruvector_cosine_ops) \
+             WITH (m = 16, ef_construction = 64)"
+        );
+        assert_eq!(
+            pv.create_index_sql("t", "t_idx", Metric::L2).unwrap(),
+            "CREATE INDEX t_idx ON t USING hnsw (embedding vector_l2_ops) \
+             WITH (m = 16, ef_construction = 64)"
+        );
+        assert_eq!(pv.search_guc(), Some("hnsw.ef_search"));
+        assert_eq!(rv.search_guc(), Some("ruvector.ef_search"));
+        let ex = Profile::new(Extension::Ruvector, IndexKind::Exact);
+        assert!(ex.create_index_sql("t", "i", Metric::L2).is_none());
+        assert_eq!(ex.name(), "ruvector exact scan");
+        assert_eq!(
+            rv.query_sql("t", Metric::Ip, 10),
+            "SELECT id FROM t ORDER BY embedding <#> $1 LIMIT 10"
+        );
+    }
+}
