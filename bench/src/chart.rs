@@ -86,14 +86,22 @@ pub fn write_png(results: &Results, path: &Path) -> Result<()> {
 
     for (i, run) in results.runs.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let mut pts: Vec<(f64, f64, Option<i64>)> =
-            run.points.iter().map(|p| (p.recall, p.qps, p.value)).collect();
+        let mut pts: Vec<(f64, f64, Option<i64>)> = run
+            .points
+            .iter()
+            .map(|p| (p.recall, p.qps, p.value))
+            .collect();
         pts.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         let label = run.profile.clone();
         chart
-            .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                color.stroke_width(2),
+            ))?
             .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
         chart.draw_series(
             pts.iter()
                 .map(|p| Circle::new((p.0, p.1), 4, color.filled())),

@@ -10,11 +10,18 @@ use std::path::PathBuf;
 #[command(name = "ruvector-bench", version)]
 pub struct Args {
     /// libpq connection string of the server (the README demo cluster by default).
-    #[arg(long, default_value = "host=/tmp port=5433 user=postgres dbname=postgres")]
+    #[arg(
+        long,
+        default_value = "host=/tmp port=5433 user=postgres dbname=postgres"
+    )]
     pub url: String,
 
     /// TEXMEX dataset directory (base.fvecs, query.fvecs, gt_l2.ivecs, gt_cos.ivecs).
-    #[arg(long, default_value = "../shared/data/glove-100k", conflicts_with = "synthetic")]
+    #[arg(
+        long,
+        default_value = "../shared/data/glove-100k",
+        conflicts_with = "synthetic"
+    )]
     pub dataset: PathBuf,
 
     /// Generate a clustered synthetic dataset instead: ROWS,DIMS.

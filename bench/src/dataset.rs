@@ -141,7 +141,11 @@ pub fn read_ivecs(path: &Path, limit: Option<usize>) -> Result<Vec<Vec<u32>>> {
         .collect())
 }
 
-fn parse_vecs<'a>(bytes: &'a [u8], limit: Option<usize>, path: &Path) -> Result<Vec<&'a [[u8; 4]]>> {
+fn parse_vecs<'a>(
+    bytes: &'a [u8],
+    limit: Option<usize>,
+    path: &Path,
+) -> Result<Vec<&'a [[u8; 4]]>> {
     let mut rows = Vec::new();
     let mut at = 0;
     let mut dim0 = None;
@@ -206,14 +210,23 @@ impl Dataset {
             Metric::Cosine => "gt_cos.ivecs",
             Metric::Ip => "gt_ip.ivecs",
         });
-        let full_rows = std::fs::metadata(dir.join("base.fvecs"))?.len() as usize / (4 + 4 * base.dim);
+        let full_rows =
+            std::fs::metadata(dir.join("base.fvecs"))?.len() as usize / (4 + 4 * base.dim);
         let truth = if base.len() == full_rows && gt_file.exists() {
             let t = read_ivecs(&gt_file, Some(q.len()))?;
             if t.len() < q.len() {
-                bail!("{}: ground truth for {} queries, need {}", gt_file.display(), t.len(), q.len());
+                bail!(
+                    "{}: ground truth for {} queries, need {}",
+                    gt_file.display(),
+                    t.len(),
+                    q.len()
+                );
             }
             if t.iter().any(|r| r.len() < k) {
-                bail!("{}: fewer than k = {k} neighbours per query", gt_file.display());
+                bail!(
+                    "{}: fewer than k = {k} neighbours per query",
+                    gt_file.display()
+                );
             }
             t
         } else {
@@ -274,7 +287,12 @@ impl Dataset {
 }
 
 /// Exact top-`k` by brute force in f64 (ties by smaller row number), in parallel.
-pub fn exact_neighbours(base: &Vectors, queries: &Vectors, metric: Metric, k: usize) -> Vec<Vec<u32>> {
+pub fn exact_neighbours(
+    base: &Vectors,
+    queries: &Vectors,
+    metric: Metric,
+    k: usize,
+) -> Vec<Vec<u32>> {
     let k = k.min(base.len());
     (0..queries.len())
         .into_par_iter()
@@ -304,7 +322,11 @@ pub fn recall(result: &[u32], truth: &[u32], k: usize) -> f64 {
     if truth.is_empty() {
         return 1.0;
     }
-    let hits = result.iter().take(k).filter(|id| truth.contains(id)).count();
+    let hits = result
+        .iter()
+        .take(k)
+        .filter(|id| truth.contains(id))
+        .count();
     hits as f64 / truth.len() as f64
 }
 

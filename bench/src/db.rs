@@ -85,7 +85,10 @@ pub fn database_for(prefix: &str, ext: Extension) -> String {
 pub fn ensure_extension(client: &mut Client, ext: Extension) -> Result<String> {
     let name = ext.extension_name();
     let available = client
-        .query_opt("SELECT 1 FROM pg_available_extensions WHERE name = $1", &[&name])?
+        .query_opt(
+            "SELECT 1 FROM pg_available_extensions WHERE name = $1",
+            &[&name],
+        )?
         .is_some();
     if !available {
         match ext {
@@ -100,7 +103,10 @@ pub fn ensure_extension(client: &mut Client, ext: Extension) -> Result<String> {
         }
     }
     client.batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {name}"))?;
-    let row = client.query_one("SELECT extversion FROM pg_extension WHERE extname = $1", &[&name])?;
+    let row = client.query_one(
+        "SELECT extversion FROM pg_extension WHERE extname = $1",
+        &[&name],
+    )?;
     Ok(row.get(0))
 }
 

@@ -42,8 +42,13 @@ impl Extension {
 pub enum IndexKind {
     /// No index: exact (sequential) scan, the reference.
     Exact,
-    Hnsw { m: u32, ef_construction: u32 },
-    Ivfflat { lists: u32 },
+    Hnsw {
+        m: u32,
+        ef_construction: u32,
+    },
+    Ivfflat {
+        lists: u32,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]

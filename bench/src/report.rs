@@ -129,7 +129,9 @@ pub fn compare(ruvector: &Run, pgvector: &Run) -> Ratios {
         _ => None,
     };
     let index_size = match (&ruvector.build, &pgvector.build) {
-        (Some(a), Some(b)) if b.index_bytes > 0 => Some(a.index_bytes as f64 / b.index_bytes as f64),
+        (Some(a), Some(b)) if b.index_bytes > 0 => {
+            Some(a.index_bytes as f64 / b.index_bytes as f64)
+        }
         _ => None,
     };
     let at_equal_recall = ruvector
@@ -183,7 +185,10 @@ pub fn table(results: &Results) -> String {
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for run in &results.runs {
         let (build, size) = match &run.build {
-            Some(b) => (format!("{:.1}", b.seconds), format!("{:.1}", mib(b.index_bytes))),
+            Some(b) => (
+                format!("{:.1}", b.seconds),
+                format!("{:.1}", mib(b.index_bytes)),
+            ),
             None => ("–".into(), "–".into()),
         };
         for p in &run.points {
@@ -207,7 +212,11 @@ pub fn table(results: &Results) -> String {
             );
         }
         let _ = writeln!(s);
-        let _ = writeln!(s, "| recall@{} | ruvector QPS | pgvector QPS (interpolated) | ratio |", d.k);
+        let _ = writeln!(
+            s,
+            "| recall@{} | ruvector QPS | pgvector QPS (interpolated) | ratio |",
+            d.k
+        );
         let _ = writeln!(s, "|---:|---:|---:|---:|");
         for c in &r.at_equal_recall {
             let _ = writeln!(

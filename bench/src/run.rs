@@ -59,7 +59,13 @@ fn table_name(ds: &Dataset) -> String {
     let clean: String = ds
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("rvbench_{clean}")
 }
@@ -102,7 +108,12 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
         if load.reused {
             eprintln!("{}: reusing table {table} (same data)", ext.label());
         } else {
-            eprintln!("{}: loaded {} rows in {:.1} s", ext.label(), load.rows, load.seconds);
+            eprintln!(
+                "{}: loaded {} rows in {:.1} s",
+                ext.label(),
+                load.rows,
+                load.seconds
+            );
         }
         targets.push(Target {
             ext,
@@ -128,7 +139,10 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
     if !args.no_exact || args.index == IndexArg::Exact {
         for t in &targets {
             let mut c = t.config.connect(postgres::NoTls)?;
-            c.batch_execute(&format!("DROP INDEX IF EXISTS {}", db::ident(&format!("{table}_idx"))))?;
+            c.batch_execute(&format!(
+                "DROP INDEX IF EXISTS {}",
+                db::ident(&format!("{table}_idx"))
+            ))?;
             let m = measure(t, Vec::new(), None, args.exact_queries);
             m.check_plan()?;
             m.warm_up(2)?;
@@ -225,7 +239,11 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
             }
         }
         let first_index_run = runs.len();
-        for ((t, p), (b, pts)) in targets.iter().zip(profiles).zip(builds.into_iter().zip(points)) {
+        for ((t, p), (b, pts)) in targets
+            .iter()
+            .zip(profiles)
+            .zip(builds.into_iter().zip(points))
+        {
             runs.push(Run {
                 profile: p.name(),
                 extension: t.ext,

@@ -69,7 +69,10 @@ impl Measure<'_> {
         match &self.index {
             Some(index) => {
                 if !plan.contains(&format!("Index Scan using {index}")) {
-                    bail!("the planner does not use index {index} for `{}`:\n{plan}", self.sql);
+                    bail!(
+                        "the planner does not use index {index} for `{}`:\n{plan}",
+                        self.sql
+                    );
                 }
             }
             None => {
@@ -91,43 +94,44 @@ impl Measure<'_> {
         progress.set_length(n as u64);
         progress.set_position(0);
         let barrier = Barrier::new(clients + 1);
-        let (elapsed, results) = std::thread::scope(|s| -> Result<(Duration, Vec<ClientResult>)> {
-            let handles: Vec<_> = (0..clients)
-                .map(|c| {
-                    let barrier = &barrier;
-                    s.spawn(move || -> Result<ClientResult> {
-                        let prepared = (|| -> Result<_> {
-                            let mut client = self.config.connect(postgres::NoTls)?;
-                            client.batch_execute(&self.setup.join(";"))?;
-                            let stmt = client.prepare(&self.sql)?;
-                            Ok((client, stmt))
-                        })();
-                        barrier.wait();
-                        let (mut client, stmt) = prepared?;
-                        let mut per_query = Vec::new();
-                        for q in (c..n).step_by(clients) {
-                            let v = self.dataset.queries.row(q);
-                            let t = Instant::now();
-                            let rows = client
-                                .query(&stmt, &[&VectorParam(v)])
-                                .with_context(|| format!("query {q} failed"))?;
-                            let took = t.elapsed();
-                            let ids = rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect();
-                            per_query.push((q, ids, took));
-                            progress.inc(1);
-                        }
-                        Ok(ClientResult { per_query })
+        let (elapsed, results) =
+            std::thread::scope(|s| -> Result<(Duration, Vec<ClientResult>)> {
+                let handles: Vec<_> = (0..clients)
+                    .map(|c| {
+                        let barrier = &barrier;
+                        s.spawn(move || -> Result<ClientResult> {
+                            let prepared = (|| -> Result<_> {
+                                let mut client = self.config.connect(postgres::NoTls)?;
+                                client.batch_execute(&self.setup.join(";"))?;
+                                let stmt = client.prepare(&self.sql)?;
+                                Ok((client, stmt))
+                            })();
+                            barrier.wait();
+                            let (mut client, stmt) = prepared?;
+                            let mut per_query = Vec::new();
+                            for q in (c..n).step_by(clients) {
+                                let v = self.dataset.queries.row(q);
+                                let t = Instant::now();
+                                let rows = client
+                                    .query(&stmt, &[&VectorParam(v)])
+                                    .with_context(|| format!("query {q} failed"))?;
+                                let took = t.elapsed();
+                                let ids = rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect();
+                                per_query.push((q, ids, took));
+                                progress.inc(1);
+                            }
+                            Ok(ClientResult { per_query })
+                        })
                     })
-                })
-                .collect();
-            barrier.wait();
-            let start = Instant::now();
-            let mut results = Vec::new();
-            for h in handles {
-                results.push(h.join().expect("client thread panicked")?);
-            }
-            Ok((start.elapsed(), results))
-        })?;
+                    .collect();
+                barrier.wait();
+                let start = Instant::now();
+                let mut results = Vec::new();
+                for h in handles {
+                    results.push(h.join().expect("client thread panicked")?);
+                }
+                Ok((start.elapsed(), results))
+            })?;
         progress.finish_and_clear();
 
         let mut latencies = Vec::with_capacity(n);

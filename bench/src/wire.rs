@@ -63,7 +63,8 @@ impl CopyRows {
         self.buf.extend_from_slice(&2i16.to_be_bytes());
         self.buf.extend_from_slice(&4i32.to_be_bytes());
         self.buf.extend_from_slice(&id.to_be_bytes());
-        self.buf.extend_from_slice(&((4 + 4 * v.len()) as i32).to_be_bytes());
+        self.buf
+            .extend_from_slice(&((4 + 4 * v.len()) as i32).to_be_bytes());
         encode_vector(v, &mut self.buf);
     }
 

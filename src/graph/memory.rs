@@ -5,7 +5,7 @@
 //! (`src/am/hnsw/build.rs`) runs it on rayon threads and writes pages from the main thread.
 
 use super::search::{descend, search_layer, EpochVisited, Graph, Visited};
-use super::select::select_neighbors;
+use super::select::{select_neighbors_flagged, Link, Links};
 use super::{LevelGenerator, Params, Scored};
 use crate::kernels::metric::Metric;
 use std::cell::RefCell;
@@ -63,7 +63,7 @@ pub fn node_overhead(params: &Params, level: usize) -> usize {
 struct Node {
     level: usize,
     /// Neighbour lists, one per layer 0..=level, with their distances to this node.
-    links: Box<[Mutex<Vec<Scored<u32>>>]>,
+    links: Box<[Mutex<Links<u32>>]>,
 }
 
 /// A graph under construction. Nodes are added with [`MemoryGraph::add`] (single-threaded) and
@@ -142,7 +142,7 @@ impl MemoryGraph {
         let id = self.values.push(image);
         self.nodes.push(Node {
             level,
-            links: (0..=level).map(|_| Mutex::new(Vec::new())).collect(),
+            links: (0..=level).map(|_| Mutex::new(Links::default())).collect(),
         });
         id
     }
@@ -160,9 +160,7 @@ impl MemoryGraph {
         let links = self.nodes[id as usize].links[level]
             .lock()
             .expect("graph lock poisoned");
-        let mut v = links.clone();
-        v.sort();
-        v.into_iter().map(|s| s.id).collect()
+        links.iter().map(|s| s.id).collect()
     }
 
     pub fn entry(&self) -> Option<(u32, usize)> {
@@ -205,7 +203,7 @@ impl MemoryGraph {
         };
         let query = self.values.get(id);
         let mut view = View { graph: self, query };
-        let chosen: Vec<(usize, Vec<Scored<u32>>)> = VISITED.with(|visited| {
+        let chosen: Vec<(usize, Vec<Link<u32>>)> = VISITED.with(|visited| {
             let mut visited = visited.borrow_mut();
             let n = self.nodes.len();
             visited.reset(n);
@@ -231,7 +229,7 @@ impl MemoryGraph {
                 );
                 chosen.push((
                     lc,
-                    select_neighbors(&w, self.params.max_neighbors(lc), |a, b| {
+                    select_neighbors_flagged(&w, self.params.max_neighbors(lc), |a, b| {
                         self.distance_between(a, b)
                     }),
                 ));
@@ -241,12 +239,16 @@ impl MemoryGraph {
             }
             chosen
         });
-        for (lc, links) in &chosen {
-            *self.nodes[id as usize].links[*lc]
+        let reverse: Vec<(usize, Vec<Scored<u32>>)> = chosen
+            .iter()
+            .map(|(lc, links)| (*lc, links.iter().map(|l| l.scored).collect()))
+            .collect();
+        for (lc, links) in chosen {
+            *self.nodes[id as usize].links[lc]
                 .lock()
-                .expect("graph lock poisoned") = links.clone();
+                .expect("graph lock poisoned") = Links::from_selection(links);
         }
-        for (lc, links) in &chosen {
+        for (lc, links) in &reverse {
             for n in links {
                 self.add_link(
                     n.id,
@@ -273,16 +275,7 @@ impl MemoryGraph {
         let mut links = self.nodes[node as usize].links[level]
             .lock()
             .expect("graph lock poisoned");
-        if links.iter().any(|s| s.id == new.id) {
-            return;
-        }
-        if links.len() < max {
-            links.push(new);
-            return;
-        }
-        let mut candidates = links.clone();
-        candidates.push(new);
-        *links = select_neighbors(&candidates, max, |a, b| self.distance_between(a, b));
+        links.add(new, max, |a, b| self.distance_between(a, b));
     }
 
     /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image.
@@ -425,7 +418,10 @@ mod tests {
                 g.add(img, levels.next_level());
             }
             g.insert(0);
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(4)
+                .build()
+                .unwrap();
             pool.install(|| (1..n as u32).into_par_iter().for_each(|id| g.insert(id)));
             let missing: Vec<usize> = (0..n)
                 .filter(|&i| {

@@ -17,6 +17,13 @@ pub trait Graph {
     /// example deleted, or not present on `level` — a node's links can briefly point at a
     /// node being inserted concurrently).
     fn distance(&mut self, id: Self::Id, level: usize) -> Option<f32>;
+
+    /// The distances to several nodes the search is about to evaluate, one entry per id in
+    /// order (`None` as for [`Graph::distance`]). Evaluating them together lets an on-disk
+    /// graph overlap the memory accesses of several nodes.
+    fn distances(&mut self, ids: &[Self::Id], level: usize, out: &mut Vec<Option<f32>>) {
+        out.extend(ids.iter().map(|&id| self.distance(id, level)));
+    }
 }
 
 /// The set of nodes a search has already looked at.
@@ -212,6 +219,8 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
         }
     }
     let mut neighbors = Vec::new();
+    let mut fresh = Vec::new();
+    let mut distances = Vec::new();
     while let Some(Reverse(c)) = candidates.pop() {
         let furthest = result.peek().map_or(f32::INFINITY, |f| f.distance);
         if c.distance > furthest {
@@ -219,11 +228,12 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
         }
         neighbors.clear();
         g.neighbors(c.id, level, &mut neighbors);
-        for &e in &neighbors {
-            if !visited.insert(e) {
-                continue;
-            }
-            let Some(d) = g.distance(e, level) else {
+        fresh.clear();
+        fresh.extend(neighbors.iter().copied().filter(|&e| visited.insert(e)));
+        distances.clear();
+        g.distances(&fresh, level, &mut distances);
+        for (&e, d) in fresh.iter().zip(&distances) {
+            let Some(d) = *d else {
                 continue;
             };
             let s = Scored { distance: d, id: e };

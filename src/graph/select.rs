@@ -8,44 +8,234 @@
 
 use super::Scored;
 
+/// A neighbour-list entry of the in-memory graph: the neighbour, its distance to the list's
+/// owner, and whether the heuristic keeps it on its own merit ("closer" than every kept
+/// neighbour before it) rather than as a filler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Link<Id> {
+    pub scored: Scored<Id>,
+    pub closer: bool,
+}
+
+/// A neighbour list kept sorted nearest first, with each entry's heuristic decision cached so
+/// that adding a neighbour to a full list costs O(m) distance computations instead of the
+/// O(m²) of re-running the heuristic (pgvector caches the same flags, `closerSet`).
+#[derive(Clone, Debug, Default)]
+pub struct Links<Id> {
+    items: Vec<Link<Id>>,
+    /// Whether every `closer` flag is the heuristic's decision over the current list.
+    decided: bool,
+}
+
+impl<Id: Copy + Ord> Links<Id> {
+    /// A list chosen by [`select_neighbors_flagged`].
+    pub fn from_selection(items: Vec<Link<Id>>) -> Links<Id> {
+        Links {
+            items,
+            decided: true,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Scored<Id>> {
+        self.items.iter().map(|l| &l.scored)
+    }
+
+    pub fn contains(&self, id: Id) -> bool {
+        self.items.iter().any(|l| l.scored.id == id)
+    }
+
+    /// Adds `new` (distance to the owner) keeping at most `max` neighbours chosen as
+    /// [`select_neighbors`] would choose them from the current list plus `new`. Returns false
+    /// if `new` was not kept. `dist(a, b)` is the distance between two neighbours.
+    pub fn add(
+        &mut self,
+        new: Scored<Id>,
+        max: usize,
+        mut dist: impl FnMut(Id, Id) -> f32,
+    ) -> bool {
+        if self.contains(new.id) {
+            return false;
+        }
+        let pos = self.items.partition_point(|l| l.scored < new);
+        if self.items.len() < max {
+            // Room left: no pruning, so flags are not needed until the list is full.
+            self.items.insert(
+                pos,
+                Link {
+                    scored: new,
+                    closer: false,
+                },
+            );
+            self.decided = false;
+            return true;
+        }
+        if !self.decided {
+            self.decide(&mut dist);
+        }
+        // Entries before `pos` keep their decisions; decide `new` against the kept ones.
+        let closer = self.items[..pos]
+            .iter()
+            .filter(|l| l.closer)
+            .all(|l| dist(new.id, l.scored.id) > new.distance);
+        self.items.insert(
+            pos,
+            Link {
+                scored: new,
+                closer,
+            },
+        );
+        // Later entries: a kept one must also be closer than every entry that became kept in
+        // this pass (`new`, and fillers promoted below); a filler can only become kept if a
+        // kept entry before it lost that status, and is then decided again in full.
+        let mut promoted: Vec<usize> = if closer { vec![pos] } else { Vec::new() };
+        let mut lost_any = false;
+        for i in pos + 1..self.items.len() {
+            let l = self.items[i];
+            let now = if l.closer {
+                promoted
+                    .iter()
+                    .all(|&k| dist(l.scored.id, self.items[k].scored.id) > l.scored.distance)
+            } else if lost_any {
+                self.items[..i]
+                    .iter()
+                    .filter(|k| k.closer)
+                    .all(|k| dist(l.scored.id, k.scored.id) > l.scored.distance)
+            } else {
+                false
+            };
+            if l.closer && !now {
+                lost_any = true;
+            }
+            if !l.closer && now {
+                promoted.push(i);
+            }
+            self.items[i].closer = now;
+        }
+        // One entry too many: the heuristic takes kept entries nearest first, then fillers
+        // nearest first, so the farthest filler goes (or the farthest entry if all are kept).
+        let drop = self
+            .items
+            .iter()
+            .rposition(|l| !l.closer)
+            .unwrap_or(self.items.len() - 1);
+        let dropped = self.items.remove(drop);
+        dropped.scored.id != new.id
+    }
+
+    /// Recomputes every flag (once per list, when it first needs pruning).
+    fn decide(&mut self, dist: &mut impl FnMut(Id, Id) -> f32) {
+        for i in 0..self.items.len() {
+            let l = self.items[i];
+            self.items[i].closer = self.items[..i]
+                .iter()
+                .filter(|k| k.closer)
+                .all(|k| dist(l.scored.id, k.scored.id) > l.scored.distance);
+        }
+        self.decided = true;
+    }
+}
+
 /// Chooses up to `m` neighbours from `candidates` (distances to the base node; any order).
 /// `dist(a, b)` is the distance between two candidates. The result is sorted nearest first.
 pub fn select_neighbors<Id: Copy + Ord>(
     candidates: &[Scored<Id>],
     m: usize,
-    mut dist: impl FnMut(Id, Id) -> f32,
+    dist: impl FnMut(Id, Id) -> f32,
 ) -> Vec<Scored<Id>> {
+    select_neighbors_flagged(candidates, m, dist)
+        .into_iter()
+        .map(|l| l.scored)
+        .collect()
+}
+
+/// [`select_neighbors`], also saying which neighbours the heuristic kept on their own merit
+/// (for [`Links`]). When no pruning is needed every flag is `false` and the list is returned
+/// undecided-equivalent: flags are then recomputed by [`Links`] before its first pruning.
+pub fn select_neighbors_flagged<Id: Copy + Ord>(
+    candidates: &[Scored<Id>],
+    m: usize,
+    mut dist: impl FnMut(Id, Id) -> f32,
+) -> Vec<Link<Id>> {
     let mut sorted = candidates.to_vec();
     sorted.sort();
     sorted.dedup_by(|a, b| a.id == b.id);
-    if sorted.len() <= m {
-        return sorted;
-    }
-    let mut chosen: Vec<Scored<Id>> = Vec::with_capacity(m);
+    let mut out: Vec<Link<Id>> = Vec::with_capacity(m.min(sorted.len()));
+    let mut kept = 0;
     let mut pruned = Vec::new();
     for c in sorted {
-        if chosen.len() >= m {
+        if kept >= m {
             break;
         }
-        if chosen.iter().all(|s| dist(c.id, s.id) > c.distance) {
-            chosen.push(c);
+        let closer = out
+            .iter()
+            .filter(|l| l.closer)
+            .all(|l| dist(c.id, l.scored.id) > c.distance);
+        if closer {
+            out.push(Link { scored: c, closer });
+            kept += 1;
         } else {
             pruned.push(c);
         }
     }
     for p in pruned {
-        if chosen.len() >= m {
+        if out.len() >= m {
             break;
         }
-        chosen.push(p);
+        out.push(Link {
+            scored: p,
+            closer: false,
+        });
     }
-    chosen.sort();
-    chosen
+    out.sort_by_key(|l| l.scored);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Adding to a [`Links`] list one neighbour at a time gives exactly the list the full
+        /// heuristic picks from the previous list plus the new neighbour.
+        #[test]
+        fn incremental_update_matches_full_heuristic(
+            points in proptest::collection::vec((-10.0f32..10.0, -10.0f32..10.0), 2..60),
+            max in 1usize..12,
+        ) {
+            let d = |a: usize, b: usize| {
+                let (p, q) = (points[a], points[b]);
+                ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt()
+            };
+            // The owner is point 0; the others arrive one by one.
+            let mut links: Links<usize> = Links::default();
+            let mut reference: Vec<Scored<usize>> = Vec::new();
+            for i in 1..points.len() {
+                let s = Scored { distance: d(0, i), id: i };
+                links.add(s, max, d);
+                let mut candidates = reference.clone();
+                candidates.push(s);
+                reference = if candidates.len() <= max {
+                    let mut c = candidates;
+                    c.sort();
+                    c
+                } else {
+                    select_neighbors(&candidates, max, d)
+                };
+                let got: Vec<Scored<usize>> = links.iter().copied().collect();
+                prop_assert_eq!(&got, &reference);
+            }
+        }
+    }
 
     #[test]
     fn prefers_diverse_neighbors_then_fills() {

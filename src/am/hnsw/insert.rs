@@ -64,11 +64,11 @@ pub fn find_neighbors(
     };
     let ef = params.ef_construction + skip.is_some() as usize;
     let mut visited = HashVisited::with_capacity(ef * 8);
-    let Some(d) = g.visit(entry.pack()) else {
+    let Some(s) = g.visit(entry.pack()) else {
         return Vec::new();
     };
     let start = Scored {
-        distance: d,
+        distance: s.distance,
         id: entry.pack(),
     };
     let ep = descend(g, start, entry_level, level, &mut visited);
@@ -84,9 +84,7 @@ pub fn find_neighbors(
         let candidates: Vec<Scored<u64>> = w
             .iter()
             .copied()
-            .filter(|s| {
-                Some(s.id) != skip && g.seen.get(&s.id).is_some_and(|x| !x.heap_tids().is_empty())
-            })
+            .filter(|s| Some(s.id) != skip && g.seen.get(&s.id).is_some_and(|x| x.has_rows()))
             .collect();
         for c in &candidates {
             image(g, images, c.id);
@@ -118,7 +116,12 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
     }
 
     let mut images = ImageCache::new();
-    let mut g = DiskGraph::new(index, &meta, Some(value.to_vec()));
+    let mut g = DiskGraph::new(
+        index,
+        &meta,
+        Some(value.to_vec()),
+        meta.ef_construction as usize * 32,
+    );
     let layers = find_neighbors(&mut g, &meta, meta.entry(), level, None, &mut images);
 
     // Rows with identical values share an element (up to HEAP_TIDS rows).
@@ -151,7 +154,12 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
     }
 
     images.insert(etid.pack(), value.to_vec());
-    let mut g = DiskGraph::new(index, &meta, Some(value.to_vec()));
+    let mut g = DiskGraph::new(
+        index,
+        &meta,
+        Some(value.to_vec()),
+        meta.ef_construction as usize * 32,
+    );
     for (lc, layer) in layers.iter().enumerate() {
         for n in layer {
             add_connection(
@@ -401,10 +409,7 @@ pub fn add_connection(
         let mut candidates = Vec::with_capacity(valid.len() + 1);
         let mut dying = None;
         for t in &valid {
-            let live = g.visit(t.pack()).is_some()
-                && g.seen
-                    .get(&t.pack())
-                    .is_some_and(|s| !s.heap_tids().is_empty());
+            let live = g.visit(t.pack()).is_some_and(|s| s.has_rows());
             if !live {
                 dying = Some(*t);
                 break;
@@ -474,8 +479,7 @@ fn element_links(g: &mut DiskGraph, e: Tid) -> Option<(Tid, usize)> {
     if let Some(s) = g.seen.get(&e.pack()) {
         return Some((s.neighbors, s.level as usize));
     }
-    g.visit(e.pack())?;
-    let s = g.seen.get(&e.pack())?;
+    let s = g.visit(e.pack())?;
     Some((s.neighbors, s.level as usize))
 }
 

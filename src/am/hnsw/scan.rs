@@ -158,8 +158,8 @@ impl Search {
             let multiplier = options::SCAN_MEM_MULTIPLIER.get();
             let max_memory = (pg_sys::work_mem as f64 * 1024.0 * multiplier) as usize;
             let mut s = Search {
-                graph: DiskGraph::new(index, &meta, query),
-                visited: HashVisited::with_capacity(ef * 16),
+                graph: DiskGraph::new(index, &meta, query, (ef * 48).max(1024)),
+                visited: HashVisited::with_capacity((ef * 48).max(1024)),
                 discarded: BinaryHeap::new(),
                 pending: VecDeque::new(),
                 previous: f32::NEG_INFINITY,
@@ -186,12 +186,12 @@ impl Search {
             self.exhausted = true;
             return;
         };
-        let Some(d) = self.graph.visit(entry.pack()) else {
+        let Some(s) = self.graph.visit(entry.pack()) else {
             self.exhausted = true;
             return;
         };
         let start = Scored {
-            distance: d,
+            distance: s.distance,
             id: entry.pack(),
         };
         let ep = descend(&mut self.graph, start, level, 0, &mut self.visited);
@@ -214,10 +214,8 @@ impl Search {
     /// Queues the heap rows of `results` (nearest first).
     fn queue(&mut self, results: &[Scored<u64>]) {
         for r in results {
-            if let Some(seen) = self.graph.seen.get(&r.id) {
-                for t in seen.heap_tids() {
-                    self.pending.push_back((*t, r.distance));
-                }
+            for t in self.graph.heap_tids(r.id) {
+                self.pending.push_back((t, r.distance));
             }
         }
     }
@@ -232,9 +230,13 @@ impl Search {
             return false;
         }
         if self.graph.tuples >= self.max_tuples || self.memory() > self.max_memory {
-            // Out of budget: hand out the set-aside candidates in distance order.
+            // Out of budget: hand out the set-aside candidates in distance order (under the
+            // scan lock: reading an element's heap TIDs must not race with VACUUM reusing it).
             let Reverse(next) = self.discarded.pop().expect("non-empty");
+            let lock = PageLock::share(index, SCAN_LOCK);
             self.queue(&[next]);
+            self.graph.release();
+            drop(lock);
             return true;
         }
         let mut eps = Vec::with_capacity(self.ef);

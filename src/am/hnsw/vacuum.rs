@@ -145,14 +145,19 @@ impl Vacuum {
             return;
         }
         let index = self.index;
-        let mut probe = DiskGraph::new(index, meta, None);
+        let mut probe = DiskGraph::new(index, meta, None, 64);
         let Some(value) = probe.image(element.pack()) else {
             return;
         };
         drop(probe);
         let m = meta.m as usize;
         let mut images = ImageCache::new();
-        let mut g = DiskGraph::new(index, meta, Some(value.clone()));
+        let mut g = DiskGraph::new(
+            index,
+            meta,
+            Some(value.clone()),
+            meta.ef_construction as usize * 32,
+        );
         let layers = find_neighbors(
             &mut g,
             meta,
@@ -229,7 +234,7 @@ impl Vacuum {
         level: usize,
         entry: Option<(Tid, usize)>,
     ) {
-        let mut g = DiskGraph::new(self.index, meta, None);
+        let mut g = DiskGraph::new(self.index, meta, None, 64);
         let Some(ntid) = g
             .read_item(element, |item| {
                 layout::decode_element(item)
@@ -274,7 +279,7 @@ impl Vacuum {
             };
             for (tid, level, ntid) in elements {
                 let meta = read_meta(index);
-                let mut g = DiskGraph::new(index, &meta, None);
+                let mut g = DiskGraph::new(index, &meta, None, 64);
                 let needs = self.needs_repair(&mut g, ntid, meta.m as usize);
                 drop(g);
                 if !needs {

@@ -1,0 +1,305 @@
+//! Throw-away PostgreSQL clusters for tests that need a whole server: start, stop, crash
+//! (`kill -9`), streaming standbys, pgbench. Uses the PostgreSQL the extension was installed
+//! into (`PG_CONFIG`, default Debian's PostgreSQL 15). PostgreSQL refuses to run as root, so as
+//! root the server binaries run as the `postgres` OS user.
+
+use anyhow::{bail, Context, Result};
+use postgres::{Client, NoTls};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Directory holding the server binaries.
+pub fn bindir() -> PathBuf {
+    if let Ok(b) = std::env::var("PG_BIN") {
+        return PathBuf::from(b);
+    }
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".to_string());
+    let out = Command::new(&pg_config)
+        .arg("--bindir")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {pg_config}: {e}; set PG_CONFIG"));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// A command running as the server's OS user.
+fn as_postgres(program: &Path) -> Command {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    // pgrx appends Rust backtraces to error DETAILs when this is set.
+    c.env_remove("RUST_BACKTRACE");
+    c
+}
+
+fn run(c: &mut Command) -> Result<Output> {
+    let desc = format!("{c:?}");
+    let out = c.output().with_context(|| format!("cannot run {desc}"))?;
+    if !out.status.success() {
+        bail!(
+            "{desc} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+/// Where test clusters live; `RUVECTOR_TEST_DIR` overrides.
+fn root_dir() -> PathBuf {
+    std::env::var("RUVECTOR_TEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/tmp/ruvector-server-tests"))
+}
+
+pub struct Cluster {
+    pub name: String,
+    pub dir: PathBuf,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+impl Cluster {
+    /// A fresh cluster (any previous one of this name is removed), with `settings` appended to
+    /// postgresql.conf, started.
+    pub fn new(name: &str, port: u16, settings: &[&str]) -> Result<Cluster> {
+        let c = Cluster::at(name, port);
+        c.remove()?;
+        std::fs::create_dir_all(root_dir())?;
+        let mut mk = Command::new("install");
+        mk.arg("-d");
+        if is_root() {
+            mk.args(["-o", "postgres", "-g", "postgres"]);
+        }
+        run(mk.arg(&c.dir))?;
+        let mut init = as_postgres(&c.bin.join("initdb"));
+        init.arg("-D")
+            .arg(&c.dir)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"]);
+        run(&mut init)?;
+        let mut conf = String::from("\n# ruvector server tests\nfsync = on\n");
+        for s in settings {
+            conf.push_str(s);
+            conf.push('\n');
+        }
+        c.append_conf(&conf)?;
+        c.start()?;
+        Ok(c)
+    }
+
+    fn at(name: &str, port: u16) -> Cluster {
+        Cluster {
+            name: name.to_string(),
+            dir: root_dir().join(name),
+            port,
+            bin: bindir(),
+        }
+    }
+
+    fn remove(&self) -> Result<()> {
+        if self.dir.join("postmaster.pid").exists() {
+            let _ = self.stop();
+        }
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("cannot remove {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn append_conf(&self, text: &str) -> Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("postgresql.conf"))?;
+        f.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn start(&self) -> Result<()> {
+        let mut c = as_postgres(&self.bin.join("pg_ctl"));
+        c.arg("-D")
+            .arg(&self.dir)
+            .args(["-w", "-t", "120", "-l"])
+            .arg(self.dir.join("server.log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k /tmp -c listen_addresses='' -c unix_socket_directories=/tmp",
+                self.port
+            ))
+            .arg("start");
+        run(&mut c).map(|_| ()).with_context(|| self.log_tail())
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        let mut c = as_postgres(&self.bin.join("pg_ctl"));
+        c.arg("-D")
+            .arg(&self.dir)
+            .args(["-m", "fast", "-w", "-t", "120", "stop"]);
+        run(&mut c).map(|_| ())
+    }
+
+    /// Crashes the server: SIGKILL to the postmaster and every one of its processes at once
+    /// (as a power loss would stop them), then waits until they are gone.
+    pub fn kill9(&self) -> Result<()> {
+        let pid_file = std::fs::read_to_string(self.dir.join("postmaster.pid"))?;
+        let pid: i32 = pid_file.lines().next().unwrap_or("").trim().parse()?;
+        let mut pids = vec![pid];
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...
+            let after = stat.rsplit(')').next().unwrap_or("");
+            let ppid: i32 = after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            if ppid == pid {
+                pids.push(child);
+            }
+        }
+        for p in &pids {
+            // SAFETY: sending a signal.
+            unsafe { libc::kill(*p, libc::SIGKILL) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pids
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        {
+            if Instant::now() > deadline {
+                bail!("server processes survived SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    pub fn conninfo(&self, db: &str) -> String {
+        format!("host=/tmp port={} user=postgres dbname={db}", self.port)
+    }
+
+    /// Connects, retrying while the server is still starting up (e.g. in recovery).
+    pub fn connect(&self, db: &str) -> Result<Client> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match Client::connect(&self.conninfo(db), NoTls) {
+                Ok(c) => return Ok(c),
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot connect to {}", self.name))
+                }
+            }
+        }
+    }
+
+    /// A connection to `postgres` with the extension created.
+    pub fn with_extension(&self) -> Result<Client> {
+        let mut c = self.connect("postgres")?;
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS ruvector")
+            .context(
+                "CREATE EXTENSION ruvector failed: install the extension first (scripts/test.sh \
+             does, or `cargo pgrx install`)",
+            )?;
+        Ok(c)
+    }
+
+    /// A streaming standby of this cluster, from `pg_basebackup` over the loopback socket.
+    pub fn standby(&self, name: &str, port: u16) -> Result<Cluster> {
+        let s = Cluster::at(name, port);
+        s.remove()?;
+        let mut c = as_postgres(&self.bin.join("pg_basebackup"));
+        c.arg("-D")
+            .arg(&s.dir)
+            .args([
+                "-R", "-X", "stream", "-c", "fast", "-h", "/tmp", "-U", "postgres",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string());
+        run(&mut c)?;
+        s.start()?;
+        Ok(s)
+    }
+
+    /// Waits until this standby has replayed the primary's current WAL position.
+    pub fn wait_for_replay(&self, primary: &mut Client) -> Result<()> {
+        let lsn: String = primary
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])?
+            .get(0);
+        let mut me = self.connect("postgres")?;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let done: bool = me
+                .query_one(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )?
+                .get(0);
+            if done {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("standby {} did not replay up to {lsn}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs pgbench against database `db` with the given arguments.
+    pub fn pgbench(&self, db: &str, args: &[&str]) -> Result<Output> {
+        let mut c = Command::new(self.bin.join("pgbench"));
+        c.args(["-h", "/tmp", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(args)
+            .arg(db);
+        run(&mut c)
+    }
+
+    /// The end of the server log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        format!(
+            "server log of {} (last lines):\n{}",
+            self.name,
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        )
+    }
+
+    /// Whether the server log contains `needle` (e.g. a PANIC or a crash).
+    pub fn log_contains(&self, needle: &str) -> bool {
+        std::fs::read_to_string(self.dir.join("server.log"))
+            .unwrap_or_default()
+            .contains(needle)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.dir.join("postmaster.pid").exists() {
+            let mut c = as_postgres(&self.bin.join("pg_ctl"));
+            c.arg("-D")
+                .arg(&self.dir)
+                .args(["-m", "immediate", "-w", "stop"]);
+            let _ = c.output();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Test data on the server: the GloVe set from `../shared/data`, loaded with binary COPY, and
+//! recall@10 of index scans against its exact ground truth — measured with the benchmark
+//! tool's own code (`ruvector_bench`), so tests and README numbers mean the same thing.
+
+use anyhow::{Context, Result};
+use postgres::Client;
+use ruvector_bench::dataset::{Dataset, Metric};
+use ruvector_bench::sweep::Measure;
+use ruvector_bench::wire::CopyRows;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `../shared/data/<name>` next to the repository (`RUVECTOR_DATA` overrides the directory).
+pub fn data_dir(name: &str) -> PathBuf {
+    let base = std::env::var("RUVECTOR_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
+        });
+    base.join(name)
+}
+
+/// glove-100k (50-d, 100k rows, 1000 queries) with ground truth for `metric`.
+pub fn glove(metric: Metric) -> Dataset {
+    let dir = data_dir("glove-100k");
+    Dataset::texmex(&dir, metric, None, None, 10).unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\nThe recall tests need the GloVe set at {} (../shared/data/glove-100k next \
+             to the project, or RUVECTOR_DATA)",
+            dir.display()
+        )
+    })
+}
+
+/// Creates `table (id int4 primary key, embedding ruvector(dim))`.
+pub fn create_table(client: &mut Client, table: &str, dim: usize) -> Result<()> {
+    client.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int4 PRIMARY KEY, embedding ruvector({dim}))"
+    ))?;
+    Ok(())
+}
+
+/// Binary-COPYs base rows `rows` of the dataset (id = row number).
+pub fn copy_rows(
+    client: &mut Client,
+    table: &str,
+    ds: &Dataset,
+    rows: impl Iterator<Item = usize>,
+) -> Result<()> {
+    let mut w = client.copy_in(&format!(
+        "COPY {table} (id, embedding) FROM STDIN (FORMAT BINARY)"
+    ))?;
+    let mut c = CopyRows::new();
+    for i in rows {
+        c.row(i as i32, ds.base.row(i));
+        if c.len() > 1 << 20 {
+            w.write_all(&c.take())?;
+        }
+    }
+    w.write_all(&c.finish())?;
+    w.finish().context("binary COPY failed")?;
+    Ok(())
+}
+
+/// Recall@10 of index scans on `table` at `ef_search`, over the dataset's first `queries`
+/// queries. Fails if the planner does not use `index`.
+pub fn recall(
+    conninfo: &str,
+    table: &str,
+    index: &str,
+    ds: &Dataset,
+    ef_search: i64,
+    queries: usize,
+) -> Result<f64> {
+    let m = Measure {
+        config: conninfo.parse()?,
+        setup: vec![format!("SET ruvector.ef_search = {ef_search}")],
+        sql: format!(
+            "SELECT id FROM {table} ORDER BY embedding {} $1 LIMIT 10",
+            ds.metric.operator()
+        ),
+        dataset: ds,
+        queries,
+        k: 10,
+        clients: 1,
+        index: Some(index.to_string()),
+    };
+    m.check_plan()?;
+    let p = m.run(Some(ef_search), &indicatif::ProgressBar::hidden())?;
+    Ok(p.recall)
+}
+
+/// Exact ground truth recomputed over a subset of base rows (after deletes), in row numbers.
+pub fn truth_over(ds: &Dataset, rows: &[usize], metric: Metric) -> Vec<Vec<u32>> {
+    let mut sub = ruvector_bench::dataset::Vectors {
+        dim: ds.base.dim,
+        data: Vec::with_capacity(rows.len() * ds.base.dim),
+    };
+    for &r in rows {
+        sub.data.extend_from_slice(ds.base.row(r));
+    }
+    ruvector_bench::dataset::exact_neighbours(&sub, &ds.queries, metric, 10)
+        .into_iter()
+        .map(|t| t.into_iter().map(|i| rows[i as usize] as u32).collect())
+        .collect()
+}

@@ -1,0 +1,34 @@
+//! Harness for the tests in `tests/` that need whole PostgreSQL servers (the extension must be
+//! installed into that PostgreSQL first; `scripts/test.sh` does it):
+//!
+//! * `cluster` — throw-away clusters: start/stop, `kill -9`, streaming standbys, pgbench;
+//! * `data` — the GloVe set loaded with binary COPY, and recall@10 against exact ground truth.
+//!
+//! Each test starts its own cluster on its own port; run them one at a time
+//! (`--test-threads=1`) on small machines.
+
+pub mod cluster;
+pub mod data;
+
+use std::sync::{Arc, Mutex};
+
+/// A client whose server NOTICEs are collected (e.g. the over-memory build notice).
+pub fn connect_collecting_notices(
+    conninfo: &str,
+) -> anyhow::Result<(postgres::Client, Arc<Mutex<Vec<String>>>)> {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    let mut config: postgres::Config = conninfo.parse()?;
+    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    Ok((config.connect(postgres::NoTls)?, notices))
+}
+
+/// Asserts `measured >= min`, printing the measurement either way (visible with
+/// `--nocapture`), so the log shows how far above its gate each figure is.
+pub fn gate(what: &str, measured: f64, min: f64) {
+    println!("{what}: {measured:.4} (gate {min})");
+    assert!(
+        measured >= min,
+        "{what}: {measured:.4} is below the gate {min}"
+    );
+}

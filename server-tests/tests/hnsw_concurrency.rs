@@ -1,0 +1,154 @@
+//! ruhnsw under concurrent load: pgbench clients mixing INSERT, DELETE, k-NN SELECT and
+//! VACUUM for a bounded time must see no error, and afterwards every surviving row must still
+//! be reachable through the index (index scan and sequential scan agree) and found by its own
+//! vector.
+
+use postgres::Client;
+use ruvector_bench::dataset::Metric;
+use ruvector_bench::wire::VectorParam;
+use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::data::{copy_rows, glove};
+use std::collections::BTreeSet;
+
+const SCRIPTS: &[(&str, &str)] = &[
+    (
+        "insert.sql",
+        "INSERT INTO items (embedding)
+             SELECT array_agg(random() - 0.5)::ruvector(50) FROM generate_series(1, 50);\n",
+    ),
+    (
+        "delete.sql",
+        "\\set id random(1, 40000)\nDELETE FROM items WHERE id = :id;\n",
+    ),
+    (
+        "select.sql",
+        "\\set id random(1, 20000)\n\
+         SELECT id FROM items ORDER BY embedding <=> (SELECT embedding FROM seeds WHERE id = :id) LIMIT 10;\n",
+    ),
+    ("vacuum.sql", "VACUUM items;\n"),
+];
+
+fn ids(client: &mut Client, sql: &str, q: &[f32]) -> BTreeSet<i64> {
+    client
+        .query(sql, &[&VectorParam(q)])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn pgbench_insert_delete_select_vacuum() {
+    let ds = glove(Metric::Cosine);
+    let c = Cluster::new("concurrency", 5481, &["max_connections = 50"]).unwrap();
+    let mut client = c.with_extension().unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE seeds (id int4 PRIMARY KEY, embedding ruvector(50));
+             CREATE TABLE items (id bigserial PRIMARY KEY, embedding ruvector(50));",
+        )
+        .unwrap();
+    copy_rows(&mut client, "seeds", &ds, 0..20_000).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO items (embedding) SELECT embedding FROM seeds ORDER BY id;
+             CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)
+                 WITH (m = 8, ef_construction = 32);
+             ANALYZE items, seeds",
+        )
+        .unwrap();
+
+    let dir = c.dir.join("pgbench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args: Vec<String> = vec!["-n", "-c", "6", "-j", "2", "-T", "45"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for ((name, body), weight) in SCRIPTS.iter().zip([10, 4, 20, 1]) {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        args.push("-f".into());
+        args.push(format!("{}@{weight}", path.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = c.pgbench("postgres", &args).unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    let processed = report
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .expect("pgbench report");
+    assert!(processed > 100, "pgbench did almost nothing: {report}");
+    assert!(
+        report.contains("number of failed transactions: 0"),
+        "pgbench saw failures: {report}"
+    );
+    assert!(
+        !c.log_contains("PANIC") && !c.log_contains("server process"),
+        "{}",
+        c.log_tail()
+    );
+
+    // Everything that survived is reachable: the whole graph walked by an iterative index
+    // scan equals the table.
+    client.batch_execute("VACUUM items").unwrap();
+    let table: BTreeSet<i64> = client
+        .query("SELECT id FROM items", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    client
+        .batch_execute(
+            "SET enable_seqscan = off; SET ruvector.hnsw_iterative_scan = relaxed_order;
+             SET ruvector.hnsw_max_scan_tuples = 100000000; SET work_mem = '256MB'",
+        )
+        .unwrap();
+    let all = ids(
+        &mut client,
+        "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 100000000",
+        ds.queries.row(0),
+    );
+    assert_eq!(all.len(), table.len());
+    assert_eq!(
+        all, table,
+        "index and table disagree after the concurrent run"
+    );
+
+    // ... and each row finds itself.
+    client
+        .batch_execute("RESET ruvector.hnsw_iterative_scan; SET ruvector.ef_search = 100")
+        .unwrap();
+    let rows: Vec<(i64, Vec<f32>)> = client
+        .query("SELECT id, embedding::real[] FROM items", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let stmt = client
+        .prepare("SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10")
+        .unwrap();
+    let mut missing = Vec::new();
+    for (id, v) in rows.iter().step_by(7) {
+        let found: Vec<i64> = client
+            .query(&stmt, &[&VectorParam(v)])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !found.contains(id) {
+            missing.push(*id);
+        }
+    }
+    let checked = rows.len().div_ceil(7);
+    println!(
+        "{} of {checked} rows not found by their own vector",
+        missing.len()
+    );
+    assert!(
+        missing.len() * 500 <= checked,
+        "{} of {checked} rows not found by their own vector: {missing:?}",
+        missing.len()
+    );
+}
