@@ -212,7 +212,12 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
                     let guc = p.search_guc().unwrap();
                     let m = measure(
                         t,
-                        vec![format!("SET {guc} = {value}")],
+                        // The index is what is measured: on small sets the planner would
+                        // rather sort a sequential scan.
+                        vec![
+                            format!("SET {guc} = {value}"),
+                            "SET enable_seqscan = off".to_string(),
+                        ],
                         Some(builds[i].index.clone()),
                         args.queries,
                     );

@@ -75,13 +75,7 @@ impl Cluster {
     pub fn new(name: &str, port: u16, settings: &[&str]) -> Result<Cluster> {
         let c = Cluster::at(name, port);
         c.remove()?;
-        std::fs::create_dir_all(root_dir())?;
-        let mut mk = Command::new("install");
-        mk.arg("-d");
-        if is_root() {
-            mk.args(["-o", "postgres", "-g", "postgres"]);
-        }
-        run(mk.arg(&c.dir))?;
+        c.make_dir()?;
         let mut init = as_postgres(&c.bin.join("initdb"));
         init.arg("-D")
             .arg(&c.dir)
@@ -104,6 +98,18 @@ impl Cluster {
             port,
             bin: bindir(),
         }
+    }
+
+    /// An empty data directory owned by the server's OS user.
+    fn make_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(root_dir())?;
+        let mut mk = Command::new("install");
+        mk.args(["-d", "-m", "0700"]);
+        if is_root() {
+            mk.args(["-o", "postgres", "-g", "postgres"]);
+        }
+        run(mk.arg(&self.dir))?;
+        Ok(())
     }
 
     fn remove(&self) -> Result<()> {
@@ -226,6 +232,7 @@ impl Cluster {
     pub fn standby(&self, name: &str, port: u16) -> Result<Cluster> {
         let s = Cluster::at(name, port);
         s.remove()?;
+        s.make_dir()?;
         let mut c = as_postgres(&self.bin.join("pg_basebackup"));
         c.arg("-D")
             .arg(&s.dir)

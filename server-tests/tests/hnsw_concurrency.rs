@@ -10,11 +10,14 @@ use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{copy_rows, glove};
 use std::collections::BTreeSet;
 
+/// New rows come from the rest of the GloVe set (`pool`, ids 20000..99999), as a real
+/// workload's would come from the same distribution as the indexed ones; queries are GloVe
+/// rows too.
 const SCRIPTS: &[(&str, &str)] = &[
     (
         "insert.sql",
-        "INSERT INTO items (embedding)
-             SELECT array_agg(random() - 0.5)::ruvector(50) FROM generate_series(1, 50);\n",
+        "\\set id random(20000, 99999)\n\
+         INSERT INTO items (embedding) SELECT embedding FROM pool WHERE id = :id;\n",
     ),
     (
         "delete.sql",
@@ -22,8 +25,8 @@ const SCRIPTS: &[(&str, &str)] = &[
     ),
     (
         "select.sql",
-        "\\set id random(1, 20000)\n\
-         SELECT id FROM items ORDER BY embedding <=> (SELECT embedding FROM seeds WHERE id = :id) LIMIT 10;\n",
+        "\\set id random(0, 99999)\n\
+         SELECT id FROM items ORDER BY embedding <=> (SELECT embedding FROM pool WHERE id = :id) LIMIT 10;\n",
     ),
     ("vacuum.sql", "VACUUM items;\n"),
 ];
@@ -44,17 +47,17 @@ fn pgbench_insert_delete_select_vacuum() {
     let mut client = c.with_extension().unwrap();
     client
         .batch_execute(
-            "CREATE TABLE seeds (id int4 PRIMARY KEY, embedding ruvector(50));
+            "CREATE TABLE pool (id int4 PRIMARY KEY, embedding ruvector(50));
              CREATE TABLE items (id bigserial PRIMARY KEY, embedding ruvector(50));",
         )
         .unwrap();
-    copy_rows(&mut client, "seeds", &ds, 0..20_000).unwrap();
+    copy_rows(&mut client, "pool", &ds, 0..ds.base.len()).unwrap();
     client
         .batch_execute(
-            "INSERT INTO items (embedding) SELECT embedding FROM seeds ORDER BY id;
+            "INSERT INTO items (embedding) SELECT embedding FROM pool WHERE id < 20000 ORDER BY id;
              CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)
                  WITH (m = 8, ef_construction = 32);
-             ANALYZE items, seeds",
+             ANALYZE items, pool",
         )
         .unwrap();
 
@@ -92,6 +95,11 @@ fn pgbench_insert_delete_select_vacuum() {
 
     // Everything that survived is reachable: the whole graph walked by an iterative index
     // scan equals the table.
+    // A last VACUUM with something to delete: it also repairs what the concurrent run left
+    // behind (links displaced after the run's last VACUUM).
+    client
+        .batch_execute("DELETE FROM items WHERE id = (SELECT min(id) FROM items)")
+        .unwrap();
     client.batch_execute("VACUUM items").unwrap();
     let table: BTreeSet<i64> = client
         .query("SELECT id FROM items", &[])
@@ -116,39 +124,46 @@ fn pgbench_insert_delete_select_vacuum() {
         "index and table disagree after the concurrent run"
     );
 
-    // ... and each row finds itself.
-    client
-        .batch_execute("RESET ruvector.hnsw_iterative_scan; SET ruvector.ef_search = 100")
-        .unwrap();
+    // ... and each row is found by its own vector: at ef_search 100 almost always (the graph
+    // is approximate, and m = 8 is small), at 400 all but a handful.
     let rows: Vec<(i64, Vec<f32>)> = client
         .query("SELECT id, embedding::real[] FROM items", &[])
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let stmt = client
-        .prepare("SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10")
+    client
+        .batch_execute("RESET ruvector.hnsw_iterative_scan")
         .unwrap();
-    let mut missing = Vec::new();
-    for (id, v) in rows.iter().step_by(7) {
-        let found: Vec<i64> = client
-            .query(&stmt, &[&VectorParam(v)])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if !found.contains(id) {
-            missing.push(*id);
+    let sample: Vec<&(i64, Vec<f32>)> = rows.iter().step_by(7).collect();
+    for (ef, max_missing_per_mille) in [(100, 5), (400, 1)] {
+        client
+            .batch_execute(&format!("SET ruvector.ef_search = {ef}"))
+            .unwrap();
+        let stmt = client
+            .prepare("SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10")
+            .unwrap();
+        let mut missing = Vec::new();
+        for (id, v) in &sample {
+            let found: Vec<i64> = client
+                .query(&stmt, &[&VectorParam(v)])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !found.contains(id) {
+                missing.push(*id);
+            }
         }
+        let checked = sample.len();
+        println!(
+            "ef_search {ef}: {} of {checked} rows not found by their own vector",
+            missing.len()
+        );
+        assert!(
+            missing.len() * 1000 <= checked * max_missing_per_mille,
+            "ef_search {ef}: {} of {checked} rows not found by their own vector: {missing:?}",
+            missing.len()
+        );
     }
-    let checked = rows.len().div_ceil(7);
-    println!(
-        "{} of {checked} rows not found by their own vector",
-        missing.len()
-    );
-    assert!(
-        missing.len() * 500 <= checked,
-        "{} of {checked} rows not found by their own vector: {missing:?}",
-        missing.len()
-    );
 }

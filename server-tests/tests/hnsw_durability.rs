@@ -183,8 +183,9 @@ fn kill9_during_bulk_insert_then_recovery() {
     let next = 20_000 + committed_batches * 5000;
     copy_rows(&mut client, "items", &ds, next..next + 2000).unwrap();
     client
-        .batch_execute("DELETE FROM items WHERE id % 10 = 0; VACUUM items")
+        .batch_execute("DELETE FROM items WHERE id % 10 = 0")
         .unwrap();
+    client.batch_execute("VACUUM items").unwrap();
     let table = ids_in_table(&mut client, "items");
     let through_index = ids_through_index(&mut client, "items", "items_idx", ds.queries.row(1));
     assert_eq!(
@@ -217,8 +218,9 @@ fn streaming_standby_returns_the_same_results() {
     p.batch_execute("CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)")
         .unwrap();
     copy_rows(&mut p, "items", &ds, 20_000..25_000).unwrap();
-    p.batch_execute("DELETE FROM items WHERE id % 5 = 0; VACUUM items")
+    p.batch_execute("DELETE FROM items WHERE id % 5 = 0")
         .unwrap();
+    p.batch_execute("VACUUM items").unwrap();
     copy_rows(&mut p, "items", &ds, (0..25_000).filter(|i| i % 10 == 0)).unwrap();
     p.batch_execute("VACUUM ANALYZE items").unwrap();
 

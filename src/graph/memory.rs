@@ -278,6 +278,78 @@ impl MemoryGraph {
         links.add(new, max, |a, b| self.distance_between(a, b));
     }
 
+    /// After every node of `nodes` is inserted: makes each one reachable from the entry point
+    /// on the ground layer. A node no search can reach is one the heuristic kept out of every
+    /// neighbour list — a vector far from all others, or one of a few near-identical vectors
+    /// that only link to each other. Each unreachable node gets a link from the nearest
+    /// reachable node (displacing that node's weakest link), which also makes everything the
+    /// node itself links to reachable; displaced links can cut off others, so this repeats
+    /// (a few rounds at most in practice). Returns how many links were forced.
+    pub fn ensure_reachable(&self, nodes: &[u32]) -> usize {
+        let Some((entry, _)) = self.entry() else {
+            return 0;
+        };
+        let max = self.params.max_neighbors(0);
+        let mut forced = 0;
+        for _round in 0..8 {
+            let mut reached = vec![false; self.nodes.len()];
+            self.mark_reachable(entry, &mut reached);
+            let unreached: Vec<u32> = nodes
+                .iter()
+                .copied()
+                .filter(|&x| !reached[x as usize])
+                .collect();
+            if unreached.is_empty() {
+                break;
+            }
+            for x in unreached {
+                if reached[x as usize] {
+                    continue; // reached through a node fixed earlier in this round
+                }
+                let ef = self.params.ef_construction;
+                let Some(host) = self
+                    .search(self.values.get(x), ef, ef)
+                    .into_iter()
+                    .find(|s| s.id != x && reached[s.id as usize])
+                else {
+                    continue;
+                };
+                self.nodes[host.id as usize].links[0]
+                    .lock()
+                    .expect("graph lock poisoned")
+                    .force(
+                        Scored {
+                            distance: host.distance,
+                            id: x,
+                        },
+                        max,
+                        |a, b| self.distance_between(a, b),
+                    );
+                forced += 1;
+                self.mark_reachable(x, &mut reached);
+            }
+        }
+        forced
+    }
+
+    /// Marks every node reachable from `start` on the ground layer (breadth-first).
+    fn mark_reachable(&self, start: u32, reached: &mut [bool]) {
+        let mut queue = std::collections::VecDeque::from([start]);
+        reached[start as usize] = true;
+        while let Some(x) = queue.pop_front() {
+            for s in self.nodes[x as usize].links[0]
+                .lock()
+                .expect("graph lock poisoned")
+                .iter()
+            {
+                if !reached[s.id as usize] {
+                    reached[s.id as usize] = true;
+                    queue.push_back(s.id);
+                }
+            }
+        }
+    }
+
     /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image.
     pub fn search(&self, query: &[u8], ef: usize, k: usize) -> Vec<Scored<u32>> {
         let Some((entry, top)) = self.entry() else {
@@ -431,6 +503,50 @@ mod tests {
                 })
                 .collect();
             assert!(missing.is_empty(), "round {round}: unreachable {missing:?}");
+        }
+    }
+
+    /// Outliers inserted after a cluster get no incoming link from the heuristic; the repair
+    /// pass links each one from the reachable graph, so every node is found by its own value.
+    #[test]
+    fn outliers_get_incoming_links() {
+        let mut images: Vec<Vec<u8>> = (0..400)
+            .map(|i| dense_f32_image(&[(i % 20) as f32 * 0.01, (i / 20) as f32 * 0.01, 0.0]))
+            .collect();
+        // Far points, each in its own direction, inserted last.
+        for k in 0..40 {
+            let a = k as f32 * 0.157;
+            images.push(dense_f32_image(&[
+                100.0 * a.cos(),
+                100.0 * a.sin(),
+                50.0 + k as f32,
+            ]));
+        }
+        let params = Params {
+            m: 2,
+            ef_construction: 8,
+        };
+        let g = build_serial(Metric::L2F32, params, &images, 3);
+        let all: Vec<u32> = (0..images.len() as u32).collect();
+        let unreachable = |g: &MemoryGraph| {
+            (0..images.len())
+                .filter(|&i| {
+                    !g.search(&images[i], 16, 1)
+                        .iter()
+                        .any(|s| s.distance == 0.0)
+                })
+                .count()
+        };
+        let before = unreachable(&g);
+        assert!(before > 0, "the set-up should leave outliers unreachable");
+        let forced = g.ensure_reachable(&all);
+        assert_eq!(
+            unreachable(&g),
+            0,
+            "{before} unreachable before, {forced} links forced"
+        );
+        for id in 0..g.len() as u32 {
+            assert!(g.neighbors(id, 0).len() <= params.max_neighbors(0));
         }
     }
 

@@ -130,6 +130,42 @@ impl<Id: Copy + Ord> Links<Id> {
         dropped.scored.id != new.id
     }
 
+    /// Adds `new` whatever the heuristic says, dropping (if the list is full) the entry the
+    /// heuristic values least other than `new`: the farthest filler, else the farthest entry.
+    /// Returns the dropped neighbour. For a node that would otherwise have no incoming link.
+    pub fn force(
+        &mut self,
+        new: Scored<Id>,
+        max: usize,
+        mut dist: impl FnMut(Id, Id) -> f32,
+    ) -> Option<Id> {
+        if self.contains(new.id) {
+            return None;
+        }
+        let pos = self.items.partition_point(|l| l.scored < new);
+        self.items.insert(
+            pos,
+            Link {
+                scored: new,
+                closer: false,
+            },
+        );
+        self.decided = false;
+        if self.items.len() <= max {
+            return None;
+        }
+        self.decide(&mut dist);
+        let drop = self
+            .items
+            .iter()
+            .rposition(|l| !l.closer && l.scored.id != new.id)
+            .or_else(|| self.items.iter().rposition(|l| l.scored.id != new.id))?;
+        let dropped = self.items.remove(drop);
+        // Removing a kept entry can change later decisions; recompute them when next needed.
+        self.decided = !dropped.closer;
+        Some(dropped.scored.id)
+    }
+
     /// Recomputes every flag (once per list, when it first needs pruning).
     fn decide(&mut self, dist: &mut impl FnMut(Id, Id) -> f32) {
         for i in 0..self.items.len() {
@@ -235,6 +271,72 @@ mod tests {
                 prop_assert_eq!(&got, &reference);
             }
         }
+    }
+
+    #[test]
+    fn force_keeps_the_new_link_and_drops_the_weakest() {
+        // owner at 0; neighbours at 1, 2, 3 on a line (each hides the next: 1 kept, 2 and 3
+        // fillers); forcing a far node in drops the farthest filler.
+        let pos = [0.0f32, 1.0, 2.0, 3.0, 10.0];
+        let d = |a: usize, b: usize| (pos[a] - pos[b]).abs();
+        let mut l: Links<usize> = Links::default();
+        for (i, &p) in pos.iter().enumerate().take(4).skip(1) {
+            l.add(Scored { distance: p, id: i }, 3, d);
+        }
+        assert!(
+            !l.add(
+                Scored {
+                    distance: 10.0,
+                    id: 4
+                },
+                3,
+                d
+            ),
+            "the heuristic refuses it"
+        );
+        assert_eq!(
+            l.force(
+                Scored {
+                    distance: 10.0,
+                    id: 4
+                },
+                3,
+                d
+            ),
+            Some(3)
+        );
+        assert_eq!(l.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 2, 4]);
+        assert_eq!(
+            l.force(
+                Scored {
+                    distance: 10.0,
+                    id: 4
+                },
+                3,
+                d
+            ),
+            None
+        );
+        // Later additions still follow the heuristic over the current list.
+        let mut reference: Vec<Scored<usize>> = l.iter().copied().collect();
+        reference.push(Scored {
+            distance: 2.5,
+            id: 5,
+        });
+        let pos2 = [0.0f32, 1.0, 2.0, 3.0, 10.0, 2.5];
+        let d2 = |a: usize, b: usize| (pos2[a] - pos2[b]).abs();
+        l.add(
+            Scored {
+                distance: 2.5,
+                id: 5,
+            },
+            3,
+            d2,
+        );
+        assert_eq!(
+            l.iter().copied().collect::<Vec<_>>(),
+            select_neighbors(&reference, 3, d2)
+        );
     }
 
     #[test]

@@ -283,6 +283,8 @@ fn write_index(
 ) {
     let elements = group_duplicates(&graph, &tids);
     link(&graph, &elements);
+    let nodes: Vec<u32> = elements.iter().map(|e| e.node).collect();
+    graph.ensure_reachable(&nodes);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_WRITE);
 
     // Plan where each element and neighbour tuple goes, then encode neighbour lists.

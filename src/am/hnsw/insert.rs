@@ -160,19 +160,7 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         Some(value.to_vec()),
         meta.ef_construction as usize * 32,
     );
-    for (lc, layer) in layers.iter().enumerate() {
-        for n in layer {
-            add_connection(
-                &mut g,
-                &mut images,
-                Tid::unpack(n.id),
-                etid,
-                n.distance,
-                lc,
-                false,
-            );
-        }
-    }
+    link_back(&mut g, &mut images, etid, &layers);
     drop(g);
 
     if meta.entry().is_none_or(|(_, l)| level > l) {
@@ -183,6 +171,38 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         });
     }
     drop(lock);
+}
+
+/// Adds the reverse links of a new (or repaired) element to its neighbours (`layers`, per
+/// layer, nearest first), making sure at least one exists on the ground layer.
+pub fn link_back(
+    g: &mut DiskGraph,
+    images: &mut ImageCache,
+    element: Tid,
+    layers: &[Vec<Scored<u64>>],
+) {
+    let mut ground_links = 0;
+    for (lc, layer) in layers.iter().enumerate() {
+        for n in layer {
+            let linked = add_connection(
+                g,
+                images,
+                Tid::unpack(n.id),
+                element,
+                n.distance,
+                lc,
+                Connect::Heuristic,
+            );
+            if lc == 0 && linked {
+                ground_links += 1;
+            }
+        }
+    }
+    if ground_links == 0 {
+        if let Some(layer0) = layers.first() {
+            ensure_in_link(g, images, element, layer0);
+        }
+    }
 }
 
 /// Adds `heap_tid` to an existing element with the same value, if it has room and is not
@@ -374,9 +394,19 @@ fn free_slot(buf: &Locked, esize: usize, nsize: usize) -> Option<(Tid, Tid)> {
     None
 }
 
+/// How [`add_connection`] treats a full neighbour list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connect {
+    /// Add the link only if the neighbour-selection heuristic keeps it.
+    Heuristic,
+    /// Add the link in any case, displacing the farthest neighbour: used when an element would
+    /// otherwise have no incoming link on the ground layer, and so could never be found.
+    Force,
+}
+
 /// Makes `new` a neighbour of element `n` on layer `lc` if the heuristic keeps it (or there is
-/// a free slot), replacing the neighbour it displaces.
-#[allow(clippy::too_many_arguments)]
+/// a free slot, or `mode` forces it), replacing the neighbour it displaces. Returns whether
+/// `n` links to `new` afterwards.
 pub fn add_connection(
     g: &mut DiskGraph,
     images: &mut ImageCache,
@@ -384,27 +414,29 @@ pub fn add_connection(
     new: Tid,
     distance: f32,
     lc: usize,
-    check_existing: bool,
-) {
+    mode: Connect,
+) -> bool {
     let index = g.relation();
     let m = g.m;
     let metric = g.metric;
     // Read n's element and current list without holding locks while computing.
     let Some((ntid, nlevel)) = element_links(g, n) else {
-        return;
+        return false;
     };
     if nlevel < lc {
-        return;
+        return false;
     }
     let current = neighbor_list(g, ntid, lc, m);
-    let (start_cap, cap) = layout::layer_slots(lc, m);
-    let _ = start_cap;
+    let (_, cap) = layout::layer_slots(lc, m);
     let valid: Vec<Tid> = current.iter().copied().filter(|t| t.is_valid()).collect();
+    if valid.contains(&new) {
+        return true;
+    }
     let target: Option<Tid> = if valid.len() < cap {
         None // a free slot
     } else {
         let Some(nimg) = image(g, images, n.pack()).map(|v| v.to_vec()) else {
-            return;
+            return false;
         };
         let mut candidates = Vec::with_capacity(valid.len() + 1);
         let mut dying = None;
@@ -425,6 +457,7 @@ pub fn add_connection(
         }
         match dying {
             Some(t) => Some(t),
+            None if mode == Connect::Force => candidates.iter().max().map(|s| Tid::unpack(s.id)),
             None => {
                 candidates.push(Scored {
                     distance,
@@ -437,7 +470,7 @@ pub fn add_connection(
                     }
                 });
                 if !chosen.iter().any(|s| s.id == new.pack()) {
-                    return;
+                    return false;
                 }
                 valid
                     .iter()
@@ -452,14 +485,14 @@ pub fn add_connection(
     let wal = WalChange::start(index);
     let mut page = wal.register(&buf, false);
     let Some(item) = page.item_mut(ntid.offset) else {
-        return;
+        return false;
     };
     if !layout::is_neighbor_tuple(item) {
-        return;
+        return false;
     }
     let mut list = layout::layer_tids(item, lc, m);
-    if check_existing && list.contains(&new) {
-        return;
+    if list.contains(&new) {
+        return true;
     }
     let slot = match target {
         Some(old) => list.iter().position(|t| *t == old),
@@ -467,11 +500,37 @@ pub fn add_connection(
     }
     .or_else(|| list.iter().position(|t| !t.is_valid()));
     let Some(slot) = slot else {
-        return; // the list changed meanwhile and has no room: leave the link out
+        return false; // the list changed meanwhile and has no room: leave the link out
     };
     list[slot] = new;
     layout::set_layer_tids(item, lc, m, &list);
     wal.commit();
+    true
+}
+
+/// Makes sure some element links to `element` on the ground layer: if none of its neighbours
+/// (`neighbors`, nearest first) kept it, the nearest that can take it is made to. An element
+/// without incoming links is unreachable by any search — it happens to vectors far from all
+/// others, whose neighbours all have closer neighbours (e.g. outliers inserted later).
+pub fn ensure_in_link(
+    g: &mut DiskGraph,
+    images: &mut ImageCache,
+    element: Tid,
+    neighbors: &[Scored<u64>],
+) {
+    for n in neighbors {
+        if add_connection(
+            g,
+            images,
+            Tid::unpack(n.id),
+            element,
+            n.distance,
+            0,
+            Connect::Force,
+        ) {
+            return;
+        }
+    }
 }
 
 /// An element's neighbour-tuple TID and level.

@@ -12,10 +12,13 @@
 //!    insert reuses the slot, and the meta page's insert page moves back to the first free slot.
 
 use super::disk::{read_meta, update_meta, DiskGraph};
-use super::insert::{add_connection, find_neighbors, ImageCache, SCAN_LOCK, UPDATE_LOCK};
+use super::insert::{
+    ensure_in_link, find_neighbors, link_back, ImageCache, SCAN_LOCK, UPDATE_LOCK,
+};
 use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
 use crate::graph::search::IdHash;
+use crate::graph::Scored;
 use pgrx::pg_sys;
 use std::collections::HashSet;
 
@@ -27,6 +30,48 @@ struct Vacuum {
     /// Highest live element and the next highest (entry point candidates).
     highest: Option<(Tid, usize)>,
     fallback: Option<(Tid, usize)>,
+}
+
+/// A set of element TIDs as one bit per (block, offset), offsets up to 256 per block (more
+/// than pages hold: an element takes two items of at least 40 bytes). TIDs beyond the blocks
+/// it was sized for (pages added concurrently) count as present.
+struct ReachedSet {
+    words: Vec<u64>,
+}
+
+impl ReachedSet {
+    const WORDS_PER_BLOCK: usize = 4;
+
+    fn new(blocks: usize) -> ReachedSet {
+        ReachedSet {
+            words: vec![0; blocks * Self::WORDS_PER_BLOCK],
+        }
+    }
+
+    fn bit(t: Tid) -> Option<(usize, u64)> {
+        let off = t.offset as usize;
+        (off < 64 * Self::WORDS_PER_BLOCK).then(|| {
+            (
+                t.block as usize * Self::WORDS_PER_BLOCK + off / 64,
+                1u64 << (off % 64),
+            )
+        })
+    }
+
+    fn insert(&mut self, t: Tid) {
+        if let Some((w, b)) = Self::bit(t) {
+            if let Some(word) = self.words.get_mut(w) {
+                *word |= b;
+            }
+        }
+    }
+
+    fn contains(&self, t: Tid) -> bool {
+        match Self::bit(t) {
+            Some((w, b)) => self.words.get(w).is_none_or(|word| word & b != 0),
+            None => true,
+        }
+    }
 }
 
 fn delay_point() {
@@ -182,19 +227,7 @@ impl Vacuum {
             wal.commit();
         }
         images.insert(element.pack(), value);
-        for (lc, layer) in layers.iter().enumerate() {
-            for n in layer {
-                add_connection(
-                    &mut g,
-                    &mut images,
-                    Tid::unpack(n.id),
-                    element,
-                    n.distance,
-                    lc,
-                    true,
-                );
-            }
-        }
+        link_back(&mut g, &mut images, element, &layers);
     }
 
     /// Repairs the entry point first (pgvector's RepairGraphEntryPoint): the highest live
@@ -306,6 +339,127 @@ impl Vacuum {
             }
             next
         });
+    }
+
+    /// Pass 2b: after the repairs, every live element must still be reachable from the entry
+    /// point on the ground layer — links from the elements being deleted are about to go, and
+    /// an element only they led to could no longer be found (as could a pair of near-identical
+    /// vectors that ended up linking only to each other). A breadth-first walk over the
+    /// neighbour tuples marks what is reachable (a bitmap over block × offset); each live
+    /// element left out gets a link from the nearest reachable element a search finds for it,
+    /// which also brings in whatever it links to.
+    fn ensure_reachable(&self) {
+        let index = self.index;
+        let meta = read_meta(index);
+        let Some((entry, _)) = meta.entry() else {
+            return;
+        };
+        let mut reached = ReachedSet::new(index.blocks() as usize);
+        let mut live: Vec<u64> = Vec::new();
+        let strategy = &self.strategy;
+        for_each_page(|blk| {
+            let buf = Locked::read_with(index, blk, Mode::Share, strategy);
+            let page = buf.page();
+            for off in 1..=page.max_offset() {
+                let Some(item) = page.item(off) else { continue };
+                if item.first() != Some(&layout::ELEMENT_TUPLE)
+                    || layout::element_deleted(item)
+                    || layout::element_heap_tid_count(item) == 0
+                {
+                    continue;
+                }
+                let tid = Tid::new(blk, off);
+                if !self.deleting.contains(&tid.pack()) {
+                    live.push(tid.pack());
+                }
+            }
+            page.opaque().next_blkno
+        });
+        self.mark_reachable(&meta, entry, &mut reached);
+        for tid in live.into_iter().map(Tid::unpack) {
+            if reached.contains(tid) {
+                continue;
+            }
+            delay_point();
+            let mut probe = DiskGraph::new(index, &meta, None, 64);
+            let Some(value) = probe.image(tid.pack()) else {
+                continue;
+            };
+            drop(probe);
+            // Reachable elements near it: a search from the entry point only finds those.
+            let lock = PageLock::share(index, UPDATE_LOCK);
+            let meta = read_meta(index);
+            let mut images = ImageCache::new();
+            let mut g = DiskGraph::new(
+                index,
+                &meta,
+                Some(value.clone()),
+                meta.ef_construction as usize * 32,
+            );
+            let found = find_neighbors(
+                &mut g,
+                &meta,
+                meta.entry(),
+                0,
+                Some(tid.pack()),
+                &mut images,
+            );
+            let hosts: Vec<Scored<u64>> = found
+                .first()
+                .map(|l| {
+                    l.iter()
+                        .filter(|s| !self.deleting.contains(&s.id))
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default();
+            images.insert(tid.pack(), value);
+            ensure_in_link(&mut g, &mut images, tid, &hosts);
+            drop(g);
+            drop(lock);
+            self.mark_reachable(&meta, tid, &mut reached);
+        }
+    }
+
+    /// Marks the live elements reachable from `start` on the ground layer (breadth-first over
+    /// neighbour tuples read through the buffer manager; elements being deleted are not
+    /// traversed, as searches will not pass through them once they are gone).
+    fn mark_reachable(&self, meta: &MetaPage, start: Tid, reached: &mut ReachedSet) {
+        let m = meta.m as usize;
+        let mut g = DiskGraph::new(self.index, meta, None, 64);
+        let mut queue = std::collections::VecDeque::from([start]);
+        reached.insert(start);
+        let mut steps = 0u32;
+        while let Some(x) = queue.pop_front() {
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(1024) {
+                delay_point();
+            }
+            let Some(ntid) = g
+                .read_item(x, |item| {
+                    (item.first() == Some(&layout::ELEMENT_TUPLE) && !layout::element_deleted(item))
+                        .then(|| layout::element_neighbors(item))
+                })
+                .flatten()
+            else {
+                continue;
+            };
+            let list = g
+                .read_item(ntid, |item| {
+                    if layout::is_neighbor_tuple(item) {
+                        layout::layer_tids(item, 0, m)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .unwrap_or_default();
+            for t in list {
+                if t.is_valid() && !self.deleting.contains(&t.pack()) && !reached.contains(t) {
+                    reached.insert(t);
+                    queue.push_back(t);
+                }
+            }
+        }
     }
 
     /// Pass 3.
@@ -448,6 +602,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     v.remove_heap_tids(stats, callback, callback_state);
     if !v.deleting.is_empty() {
         v.repair_graph();
+        v.ensure_reachable();
         v.mark_deleted();
     }
     drop(v);
