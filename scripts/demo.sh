@@ -2,7 +2,8 @@
 # README's demo command: builds and installs ruvector (release) into the local PostgreSQL 15,
 # starts a scratch cluster as the `postgres` user on port 5433, loads a few thousand GloVe vectors
 # (from ../shared/data, or generated ones if absent) and runs nearest-neighbour queries with each
-# operator, printing results and timings.
+# operator, then builds an HNSW index and runs the search through it, printing results and
+# timings. The cluster stays up for the benchmark tool (`cargo run --release -p ruvector-bench`).
 #
 #   scripts/demo.sh          build, install, start, load, query
 #   scripts/demo.sh stop     stop the demo cluster
@@ -93,6 +94,17 @@ FROM items, (SELECT embedding AS q FROM items WHERE id = 42) AS query
 ORDER BY binary_quantize(embedding) <~> binary_quantize(q), id LIMIT 5;
 \echo '--- aggregates: the first 5 dimensions of the centroid'
 SELECT subvector(avg(embedding), 1, 5) AS centroid_head FROM items;
+\echo '--- an HNSW index (ruhnsw) for cosine distance'
+CREATE INDEX items_embedding_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)
+    WITH (m = 16, ef_construction = 64);
+SELECT s ->> 'elements' AS elements, s ->> 'levels' AS levels, s ->> 'pages' AS pages,
+       round((s ->> 'bytes_per_vector')::numeric) AS bytes_per_vector
+FROM ruvector_index_stats('items_embedding_idx') s;
+\echo '--- the cosine search again, now through the index (ruvector.ef_search = 40)'
+EXPLAIN (COSTS OFF)
+SELECT id FROM items ORDER BY embedding <=> (SELECT embedding FROM items WHERE id = 42) LIMIT 5;
+SELECT id, round((embedding <=> (SELECT embedding FROM items WHERE id = 42))::numeric, 4) AS cosine
+FROM items ORDER BY embedding <=> (SELECT embedding FROM items WHERE id = 42) LIMIT 5;
 SQL
 
 cat <<EOF

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ruvector needs on a fresh Debian 12 machine, skipping every
-# step that is already done: PostgreSQL 15 with its server headers, clang (bindgen), sudo (used by
-# `cargo pgrx test --runas postgres`), cargo-pgrx pinned to the pgrx version in Cargo.toml, and
+# step that is already done: PostgreSQL 15 with its server headers and client tools (pgbench,
+# pg_basebackup), clang (bindgen), sudo (used by `cargo pgrx test --runas postgres`), a TTF font
+# for the benchmark tool's charts, cargo-pgrx pinned to the pgrx version in Cargo.toml, and
 # `cargo pgrx init` pointed at Debian's PostgreSQL 15 (no download).
 # Safe to run repeatedly; sourced by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
@@ -14,7 +15,7 @@ as_root() {
 }
 
 need_pkgs=()
-for p in postgresql-15 postgresql-server-dev-15 libclang-dev clang pkg-config sudo; do
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev clang pkg-config sudo fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

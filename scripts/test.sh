@@ -5,7 +5,11 @@
 #      #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k on GloVe);
 #   3. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
 #      installed extension in a scratch cluster, once per distance-kernel tier this CPU has
-#      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), so SIMD and scalar paths give the same answers.
+#      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), so SIMD and scalar paths give the same answers;
+#   4. the benchmark tool's unit tests and the whole-server tests in server-tests/ (each starts
+#      its own clusters): ruhnsw recall gates on GloVe for every build path, kill -9 recovery, a
+#      streaming standby, pgbench concurrency, progress, cancel, filtered iterative scans, and
+#      the benchmark tool end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,13 +21,13 @@ REGRESS_DIR=${REGRESS_DIR:-/tmp/ruvector-regress}
 REGRESS_PORT=${REGRESS_PORT:-5434}
 PG_REGRESS=$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress
 
-echo "==> [1/3] cargo pgrx test pg15"
+echo "==> [1/4] cargo pgrx test pg15"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_PGDATA"
 
-echo "==> [2/3] install the extension"
+echo "==> [2/4] install the extension"
 install_extension
 
-echo "==> [3/3] SQL regression suites (pgrx-tests/)"
+echo "==> [3/4] SQL regression suites (pgrx-tests/)"
 trap 'stop_cluster "$REGRESS_DIR"' EXIT
 stop_cluster "$REGRESS_DIR"
 rm -rf "$REGRESS_DIR"
@@ -60,4 +64,9 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: SQL regression suites for kernel tier(s): ${failed[*]}" >&2
     exit 1
 fi
+
+echo "==> [4/4] benchmark tool and whole-server tests (server-tests/)"
+cargo test -p ruvector-bench
+# One test at a time: each starts its own cluster and the machine has few cores.
+cargo test -p ruvector-server-tests -- --test-threads=1
 echo "==> all tests passed (kernel tiers: $tiers)"

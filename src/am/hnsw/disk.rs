@@ -72,6 +72,8 @@ pub struct DiskGraph {
     pub tuples: usize,
     /// Bytes of a value image (dense types; prefetch length).
     value_len_hint: usize,
+    /// Scratch space of `visit_batch` (kept to avoid an allocation per expanded element).
+    hints: Vec<Option<BufferHint>>,
 }
 
 impl DiskGraph {
@@ -86,6 +88,7 @@ impl DiskGraph {
             seen: HashMap::with_capacity_and_hasher(expected, IdHash::default()),
             tuples: 0,
             value_len_hint: meta.value_len_hint(),
+            hints: Vec::new(),
         }
     }
 
@@ -181,10 +184,12 @@ impl DiskGraph {
         let mut which = [0usize; CHUNK];
         // Where this backend last found the blocks: start fetching descriptors and line
         // pointers, then tuples, for the whole list before pinning anything.
-        let hints: Vec<Option<BufferHint>> = ids
-            .iter()
-            .map(|&id| BufferHint::of(self.rel, Tid::unpack(id).block))
-            .collect();
+        let mut hints = std::mem::take(&mut self.hints);
+        hints.clear();
+        hints.extend(
+            ids.iter()
+                .map(|&id| BufferHint::of(self.rel, Tid::unpack(id).block)),
+        );
         for (&id, hint) in ids.iter().zip(&hints) {
             if let Some(h) = hint {
                 h.prefetch(Tid::unpack(id).offset);
@@ -230,6 +235,7 @@ impl DiskGraph {
             }
         }
         self.query = query;
+        self.hints = hints;
     }
 }
 
@@ -246,6 +252,7 @@ fn read_seen(
     if item.len() < layout::ELEMENT_HEADER
         || item[0] != layout::ELEMENT_TUPLE
         || layout::element_deleted(item)
+        || layout::element_value(item).is_empty()
     {
         return None;
     }

@@ -3,7 +3,7 @@
 //! ```text
 //! block 0          meta page: MetaPage struct in the contents area
 //! blocks 1..       element pages, chained through Opaque::next_blkno, holding
-//!   element tuple   (72-byte header, then the value's varlena image)
+//!   element tuple   (24-byte header, the value's varlena image, then the other heap TIDs)
 //!   neighbor tuple  (4-byte header, then (level + 2) * m index TIDs: 2m for layer 0,
 //!                    m for each layer above; unused slots hold an invalid TID)
 //! ```
@@ -39,7 +39,7 @@ pub const NEIGHBOR_TUPLE: u8 = 2;
 pub const HEAP_TIDS: usize = 10;
 
 /// Size of an element tuple's header; the value image follows, 8-byte aligned.
-pub const ELEMENT_HEADER: usize = 72;
+pub const ELEMENT_HEADER: usize = 24;
 const NEIGHBOR_HEADER: usize = 4;
 const TID_SIZE: usize = 6;
 
@@ -205,9 +205,12 @@ pub fn neighbor_tuple_size(level: usize, m: usize) -> usize {
     NEIGHBOR_HEADER + (level + 2) * m * TID_SIZE
 }
 
-/// Size of an element tuple for a value image of `value_len` bytes.
+/// Bytes of the heap TIDs kept after the value (all but the first, which is in the header).
+const EXTRA_TIDS: usize = (HEAP_TIDS - 1) * TID_SIZE;
+
+/// Size of an element tuple for a value image of `value_len` bytes (a multiple of 8).
 pub fn element_tuple_size(value_len: usize) -> usize {
-    ELEMENT_HEADER + value_len
+    (ELEMENT_HEADER + value_len + EXTRA_TIDS).div_ceil(8) * 8
 }
 
 /// Where layer `level`'s list starts in a neighbour tuple, and its capacity.
@@ -230,44 +233,66 @@ pub struct Element {
     pub neighbors: Tid,
 }
 
+// Element tuple header (ELEMENT_HEADER = 24 bytes), laid out so that what a search reads —
+// header and value — is contiguous; the other heap TIDs of shared values come after the value:
+//   [0] type  [1] level  [2] deleted  [3] version  [4] heap TID count  [5] value format
+//   [6..8] value length (u16)  [8..14] neighbour tuple TID  [14..20] first heap TID
+//   [20..24] unused  [24..24+len] value image  then HEAP_TIDS - 1 heap TIDs (6 bytes each)
+const H_COUNT: usize = 4;
+const H_FORMAT: usize = 5;
+const H_VALUE_LEN: usize = 6;
+const H_NEIGHBORS: usize = 8;
+const H_FIRST_TID: usize = 14;
+
 /// Encodes an element tuple.
 pub fn encode_element(e: &Element, value: &[u8]) -> Vec<u8> {
     assert!(e.heap_tids.len() <= HEAP_TIDS);
+    assert!(value.len() <= u16::MAX as usize);
     let mut out = vec![0u8; element_tuple_size(value.len())];
     out[0] = ELEMENT_TUPLE;
     out[1] = e.level;
     out[2] = e.deleted as u8;
     out[3] = e.version;
-    for i in 0..HEAP_TIDS {
-        let t = e.heap_tids.get(i).copied().unwrap_or(Tid::INVALID);
-        t.write(&mut out[4 + i * TID_SIZE..]);
-    }
-    e.neighbors.write(&mut out[64..70]);
-    out[70] = e.heap_tids.len() as u8;
-    out[71] = e.format;
-    out[ELEMENT_HEADER..].copy_from_slice(value);
+    out[H_FORMAT] = e.format;
+    out[H_VALUE_LEN..H_VALUE_LEN + 2].copy_from_slice(&(value.len() as u16).to_ne_bytes());
+    e.neighbors.write(&mut out[H_NEIGHBORS..]);
+    out[ELEMENT_HEADER..ELEMENT_HEADER + value.len()].copy_from_slice(value);
+    set_element_heap_tids(&mut out, &e.heap_tids);
     out
 }
 
-/// Decodes an element tuple's header; `None` if `b` is not an element tuple.
+/// Decodes an element tuple's header; `None` if `b` is not a (well-formed) element tuple.
 pub fn decode_element(b: &[u8]) -> Option<Element> {
-    if b.len() < ELEMENT_HEADER || b[0] != ELEMENT_TUPLE {
+    if b.len() < ELEMENT_HEADER || b[0] != ELEMENT_TUPLE || b.len() < extra_tids_at(b) + EXTRA_TIDS
+    {
         return None;
     }
-    let n = (b[70] as usize).min(HEAP_TIDS);
+    let n = element_heap_tid_count(b);
     Some(Element {
         level: b[1],
         deleted: b[2] != 0,
         version: b[3],
-        format: b[71],
-        heap_tids: (0..n).map(|i| Tid::read(&b[4 + i * TID_SIZE..])).collect(),
-        neighbors: Tid::read(&b[64..70]),
+        format: b[H_FORMAT],
+        heap_tids: (0..n).map(|i| element_heap_tid(b, i)).collect(),
+        neighbors: element_neighbors(b),
     })
 }
 
-/// The value image stored in an element tuple.
+#[inline]
+fn value_len(b: &[u8]) -> usize {
+    u16::from_ne_bytes([b[H_VALUE_LEN], b[H_VALUE_LEN + 1]]) as usize
+}
+
+#[inline]
+fn extra_tids_at(b: &[u8]) -> usize {
+    ELEMENT_HEADER + value_len(b)
+}
+
+/// The value image stored in an element tuple (empty if the tuple is damaged).
+#[inline]
 pub fn element_value(b: &[u8]) -> &[u8] {
-    &b[ELEMENT_HEADER..]
+    b.get(ELEMENT_HEADER..ELEMENT_HEADER + value_len(b))
+        .unwrap_or(&[])
 }
 
 /// Element tuple header fields read without allocating (scan hot path).
@@ -283,37 +308,53 @@ pub fn element_deleted(b: &[u8]) -> bool {
 
 #[inline]
 pub fn element_neighbors(b: &[u8]) -> Tid {
-    Tid::read(&b[64..70])
+    Tid::read(&b[H_NEIGHBORS..])
 }
 
 #[inline]
 pub fn element_heap_tid_count(b: &[u8]) -> usize {
-    (b[70] as usize).min(HEAP_TIDS)
+    (b[H_COUNT] as usize).min(HEAP_TIDS)
 }
 
+/// Heap TID `i` (< the count) of an element tuple.
 #[inline]
 pub fn element_heap_tid(b: &[u8], i: usize) -> Tid {
-    Tid::read(&b[4 + i * TID_SIZE..])
+    if i == 0 {
+        Tid::read(&b[H_FIRST_TID..])
+    } else {
+        b.get(extra_tids_at(b) + (i - 1) * TID_SIZE..)
+            .filter(|r| r.len() >= TID_SIZE)
+            .map_or(Tid::INVALID, Tid::read)
+    }
 }
 
 /// Rewrites the heap TID list of an element tuple in place.
 pub fn set_element_heap_tids(b: &mut [u8], tids: &[Tid]) {
     assert!(tids.len() <= HEAP_TIDS);
+    let extra = extra_tids_at(b);
     for i in 0..HEAP_TIDS {
         let t = tids.get(i).copied().unwrap_or(Tid::INVALID);
-        t.write(&mut b[4 + i * TID_SIZE..]);
+        let at = if i == 0 {
+            H_FIRST_TID
+        } else {
+            extra + (i - 1) * TID_SIZE
+        };
+        t.write(&mut b[at..at + TID_SIZE]);
     }
-    b[70] = tids.len() as u8;
+    b[H_COUNT] = tids.len() as u8;
 }
 
 /// Sets the neighbour-tuple TID of an element tuple.
 pub fn set_element_neighbors(b: &mut [u8], tid: Tid) {
-    tid.write(&mut b[64..70]);
+    tid.write(&mut b[H_NEIGHBORS..H_NEIGHBORS + TID_SIZE]);
 }
 
+/// Marks an element tuple deleted: no heap TIDs, value zeroed.
 pub fn set_element_deleted(b: &mut [u8]) {
     b[2] = 1;
     set_element_heap_tids(b, &[]);
+    let (start, end) = (ELEMENT_HEADER, extra_tids_at(b).min(b.len()));
+    b[start..end].fill(0);
 }
 
 /// Encodes a neighbour tuple from per-layer lists (layer 0 first), padding with invalid TIDs.
@@ -504,16 +545,26 @@ mod tests {
             heap_tids: vec![Tid::new(70000, 3), Tid::new(1, 1)],
             neighbors: Tid::new(9, 4),
         };
-        let value = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        let value = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         let b = encode_element(&e, &value);
         assert_eq!(b.len() % 8, 0);
         assert_eq!(decode_element(&b).unwrap(), e);
         assert_eq!(element_value(&b), &value);
         assert_eq!(element_heap_tid(&b, 0), Tid::new(70000, 3));
+        assert_eq!(element_heap_tid(&b, 1), Tid::new(1, 1));
+        // Ten heap TIDs fit, and the value is untouched by them.
+        let mut full = b.clone();
+        let tids: Vec<Tid> = (0..HEAP_TIDS as u32).map(|i| Tid::new(i, 1)).collect();
+        set_element_heap_tids(&mut full, &tids);
+        assert_eq!(decode_element(&full).unwrap().heap_tids, tids);
+        assert_eq!(element_value(&full), &value);
         let mut b2 = b.clone();
         set_element_deleted(&mut b2);
         let d = decode_element(&b2).unwrap();
         assert!(d.deleted && d.heap_tids.is_empty());
+        assert!(element_value(&b2).iter().all(|x| *x == 0));
+        // A truncated tuple is not an element.
+        assert!(decode_element(&b[..b.len() - 40]).is_none());
     }
 
     #[test]

