@@ -81,6 +81,9 @@ pub fn write_png(results: &Results, path: &Path) -> Result<()> {
         .configure_mesh()
         .x_desc(format!("recall@{}", d.k))
         .y_desc("queries per second (log scale)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .light_line_style(WHITE)
         .label_style(("sans-serif", 14))
         .draw()?;
 
