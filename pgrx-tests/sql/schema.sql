@@ -15,7 +15,8 @@ INSERT INTO schema_t VALUES (ARRAY[1,2]), ('[3,4]');
 SELECT rv.avg(v), rv.sum(v) FROM schema_t;
 SELECT v FROM schema_t ORDER BY v OPERATOR(rv.<=>) '[1,1]'::rv.ruvector;
 DROP TABLE schema_t;
--- every object the extension created is in schema rv (casts belong to no schema)
+-- every object the extension created is in schema rv (casts and access methods belong to no
+-- schema)
 SELECT classid::regclass AS catalog,
        array_agg(DISTINCT coalesce((pg_identify_object(classid, objid, 0)).schema, '-')) AS schemas
 FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
