@@ -471,3 +471,43 @@ CREATE OPERATOR CLASS bit_jaccard_ops
     OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 jaccard_distance(bit, bit);
 
+
+-- ============================================================================================
+-- ruivfflat operator classes (pgvector's set: no L1, sparse or Jaccard for IVF). FUNCTION 1 is
+-- the distance lists and rows are ranked by.
+-- ============================================================================================
+
+CREATE OPERATOR CLASS ruvector_l2_ops
+    DEFAULT FOR TYPE ruvector USING ruivfflat AS
+    OPERATOR 1 <-> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 ruvector_l2_squared_distance(ruvector, ruvector);
+
+CREATE OPERATOR CLASS ruvector_ip_ops
+    FOR TYPE ruvector USING ruivfflat AS
+    OPERATOR 1 <#> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 ruvector_negative_inner_product(ruvector, ruvector);
+
+CREATE OPERATOR CLASS ruvector_cosine_ops
+    FOR TYPE ruvector USING ruivfflat AS
+    OPERATOR 1 <=> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(ruvector, ruvector);
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+    FOR TYPE halfvec USING ruivfflat AS
+    OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+    FOR TYPE halfvec USING ruivfflat AS
+    OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+    FOR TYPE halfvec USING ruivfflat AS
+    OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+    FOR TYPE bit USING ruivfflat AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);

@@ -54,19 +54,24 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
     // SAFETY: index_open raises an ERROR for a relation that is not an index.
     unsafe {
         let rel = pg_sys::relation_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let is_ruhnsw = (*rel).rd_rel.as_ref().is_some_and(|r| {
-            r.relkind == pg_sys::RELKIND_INDEX as std::ffi::c_char
-                && r.relam != pg_sys::InvalidOid
-                && am_name(r.relam).as_deref() == Some("ruhnsw")
+        let am = (*rel).rd_rel.as_ref().and_then(|r| {
+            (r.relkind == pg_sys::RELKIND_INDEX as std::ffi::c_char
+                && r.relam != pg_sys::InvalidOid)
+                .then(|| am_name(r.relam))
+                .flatten()
         });
-        if !is_ruhnsw {
-            pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            crate::types::error::raise(VecError::new(
-                SqlState::InvalidParameterValue,
-                "relation is not a ruvector index",
-            ));
-        }
-        let stats = crate::am::hnsw::stats::stats(crate::am::page::Rel::from_raw(rel));
+        let r = crate::am::page::Rel::from_raw(rel);
+        let stats = match am.as_deref() {
+            Some("ruhnsw") => crate::am::hnsw::stats::stats(r),
+            Some("ruivfflat") => crate::am::ivf::stats::stats(r),
+            _ => {
+                pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+                crate::types::error::raise(VecError::new(
+                    SqlState::InvalidParameterValue,
+                    "relation is not a ruvector index",
+                ));
+            }
+        };
         pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         pgrx::JsonB(stats)
     }

@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod graph;
+pub mod ivf;
 pub mod kernels;
 
 pub mod admin;
@@ -26,6 +27,7 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 pub extern "C-unwind" fn _PG_init() {
     let _ = kernels::kernels();
     am::hnsw::options::init();
+    am::ivf::options::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -3,6 +3,10 @@
 //! per-call memory.
 
 pub mod hnsw;
+pub mod ivf;
 pub mod memcx;
 pub mod page;
+pub mod scan;
+pub mod tid;
+pub mod vacuum;
 pub mod value;

@@ -737,6 +737,22 @@ impl<'w> PageMut<'w> {
         }
     }
 
+    /// Removes items (PageIndexMultiDelete: the remaining items move up, offsets change).
+    pub fn delete_items(&mut self, offsets: &mut [u16]) {
+        if offsets.is_empty() {
+            return;
+        }
+        offsets.sort_unstable();
+        // SAFETY: offsets are sorted, distinct and valid for this page image.
+        unsafe {
+            pg_sys::PageIndexMultiDelete(
+                self.ptr as pg_sys::Page,
+                offsets.as_mut_ptr(),
+                offsets.len() as i32,
+            )
+        };
+    }
+
     /// Mutable bytes of item `off`.
     pub fn item_mut(&mut self, off: u16) -> Option<&mut [u8]> {
         let item = self.as_ref().item(off)?;
@@ -859,7 +875,16 @@ impl BuildPages {
     /// Appends a new page of `page_type` (the previous one is finished, and chained to it
     /// through `Opaque::next_blkno`) and returns its block number and image.
     pub fn append(&mut self, page_type: u8) -> (u32, PageMut<'_>) {
-        if let Some(buf) = self.current {
+        self.append_page(page_type, true)
+    }
+
+    /// Appends a new page that starts a chain of its own (the previous page's chain ends).
+    pub fn append_new_chain(&mut self, page_type: u8) -> (u32, PageMut<'_>) {
+        self.append_page(page_type, false)
+    }
+
+    fn append_page(&mut self, page_type: u8, chain: bool) -> (u32, PageMut<'_>) {
+        if let (Some(buf), true) = (self.current, chain) {
             // SAFETY: valid buffer; build pages are appended in block order.
             let next = unsafe { pg_sys::BufferGetBlockNumber(buf) } + 1;
             let mut prev = self.current_page();

@@ -18,10 +18,10 @@ use super::insert::SCAN_LOCK;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
+use crate::am::scan::{count_index_scan, is_mvcc, query_image};
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
 use crate::graph::Scored;
-use crate::kernels::metric::ValueKind;
 use crate::types::error::raise;
 use pgrx::pg_sys;
 use pgrx::PgMemoryContexts;
@@ -89,51 +89,6 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     state(scan).inner = None;
 }
 
-fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
-    // SAFETY: the scan's snapshot.
-    let t = unsafe { (*snapshot).snapshot_type };
-    t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
-}
-
-/// `pgstat_count_index_scan(rel)`.
-unsafe fn count_index_scan(rel: pg_sys::Relation) {
-    if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
-        pg_sys::pgstat_assoc_relation(rel);
-    }
-    if !(*rel).pgstat_info.is_null() {
-        (*(*rel).pgstat_info).t_counts.t_numscans += 1;
-    }
-}
-
-/// The query image from the ORDER BY argument (`None` for NULL or a cosine zero vector:
-/// every distance is then taken as 0, as pgvector does).
-unsafe fn query_image(scan: pg_sys::IndexScanDesc, meta: &MetaPage) -> Option<Vec<u8>> {
-    let key = &*(*scan).orderByData;
-    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
-        return None;
-    }
-    let metric = meta.metric().expect("validated meta page");
-    let image = crate::am::value::image_from_datum(key.sk_argument, metric, None)?;
-    let dims = metric.dimensions(&image) as u32;
-    if dims != meta.dimensions {
-        let message = match metric.kind() {
-            ValueKind::Bits => format!("different bit lengths {} and {}", dims, meta.dimensions),
-            kind => format!(
-                "different {} dimensions {} and {}",
-                match kind {
-                    ValueKind::DenseF32 => "vector",
-                    ValueKind::DenseF16 => "halfvec",
-                    _ => "sparsevec",
-                },
-                dims,
-                meta.dimensions
-            ),
-        };
-        raise(VecError::new(SqlState::DataException, message));
-    }
-    Some(image)
-}
-
 impl Search {
     fn start(scan: pg_sys::IndexScanDesc) -> Search {
         // SAFETY: called from amgettuple with a valid scan.
@@ -153,7 +108,11 @@ impl Search {
                 ));
             }
             let meta = read_meta(index);
-            let query = query_image(scan, &meta);
+            let query = query_image(
+                scan,
+                meta.metric().expect("validated meta page"),
+                meta.dimensions,
+            );
             let ef = options::EF_SEARCH.get().max(1) as usize;
             let multiplier = options::SCAN_MEM_MULTIPLIER.get();
             let max_memory = (pg_sys::work_mem as f64 * 1024.0 * multiplier) as usize;

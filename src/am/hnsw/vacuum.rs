@@ -17,6 +17,7 @@ use super::insert::{
 };
 use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
+use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
 use crate::graph::Scored;
 use pgrx::pg_sys;
@@ -74,18 +75,6 @@ impl ReachedSet {
     }
 }
 
-fn delay_point() {
-    // SAFETY: cost-based VACUUM delay; may sleep or raise a query cancel.
-    #[cfg(not(feature = "pg18"))]
-    unsafe {
-        pg_sys::vacuum_delay_point()
-    };
-    #[cfg(feature = "pg18")]
-    unsafe {
-        pg_sys::vacuum_delay_point(false)
-    };
-}
-
 /// Calls `f(block)` for each element page in chain order; `f` returns the next block.
 fn for_each_page(mut f: impl FnMut(u32) -> u32) {
     let mut blk = layout::HEAD_BLKNO;
@@ -123,7 +112,7 @@ impl Vacuum {
                 }
                 let mut keep = Vec::with_capacity(e.heap_tids.len());
                 for t in &e.heap_tids {
-                    let mut ip = tid_to_ip(*t);
+                    let mut ip = t.to_item_pointer();
                     // SAFETY: VACUUM's callback takes a heap TID and its state.
                     let dead = unsafe { cb(&mut ip, callback_state) };
                     // SAFETY: stats is a valid result struct.
@@ -557,28 +546,6 @@ fn clear_neighbors(item: &mut [u8], version: u8) {
     let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
     for i in 0..count {
         Tid::INVALID.write(&mut item[4 + i * 6..]);
-    }
-}
-
-fn tid_to_ip(t: Tid) -> pg_sys::ItemPointerData {
-    pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData {
-            bi_hi: (t.block >> 16) as u16,
-            bi_lo: t.block as u16,
-        },
-        ip_posid: t.offset,
-    }
-}
-
-fn new_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    if stats.is_null() {
-        // SAFETY: palloc0 in the VACUUM's memory context.
-        unsafe {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
-                .cast::<pg_sys::IndexBulkDeleteResult>()
-        }
-    } else {
-        stats
     }
 }
 

@@ -1,0 +1,514 @@
+//! `ambuild` / `ambuildempty` for `ruivfflat`.
+//!
+//! 1. *Reading tuples*: one heap scan keeps every row's value image in Rust memory (while it
+//!    fits `maintenance_work_mem`) and a reservoir sample of training points
+//!    ([`crate::ivf::sample_rows`]: 50 per list, at least 10,000).
+//! 2. *Performing k-means*: k-means++ then Lloyd iterations on the sample, PURE code
+//!    (`crate::ivf::kmeans`) on a pool of Rust threads; the backend thread checks for
+//!    interrupts and reports progress between steps.
+//! 3. *Assigning tuples*: every row goes to its nearest centre by the index's own distance, in
+//!    parallel, in batches (interrupt checks between them).
+//! 4. *Loading tuples*: meta page, list pages, then each list's data pages in list order, written
+//!    sequentially without per-page WAL and WAL-logged together with `log_newpage_range`.
+//!
+//! When the rows outgrow `maintenance_work_mem` (with a NOTICE, as pgvector does for HNSW), the
+//! rows kept so far are dropped, the index is written with empty lists, and a second heap scan
+//! inserts every row through the ordinary insert path: slower, bounded in memory.
+
+use super::insert::insert_image;
+use super::layout::{self, ListHeader, MetaPage, Tid};
+use super::options;
+use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
+use crate::am::value::{image_from_datum, max_dimensions, metric_from_support};
+use crate::format::{SqlState, VecError};
+use crate::ivf::kmeans::{KMeans, Reservoir};
+use crate::ivf::{points, sample_rows};
+use crate::kernels::metric::{Metric, ValueKind};
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+pub const PHASE_READ: i64 = 2;
+pub const PHASE_KMEANS: i64 = 3;
+pub const PHASE_ASSIGN: i64 = 4;
+pub const PHASE_LOAD: i64 = 5;
+
+const SEED: u64 = 0x5255_4956_4B4D_4541;
+/// Lloyd iterations at most (most builds converge, < 0.1% of points moving, well before).
+const MAX_ITERATIONS: usize = 50;
+
+fn progress(param: u32, value: i64) {
+    crate::am::hnsw::build::progress(param as i32, value);
+}
+
+/// Validates the index definition (pgvector's checks and messages); metric, lists, dimensions.
+pub fn index_setup(index: Rel) -> (Metric, usize, u32) {
+    let metric = metric_from_support(index);
+    let lists = options::lists(index) as usize;
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    let (typmod, typid) = unsafe {
+        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
+        ((*att).atttypmod, (*att).atttypid)
+    };
+    if typid == pg_sys::VARBITOID || metric.kind() == ValueKind::Sparse {
+        raise(VecError::new(
+            SqlState::FeatureNotSupported,
+            "type not supported for ruivfflat index",
+        ));
+    }
+    if typmod < 0 {
+        raise(VecError::new(
+            SqlState::InvalidParameterValue,
+            "column does not have dimensions",
+        ));
+    }
+    let max = max_dimensions(metric.kind());
+    if typmod > max {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            format!("column cannot have more than {max} dimensions for ruivfflat index"),
+        ));
+    }
+    (metric, lists, typmod as u32)
+}
+
+struct BuildState {
+    index: Rel,
+    metric: Metric,
+    lists: usize,
+    dimensions: u32,
+    /// Rows kept in memory: images of `stride` bytes back to back, and their heap TIDs.
+    images: Vec<u8>,
+    tids: Vec<Tid>,
+    stride: usize,
+    sample: Reservoir<Vec<f32>>,
+    memory_limit: usize,
+    /// Rows no longer fit in memory: the second heap scan inserts them.
+    spilled: bool,
+    reltuples: f64,
+    indtuples: f64,
+}
+
+impl BuildState {
+    fn add(&mut self, image: &[u8], tid: Tid) {
+        self.indtuples += 1.0;
+        let metric = self.metric;
+        self.sample.offer(|| {
+            let mut p = Vec::new();
+            points::push_point(metric, image, &mut p);
+            p
+        });
+        if self.spilled {
+            return;
+        }
+        if self.stride == 0 {
+            self.stride = image.len();
+        }
+        let used = self.images.len() + self.tids.len() * 8 + image.len() + 8;
+        if image.len() != self.stride || used > self.memory_limit {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                format!(
+                    "ruivfflat rows no longer fit into maintenance_work_mem after {} tuples",
+                    self.tids.len()
+                ),
+                "ruivfflat",
+            )
+            .set_detail("Building will take significantly more time.")
+            .set_hint("Increase maintenance_work_mem to speed up builds.")
+            .report(PgLogLevel::NOTICE);
+            self.spilled = true;
+            self.images = Vec::new();
+            self.tids = Vec::new();
+            return;
+        }
+        self.images.extend_from_slice(image);
+        self.tids.push(tid);
+    }
+
+    fn rows(&self) -> usize {
+        self.tids.len()
+    }
+
+    fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * self.stride..(i + 1) * self.stride]
+    }
+}
+
+/// Threads for k-means and assignment: the backend's own plus
+/// `max_parallel_maintenance_workers`, bounded by the CPUs available.
+fn thread_pool() -> rayon::ThreadPool {
+    // SAFETY: reading a GUC variable.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (1 + workers).min(cpus).max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ruivfflat build {i}"))
+        .start_handler(|_| block_signals())
+        .build()
+        .unwrap_or_else(|e| {
+            raise(VecError::new(
+                SqlState::InternalError,
+                format!("could not start build threads: {e}"),
+            ))
+        })
+}
+
+fn block_signals() {
+    // SAFETY: changes only the calling thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Trains the list centres on the sample; returns their value images.
+fn train(state: &BuildState, pool: &rayon::ThreadPool) -> Vec<Vec<u8>> {
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
+    let dims = state.dimensions as usize;
+    let samples = &state.sample.items;
+    if samples.len() < state.lists {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            "ruivfflat index created with little data",
+            "ruivfflat",
+        )
+        .set_detail("This will cause low recall.")
+        .set_hint("Drop the index until the table has more data.")
+        .report(PgLogLevel::NOTICE);
+    }
+    let centres = if samples.is_empty() {
+        points::random_centres(state.metric, dims, state.lists, SEED)
+    } else {
+        let data: Vec<f32> = samples.iter().flatten().copied().collect();
+        let km = KMeans {
+            data: &data,
+            dims,
+            k: state.lists,
+            geometry: points::geometry(state.metric),
+            max_iterations: MAX_ITERATIONS,
+            seed: SEED,
+            pool: Some(pool),
+        };
+        km.run(&mut || {
+            pgrx::check_for_interrupts!();
+        })
+    };
+    centres
+        .chunks(dims)
+        .map(|c| points::centre_image(state.metric, c))
+        .collect()
+}
+
+/// The nearest list of every row kept in memory.
+fn assign(state: &BuildState, centres: &[Vec<u8>], pool: &rayon::ThreadPool) -> Vec<u32> {
+    use rayon::prelude::*;
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, state.rows() as i64);
+    let metric = state.metric;
+    let mut out = Vec::with_capacity(state.rows());
+    const BATCH: usize = 8192;
+    let (images, stride) = (&state.images[..], state.stride);
+    let mut start = 0;
+    while start < state.rows() {
+        let end = (start + BATCH).min(state.rows());
+        let batch: Vec<u32> = pool.install(|| {
+            (start..end)
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|i| {
+                    let image = &images[i * stride..(i + 1) * stride];
+                    let mut best = (0u32, f32::INFINITY);
+                    for (c, centre) in centres.iter().enumerate() {
+                        let d = metric.distance(image, centre);
+                        if d < best.1 {
+                            best = (c as u32, d);
+                        }
+                    }
+                    best.0
+                })
+                .collect()
+        });
+        out.extend(batch);
+        start = end;
+        pgrx::check_for_interrupts!();
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, start as i64);
+    }
+    out
+}
+
+/// Items of `size` bytes that fit on one empty page.
+fn per_page(size: usize) -> usize {
+    (max_item_size() + std::mem::size_of::<u32>()) / layout::tuple_footprint(size)
+}
+
+fn add_failed(index: Rel) -> ! {
+    raise(VecError::new(
+        SqlState::InternalError,
+        format!(
+            "failed to add index item to \"{}\"",
+            crate::am::hnsw::build::relation_name(index)
+        ),
+    ))
+}
+
+/// Writes the whole index: meta page, list pages, then each list's rows (`members[list]` are
+/// row numbers of `state`).
+fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    let index = state.index;
+    let lists = centres.len();
+    let centre_len = centres.first().map_or(8, |c| c.len());
+    let list_tuple = layout::TUPLE_HEADER + centre_len;
+    if maxalign(list_tuple) > max_item_size() {
+        add_failed(index);
+    }
+    let lists_per_page = per_page(list_tuple);
+    let list_pages = lists.div_ceil(lists_per_page);
+    let data_tuple = layout::TUPLE_HEADER + state.stride;
+    let rows_per_page = per_page(data_tuple).max(1);
+    // Block numbers: meta, list pages, then the data pages of list 0, 1, ...
+    let mut next_block = 1 + list_pages as u32;
+    let mut headers = Vec::with_capacity(lists);
+    for m in members {
+        if m.is_empty() {
+            headers.push(ListHeader {
+                start: layout::INVALID_BLOCK,
+                insert: layout::INVALID_BLOCK,
+            });
+            continue;
+        }
+        let pages = m.len().div_ceil(rows_per_page) as u32;
+        headers.push(ListHeader {
+            start: next_block,
+            insert: next_block + pages - 1,
+        });
+        next_block += pages;
+    }
+
+    let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    let meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
+    {
+        let (_, mut page) = pages.append(layout::PAGE_META);
+        page.set_contents(&meta.to_bytes());
+    }
+    for (i, (centre, header)) in centres.iter().zip(&headers).enumerate() {
+        if i % lists_per_page == 0 {
+            if i == 0 {
+                pages.append_new_chain(layout::PAGE_LIST);
+            } else {
+                pages.append(layout::PAGE_LIST);
+            }
+        }
+        let tuple = layout::encode_list(*header, centre);
+        if pages.current_page().add_item(&tuple).is_none() {
+            add_failed(index);
+        }
+    }
+    let mut written = 0i64;
+    let mut buffer = Vec::with_capacity(data_tuple);
+    for (list, m) in members.iter().enumerate() {
+        for (j, row) in m.iter().enumerate() {
+            if j % rows_per_page == 0 {
+                let (blk, _) = if j == 0 {
+                    pages.append_new_chain(layout::PAGE_DATA)
+                } else {
+                    pages.append(layout::PAGE_DATA)
+                };
+                debug_assert!(blk >= headers[list].start && blk <= headers[list].insert);
+            }
+            buffer.clear();
+            buffer.resize(layout::TUPLE_HEADER, 0);
+            state.tids[*row as usize].write(&mut buffer[0..6]);
+            buffer.extend_from_slice(state.image(*row as usize));
+            if pages.current_page().add_item(&buffer).is_none() {
+                add_failed(index);
+            }
+            written += 1;
+            if written % 8192 == 0 {
+                pgrx::check_for_interrupts!();
+                progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, written);
+            }
+        }
+    }
+    pages.finish();
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    ctid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _tuple_is_alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    let state = &mut *state.cast::<BuildState>();
+    state.reltuples += 1.0;
+    if !*isnull {
+        if let Some(image) = image_from_datum(*values, state.metric, Some("ruivfflat")) {
+            state.add(&image, Tid::from_item_pointer(&*ctid));
+        }
+    }
+    if (state.reltuples as u64).is_multiple_of(1024) {
+        pgrx::check_for_interrupts!();
+        progress(
+            pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+            state.reltuples as i64,
+        );
+    }
+}
+
+/// Second heap scan of a build whose rows did not fit in memory: insert each row.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn insert_callback(
+    index: pg_sys::Relation,
+    ctid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _tuple_is_alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    let state = &mut *state.cast::<BuildState>();
+    if *isnull {
+        return;
+    }
+    let metric = state.metric;
+    let value = *values;
+    crate::am::memcx::scoped(c"ruivfflat build insert", || {
+        if let Some(image) = image_from_datum(value, metric, Some("ruivfflat")) {
+            insert_image(Rel::from_raw(index), &image, Tid::from_item_pointer(&*ctid));
+        }
+    });
+    state.indtuples += 1.0;
+    if (state.indtuples as u64).is_multiple_of(1024) {
+        pgrx::check_for_interrupts!();
+        progress(
+            pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+            state.indtuples as i64,
+        );
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let index = Rel::from_raw(index);
+    if index.blocks() != 0 {
+        raise(VecError::new(
+            SqlState::InternalError,
+            format!(
+                "index \"{}\" already contains data",
+                crate::am::hnsw::build::relation_name(index)
+            ),
+        ));
+    }
+    let (metric, lists, dimensions) = index_setup(index);
+    // SAFETY: reading a GUC variable.
+    let memory_limit = pg_sys::maintenance_work_mem as usize * 1024;
+    let sample_size = sample_rows(lists);
+    let sample_memory = sample_size * (dimensions as usize * 4 + 24);
+    if sample_memory > memory_limit {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            format!(
+                "memory required is {} MB, maintenance_work_mem is {} MB",
+                sample_memory.div_ceil(1024 * 1024),
+                memory_limit / (1024 * 1024)
+            ),
+        ));
+    }
+    let mut state = BuildState {
+        index,
+        metric,
+        lists,
+        dimensions,
+        images: Vec::new(),
+        tids: Vec::new(),
+        stride: 0,
+        sample: Reservoir::new(sample_size, SEED),
+        memory_limit: memory_limit - sample_memory,
+        spilled: false,
+        reltuples: 0.0,
+        indtuples: 0.0,
+    };
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_READ);
+    pg_sys::IndexBuildHeapScan(
+        heap,
+        index.as_ptr(),
+        index_info,
+        Some(build_callback),
+        &mut state,
+    );
+    let pool = thread_pool();
+    let centres = train(&state, &pool);
+    state.sample = Reservoir::new(0, SEED);
+    if state.spilled {
+        write_index(&state, &centres, &vec![Vec::new(); centres.len()]);
+        progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+        state.indtuples = 0.0;
+        pg_sys::IndexBuildHeapScan(
+            heap,
+            index.as_ptr(),
+            index_info,
+            Some(insert_callback),
+            &mut state,
+        );
+    } else {
+        let assignment = assign(&state, &centres, &pool);
+        let mut members = vec![Vec::new(); centres.len()];
+        for (row, list) in assignment.into_iter().enumerate() {
+            members[list as usize].push(row as u32);
+        }
+        write_index(&state, &centres, &members);
+    }
+    let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+        .cast::<pg_sys::IndexBuildResult>();
+    (*result).heap_tuples = state.reltuples;
+    (*result).index_tuples = state.indtuples;
+    result
+}
+
+/// The init fork of an UNLOGGED index: meta page and list pages with random centres (the
+/// table is empty after a crash, and inserts spread over the lists).
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let index = Rel::from_raw(index);
+    let (metric, lists, dimensions) = index_setup(index);
+    let centres: Vec<Vec<u8>> = points::random_centres(metric, dimensions as usize, lists, SEED)
+        .chunks(dimensions as usize)
+        .map(|c| points::centre_image(metric, c))
+        .collect();
+    let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
+    {
+        let (_, mut page) = pages.append(layout::PAGE_META);
+        page.set_contents(&MetaPage::new(dimensions, lists as u32, metric).to_bytes());
+    }
+    let per = per_page(layout::TUPLE_HEADER + centres[0].len());
+    for (i, c) in centres.iter().enumerate() {
+        if i % per == 0 {
+            if i == 0 {
+                pages.append_new_chain(layout::PAGE_LIST);
+            } else {
+                pages.append(layout::PAGE_LIST);
+            }
+        }
+        let t = layout::encode_list(
+            ListHeader {
+                start: layout::INVALID_BLOCK,
+                insert: layout::INVALID_BLOCK,
+            },
+            c,
+        );
+        if pages.current_page().add_item(&t).is_none() {
+            add_failed(index);
+        }
+    }
+    pages.finish();
+}

@@ -1,0 +1,146 @@
+//! `aminsert` for `ruivfflat`: a row goes to the list with the nearest centre, appended to the
+//! first page of that list's chain (from the list's insert-page hint) with room, or to a new
+//! page linked at the chain's end. Each step is one Generic WAL record: a new page is
+//! initialised, filled and linked from the old last page atomically, so a crash never leaves a
+//! page that the chain does not reach or a link to a page that is not there.
+//!
+//! Locking: data pages are locked one at a time (the new page is invisible until linked), and
+//! the list page only after they are released, so inserts, scans and VACUUM never wait on each
+//! other in a cycle. A stale insert hint costs a few page reads, never correctness.
+
+use super::layout::{self, ListHeader, Tid};
+use super::lists::{nearest_list, read_meta, update_list};
+use crate::am::page::{maxalign, Locked, Mode, Rel, WalChange};
+use crate::format::{SqlState, VecError};
+use crate::types::error::raise;
+use pgrx::pg_sys;
+
+fn add_failed() -> ! {
+    raise(VecError::new(
+        SqlState::InternalError,
+        "failed to add index item to ruivfflat index",
+    ))
+}
+
+/// Inserts one (already normalised) value image for heap row `heap`.
+pub fn insert_image(index: Rel, image: &[u8], heap: Tid) {
+    let meta = read_meta(index);
+    let metric = meta.metric().expect("validated meta page");
+    let (loc, header) = nearest_list(index, &meta, metric, image);
+    let tuple = layout::encode_data(heap, image);
+    if tuple.len() > crate::am::page::max_item_size() {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            "index row size exceeds maximum for ruivfflat index",
+        ));
+    }
+    let mut blk = header.insert;
+    if blk == layout::INVALID_BLOCK && !start_list(index, loc, &tuple) {
+        // Another backend gave the list its first page meanwhile.
+        blk = list_insert_block(index, loc);
+    }
+    if blk == layout::INVALID_BLOCK {
+        return;
+    }
+    loop {
+        let buf = Locked::read(index, blk, Mode::Exclusive);
+        if buf.page().free_space() >= maxalign(tuple.len()) {
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            page.add_item(&tuple).unwrap_or_else(|| add_failed());
+            wal.commit();
+            return;
+        }
+        let next = buf.page().opaque().next_blkno;
+        if next != pg_sys::InvalidBlockNumber {
+            blk = next;
+            continue;
+        }
+        let new = Locked::extend(index);
+        let new_blk = new.block();
+        {
+            let wal = WalChange::start(index);
+            let mut old_page = wal.register(&buf, false);
+            let mut o = old_page.as_ref().opaque();
+            o.next_blkno = new_blk;
+            old_page.set_opaque(o);
+            let mut page = wal.register(&new, true);
+            page.init(layout::PAGE_DATA);
+            page.add_item(&tuple).unwrap_or_else(|| add_failed());
+            wal.commit();
+        }
+        drop(new);
+        drop(buf);
+        update_list(index, loc, |h| {
+            Some(ListHeader {
+                insert: new_blk,
+                ..h
+            })
+        });
+        return;
+    }
+}
+
+/// The current insert hint of the list at `loc`.
+fn list_insert_block(index: Rel, loc: Tid) -> u32 {
+    let buf = Locked::read(index, loc.block, Mode::Share);
+    let item = buf.page().item(loc.offset).unwrap_or_else(|| add_failed());
+    layout::list_header(item).insert
+}
+
+/// Gives an empty list its first page holding `tuple`; false if the list has a page already.
+fn start_list(index: Rel, loc: Tid, tuple: &[u8]) -> bool {
+    let list = Locked::read(index, loc.block, Mode::Exclusive);
+    let item = list.page().item(loc.offset).unwrap_or_else(|| add_failed());
+    if layout::list_header(item).start != layout::INVALID_BLOCK {
+        return false;
+    }
+    let new = Locked::extend(index);
+    let new_blk = new.block();
+    let wal = WalChange::start(index);
+    let mut page = wal.register(&new, true);
+    page.init(layout::PAGE_DATA);
+    page.add_item(tuple).unwrap_or_else(|| add_failed());
+    let mut list_page = wal.register(&list, false);
+    let item = list_page
+        .item_mut(loc.offset)
+        .unwrap_or_else(|| add_failed());
+    layout::set_list_header(
+        item,
+        ListHeader {
+            start: new_blk,
+            insert: new_blk,
+        },
+    );
+    wal.commit();
+    true
+}
+
+/// `aminsert`.
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    if *isnull {
+        return false;
+    }
+    let index = Rel::from_raw(index);
+    let tid = Tid::from_item_pointer(&*heap_tid);
+    let value = *values;
+    crate::am::memcx::scoped(c"ruivfflat insert", || {
+        let meta = read_meta(index);
+        let metric = meta.metric().expect("validated meta page");
+        if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) {
+            insert_image(index, &image, tid);
+        }
+    });
+    false
+}

@@ -1,0 +1,175 @@
+//! On-page format of a `ruivfflat` index.
+//!
+//! ```text
+//! block 0        meta page: MetaPage in the contents area
+//! block 1 …      list pages (chained): one list tuple per list, in list order
+//!                  [start block u32][insert block u32][centre image …]
+//! other blocks   data pages, one chain per list (from its start block):
+//!                  [heap TID 6 bytes][2 unused][value image …]
+//! ```
+//!
+//! Value and centre images are varlena images of the column type (normalised for cosine), at
+//! offset 8 of a MAXALIGNed item, so the SIMD kernels read them in place. A list with no rows
+//! has no data pages (start block invalid) until its first insert, so a large `lists` on an
+//! empty table costs only list pages. `insert block` is a hint: a page of the list at or before
+//! its last page; inserts follow the chain from there.
+
+use crate::am::page::maxalign;
+pub use crate::am::tid::Tid;
+use crate::kernels::metric::Metric;
+
+pub const MAGIC: u32 = 0x5255_4956; // "RUIV"
+pub const VERSION: u32 = 1;
+
+pub const META_BLKNO: u32 = 0;
+/// First list page.
+pub const LIST_HEAD_BLKNO: u32 = 1;
+
+/// Page types (Opaque::page_type).
+pub const PAGE_META: u8 = 1;
+pub const PAGE_LIST: u8 = 2;
+pub const PAGE_DATA: u8 = 3;
+
+/// Bytes before the image in a list or data tuple.
+pub const TUPLE_HEADER: usize = 8;
+
+pub const INVALID_BLOCK: u32 = u32::MAX;
+
+/// The meta page (block 0): build-time options and the value format.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaPage {
+    pub magic: u32,
+    pub version: u32,
+    pub dimensions: u32,
+    pub lists: u32,
+    pub metric: u16,
+    /// Value format of data tuples (0: the column's own image).
+    pub format: u16,
+    pub list_head: u32,
+}
+
+impl MetaPage {
+    pub fn new(dimensions: u32, lists: u32, metric: Metric) -> MetaPage {
+        MetaPage {
+            magic: MAGIC,
+            version: VERSION,
+            dimensions,
+            lists,
+            metric: metric as u16,
+            format: 0,
+            list_head: LIST_HEAD_BLKNO,
+        }
+    }
+
+    pub fn metric(&self) -> Option<Metric> {
+        Metric::from_u16(self.metric)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // SAFETY: a repr(C) struct of integers without padding (see the size test).
+        unsafe {
+            std::slice::from_raw_parts(
+                (self as *const MetaPage).cast::<u8>(),
+                std::mem::size_of::<MetaPage>(),
+            )
+        }
+        .to_vec()
+    }
+
+    /// Reads and validates a meta page's contents.
+    pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
+        if b.len() < std::mem::size_of::<MetaPage>() {
+            return None;
+        }
+        // SAFETY: MetaPage is plain old data of that size; read unaligned.
+        let m = unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<MetaPage>()) };
+        (m.magic == MAGIC && m.version == VERSION && m.metric().is_some()).then_some(m)
+    }
+}
+
+/// A list tuple's header (the centre image follows it in the page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListHeader {
+    pub start: u32,
+    pub insert: u32,
+}
+
+pub fn encode_list(header: ListHeader, centre: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TUPLE_HEADER + centre.len());
+    out.extend_from_slice(&header.start.to_ne_bytes());
+    out.extend_from_slice(&header.insert.to_ne_bytes());
+    out.extend_from_slice(centre);
+    out
+}
+
+pub fn list_header(item: &[u8]) -> ListHeader {
+    ListHeader {
+        start: u32::from_ne_bytes(item[0..4].try_into().expect("4 bytes")),
+        insert: u32::from_ne_bytes(item[4..8].try_into().expect("4 bytes")),
+    }
+}
+
+/// Writes a list header into an existing list tuple.
+pub fn set_list_header(item: &mut [u8], header: ListHeader) {
+    item[0..4].copy_from_slice(&header.start.to_ne_bytes());
+    item[4..8].copy_from_slice(&header.insert.to_ne_bytes());
+}
+
+pub fn encode_data(heap: Tid, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; TUPLE_HEADER + value.len()];
+    heap.write(&mut out[0..6]);
+    out[TUPLE_HEADER..].copy_from_slice(value);
+    out
+}
+
+pub fn data_heap_tid(item: &[u8]) -> Tid {
+    Tid::read(&item[0..6])
+}
+
+/// The image in a list or data tuple.
+pub fn image(item: &[u8]) -> &[u8] {
+    &item[TUPLE_HEADER..]
+}
+
+/// Space a tuple of `len` bytes takes on a page, line pointer included.
+pub fn tuple_footprint(len: usize) -> usize {
+    maxalign(len) + std::mem::size_of::<u32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trip() {
+        assert_eq!(std::mem::size_of::<MetaPage>(), 24);
+        let m = MetaPage::new(50, 316, Metric::CosineF32);
+        assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Some(m));
+        let mut bad = m.to_bytes();
+        bad[0] ^= 1;
+        assert_eq!(MetaPage::from_bytes(&bad), None);
+    }
+
+    #[test]
+    fn tuples_round_trip() {
+        let l = encode_list(
+            ListHeader {
+                start: 7,
+                insert: 9,
+            },
+            &[1, 2, 3],
+        );
+        assert_eq!(
+            list_header(&l),
+            ListHeader {
+                start: 7,
+                insert: 9
+            }
+        );
+        assert_eq!(image(&l), &[1, 2, 3]);
+        let d = encode_data(Tid::new(70000, 12), &[4, 5]);
+        assert_eq!(data_heap_tid(&d), Tid::new(70000, 12));
+        assert_eq!(image(&d), &[4, 5]);
+    }
+}

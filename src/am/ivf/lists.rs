@@ -1,0 +1,73 @@
+//! Reading and updating a `ruivfflat` index's meta page and list directory.
+
+use super::layout::{self, ListHeader, MetaPage, Tid};
+use crate::am::page::{Locked, Mode, Rel, WalChange};
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::Metric;
+use crate::types::error::raise;
+use pgrx::pg_sys;
+
+fn invalid_meta() -> ! {
+    raise(VecError::new(
+        SqlState::InternalError,
+        "ruivfflat index meta page is not valid (index needs REINDEX?)",
+    ))
+}
+
+pub fn read_meta(rel: Rel) -> MetaPage {
+    let buf = Locked::read(rel, layout::META_BLKNO, Mode::Share);
+    MetaPage::from_bytes(buf.page().contents()).unwrap_or_else(|| invalid_meta())
+}
+
+/// Calls `f(location, header, centre image)` for every list, in list order.
+pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeader, &[u8])) {
+    let mut blk = meta.list_head;
+    while blk != pg_sys::InvalidBlockNumber {
+        let buf = Locked::read(rel, blk, Mode::Share);
+        let page = buf.page();
+        if page.opaque().page_type != layout::PAGE_LIST {
+            invalid_meta();
+        }
+        for off in 1..=page.max_offset() {
+            if let Some(item) = page.item(off) {
+                f(
+                    Tid::new(blk, off),
+                    layout::list_header(item),
+                    layout::image(item),
+                );
+            }
+        }
+        blk = page.opaque().next_blkno;
+    }
+}
+
+/// The list whose centre is nearest to `image` (by the index's own distance), as its
+/// location and header.
+pub fn nearest_list(rel: Rel, meta: &MetaPage, metric: Metric, image: &[u8]) -> (Tid, ListHeader) {
+    let mut best: Option<(f32, Tid, ListHeader)> = None;
+    for_each_list(rel, meta, |loc, header, centre| {
+        let d = metric.distance(image, centre);
+        if best.is_none_or(|b| d < b.0) {
+            best = Some((d, loc, header));
+        }
+    });
+    let (_, loc, header) = best.unwrap_or_else(|| invalid_meta());
+    (loc, header)
+}
+
+/// Changes a list's header under an exclusive lock, WAL-logged; `f` sees the current header
+/// and returns the new one, or `None` to leave it.
+pub fn update_list(rel: Rel, loc: Tid, f: impl FnOnce(ListHeader) -> Option<ListHeader>) {
+    let buf = Locked::read(rel, loc.block, Mode::Exclusive);
+    let current = match buf.page().item(loc.offset) {
+        Some(item) => layout::list_header(item),
+        None => invalid_meta(),
+    };
+    if let Some(new) = f(current) {
+        let wal = WalChange::start(rel);
+        let mut page = wal.register(&buf, false);
+        let item = page.item_mut(loc.offset).unwrap_or_else(|| invalid_meta());
+        layout::set_list_header(item, new);
+        wal.commit();
+    }
+}

@@ -1,0 +1,112 @@
+//! `ruivfflat`: an inverted-file (IVF-Flat) index access method stored in PostgreSQL pages.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `layout.rs`  | on-page format: meta page, list tuples, data tuples |
+//! | `lists.rs`   | reading the meta page and the list directory, updating a list |
+//! | `options.rs` | `WITH (lists)` and the `ruvector.*` GUCs |
+//! | `build.rs`   | `ambuild` (sample, k-means, assign, bulk write) and `ambuildempty` |
+//! | `insert.rs`  | `aminsert` |
+//! | `scan.rs`    | `ambeginscan` / `amrescan` / `amgettuple` / `amendscan`, iterative scans |
+//! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` |
+//! | `cost.rs`    | `amcostestimate` |
+//! | `stats.rs`   | `ruvector_index_stats()` |
+//!
+//! k-means and the list-layout advice are PURE code in `crate::ivf`; all page access goes
+//! through `crate::am::page`.
+
+pub mod build;
+pub mod cost;
+pub mod insert;
+pub mod layout;
+pub mod lists;
+pub mod options;
+pub mod scan;
+pub mod stats;
+pub mod vacuum;
+
+use pgrx::pg_sys;
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let name: &'static std::ffi::CStr = match phase {
+        1 => c"initializing",
+        build::PHASE_READ => c"reading tuples",
+        build::PHASE_KMEANS => c"performing k-means",
+        build::PHASE_ASSIGN => c"assigning tuples",
+        build::PHASE_LOAD => c"loading tuples",
+        _ => return std::ptr::null_mut(),
+    };
+    name.as_ptr().cast_mut()
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
+    true
+}
+
+/// The index AM handler: `CREATE ACCESS METHOD ruivfflat TYPE INDEX HANDLER ruivfflat_handler`.
+///
+/// # Safety
+/// Called by PostgreSQL's fmgr.
+#[no_mangle]
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ruivfflat_handler(
+    _fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
+        .cast::<pg_sys::IndexAmRoutine>();
+    let a = &mut *am;
+    a.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
+    a.amstrategies = 0;
+    a.amsupport = 1;
+    a.amoptsprocnum = 0;
+    a.amcanorder = false;
+    a.amcanorderbyop = true;
+    a.amcanbackward = false;
+    a.amcanunique = false;
+    a.amcanmulticol = false;
+    a.amoptionalkey = true;
+    a.amsearcharray = false;
+    a.amsearchnulls = false;
+    a.amstorage = false;
+    a.amclusterable = false;
+    a.ampredlocks = false;
+    a.amcanparallel = false;
+    a.amcaninclude = false;
+    a.amusemaintenanceworkmem = false;
+    a.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
+    a.amkeytype = pg_sys::InvalidOid;
+    a.ambuild = Some(build::ambuild);
+    a.ambuildempty = Some(build::ambuildempty);
+    a.aminsert = Some(insert::aminsert);
+    a.ambulkdelete = Some(vacuum::ambulkdelete);
+    a.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
+    a.amcostestimate = Some(cost::amcostestimate);
+    a.amoptions = Some(options::amoptions);
+    a.ambuildphasename = Some(ambuildphasename);
+    a.amvalidate = Some(amvalidate);
+    a.ambeginscan = Some(scan::ambeginscan);
+    a.amrescan = Some(scan::amrescan);
+    a.amgettuple = Some(scan::amgettuple);
+    a.amendscan = Some(scan::amendscan);
+    pg_sys::Datum::from(am)
+}
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_ruivfflat_handler() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+// The access method; its operator classes are in sql/finalize.sql.
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION ruivfflat_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME', 'ruivfflat_handler' LANGUAGE C;
+CREATE ACCESS METHOD ruivfflat TYPE INDEX HANDLER ruivfflat_handler;
+COMMENT ON ACCESS METHOD ruivfflat IS 'ruvector IVFFlat index access method';
+"#,
+    name = "ruivfflat_access_method"
+);

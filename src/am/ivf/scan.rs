@@ -1,0 +1,227 @@
+//! Index scans of `ruivfflat`: rank the lists by the distance of their centres to the query,
+//! read the nearest `ruvector.probes` lists (distances computed by the SIMD kernels on the
+//! values in place, in the shared buffer) and return their rows nearest first.
+//!
+//! Only what is returned gets sorted: the scan keeps each probed row as (distance, heap TID),
+//! 16 bytes, and hands them out in growing sorted batches (a linear-time selection of the next
+//! batch, then a sort of that batch), so a `LIMIT 10` over 6,000 probed rows sorts 64, not
+//! 6,000. (pgvector puts every probed tuple, value included, through a tuplesort.)
+//!
+//! Iterative scans (`ruvector.ivfflat_iterative_scan = relaxed_order`): when the executor wants
+//! more rows than the probed lists held (a WHERE clause filtered them), the next `probes`
+//! lists in centre order are read, up to `ruvector.ivfflat_max_probes` lists in all. Rows of a
+//! later batch can be nearer than rows already returned, hence "relaxed".
+
+use super::layout::{self, Tid};
+use super::lists::{for_each_list, read_meta};
+use super::options::{self, IterativeScan};
+use crate::am::page::{Locked, Mode, Rel};
+use crate::am::scan::{count_index_scan, is_mvcc, query_image};
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::Metric;
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use pgrx::PgMemoryContexts;
+
+/// Per-scan state, owned by the scan's memory context.
+#[derive(Default)]
+struct ScanState {
+    inner: Option<Search>,
+}
+
+struct Search {
+    metric: Metric,
+    query: Option<Vec<u8>>,
+    /// Start blocks of the lists to probe, nearest centre first.
+    lists: Vec<u32>,
+    /// Lists probed so far.
+    probed: usize,
+    probes: usize,
+    max_probes: usize,
+    iterative: bool,
+    /// (distance, packed heap TID) of the rows of the probed lists not returned yet, sorted up
+    /// to `sorted`; `next` is the next to return.
+    rows: Vec<(f32, u64)>,
+    sorted: usize,
+    next: usize,
+}
+
+fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState {
+    // SAFETY: `opaque` was set by ambeginscan to a ScanState living in the scan's context.
+    unsafe { &mut *(*scan).opaque.cast::<ScanState>() }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+    let st = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
+    (*scan).opaque = st.cast();
+    scan
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    state(scan).inner = None;
+    if !keys.is_null() && (*scan).numberOfKeys > 0 {
+        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+    }
+    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
+        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    state(scan).inner = None;
+}
+
+fn by_distance(a: &(f32, u64), b: &(f32, u64)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+impl Search {
+    fn start(scan: pg_sys::IndexScanDesc) -> Search {
+        // SAFETY: called from amgettuple with a valid scan.
+        unsafe {
+            count_index_scan((*scan).indexRelation);
+            let index = Rel::from_raw((*scan).indexRelation);
+            if (*scan).orderByData.is_null() {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    "cannot scan ruivfflat index without order",
+                ));
+            }
+            if !is_mvcc((*scan).xs_snapshot) {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    "non-MVCC snapshots are not supported with ruivfflat",
+                ));
+            }
+            let meta = read_meta(index);
+            let metric = meta.metric().expect("validated meta page");
+            let query = query_image(scan, metric, meta.dimensions);
+            let probes = (options::PROBES.get().max(1) as usize).min(meta.lists as usize);
+            let iterative = options::ITERATIVE_SCAN.get() != IterativeScan::Off;
+            let max_probes = if iterative {
+                (options::MAX_PROBES.get().max(1) as usize).max(probes)
+            } else {
+                probes
+            };
+            let mut ranked: Vec<(f32, u32)> = Vec::with_capacity(meta.lists as usize);
+            for_each_list(index, &meta, |_, header, centre| {
+                let d = match &query {
+                    Some(q) => metric.distance(q, centre),
+                    None => 0.0,
+                };
+                ranked.push((d, header.start));
+            });
+            let keep = max_probes.min(ranked.len());
+            let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0);
+            if keep < ranked.len() {
+                ranked.select_nth_unstable_by(keep, cmp);
+                ranked.truncate(keep);
+            }
+            ranked.sort_by(cmp);
+            let mut s = Search {
+                metric,
+                query,
+                lists: ranked.into_iter().map(|(_, start)| start).collect(),
+                probed: 0,
+                probes,
+                max_probes,
+                iterative,
+                rows: Vec::new(),
+                sorted: 0,
+                next: 0,
+            };
+            s.probe(index);
+            s
+        }
+    }
+
+    /// Reads the next `probes` lists into `rows`; false if there are none left to read.
+    fn probe(&mut self, index: Rel) -> bool {
+        let end = (self.probed + self.probes)
+            .min(self.max_probes)
+            .min(self.lists.len());
+        if self.probed >= end {
+            return false;
+        }
+        self.rows.clear();
+        self.sorted = 0;
+        self.next = 0;
+        for i in self.probed..end {
+            let mut blk = self.lists[i];
+            while blk != layout::INVALID_BLOCK {
+                let buf = Locked::read(index, blk, Mode::Share);
+                let page = buf.page();
+                for off in 1..=page.max_offset() {
+                    let Some(item) = page.item(off) else { continue };
+                    let distance = match &self.query {
+                        Some(q) => self.metric.distance(q, layout::image(item)),
+                        None => 0.0,
+                    };
+                    self.rows
+                        .push((distance, layout::data_heap_tid(item).pack()));
+                }
+                blk = page.opaque().next_blkno;
+            }
+            pgrx::check_for_interrupts!();
+        }
+        self.probed = end;
+        true
+    }
+
+    /// The next row in distance order among the rows read, if any.
+    fn next_row(&mut self) -> Option<(f32, u64)> {
+        if self.next == self.sorted {
+            if self.sorted == self.rows.len() {
+                return None;
+            }
+            let rest = &mut self.rows[self.sorted..];
+            let batch = self.sorted.max(64).min(rest.len());
+            if batch < rest.len() {
+                rest.select_nth_unstable_by(batch - 1, by_distance);
+            }
+            rest[..batch].sort_unstable_by(by_distance);
+            self.sorted += batch;
+        }
+        let r = self.rows[self.next];
+        self.next += 1;
+        Some(r)
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+) -> bool {
+    let st = state(scan);
+    if st.inner.is_none() {
+        st.inner = Some(Search::start(scan));
+    }
+    let s = st.inner.as_mut().expect("set above");
+    let index = Rel::from_raw((*scan).indexRelation);
+    loop {
+        if let Some((_, tid)) = s.next_row() {
+            (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
+            (*scan).xs_recheck = false;
+            (*scan).xs_recheckorderby = false;
+            return true;
+        }
+        if !s.iterative || !s.probe(index) {
+            return false;
+        }
+    }
+}

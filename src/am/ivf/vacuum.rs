@@ -1,0 +1,115 @@
+//! VACUUM for `ruivfflat`: each list's pages lose the rows VACUUM reports dead (one Generic WAL
+//! record per page changed), and the list's insert hint moves back to the first page of its
+//! chain with room, so later inserts fill the space freed before they extend the index.
+//! Scans copy what they need out of a page under its share lock, so removing items (which
+//! moves the remaining ones) needs only the exclusive lock.
+
+use super::layout::{self, ListHeader, Tid};
+use super::lists::{for_each_list, read_meta, update_list};
+use crate::am::page::{maxalign, BulkRead, Locked, Mode, Rel, WalChange};
+use crate::am::vacuum::{delay_point, new_stats};
+use crate::kernels::metric::ValueKind;
+use pgrx::pg_sys;
+
+/// Bytes of a data tuple of this index (every supported type has a fixed size per column).
+fn data_tuple_len(meta: &layout::MetaPage) -> usize {
+    let d = meta.dimensions as usize;
+    layout::TUPLE_HEADER
+        + match meta.metric().map(|m| m.kind()) {
+            Some(ValueKind::DenseF32) => 8 + 4 * d,
+            Some(ValueKind::DenseF16) => 8 + 2 * d,
+            _ => 8 + d.div_ceil(8),
+        }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let stats = new_stats(stats);
+    let index = Rel::from_raw((*info).index);
+    let cb = callback.expect("bulk delete callback");
+    let meta = read_meta(index);
+    let room = maxalign(data_tuple_len(&meta));
+    let mut lists: Vec<(Tid, ListHeader)> = Vec::with_capacity(meta.lists as usize);
+    for_each_list(index, &meta, |loc, header, _| lists.push((loc, header)));
+    let strategy = BulkRead::new();
+    for (loc, header) in lists {
+        let mut blk = header.start;
+        let mut first_with_room = None;
+        while blk != layout::INVALID_BLOCK {
+            delay_point();
+            let buf = Locked::read_with(index, blk, Mode::Exclusive, &strategy);
+            let page = buf.page();
+            let mut dead: Vec<u16> = Vec::new();
+            let mut live = 0u64;
+            for off in 1..=page.max_offset() {
+                let Some(item) = page.item(off) else { continue };
+                let mut ip = layout::data_heap_tid(item).to_item_pointer();
+                if cb(&mut ip, callback_state) {
+                    dead.push(off);
+                } else {
+                    live += 1;
+                }
+            }
+            let next = page.opaque().next_blkno;
+            if !dead.is_empty() {
+                let wal = WalChange::start(index);
+                let mut p = wal.register(&buf, false);
+                p.delete_items(&mut dead);
+                wal.commit();
+                (*stats).tuples_removed += dead.len() as f64;
+            }
+            (*stats).num_index_tuples += live as f64;
+            if first_with_room.is_none() && buf.page().free_space() >= room {
+                first_with_room = Some(blk);
+            }
+            drop(buf);
+            blk = next;
+        }
+        if let Some(b) = first_with_room {
+            update_list(index, loc, |h| {
+                (h.insert != b && h.start != layout::INVALID_BLOCK)
+                    .then_some(ListHeader { insert: b, ..h })
+            });
+        }
+    }
+    stats
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    if (*info).analyze_only {
+        return stats;
+    }
+    // Without a bulk delete pass (nothing was deleted), count the rows ourselves.
+    let stats = if stats.is_null() {
+        let s = new_stats(stats);
+        let index = Rel::from_raw((*info).index);
+        let meta = read_meta(index);
+        let mut starts = Vec::new();
+        for_each_list(index, &meta, |_, h, _| starts.push(h.start));
+        for mut blk in starts {
+            while blk != layout::INVALID_BLOCK {
+                let buf = Locked::read(index, blk, Mode::Share);
+                let page = buf.page();
+                (*s).num_index_tuples += (1..=page.max_offset())
+                    .filter(|off| page.item(*off).is_some())
+                    .count() as f64;
+                blk = page.opaque().next_blkno;
+            }
+        }
+        s
+    } else {
+        stats
+    };
+    (*stats).num_pages =
+        pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    stats
+}

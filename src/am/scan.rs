@@ -1,0 +1,54 @@
+//! Helpers shared by the access methods' index scans.
+
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::{Metric, ValueKind};
+use crate::types::error::raise;
+use pgrx::pg_sys;
+
+pub fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
+    // SAFETY: the scan's snapshot.
+    let t = unsafe { (*snapshot).snapshot_type };
+    t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
+}
+
+/// `pgstat_count_index_scan(rel)`.
+pub unsafe fn count_index_scan(rel: pg_sys::Relation) {
+    if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
+        pg_sys::pgstat_assoc_relation(rel);
+    }
+    if !(*rel).pgstat_info.is_null() {
+        (*(*rel).pgstat_info).t_counts.t_numscans += 1;
+    }
+}
+
+/// The query image from the ORDER BY argument (`None` for NULL or a cosine zero vector:
+/// every distance is then taken as 0, as pgvector does).
+pub unsafe fn query_image(
+    scan: pg_sys::IndexScanDesc,
+    metric: Metric,
+    dimensions: u32,
+) -> Option<Vec<u8>> {
+    let key = &*(*scan).orderByData;
+    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+        return None;
+    }
+    let image = crate::am::value::image_from_datum(key.sk_argument, metric, None)?;
+    let dims = metric.dimensions(&image) as u32;
+    if dims != dimensions {
+        let message = match metric.kind() {
+            ValueKind::Bits => format!("different bit lengths {} and {}", dims, dimensions),
+            kind => format!(
+                "different {} dimensions {} and {}",
+                match kind {
+                    ValueKind::DenseF32 => "vector",
+                    ValueKind::DenseF16 => "halfvec",
+                    _ => "sparsevec",
+                },
+                dims,
+                dimensions
+            ),
+        };
+        raise(VecError::new(SqlState::DataException, message));
+    }
+    Some(image)
+}
