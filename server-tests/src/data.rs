@@ -72,9 +72,33 @@ pub fn recall(
     ef_search: i64,
     queries: usize,
 ) -> Result<f64> {
+    recall_at(
+        conninfo,
+        table,
+        index,
+        ds,
+        "ruvector.ef_search",
+        ef_search,
+        queries,
+    )
+}
+
+/// Recall@10 of index scans on `table` with the search GUC `guc` (`ruvector.ef_search`,
+/// `ruvector.probes`) set to `value`, over the dataset's first `queries` queries. Fails if
+/// the planner does not use `index`.
+pub fn recall_at(
+    conninfo: &str,
+    table: &str,
+    index: &str,
+    ds: &Dataset,
+    guc: &str,
+    value: i64,
+    queries: usize,
+) -> Result<f64> {
+    let ef_search = value;
     let m = Measure {
         config: conninfo.parse()?,
-        setup: vec![format!("SET ruvector.ef_search = {ef_search}")],
+        setup: vec![format!("SET {guc} = {value}")],
         sql: format!(
             "SELECT id FROM {table} ORDER BY embedding {} $1 LIMIT 10",
             ds.metric.operator()

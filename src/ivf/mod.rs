@@ -7,7 +7,7 @@ pub mod points;
 
 /// Rows k-means trains on for `lists` centres (pgvector's rule: 50 per list, at least 10,000).
 pub fn sample_rows(lists: usize) -> usize {
-    (lists * 50).max(10_000)
+    (lists * 128).max(10_000)
 }
 
 /// Advice on a list layout, for `ruvector_index_stats()`: `None` when it looks healthy.

@@ -36,7 +36,7 @@ pub const PHASE_LOAD: i64 = 5;
 
 const SEED: u64 = 0x5255_4956_4B4D_4541;
 /// Lloyd iterations at most (most builds converge, < 0.1% of points moving, well before).
-const MAX_ITERATIONS: usize = 50;
+const MAX_ITERATIONS: usize = 25;
 
 fn progress(param: u32, value: i64) {
     crate::am::hnsw::build::progress(param as i32, value);

@@ -1,0 +1,216 @@
+//! ruivfflat crash safety and replication (the harness of `hnsw_durability.rs`): a `kill -9`
+//! of the whole server during a bulk insert into an indexed table, then recovery from WAL; and
+//! a streaming standby replaying with `wal_consistency_checking = all` that must answer exactly
+//! like the primary after inserts, deletes and VACUUM. With every list probed, an index scan
+//! must return exactly the table's rows.
+
+use postgres::Client;
+use ruvector_bench::dataset::{Dataset, Metric};
+use ruvector_bench::wire::VectorParam;
+use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::data::{copy_rows, create_table, glove};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const LISTS: i32 = 50;
+
+/// Every row an index scan returns with all lists probed.
+fn ids_through_index(client: &mut Client, index: &str, query: &[f32]) -> BTreeSet<i32> {
+    client
+        .batch_execute(&format!(
+            "SET enable_seqscan = off; SET enable_bitmapscan = off; SET ruvector.probes = {LISTS}"
+        ))
+        .unwrap();
+    let sql = "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 100000000";
+    let plan: Vec<String> = client
+        .query(
+            &format!("EXPLAIN (COSTS OFF) {sql}"),
+            &[&VectorParam(query)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains(&format!("Index Scan using {index}"))),
+        "{plan:?}"
+    );
+    let ids = client
+        .query(sql, &[&VectorParam(query)])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    client
+        .batch_execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET ruvector.probes")
+        .unwrap();
+    ids
+}
+
+fn ids_in_table(client: &mut Client) -> BTreeSet<i32> {
+    client
+        .query("SELECT id FROM items", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Top-10 ids (with their distances) for the first `n` queries through the index.
+fn top10(client: &mut Client, ds: &Dataset, n: usize) -> Vec<Vec<(i32, f64)>> {
+    client.batch_execute("SET ruvector.probes = 5").unwrap();
+    let stmt = client
+        .prepare("SELECT id, embedding <=> $1 FROM items ORDER BY embedding <=> $1 LIMIT 10")
+        .unwrap();
+    (0..n)
+        .map(|q| {
+            client
+                .query(&stmt, &[&VectorParam(ds.queries.row(q))])
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn kill9_during_bulk_insert_then_recovery() {
+    let ds = glove(Metric::Cosine);
+    let c = Cluster::new(
+        "ivf-crash",
+        5511,
+        &["checkpoint_timeout = 30min", "max_wal_size = 4GB"],
+    )
+    .unwrap();
+    let mut client = c.with_extension().unwrap();
+    create_table(&mut client, "items", ds.base.dim).unwrap();
+    copy_rows(&mut client, "items", &ds, 0..20_000).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
+                 WITH (lists = {LISTS});
+             CHECKPOINT"
+        ))
+        .unwrap();
+
+    // Committed batches of 5000 rows from another connection; crash while one is in flight.
+    let conninfo = c.conninfo("postgres");
+    let loader = {
+        let ds = ds.clone();
+        std::thread::spawn(move || {
+            let mut w = Client::connect(&conninfo, postgres::NoTls).unwrap();
+            let mut committed = 0;
+            for b in 0..16 {
+                let start = 20_000 + b * 5000;
+                if copy_rows(&mut w, "items", &ds, start..start + 5000).is_err() {
+                    break;
+                }
+                committed += 1;
+            }
+            committed
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM items", &[])
+            .unwrap()
+            .get(0);
+        if n >= 30_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bulk insert made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    c.kill9().unwrap();
+    let committed_batches = loader.join().unwrap();
+    drop(client);
+    assert!(
+        committed_batches < 16,
+        "the crash came after the whole load"
+    );
+
+    c.start().unwrap();
+    let mut client = c.connect("postgres").unwrap();
+    assert!(c.log_contains("database system was interrupted") || c.log_contains("redo starts"));
+    let table = ids_in_table(&mut client);
+    assert_eq!(table.len(), 20_000 + committed_batches * 5000);
+    assert_eq!(
+        ids_through_index(&mut client, "items_idx", ds.queries.row(0)),
+        table,
+        "index and table disagree after recovery"
+    );
+
+    // The recovered index keeps working: inserts, VACUUM, and still consistent.
+    let next = 20_000 + committed_batches * 5000;
+    copy_rows(&mut client, "items", &ds, next..next + 2000).unwrap();
+    client
+        .batch_execute("DELETE FROM items WHERE id % 10 = 0")
+        .unwrap();
+    client.batch_execute("VACUUM items").unwrap();
+    let table = ids_in_table(&mut client);
+    assert_eq!(
+        ids_through_index(&mut client, "items_idx", ds.queries.row(1)),
+        table,
+        "index and table disagree after post-recovery VACUUM"
+    );
+}
+
+#[test]
+fn streaming_standby_returns_the_same_results() {
+    let ds = glove(Metric::Cosine);
+    let primary = Cluster::new(
+        "ivf-primary",
+        5512,
+        &[
+            "wal_level = replica",
+            "max_wal_senders = 4",
+            "wal_consistency_checking = 'all'",
+            "max_wal_size = 4GB",
+        ],
+    )
+    .unwrap();
+    let mut p = primary.with_extension().unwrap();
+    // The standby starts before the index exists: build, inserts (new pages, list updates),
+    // deletes and VACUUM all reach it through WAL.
+    let standby = primary.standby("ivf-standby", 5513).unwrap();
+
+    create_table(&mut p, "items", ds.base.dim).unwrap();
+    copy_rows(&mut p, "items", &ds, 0..20_000).unwrap();
+    p.batch_execute(&format!(
+        "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
+             WITH (lists = {LISTS})"
+    ))
+    .unwrap();
+    copy_rows(&mut p, "items", &ds, 20_000..30_000).unwrap();
+    p.batch_execute("DELETE FROM items WHERE id % 5 = 0")
+        .unwrap();
+    p.batch_execute("VACUUM items").unwrap();
+    copy_rows(&mut p, "items", &ds, (0..30_000).filter(|i| i % 10 == 0)).unwrap();
+    p.batch_execute("VACUUM ANALYZE items").unwrap();
+
+    standby.wait_for_replay(&mut p).unwrap();
+    let mut s = standby.connect("postgres").unwrap();
+    let in_recovery: bool = s
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
+    assert!(in_recovery);
+    assert_eq!(
+        top10(&mut p, &ds, 200),
+        top10(&mut s, &ds, 200),
+        "standby answers differ from the primary's"
+    );
+    assert_eq!(
+        ids_through_index(&mut s, "items_idx", ds.queries.row(0)),
+        ids_in_table(&mut p)
+    );
+    assert!(
+        !standby.log_contains("inconsistent page") && !standby.log_contains("PANIC"),
+        "{}",
+        standby.log_tail()
+    );
+}
