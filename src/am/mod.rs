@@ -7,6 +7,7 @@ pub mod ivf;
 pub mod memcx;
 pub mod page;
 pub mod scan;
+pub mod threads;
 pub mod tid;
 pub mod vacuum;
 pub mod value;

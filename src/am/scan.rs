@@ -5,13 +5,19 @@ use crate::kernels::metric::{Metric, ValueKind};
 use crate::types::error::raise;
 use pgrx::pg_sys;
 
-pub fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
-    // SAFETY: the scan's snapshot.
-    let t = unsafe { (*snapshot).snapshot_type };
+/// Whether the scan's snapshot is an MVCC one.
+///
+/// # Safety
+/// `snapshot` must be a valid snapshot.
+pub unsafe fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
+    let t = (*snapshot).snapshot_type;
     t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
 }
 
 /// `pgstat_count_index_scan(rel)`.
+///
+/// # Safety
+/// `rel` must be an open relation.
 pub unsafe fn count_index_scan(rel: pg_sys::Relation) {
     if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
         pg_sys::pgstat_assoc_relation(rel);
@@ -23,6 +29,9 @@ pub unsafe fn count_index_scan(rel: pg_sys::Relation) {
 
 /// The query image from the ORDER BY argument (`None` for NULL or a cosine zero vector:
 /// every distance is then taken as 0, as pgvector does).
+///
+/// # Safety
+/// `scan` must be a valid index scan with one ORDER BY key of the index column's type.
 pub unsafe fn query_image(
     scan: pg_sys::IndexScanDesc,
     metric: Metric,

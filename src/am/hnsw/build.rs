@@ -209,15 +209,6 @@ fn hash_bytes(b: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Threads for linking: the backend's own plus `max_parallel_maintenance_workers`, bounded by
-/// the CPUs available.
-fn build_threads() -> usize {
-    // SAFETY: reading a GUC variable.
-    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (1 + workers).min(cpus).max(1)
-}
-
 /// Links every element's node (HNSW INSERT on a rayon pool, in batches so the backend can
 /// check for interrupts and report progress in between).
 fn link(graph: &MemoryGraph, elements: &[Element]) {
@@ -234,19 +225,8 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
         elements.len() as i64,
     );
     graph.insert(elements[0].node);
-    let threads = build_threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("ruhnsw build {i}"))
-        // Worker threads must never run PostgreSQL's signal handlers.
-        .start_handler(|_| block_signals())
-        .build()
-        .unwrap_or_else(|e| {
-            raise(VecError::new(
-                SqlState::InternalError,
-                format!("could not start build threads: {e}"),
-            ))
-        });
+    let pool = crate::am::threads::build_pool("ruhnsw build");
+    let threads = pool.current_num_threads();
     const BATCH: usize = 2048;
     let mut done = 1;
     while done < elements.len() {
@@ -260,15 +240,6 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
         done = end;
         pgrx::check_for_interrupts!();
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE as i32, done as i64);
-    }
-}
-
-fn block_signals() {
-    // SAFETY: changes only the calling thread's signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 

@@ -136,35 +136,6 @@ impl BuildState {
     }
 }
 
-/// Threads for k-means and assignment: the backend's own plus
-/// `max_parallel_maintenance_workers`, bounded by the CPUs available.
-fn thread_pool() -> rayon::ThreadPool {
-    // SAFETY: reading a GUC variable.
-    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = (1 + workers).min(cpus).max(1);
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("ruivfflat build {i}"))
-        .start_handler(|_| block_signals())
-        .build()
-        .unwrap_or_else(|e| {
-            raise(VecError::new(
-                SqlState::InternalError,
-                format!("could not start build threads: {e}"),
-            ))
-        })
-}
-
-fn block_signals() {
-    // SAFETY: changes only the calling thread's signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
 /// Trains the list centres on the sample; returns their value images.
 fn train(state: &BuildState, pool: &rayon::ThreadPool) -> Vec<Vec<u8>> {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
@@ -446,7 +417,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         Some(build_callback),
         &mut state,
     );
-    let pool = thread_pool();
+    let pool = crate::am::threads::build_pool("ruivfflat build");
     let centres = train(&state, &pool);
     state.sample = Reservoir::new(0, SEED);
     if state.spilled {
