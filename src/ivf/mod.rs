@@ -5,7 +5,9 @@
 pub mod kmeans;
 pub mod points;
 
-/// Rows k-means trains on for `lists` centres (pgvector's rule: 50 per list, at least 10,000).
+/// Rows k-means trains on for `lists` centres: 128 per list, at least 10,000. (pgvector trains
+/// on 50 per list; on GloVe-100k with 316 lists, 128 raised recall at probes 18 from 0.898 to
+/// 0.905 for 1.6 s instead of 0.9 s of build, and 256 gave 0.909 for 5.1 s.)
 pub fn sample_rows(lists: usize) -> usize {
     (lists * 128).max(10_000)
 }
@@ -62,6 +64,6 @@ mod tests {
     #[test]
     fn sample_size() {
         assert_eq!(sample_rows(1), 10_000);
-        assert_eq!(sample_rows(1000), 50_000);
+        assert_eq!(sample_rows(1000), 128_000);
     }
 }
