@@ -140,6 +140,24 @@ SELECT id FROM u ORDER BY val <-> '[3,3,3]';
 DROP TABLE u;
 RESET ruvector.probes;
 
+-- a build that outgrows maintenance_work_mem inserts the rows one by one, with the same result
+CREATE TABLE big (id int, val ruvector(3));
+INSERT INTO big SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7)]::ruvector
+    FROM generate_series(1, 30000) i;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX big_idx ON big USING ruivfflat (val ruvector_l2_ops) WITH (lists = 10);
+RESET maintenance_work_mem;
+SET ruvector.probes = 10;
+SELECT (ruvector_index_stats('big_idx') ->> 'tuples')::int AS tuples,
+       (ruvector_index_stats('big_idx') ->> 'empty_lists')::int AS empty_lists;
+CREATE TEMP TABLE idx AS SELECT id FROM big ORDER BY val <-> '[0.3,0.2,0.1]' LIMIT 100;
+SET enable_seqscan = on; SET enable_indexscan = off;
+CREATE TEMP TABLE seq AS SELECT id FROM big ORDER BY val <-> '[0.3,0.2,0.1]' LIMIT 100;
+SELECT count(*) AS same FROM idx JOIN seq USING (id);
+RESET enable_indexscan; SET enable_seqscan = off;
+RESET ruvector.probes;
+DROP TABLE big, idx, seq;
+
 -- options, with pgvector's ranges and messages
 CREATE TABLE t (val ruvector(3));
 CREATE INDEX ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 0);
