@@ -61,3 +61,53 @@ pub unsafe fn query_image(
     }
     Some(image)
 }
+
+/// Per-scan state of an access method, owned by the scan's memory context (dropped with it even
+/// if the scan ends with an ERROR and `amendscan` never runs). `S` is the AM's search.
+pub struct ScanState<S> {
+    pub inner: Option<S>,
+}
+
+/// `ambeginscan`: a scan descriptor with an empty [`ScanState`] as its opaque.
+///
+/// # Safety
+/// Called from an AM's `ambeginscan` with its arguments.
+pub unsafe fn begin_scan<S: 'static>(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+    let st = pgrx::PgMemoryContexts::CurrentMemoryContext
+        .leak_and_drop_on_delete(ScanState::<S> { inner: None });
+    (*scan).opaque = st.cast();
+    scan
+}
+
+/// The scan's [`ScanState`].
+///
+/// # Safety
+/// `scan` was begun by [`begin_scan`] with the same `S`.
+pub unsafe fn scan_state<S: 'static>(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<S> {
+    &mut *(*scan).opaque.cast::<ScanState<S>>()
+}
+
+/// `amrescan`: forgets the search and takes the new keys.
+///
+/// # Safety
+/// Called from an AM's `amrescan` with its arguments, on a scan begun by [`begin_scan`].
+pub unsafe fn rescan<S: 'static>(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    scan_state::<S>(scan).inner = None;
+    if !keys.is_null() && (*scan).numberOfKeys > 0 {
+        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+    }
+    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
+        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+    }
+}

@@ -192,3 +192,33 @@ pub fn normalize(kind: ValueKind, image: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Checks an index's column as pgvector does (type, dimensions given, within the limit for the
+/// value kind) and returns its dimensions; `am` names the access method in messages.
+pub fn column_dimensions(index: Rel, metric: Metric, am: &str) -> u32 {
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    let (typmod, typid) = unsafe {
+        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
+        ((*att).atttypmod, (*att).atttypid)
+    };
+    if typid == pg_sys::VARBITOID {
+        raise(VecError::new(
+            SqlState::FeatureNotSupported,
+            format!("type not supported for {am} index"),
+        ));
+    }
+    if typmod < 0 {
+        raise(VecError::new(
+            SqlState::InvalidParameterValue,
+            "column does not have dimensions",
+        ));
+    }
+    let max = max_dimensions(metric.kind());
+    if typmod > max {
+        raise(VecError::new(
+            SqlState::ProgramLimitExceeded,
+            format!("column cannot have more than {max} dimensions for {am} index"),
+        ));
+    }
+    typmod as u32
+}

@@ -17,7 +17,7 @@
 use super::layout::{self, MetaPage, PagePlanner, Tid};
 use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::page::{BuildPages, Rel};
-use crate::am::value::{image_from_datum, max_dimensions, metric_from_support};
+use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
 use crate::graph::{LevelGenerator, Params};
@@ -58,30 +58,7 @@ struct BuildState {
 fn index_setup(index: Rel) -> (Metric, Params, u32) {
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
-    // SAFETY: an index relation has a tuple descriptor with one attribute.
-    let (typmod, typid) = unsafe {
-        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
-        ((*att).atttypmod, (*att).atttypid)
-    };
-    if typid == pg_sys::VARBITOID {
-        raise(VecError::new(
-            SqlState::FeatureNotSupported,
-            "type not supported for ruhnsw index",
-        ));
-    }
-    if typmod < 0 {
-        raise(VecError::new(
-            SqlState::InvalidParameterValue,
-            "column does not have dimensions",
-        ));
-    }
-    let max = max_dimensions(metric.kind());
-    if typmod > max {
-        raise(VecError::new(
-            SqlState::ProgramLimitExceeded,
-            format!("column cannot have more than {max} dimensions for ruhnsw index"),
-        ));
-    }
+    let dimensions = column_dimensions(index, metric, "ruhnsw");
     if ef_construction < 2 * m {
         raise(VecError::new(
             SqlState::InvalidParameterValue,
@@ -94,7 +71,7 @@ fn index_setup(index: Rel) -> (Metric, Params, u32) {
             m: m as usize,
             ef_construction: ef_construction as usize,
         },
-        typmod as u32,
+        dimensions,
     )
 }
 

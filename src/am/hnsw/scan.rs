@@ -18,22 +18,16 @@ use super::insert::SCAN_LOCK;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
-use crate::am::scan::{count_index_scan, is_mvcc, query_image};
+use crate::am::scan::{
+    begin_scan, count_index_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
+};
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
 use crate::graph::Scored;
 use crate::types::error::raise;
 use pgrx::pg_sys;
-use pgrx::PgMemoryContexts;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-
-/// Per-scan state, owned by the scan's memory context (dropped with it even if the scan ends
-/// with an ERROR and `amendscan` never runs).
-#[derive(Default)]
-struct ScanState {
-    inner: Option<Search>,
-}
 
 struct Search {
     graph: DiskGraph,
@@ -50,9 +44,9 @@ struct Search {
     exhausted: bool,
 }
 
-fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState {
-    // SAFETY: `opaque` was set by ambeginscan to a ScanState living in the scan's context.
-    unsafe { &mut *(*scan).opaque.cast::<ScanState>() }
+fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<Search> {
+    // SAFETY: begun by ambeginscan with this Search type.
+    unsafe { scan_state(scan) }
 }
 
 #[pgrx::pg_guard]
@@ -61,10 +55,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-    let st = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
-    (*scan).opaque = st.cast();
-    scan
+    begin_scan::<Search>(index, nkeys, norderbys)
 }
 
 #[pgrx::pg_guard]
@@ -75,13 +66,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    state(scan).inner = None;
-    if !keys.is_null() && (*scan).numberOfKeys > 0 {
-        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
-    }
-    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
-        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
-    }
+    rescan::<Search>(scan, keys, nkeys, orderbys, norderbys);
 }
 
 #[pgrx::pg_guard]

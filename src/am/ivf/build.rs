@@ -19,7 +19,7 @@ use super::insert::insert_image;
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use super::options;
 use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
-use crate::am::value::{image_from_datum, max_dimensions, metric_from_support};
+use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::ivf::kmeans::{KMeans, Reservoir};
 use crate::ivf::{points, sample_rows};
@@ -46,31 +46,14 @@ fn progress(param: u32, value: i64) {
 pub fn index_setup(index: Rel) -> (Metric, usize, u32) {
     let metric = metric_from_support(index);
     let lists = options::lists(index) as usize;
-    // SAFETY: an index relation has a tuple descriptor with one attribute.
-    let (typmod, typid) = unsafe {
-        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
-        ((*att).atttypmod, (*att).atttypid)
-    };
-    if typid == pg_sys::VARBITOID || metric.kind() == ValueKind::Sparse {
+    if metric.kind() == ValueKind::Sparse {
         raise(VecError::new(
             SqlState::FeatureNotSupported,
             "type not supported for ruivfflat index",
         ));
     }
-    if typmod < 0 {
-        raise(VecError::new(
-            SqlState::InvalidParameterValue,
-            "column does not have dimensions",
-        ));
-    }
-    let max = max_dimensions(metric.kind());
-    if typmod > max {
-        raise(VecError::new(
-            SqlState::ProgramLimitExceeded,
-            format!("column cannot have more than {max} dimensions for ruivfflat index"),
-        ));
-    }
-    (metric, lists, typmod as u32)
+    let dimensions = column_dimensions(index, metric, "ruivfflat");
+    (metric, lists, dimensions)
 }
 
 struct BuildState {

@@ -16,18 +16,13 @@ use super::layout::{self, Tid};
 use super::lists::{for_each_list, read_meta};
 use super::options::{self, IterativeScan};
 use crate::am::page::{Locked, Mode, Rel};
-use crate::am::scan::{count_index_scan, is_mvcc, query_image};
+use crate::am::scan::{
+    begin_scan, count_index_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
+};
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
 use crate::types::error::raise;
 use pgrx::pg_sys;
-use pgrx::PgMemoryContexts;
-
-/// Per-scan state, owned by the scan's memory context.
-#[derive(Default)]
-struct ScanState {
-    inner: Option<Search>,
-}
 
 struct Search {
     metric: Metric,
@@ -46,9 +41,9 @@ struct Search {
     next: usize,
 }
 
-fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState {
-    // SAFETY: `opaque` was set by ambeginscan to a ScanState living in the scan's context.
-    unsafe { &mut *(*scan).opaque.cast::<ScanState>() }
+fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<Search> {
+    // SAFETY: begun by ambeginscan with this Search type.
+    unsafe { scan_state(scan) }
 }
 
 #[pgrx::pg_guard]
@@ -57,10 +52,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-    let st = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
-    (*scan).opaque = st.cast();
-    scan
+    begin_scan::<Search>(index, nkeys, norderbys)
 }
 
 #[pgrx::pg_guard]
@@ -71,13 +63,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    state(scan).inner = None;
-    if !keys.is_null() && (*scan).numberOfKeys > 0 {
-        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
-    }
-    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
-        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
-    }
+    rescan::<Search>(scan, keys, nkeys, orderbys, norderbys);
 }
 
 #[pgrx::pg_guard]
