@@ -128,3 +128,49 @@ pub fn truth_over(ds: &Dataset, rows: &[usize], metric: Metric) -> Vec<Vec<u32>>
         .map(|t| t.into_iter().map(|i| rows[i as usize] as u32).collect())
         .collect()
 }
+
+/// Loads rows 20,000.. of `ds` into `items` in committed batches of 5,000 from another
+/// connection, and `kill -9`s the server while a batch is in flight — once at least 30,000 rows
+/// are visible, plus `settle` for the next batch to get under way. Returns the batches that
+/// committed (fewer than 16: the crash came before the whole load).
+pub fn crash_during_bulk_load(
+    c: &crate::cluster::Cluster,
+    client: &mut Client,
+    ds: &Dataset,
+    settle: std::time::Duration,
+) -> usize {
+    use std::time::{Duration, Instant};
+    let conninfo = c.conninfo("postgres");
+    let loader = {
+        let ds = ds.clone();
+        std::thread::spawn(move || {
+            let mut w = Client::connect(&conninfo, postgres::NoTls).unwrap();
+            let mut committed = 0;
+            for b in 0..16 {
+                let start = 20_000 + b * 5000;
+                if copy_rows(&mut w, "items", &ds, start..start + 5000).is_err() {
+                    break;
+                }
+                committed += 1;
+            }
+            committed
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM items", &[])
+            .unwrap()
+            .get(0);
+        if n >= 30_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bulk insert made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    c.kill9().unwrap();
+    let committed = loader.join().unwrap();
+    assert!(committed < 16, "the crash came after the whole load");
+    committed
+}

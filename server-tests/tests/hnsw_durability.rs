@@ -8,9 +8,9 @@ use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
-use ruvector_server_tests::data::{copy_rows, create_table, glove};
+use ruvector_server_tests::data::{copy_rows, crash_during_bulk_load, create_table, glove};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every row an index scan can reach, by walking the whole graph (iterative scan, no limits).
 fn ids_through_index(
@@ -107,43 +107,9 @@ fn kill9_during_bulk_insert_then_recovery() {
 
     // Bulk insert in committed batches of 5000 rows from another connection; crash the
     // server while a batch is in flight, after at least two more have committed.
-    let conninfo = c.conninfo("postgres");
-    let loader = {
-        let ds = ds.clone();
-        std::thread::spawn(move || {
-            let mut w = Client::connect(&conninfo, postgres::NoTls).unwrap();
-            let mut committed = 0;
-            for b in 0..16 {
-                let start = 20_000 + b * 5000;
-                if copy_rows(&mut w, "items", &ds, start..start + 5000).is_err() {
-                    break;
-                }
-                committed += 1;
-            }
-            committed
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let n: i64 = client
-            .query_one("SELECT count(*) FROM items", &[])
-            .unwrap()
-            .get(0);
-        if n >= 30_000 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "bulk insert made no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the next batch get under way.
-    std::thread::sleep(Duration::from_millis(300));
-    c.kill9().unwrap();
-    let committed_batches = loader.join().unwrap();
+    let committed_batches =
+        crash_during_bulk_load(&c, &mut client, &ds, Duration::from_millis(300));
     drop(client);
-    assert!(
-        committed_batches < 16,
-        "the crash came after the whole load"
-    );
 
     c.start().unwrap();
     let mut client = c.connect("postgres").unwrap();

@@ -6,6 +6,7 @@ pub mod hnsw;
 pub mod ivf;
 pub mod memcx;
 pub mod page;
+pub mod routine;
 pub mod scan;
 pub mod threads;
 pub mod tid;

@@ -222,3 +222,14 @@ pub fn column_dimensions(index: Rel, metric: Metric, am: &str) -> u32 {
     }
     typmod as u32
 }
+
+/// Bytes of a value image of a fixed-size kind with `dims` dimensions (`None` for sparse
+/// vectors, whose size varies).
+pub fn image_len(kind: ValueKind, dims: usize) -> Option<usize> {
+    match kind {
+        ValueKind::DenseF32 => Some(8 + 4 * dims),
+        ValueKind::DenseF16 => Some(8 + 2 * dims),
+        ValueKind::Bits => Some(8 + dims.div_ceil(8)),
+        ValueKind::Sparse => None,
+    }
+}

@@ -116,14 +116,9 @@ impl MetaPage {
     /// Bytes of a stored value image for fixed-size types (prefetching); sparse vectors
     /// vary, and a guess of 256 bytes is used for them.
     pub fn value_len_hint(&self) -> usize {
-        use crate::kernels::metric::ValueKind;
-        let d = self.dimensions as usize;
-        match self.metric().map(|m| m.kind()) {
-            Some(ValueKind::DenseF32) => 8 + 4 * d,
-            Some(ValueKind::DenseF16) => 8 + 2 * d,
-            Some(ValueKind::Bits) => 8 + d.div_ceil(8),
-            _ => 256,
-        }
+        self.metric()
+            .and_then(|m| crate::am::value::image_len(m.kind(), self.dimensions as usize))
+            .unwrap_or(256)
     }
 
     pub fn metric(&self) -> Option<Metric> {

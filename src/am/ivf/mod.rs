@@ -40,11 +40,6 @@ unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_cha
     name.as_ptr().cast_mut()
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
-    true
-}
-
 /// The index AM handler: `CREATE ACCESS METHOD ruivfflat TYPE INDEX HANDLER ruivfflat_handler`.
 ///
 /// # Safety
@@ -54,29 +49,8 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 pub unsafe extern "C-unwind" fn ruivfflat_handler(
     _fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
-        .cast::<pg_sys::IndexAmRoutine>();
+    let am = crate::am::routine::ordered_by_distance();
     let a = &mut *am;
-    a.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
-    a.amstrategies = 0;
-    a.amsupport = 1;
-    a.amoptsprocnum = 0;
-    a.amcanorder = false;
-    a.amcanorderbyop = true;
-    a.amcanbackward = false;
-    a.amcanunique = false;
-    a.amcanmulticol = false;
-    a.amoptionalkey = true;
-    a.amsearcharray = false;
-    a.amsearchnulls = false;
-    a.amstorage = false;
-    a.amclusterable = false;
-    a.ampredlocks = false;
-    a.amcanparallel = false;
-    a.amcaninclude = false;
-    a.amusemaintenanceworkmem = false;
-    a.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
-    a.amkeytype = pg_sys::InvalidOid;
     a.ambuild = Some(build::ambuild);
     a.ambuildempty = Some(build::ambuildempty);
     a.aminsert = Some(insert::aminsert);
@@ -85,7 +59,6 @@ pub unsafe extern "C-unwind" fn ruivfflat_handler(
     a.amcostestimate = Some(cost::amcostestimate);
     a.amoptions = Some(options::amoptions);
     a.ambuildphasename = Some(ambuildphasename);
-    a.amvalidate = Some(amvalidate);
     a.ambeginscan = Some(scan::ambeginscan);
     a.amrescan = Some(scan::amrescan);
     a.amgettuple = Some(scan::amgettuple);

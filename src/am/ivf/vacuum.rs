@@ -8,18 +8,14 @@ use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
 use crate::am::page::{maxalign, BulkRead, Locked, Mode, Rel, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
-use crate::kernels::metric::ValueKind;
+use crate::am::value::image_len;
 use pgrx::pg_sys;
 
-/// Bytes of a data tuple of this index (every supported type has a fixed size per column).
+/// Bytes of a data tuple of this index (every type with an IVF operator class has a fixed size
+/// per column).
 fn data_tuple_len(meta: &layout::MetaPage) -> usize {
-    let d = meta.dimensions as usize;
-    layout::TUPLE_HEADER
-        + match meta.metric().map(|m| m.kind()) {
-            Some(ValueKind::DenseF32) => 8 + 4 * d,
-            Some(ValueKind::DenseF16) => 8 + 2 * d,
-            _ => 8 + d.div_ceil(8),
-        }
+    let kind = meta.metric().expect("validated meta page").kind();
+    layout::TUPLE_HEADER + image_len(kind, meta.dimensions as usize).expect("fixed-size type")
 }
 
 #[pgrx::pg_guard]
