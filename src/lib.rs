@@ -9,6 +9,7 @@ pub mod format;
 pub mod graph;
 pub mod ivf;
 pub mod kernels;
+pub mod quant;
 
 pub mod admin;
 pub mod am;
