@@ -29,6 +29,7 @@ pub extern "C-unwind" fn _PG_init() {
     let _ = kernels::kernels();
     am::hnsw::options::init();
     am::ivf::options::init();
+    am::quantize::init_guc();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -2,10 +2,13 @@
 //! index pages; `value.rs` turns column values into the images indexes store; `memcx.rs` scopes
 //! per-call memory.
 
+pub mod codebook;
 pub mod hnsw;
 pub mod ivf;
 pub mod memcx;
 pub mod page;
+pub mod quantize;
+pub mod rerank;
 pub mod routine;
 pub mod scan;
 pub mod threads;

@@ -66,6 +66,31 @@ pub unsafe fn query_image(
 /// if the scan ends with an ERROR and `amendscan` never runs). `S` is the AM's search.
 pub struct ScanState<S> {
     pub inner: Option<S>,
+    /// Table access for re-ranking (quantized indexes), kept across rescans.
+    pub heap: Option<crate::am::rerank::HeapFetch>,
+}
+
+/// The scan's table access (`ScanState::heap`), begun on first use.
+///
+/// # Safety
+/// `scan` is the scan the state belongs to.
+pub unsafe fn heap_fetch(
+    heap: &mut Option<crate::am::rerank::HeapFetch>,
+    scan: pg_sys::IndexScanDesc,
+) -> &mut crate::am::rerank::HeapFetch {
+    heap.get_or_insert_with(|| crate::am::rerank::HeapFetch::begin(scan))
+}
+
+/// `amendscan`: drops the search and releases the table access.
+///
+/// # Safety
+/// `scan` was begun by [`begin_scan`] with the same `S`.
+pub unsafe fn end_scan<S: 'static>(scan: pg_sys::IndexScanDesc) {
+    let st = scan_state::<S>(scan);
+    st.inner = None;
+    if let Some(h) = st.heap.take() {
+        h.end();
+    }
 }
 
 /// `ambeginscan`: a scan descriptor with an empty [`ScanState`] as its opaque.
@@ -79,7 +104,10 @@ pub unsafe fn begin_scan<S: 'static>(
 ) -> pg_sys::IndexScanDesc {
     let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
     let st = pgrx::PgMemoryContexts::CurrentMemoryContext
-        .leak_and_drop_on_delete(ScanState::<S> { inner: None });
+        .leak_and_drop_on_delete(ScanState::<S> {
+            inner: None,
+            heap: None,
+        });
     (*scan).opaque = st.cast();
     scan
 }

@@ -194,8 +194,9 @@ pub fn normalize(kind: ValueKind, image: &[u8]) -> Vec<u8> {
 }
 
 /// Checks an index's column as pgvector does (type, dimensions given, within the limit for the
-/// value kind) and returns its dimensions; `am` names the access method in messages.
-pub fn column_dimensions(index: Rel, metric: Metric, am: &str) -> u32 {
+/// value kind — or `max`, for quantized indexes, whose codes are smaller than the values) and
+/// returns its dimensions; `am` names the access method in messages.
+pub fn column_dimensions(index: Rel, metric: Metric, am: &str, max: Option<usize>) -> u32 {
     // SAFETY: an index relation has a tuple descriptor with one attribute.
     let (typmod, typid) = unsafe {
         let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
@@ -213,7 +214,7 @@ pub fn column_dimensions(index: Rel, metric: Metric, am: &str) -> u32 {
             "column does not have dimensions",
         ));
     }
-    let max = max_dimensions(metric.kind());
+    let max = max.map_or(max_dimensions(metric.kind()), |m| m as i32);
     if typmod > max {
         raise(VecError::new(
             SqlState::ProgramLimitExceeded,

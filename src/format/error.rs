@@ -25,6 +25,8 @@ pub enum SqlState {
     FeatureNotSupported,
     /// XX000 internal_error (a corrupt aggregate state, as pgvector's `elog(ERROR)`)
     InternalError,
+    /// XX002 index_corrupted
+    IndexCorrupted,
 }
 
 impl SqlState {
@@ -40,6 +42,7 @@ impl SqlState {
             SqlState::InvalidBinaryRepresentation => "22P03",
             SqlState::FeatureNotSupported => "0A000",
             SqlState::InternalError => "XX000",
+            SqlState::IndexCorrupted => "XX002",
         }
     }
 }

@@ -165,8 +165,8 @@ pub enum Codebook {
 }
 
 /// A query prepared against a codebook: estimates its distance to codes.
-pub enum Prepared<'a> {
-    Sq8(sq8::Sq8Query<'a>),
+pub enum Prepared {
+    Sq8(sq8::Sq8Query),
     Pq(pq::PqQuery),
     Binary(binary::BinaryQuery),
 }
@@ -236,7 +236,7 @@ impl Codebook {
         }
     }
 
-    pub fn prepare(&self, query: &[f32], op: Op) -> Prepared<'_> {
+    pub fn prepare(&self, query: &[f32], op: Op) -> Prepared {
         match self {
             Codebook::Sq8(s) => Prepared::Sq8(s.prepare(query, op)),
             Codebook::Pq(p) => Prepared::Pq(p.prepare(query, op)),
@@ -299,7 +299,7 @@ impl Codebook {
     }
 }
 
-impl Prepared<'_> {
+impl Prepared {
     /// The estimated distance of the query to `code` (smaller is closer).
     #[inline]
     pub fn distance(&self, code: &[u8]) -> f32 {

@@ -17,12 +17,12 @@ pub struct Sq8 {
 }
 
 /// A query prepared for SQ8 estimates.
-pub struct Sq8Query<'a> {
+pub struct Sq8Query {
     op: Op,
     /// NegDot: qᵢ·sᵢ; L2/L1: qᵢ − loᵢ.
     terms: Vec<f32>,
     bias: f32,
-    step: &'a [f32],
+    step: Vec<f32>,
 }
 
 impl Sq8 {
@@ -84,37 +84,37 @@ impl Sq8 {
             .collect()
     }
 
-    pub fn prepare(&self, q: &[f32], op: Op) -> Sq8Query<'_> {
+    pub fn prepare(&self, q: &[f32], op: Op) -> Sq8Query {
         match op {
             Op::NegDot => Sq8Query {
                 op,
                 terms: q.iter().zip(&self.step).map(|(x, s)| x * s).collect(),
                 bias: q.iter().zip(&self.lo).map(|(x, l)| x * l).sum(),
-                step: &self.step,
+                step: self.step.clone(),
             },
             Op::L2 | Op::L1 => Sq8Query {
                 op,
                 terms: q.iter().zip(&self.lo).map(|(x, l)| x - l).collect(),
                 bias: 0.0,
-                step: &self.step,
+                step: self.step.clone(),
             },
         }
     }
 }
 
-impl Sq8Query<'_> {
+impl Sq8Query {
     #[inline]
     pub fn distance(&self, code: &[u8]) -> f32 {
         let k = kernels();
         match self.op {
             Op::NegDot => -(self.bias + (k.dot)(&self.terms, code)),
-            Op::L2 => (k.l2)(&self.terms, self.step, code),
-            Op::L1 => (k.l1)(&self.terms, self.step, code),
+            Op::L2 => (k.l2)(&self.terms, &self.step, code),
+            Op::L1 => (k.l1)(&self.terms, &self.step, code),
         }
     }
 
     pub fn memory(&self) -> usize {
-        4 * self.terms.capacity()
+        4 * (self.terms.capacity() + self.step.capacity())
     }
 }
 

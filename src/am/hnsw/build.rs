@@ -58,7 +58,7 @@ struct BuildState {
 fn index_setup(index: Rel) -> (Metric, Params, u32) {
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
-    let dimensions = column_dimensions(index, metric, "ruhnsw");
+    let dimensions = column_dimensions(index, metric, "ruhnsw", None);
     if ef_construction < 2 * m {
         raise(VecError::new(
             SqlState::InvalidParameterValue,

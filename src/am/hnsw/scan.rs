@@ -19,7 +19,7 @@ use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
 use crate::am::scan::{
-    begin_scan, count_index_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
+    begin_scan, count_index_scan, end_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
 };
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
@@ -71,7 +71,7 @@ pub unsafe extern "C-unwind" fn amrescan(
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
-    state(scan).inner = None;
+    end_scan::<Search>(scan);
 }
 
 impl Search {

@@ -18,7 +18,10 @@
 use super::insert::insert_image;
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use super::options;
+use crate::am::codebook;
 use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
+use crate::am::quantize;
+use crate::quant::{Codebook, Quantization};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::ivf::kmeans::{KMeans, Reservoir};
@@ -42,8 +45,9 @@ fn progress(param: u32, value: i64) {
     crate::am::hnsw::build::progress(param as i32, value);
 }
 
-/// Validates the index definition (pgvector's checks and messages); metric, lists, dimensions.
-pub fn index_setup(index: Rel) -> (Metric, usize, u32) {
+/// Validates the index definition (pgvector's checks and messages); metric, lists, dimensions
+/// and quantization.
+pub fn index_setup(index: Rel) -> (Metric, usize, u32, Quantization) {
     let metric = metric_from_support(index);
     let lists = options::lists(index) as usize;
     if metric.kind() == ValueKind::Sparse {
@@ -52,8 +56,11 @@ pub fn index_setup(index: Rel) -> (Metric, usize, u32) {
             "type not supported for ruivfflat index",
         ));
     }
-    let dimensions = column_dimensions(index, metric, "ruivfflat");
-    (metric, lists, dimensions)
+    // List centres are full value images even when rows are quantized: the type's limit holds.
+    let dimensions = column_dimensions(index, metric, "ruivfflat", None);
+    let quantization = options::quantization(index);
+    quantize::check(quantization, metric, dimensions as usize);
+    (metric, lists, dimensions, quantization)
 }
 
 struct BuildState {
@@ -66,6 +73,9 @@ struct BuildState {
     tids: Vec<Tid>,
     stride: usize,
     sample: Reservoir<Vec<f32>>,
+    quantization: Quantization,
+    /// Training rows of the codebook (raw floats; quantized indexes only).
+    code_sample: Reservoir<Vec<f32>>,
     memory_limit: usize,
     /// Rows no longer fit in memory: the second heap scan inserts them.
     spilled: bool,
@@ -82,6 +92,9 @@ impl BuildState {
             points::push_point(metric, image, &mut p);
             p
         });
+        if self.quantization != Quantization::None {
+            self.code_sample.offer(|| quantize::image_floats(metric, image));
+        }
         if self.spilled {
             return;
         }
@@ -157,19 +170,26 @@ fn train(state: &BuildState, pool: &rayon::ThreadPool) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The nearest list of every row kept in memory.
-fn assign(state: &BuildState, centres: &[Vec<u8>], pool: &rayon::ThreadPool) -> Vec<u32> {
+/// The nearest list of every row kept in memory, and (quantized indexes) the rows' codes back
+/// to back.
+fn assign(
+    state: &BuildState,
+    centres: &[Vec<u8>],
+    codebook: Option<&Codebook>,
+    pool: &rayon::ThreadPool,
+) -> (Vec<u32>, Vec<u8>) {
     use rayon::prelude::*;
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, state.rows() as i64);
     let metric = state.metric;
     let mut out = Vec::with_capacity(state.rows());
+    let mut codes = Vec::new();
     const BATCH: usize = 8192;
     let (images, stride) = (&state.images[..], state.stride);
     let mut start = 0;
     while start < state.rows() {
         let end = (start + BATCH).min(state.rows());
-        let batch: Vec<u32> = pool.install(|| {
+        let batch: Vec<(u32, Vec<u8>)> = pool.install(|| {
             (start..end)
                 .into_par_iter()
                 .with_min_len(64)
@@ -182,16 +202,22 @@ fn assign(state: &BuildState, centres: &[Vec<u8>], pool: &rayon::ThreadPool) -> 
                             best = (c as u32, d);
                         }
                     }
-                    best.0
+                    let code = codebook.map_or_else(Vec::new, |cb| {
+                        quantize::encode_image(cb, metric, image)
+                    });
+                    (best.0, code)
                 })
                 .collect()
         });
-        out.extend(batch);
+        for (list, code) in batch {
+            out.push(list);
+            codes.extend_from_slice(&code);
+        }
         start = end;
         pgrx::check_for_interrupts!();
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, start as i64);
     }
-    out
+    (out, codes)
 }
 
 /// Items of `size` bytes that fit on one empty page.
@@ -210,8 +236,15 @@ fn add_failed(index: Rel) -> ! {
 }
 
 /// Writes the whole index: meta page, list pages, then each list's rows (`members[list]` are
-/// row numbers of `state`).
-fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
+/// row numbers of `state`), then the codebook of a quantized index (`codes` holds the rows'
+/// codes back to back).
+fn write_index(
+    state: &BuildState,
+    centres: &[Vec<u8>],
+    members: &[Vec<u32>],
+    codebook: Option<&Codebook>,
+    codes: &[u8],
+) {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let index = state.index;
     let lists = centres.len();
@@ -222,7 +255,8 @@ fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
     }
     let lists_per_page = per_page(list_tuple);
     let list_pages = lists.div_ceil(lists_per_page);
-    let data_tuple = layout::TUPLE_HEADER + state.stride;
+    let code_len = codebook.map(|c| c.code_len());
+    let data_tuple = layout::TUPLE_HEADER + code_len.unwrap_or(state.stride);
     let rows_per_page = per_page(data_tuple).max(1);
     // Block numbers: meta, list pages, then the data pages of list 0, 1, ...
     let mut next_block = 1 + list_pages as u32;
@@ -244,7 +278,7 @@ fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
     }
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-    let meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
+    let mut meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());
@@ -277,7 +311,11 @@ fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
             buffer.clear();
             buffer.resize(layout::TUPLE_HEADER, 0);
             state.tids[*row as usize].write(&mut buffer[0..6]);
-            buffer.extend_from_slice(state.image(*row as usize));
+            let row = *row as usize;
+            match code_len {
+                Some(n) => buffer.extend_from_slice(&codes[row * n..(row + 1) * n]),
+                None => buffer.extend_from_slice(state.image(row)),
+            }
             if pages.current_page().add_item(&buffer).is_none() {
                 add_failed(index);
             }
@@ -288,7 +326,33 @@ fn write_index(state: &BuildState, centres: &[Vec<u8>], members: &[Vec<u32>]) {
             }
         }
     }
+    if let Some(cb) = codebook {
+        meta.set_codebook(codebook::write(&mut pages, cb));
+        pages.rewrite(layout::META_BLKNO, |page| page.set_contents(&meta.to_bytes()));
+    }
     pages.finish();
+}
+
+/// Trains the codebook of a quantized index on the build's sample.
+fn train_codebook(state: &BuildState, pool: &rayon::ThreadPool) -> Option<Codebook> {
+    if state.quantization == Quantization::None {
+        return None;
+    }
+    let rows = state.code_sample.items.len();
+    quantize::little_data_notice(state.quantization, rows);
+    let data: Vec<f32> = state.code_sample.items.iter().flatten().copied().collect();
+    let op = quantize::check(state.quantization, state.metric, state.dimensions as usize)
+        .expect("quantized");
+    Some(Codebook::train(
+        state.quantization,
+        op,
+        state.dimensions as usize,
+        &data,
+        Some(pool),
+        &mut || {
+            pgrx::check_for_interrupts!();
+        },
+    ))
 }
 
 #[pgrx::pg_guard]
@@ -363,11 +427,16 @@ pub unsafe extern "C-unwind" fn ambuild(
             ),
         ));
     }
-    let (metric, lists, dimensions) = index_setup(index);
+    let (metric, lists, dimensions, quantization) = index_setup(index);
     // SAFETY: reading a GUC variable.
     let memory_limit = pg_sys::maintenance_work_mem as usize * 1024;
     let sample_size = sample_rows(lists);
-    let sample_memory = sample_size * (dimensions as usize * 4 + 24);
+    let code_sample_size = if quantization == Quantization::None {
+        0
+    } else {
+        quantize::SAMPLE_ROWS
+    };
+    let sample_memory = (sample_size + code_sample_size) * (dimensions as usize * 4 + 24);
     if sample_memory > memory_limit {
         raise(VecError::new(
             SqlState::ProgramLimitExceeded,
@@ -387,6 +456,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         tids: Vec::new(),
         stride: 0,
         sample: Reservoir::new(sample_size, SEED),
+        quantization,
+        code_sample: Reservoir::new(code_sample_size, SEED ^ 1),
         memory_limit: memory_limit - sample_memory,
         spilled: false,
         reltuples: 0.0,
@@ -403,8 +474,16 @@ pub unsafe extern "C-unwind" fn ambuild(
     let pool = crate::am::threads::build_pool("ruivfflat build");
     let centres = train(&state, &pool);
     state.sample = Reservoir::new(0, SEED);
+    let codebook = train_codebook(&state, &pool);
+    state.code_sample = Reservoir::new(0, SEED);
     if state.spilled {
-        write_index(&state, &centres, &vec![Vec::new(); centres.len()]);
+        write_index(
+            &state,
+            &centres,
+            &vec![Vec::new(); centres.len()],
+            codebook.as_ref(),
+            &[],
+        );
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
         state.indtuples = 0.0;
         pg_sys::IndexBuildHeapScan(
@@ -415,12 +494,12 @@ pub unsafe extern "C-unwind" fn ambuild(
             &mut state,
         );
     } else {
-        let assignment = assign(&state, &centres, &pool);
+        let (assignment, codes) = assign(&state, &centres, codebook.as_ref(), &pool);
         let mut members = vec![Vec::new(); centres.len()];
         for (row, list) in assignment.into_iter().enumerate() {
             members[list as usize].push(row as u32);
         }
-        write_index(&state, &centres, &members);
+        write_index(&state, &centres, &members, codebook.as_ref(), &codes);
     }
     let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
         .cast::<pg_sys::IndexBuildResult>();
@@ -434,15 +513,16 @@ pub unsafe extern "C-unwind" fn ambuild(
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let index = Rel::from_raw(index);
-    let (metric, lists, dimensions) = index_setup(index);
+    let (metric, lists, dimensions, quantization) = index_setup(index);
     let centres: Vec<Vec<u8>> = points::random_centres(metric, dimensions as usize, lists, SEED)
         .chunks(dimensions as usize)
         .map(|c| points::centre_image(metric, c))
         .collect();
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
+    let mut meta = MetaPage::new(dimensions, lists as u32, metric);
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
-        page.set_contents(&MetaPage::new(dimensions, lists as u32, metric).to_bytes());
+        page.set_contents(&meta.to_bytes());
     }
     let per = per_page(layout::TUPLE_HEADER + centres[0].len());
     for (i, c) in centres.iter().enumerate() {
@@ -463,6 +543,13 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         if pages.current_page().add_item(&t).is_none() {
             add_failed(index);
         }
+    }
+    if quantization != Quantization::None {
+        // The table is empty after a crash: a codebook for unit-scale data (see Codebook::train).
+        let op = quantize::check(quantization, metric, dimensions as usize).expect("quantized");
+        let cb = Codebook::train(quantization, op, dimensions as usize, &[], None, &mut || {});
+        meta.set_codebook(codebook::write(&mut pages, &cb));
+        pages.rewrite(layout::META_BLKNO, |page| page.set_contents(&meta.to_bytes()));
     }
     pages.finish();
 }

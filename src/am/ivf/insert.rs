@@ -10,7 +10,9 @@
 
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{nearest_list, read_meta, update_list};
+use crate::am::codebook;
 use crate::am::page::{maxalign, Locked, Mode, Rel, WalChange};
+use crate::am::quantize;
 use crate::format::{SqlState, VecError};
 use crate::types::error::raise;
 use pgrx::pg_sys;
@@ -27,7 +29,12 @@ pub fn insert_image(index: Rel, image: &[u8], heap: Tid) {
     let meta = read_meta(index);
     let metric = meta.metric().expect("validated meta page");
     let (loc, header) = nearest_list(index, &meta, metric, image);
-    let tuple = layout::encode_data(heap, image);
+    let tuple = if meta.is_quantized() {
+        let cb = codebook::load(index, &meta.codebook);
+        layout::encode_data(heap, &quantize::encode_image(&cb, metric, image))
+    } else {
+        layout::encode_data(heap, image)
+    };
     if tuple.len() > crate::am::page::max_item_size() {
         raise(VecError::new(
             SqlState::ProgramLimitExceeded,

@@ -14,12 +14,17 @@
 //! empty table costs only list pages. `insert block` is a hint: a page of the list at or before
 //! its last page; inserts follow the chain from there.
 
+use crate::am::codebook::CodebookRef;
 use crate::am::page::maxalign;
 pub use crate::am::tid::Tid;
 use crate::kernels::metric::Metric;
 
 pub const MAGIC: u32 = 0x5255_4956; // "RUIV"
+/// Format version of unquantized indexes (unchanged since the first release).
 pub const VERSION: u32 = 1;
+/// Format version of quantized indexes: data tuples hold codes, the meta page a
+/// [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
+pub const VERSION_QUANTIZED: u32 = 2;
 
 pub const META_BLKNO: u32 = 0;
 /// First list page.
@@ -44,10 +49,15 @@ pub struct MetaPage {
     pub dimensions: u32,
     pub lists: u32,
     pub metric: u16,
-    /// Value format of data tuples (0: the column's own image).
+    /// Value format of data tuples (0: the column's own image, 1: a code of `codebook`).
     pub format: u16,
     pub list_head: u32,
+    /// The codebook of a quantized index (zero in version 1).
+    pub codebook: CodebookRef,
 }
+
+/// Bytes of a version 1 meta page.
+const META_V1: usize = 24;
 
 impl MetaPage {
     pub fn new(dimensions: u32, lists: u32, metric: Metric) -> MetaPage {
@@ -59,7 +69,19 @@ impl MetaPage {
             metric: metric as u16,
             format: 0,
             list_head: LIST_HEAD_BLKNO,
+            codebook: CodebookRef::default(),
         }
+    }
+
+    /// Makes this a quantized index's meta page.
+    pub fn set_codebook(&mut self, codebook: CodebookRef) {
+        self.version = VERSION_QUANTIZED;
+        self.format = 1;
+        self.codebook = codebook;
+    }
+
+    pub fn is_quantized(&self) -> bool {
+        self.codebook.is_quantized()
     }
 
     pub fn metric(&self) -> Option<Metric> {
@@ -79,12 +101,20 @@ impl MetaPage {
 
     /// Reads and validates a meta page's contents.
     pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
-        if b.len() < std::mem::size_of::<MetaPage>() {
+        let mut raw = [0u8; std::mem::size_of::<MetaPage>()];
+        let n = b.len().min(raw.len());
+        if n < META_V1 {
             return None;
         }
+        raw[..n].copy_from_slice(&b[..n]);
         // SAFETY: MetaPage is plain old data of that size; read unaligned.
-        let m = unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<MetaPage>()) };
-        (m.magic == MAGIC && m.version == VERSION && m.metric().is_some()).then_some(m)
+        let mut m = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<MetaPage>()) };
+        match m.version {
+            VERSION => m.codebook = CodebookRef::default(),
+            VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
+            _ => return None,
+        }
+        (m.magic == MAGIC && m.metric().is_some()).then_some(m)
     }
 }
 
@@ -143,9 +173,20 @@ mod tests {
 
     #[test]
     fn meta_round_trip() {
-        assert_eq!(std::mem::size_of::<MetaPage>(), 24);
+        assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 20);
         let m = MetaPage::new(50, 316, Metric::CosineF32);
         assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Some(m));
+        // a version 1 page written before quantization existed
+        assert_eq!(MetaPage::from_bytes(&m.to_bytes()[..META_V1]), Some(m));
+        let mut q = m;
+        q.set_codebook(CodebookRef {
+            quantization: 1,
+            block: 9,
+            len: 100,
+            id: [1, 2],
+        });
+        assert_eq!(MetaPage::from_bytes(&q.to_bytes()), Some(q));
+        assert_eq!(MetaPage::from_bytes(&q.to_bytes()[..META_V1]), None);
         let mut bad = m.to_bytes();
         bad[0] ^= 1;
         assert_eq!(MetaPage::from_bytes(&bad), None);

@@ -47,6 +47,7 @@ pub fn init() {
             MAX_LISTS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
+        crate::am::quantize::add_reloption(RELOPT_KIND);
     }
     GucRegistry::define_int_guc(
         c"ruvector.probes",
@@ -83,6 +84,8 @@ pub fn init() {
 pub struct Options {
     vl_len_: i32,
     pub lists: i32,
+    /// Offset of the `quantization` string (0: not set).
+    quantization: i32,
 }
 
 /// `amoptions`: parses and validates `WITH (...)`.
@@ -91,13 +94,22 @@ pub unsafe extern "C-unwind" fn amoptions(
     reloptions: pg_sys::Datum,
     validate: bool,
 ) -> *mut pg_sys::bytea {
-    let tab = [pg_sys::relopt_parse_elt {
-        optname: c"lists".as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-        offset: std::mem::offset_of!(Options, lists) as i32,
-        #[cfg(feature = "pg18")]
-        isset_offset: 0,
-    }];
+    let tab = [
+        pg_sys::relopt_parse_elt {
+            optname: c"lists".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: std::mem::offset_of!(Options, lists) as i32,
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: crate::am::quantize::OPTION.as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
+            offset: std::mem::offset_of!(Options, quantization) as i32,
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
+        },
+    ];
     pg_sys::build_reloptions(
         reloptions,
         validate,
@@ -118,6 +130,19 @@ pub fn lists(index: Rel) -> i32 {
             DEFAULT_LISTS
         } else {
             (*o).lists
+        }
+    }
+}
+
+/// `quantization` of an index relation (`none` when not given).
+pub fn quantization(index: Rel) -> crate::quant::Quantization {
+    // SAFETY: rd_options is null or points at our Options (built by amoptions).
+    unsafe {
+        let o = (*index.as_ptr()).rd_options.cast::<Options>();
+        if o.is_null() {
+            crate::quant::Quantization::None
+        } else {
+            crate::am::quantize::from_reloptions(o.cast(), (*o).quantization)
         }
     }
 }

@@ -15,9 +15,12 @@
 use super::layout::{self, Tid};
 use super::lists::{for_each_list, read_meta};
 use super::options::{self, IterativeScan};
+use crate::am::codebook;
 use crate::am::page::{Locked, Mode, Rel};
+use crate::am::quantize::{self, Estimator};
+use crate::am::rerank::{exact_order, HeapFetch};
 use crate::am::scan::{
-    begin_scan, count_index_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
+    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state, ScanState,
 };
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
@@ -26,7 +29,13 @@ use pgrx::pg_sys;
 
 struct Search {
     metric: Metric,
-    query: Option<Vec<u8>>,
+    /// Distances to stored values: exact, or estimated from codes (quantized index).
+    estimator: Estimator,
+    /// Quantized index: candidates re-ranked by exact distance at a time (`ruvector.rerank`).
+    rerank: usize,
+    /// Quantized index: the current re-ranked batch, in exact order, and the next to return.
+    ready: Vec<(f32, u64)>,
+    ready_next: usize,
     /// Start blocks of the lists to probe, nearest centre first.
     lists: Vec<u32>,
     /// Lists probed so far.
@@ -68,7 +77,7 @@ pub unsafe extern "C-unwind" fn amrescan(
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
-    state(scan).inner = None;
+    end_scan::<Search>(scan);
 }
 
 fn by_distance(a: &(f32, u64), b: &(f32, u64)) -> std::cmp::Ordering {
@@ -96,6 +105,9 @@ impl Search {
             let meta = read_meta(index);
             let metric = meta.metric().expect("validated meta page");
             let query = query_image(scan, metric, meta.dimensions);
+            let codebook = meta
+                .is_quantized()
+                .then(|| codebook::load(index, &meta.codebook));
             let probes = (options::PROBES.get().max(1) as usize).min(meta.lists as usize);
             let iterative = options::ITERATIVE_SCAN.get() != IterativeScan::Off;
             let max_probes = if iterative {
@@ -120,7 +132,14 @@ impl Search {
             ranked.sort_by(cmp);
             let mut s = Search {
                 metric,
-                query,
+                estimator: Estimator::new(metric, query, codebook.as_deref()),
+                rerank: if codebook.is_some() {
+                    quantize::RERANK.get().max(1) as usize
+                } else {
+                    0
+                },
+                ready: Vec::new(),
+                ready_next: 0,
                 lists: ranked.into_iter().map(|(_, start)| start).collect(),
                 probed: 0,
                 probes,
@@ -146,6 +165,8 @@ impl Search {
         self.rows.clear();
         self.sorted = 0;
         self.next = 0;
+        self.ready.clear();
+        self.ready_next = 0;
         for i in self.probed..end {
             let mut blk = self.lists[i];
             while blk != layout::INVALID_BLOCK {
@@ -153,10 +174,7 @@ impl Search {
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };
-                    let distance = match &self.query {
-                        Some(q) => self.metric.distance(q, layout::image(item)),
-                        None => 0.0,
-                    };
+                    let distance = self.estimator.distance(layout::image(item));
                     self.rows
                         .push((distance, layout::data_heap_tid(item).pack()));
                 }
@@ -166,6 +184,35 @@ impl Search {
         }
         self.probed = end;
         true
+    }
+
+    /// The next row of a quantized index: the `rerank` best rows by estimate that are left are
+    /// put in exact order (their vectors read from the table), returned, then the next batch.
+    fn next_reranked(&mut self, fetch: &mut HeapFetch) -> Option<(f32, u64)> {
+        loop {
+            if let Some(r) = self.ready.get(self.ready_next) {
+                self.ready_next += 1;
+                return Some(*r);
+            }
+            if self.sorted == self.rows.len() {
+                return None;
+            }
+            let rest = &mut self.rows[self.sorted..];
+            let batch = self.rerank.min(rest.len());
+            if batch < rest.len() {
+                rest.select_nth_unstable_by(batch - 1, by_distance);
+            }
+            self.ready.clear();
+            self.ready.extend_from_slice(&rest[..batch]);
+            self.ready_next = 0;
+            self.sorted += batch;
+            exact_order(
+                fetch,
+                self.metric,
+                self.estimator.query.as_deref(),
+                &mut self.ready,
+            );
+        }
     }
 
     /// The next row in distance order among the rows read, if any.
@@ -197,10 +244,16 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if st.inner.is_none() {
         st.inner = Some(Search::start(scan));
     }
-    let s = st.inner.as_mut().expect("set above");
     let index = Rel::from_raw((*scan).indexRelation);
+    let ScanState { inner, heap } = st;
+    let s = inner.as_mut().expect("set above");
     loop {
-        if let Some((_, tid)) = s.next_row() {
+        let row = if s.rerank > 0 {
+            s.next_reranked(heap_fetch(heap, scan))
+        } else {
+            s.next_row()
+        };
+        if let Some((_, tid)) = row {
             (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
             (*scan).xs_recheck = false;
             (*scan).xs_recheckorderby = false;

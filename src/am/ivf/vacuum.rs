@@ -15,7 +15,12 @@ use pgrx::pg_sys;
 /// per column).
 fn data_tuple_len(meta: &layout::MetaPage) -> usize {
     let kind = meta.metric().expect("validated meta page").kind();
-    layout::TUPLE_HEADER + image_len(kind, meta.dimensions as usize).expect("fixed-size type")
+    let dims = meta.dimensions as usize;
+    layout::TUPLE_HEADER
+        + match meta.codebook.quantization().code_len(dims) {
+            Some(code) => code,
+            None => image_len(kind, dims).expect("fixed-size type"),
+        }
 }
 
 #[pgrx::pg_guard]

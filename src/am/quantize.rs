@@ -1,0 +1,199 @@
+//! The `quantization` index option of `ruhnsw` and `ruivfflat`, the `ruvector.rerank` GUC, and
+//! the glue between index value images and the pure quantizers of `src/quant/`.
+
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::{self, Metric, ValueKind};
+use crate::quant::{Codebook, Op, Quantization};
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CStr;
+
+/// Default of `ruvector.rerank` (chosen by measurement: see README, "Quantization").
+pub const DEFAULT_RERANK: i32 = 100;
+
+/// `ruvector.rerank`: how many candidates of a quantized index scan are re-ranked at a time by
+/// the exact distance of their full vectors (read from the table) before they are returned.
+pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_RERANK);
+
+pub const OPTION: &CStr = c"quantization";
+const DESCRIPTION: &CStr = c"Quantization of stored vectors: none, sq8, pq<M> or binary";
+
+/// Registers `quantization` for an access method's reloption kind; called from `_PG_init`.
+///
+/// # Safety
+/// Called from `_PG_init` with a kind from `add_reloption_kind`.
+pub unsafe fn add_reloption(kind: pg_sys::relopt_kind::Type) {
+    pg_sys::add_string_reloption(
+        kind as pg_sys::bits32,
+        OPTION.as_ptr(),
+        DESCRIPTION.as_ptr(),
+        c"none".as_ptr(),
+        Some(validate),
+        pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+    );
+}
+
+/// Registers `ruvector.rerank` (once, from `_PG_init`).
+pub fn init_guc() {
+    GucRegistry::define_int_guc(
+        c"ruvector.rerank",
+        c"Sets how many candidates of a quantized index scan are re-ranked by exact distance at a time",
+        c"Valid range is 1..100000.",
+        &RERANK,
+        1,
+        100_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+fn parse_or_raise(s: &str) -> Quantization {
+    match Quantization::parse(s) {
+        Some(q) => q,
+        None => raise(
+            VecError::new(
+                SqlState::InvalidParameterValue,
+                format!("invalid value for quantization: \"{s}\""),
+            )
+            .with_detail(
+                "Valid values are \"none\", \"sq8\", \"pq<M>\" (M sub-spaces, 1..4096) and \"binary\".",
+            ),
+        ),
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn validate(value: *const std::ffi::c_char) {
+    if !value.is_null() {
+        parse_or_raise(&CStr::from_ptr(value).to_string_lossy());
+    }
+}
+
+/// The option's value from a parsed reloptions struct: `offset` is the value of the option's
+/// int field (its string's offset from the struct's start, 0 when unset).
+///
+/// # Safety
+/// `opts` is null or a reloptions struct built by `build_reloptions`.
+pub unsafe fn from_reloptions(opts: *const u8, offset: i32) -> Quantization {
+    if opts.is_null() || offset == 0 {
+        return Quantization::None;
+    }
+    let s = CStr::from_ptr(opts.add(offset as usize).cast());
+    parse_or_raise(&s.to_string_lossy())
+}
+
+/// Checks that an index of `metric` and `dims` can use `q` (raises the error otherwise), and
+/// returns the estimate's [`Op`] (`None` for no quantization).
+pub fn check(q: Quantization, metric: Metric, dims: usize) -> Option<Op> {
+    if let Err(e) = q.check(metric, dims) {
+        raise(VecError::new(SqlState::InvalidParameterValue, e));
+    }
+    if q == Quantization::None {
+        return None;
+    }
+    Op::of(metric).or_else(|| {
+        raise(VecError::new(
+            SqlState::InvalidParameterValue,
+            "quantization is not supported for this operator class",
+        ))
+    })
+}
+
+/// Most dimensions a quantized index takes: the type's limit (16,000) as long as a code fits in
+/// `code_room` bytes (what an index page leaves for it).
+pub fn max_dimensions(q: Quantization, code_room: usize) -> usize {
+    let type_max = crate::format::DENSE_MAX_DIM as usize;
+    let by_code = match q {
+        Quantization::Sq8 => code_room,
+        Quantization::Binary => code_room * 8,
+        Quantization::Pq(_) => type_max,
+        Quantization::None => 0,
+    };
+    type_max.min(by_code)
+}
+
+/// The f32 vector of a dense value image (halfvec widened).
+pub fn image_floats(metric: Metric, image: &[u8]) -> Vec<f32> {
+    match metric.kind() {
+        ValueKind::DenseF32 => metric::dense_f32(image).to_vec(),
+        ValueKind::DenseF16 => metric::dense_f16(image).iter().map(|x| x.to_f32()).collect(),
+        _ => unreachable!("quantization is only for dense vectors"),
+    }
+}
+
+/// Appends a value image's floats to a training sample.
+pub fn push_sample(metric: Metric, image: &[u8], sample: &mut Vec<f32>) {
+    match metric.kind() {
+        ValueKind::DenseF32 => sample.extend_from_slice(metric::dense_f32(image)),
+        ValueKind::DenseF16 => sample.extend(metric::dense_f16(image).iter().map(|x| x.to_f32())),
+        _ => unreachable!("quantization is only for dense vectors"),
+    }
+}
+
+/// The code of a value image.
+pub fn encode_image(codebook: &Codebook, metric: Metric, image: &[u8]) -> Vec<u8> {
+    codebook.encode(&image_floats(metric, image))
+}
+
+/// Rows of a training sample: enough for SQ8's ranges and binary's means, and for PQ's k-means
+/// ([`crate::quant::pq::TRAINING_POINTS`]).
+pub const SAMPLE_ROWS: usize = crate::quant::pq::TRAINING_POINTS;
+
+/// The NOTICE for a codebook trained on few rows.
+pub fn little_data_notice(q: Quantization, rows: usize) {
+    if rows < 1000 {
+        pgrx::notice!(
+            "{} codebook trained on {} rows; REINDEX when the table has more data for better recall",
+            q.name(),
+            rows
+        );
+    }
+}
+
+/// Distances from a query to the values an index stores: exact on value images, estimated on
+/// codes.
+pub struct Estimator {
+    metric: Metric,
+    /// The query's value image (`None`: a NULL query, every distance is 0).
+    pub query: Option<Vec<u8>>,
+    prepared: Option<crate::quant::Prepared>,
+}
+
+impl Estimator {
+    pub fn new(metric: Metric, query: Option<Vec<u8>>, codebook: Option<&Codebook>) -> Estimator {
+        let prepared = match (codebook, &query) {
+            (Some(cb), Some(q)) => {
+                let op = Op::of(metric).expect("checked at build");
+                Some(cb.prepare(&image_floats(metric, q), op))
+            }
+            _ => None,
+        };
+        Estimator {
+            metric,
+            query,
+            prepared,
+        }
+    }
+
+    /// Whether distances are estimates (the index is quantized).
+    pub fn estimates(&self) -> bool {
+        self.prepared.is_some()
+    }
+
+    /// Distance to a stored value (image or code).
+    #[inline]
+    pub fn distance(&self, stored: &[u8]) -> f32 {
+        match (&self.prepared, &self.query) {
+            (Some(p), _) => p.distance(stored),
+            (None, Some(q)) => self.metric.distance(q, stored),
+            (None, None) => 0.0,
+        }
+    }
+
+    /// Bytes of the prepared query (distance tables).
+    pub fn memory(&self) -> usize {
+        self.prepared.as_ref().map_or(0, |p| p.memory())
+            + self.query.as_ref().map_or(0, |q| q.len())
+    }
+}
