@@ -74,6 +74,12 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     pub lists: u32,
 
+    /// ruvector's `quantization` index option (none, sq8, pq<M>, binary); pgvector, which has
+    /// no quantized index, is built unquantized. Set `ruvector.rerank` through --url
+    /// (`options='-c ruvector.rerank=200'`).
+    #[arg(long)]
+    pub quantization: Option<String>,
+
     /// Values of the search setting to sweep (ef_search for HNSW, probes for IVFFlat).
     #[arg(long, value_delimiter = ',', default_value = "10,20,40,80,160,320")]
     pub sweep: Vec<i64>,

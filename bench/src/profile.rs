@@ -55,11 +55,25 @@ pub enum IndexKind {
 pub struct Profile {
     pub extension: Extension,
     pub index: IndexKind,
+    /// ruvector's `quantization` index option (`None`: not given; pgvector has no such option).
+    pub quantization: Option<String>,
 }
 
 impl Profile {
     pub fn new(extension: Extension, index: IndexKind) -> Profile {
-        Profile { extension, index }
+        Profile {
+            extension,
+            index,
+            quantization: None,
+        }
+    }
+
+    /// The profile with ruvector's `quantization` option (ignored for pgvector, which has none).
+    pub fn with_quantization(mut self, q: Option<&str>) -> Profile {
+        if self.extension == Extension::Ruvector && self.index != IndexKind::Exact {
+            self.quantization = q.map(str::to_string);
+        }
+        self
     }
 
     /// Index access method name, `None` for exact scans.
@@ -89,12 +103,16 @@ impl Profile {
     }
 
     pub fn options(&self) -> String {
-        match self.index {
-            IndexKind::Exact => String::new(),
+        let base = match self.index {
+            IndexKind::Exact => return String::new(),
             IndexKind::Hnsw { m, ef_construction } => {
                 format!("m = {m}, ef_construction = {ef_construction}")
             }
             IndexKind::Ivfflat { lists } => format!("lists = {lists}"),
+        };
+        match &self.quantization {
+            Some(q) => format!("{base}, quantization = '{q}'"),
+            None => base,
         }
     }
 
@@ -147,6 +165,15 @@ mod tests {
         );
         assert_eq!(pv.search_guc(), Some("hnsw.ef_search"));
         assert_eq!(rv.search_guc(), Some("ruvector.ef_search"));
+        assert_eq!(
+            Profile::new(Extension::Ruvector, IndexKind::Ivfflat { lists: 7 })
+                .with_quantization(Some("sq8"))
+                .create_index_sql("t", "i", Metric::L2)
+                .unwrap(),
+            "CREATE INDEX i ON t USING ruivfflat (embedding ruvector_l2_ops) \
+             WITH (lists = 7, quantization = 'sq8')"
+        );
+        assert!(pv.clone().with_quantization(Some("sq8")).quantization.is_none());
         let ex = Profile::new(Extension::Ruvector, IndexKind::Exact);
         assert!(ex.create_index_sql("t", "i", Metric::L2).is_none());
         assert_eq!(ex.name(), "ruvector exact scan");

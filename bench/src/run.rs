@@ -184,7 +184,10 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
     };
     let mut ratios = None;
     if let Some(kind) = kind {
-        let profiles: Vec<Profile> = targets.iter().map(|t| Profile::new(t.ext, kind)).collect();
+        let profiles: Vec<Profile> = targets
+            .iter()
+            .map(|t| Profile::new(t.ext, kind).with_quantization(args.quantization.as_deref()))
+            .collect();
         let mut builds = Vec::new();
         for (t, p) in targets.iter().zip(&profiles) {
             eprintln!("{}: building {}", t.ext.label(), p.name());

@@ -1,0 +1,138 @@
+-- Quantized indexes (WITH (quantization = ...)): option validation with clear errors; for every
+-- quantization and operator class, scans return rows in exact order with exact distances
+-- (re-ranked from the table) — equal to a sequential scan when everything is probed and
+-- re-ranked; inserts, DELETE + VACUUM, MVCC visibility, expression indexes, UNLOGGED tables,
+-- statistics.
+SET client_min_messages = warning;
+
+CREATE TABLE t (id int, val ruvector(8));
+INSERT INTO t SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7), cos(i * 0.3) + 0.5,
+    sin(i * 2.1) * 2, cos(i * 0.11), sin(i * 0.05) - 1, cos(i * 3.7)]::ruvector
+  FROM generate_series(1, 3000) i;
+INSERT INTO t VALUES (3001, NULL);
+
+-- k nearest ids of query rows by a sequential scan and by the index: queries that differ
+CREATE FUNCTION mismatches(op text, k int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  n int := 0;
+  e int[];
+  i int[];
+  r record;
+BEGIN
+  FOR r IN SELECT id, val FROM t WHERE id % 150 = 1 ORDER BY id LOOP
+    PERFORM set_config('enable_indexscan', 'off', true);
+    PERFORM set_config('enable_seqscan', 'on', true);
+    EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY val %s $1 LIMIT %s) s', op, k)
+      INTO e USING r.val;
+    PERFORM set_config('enable_indexscan', 'on', true);
+    PERFORM set_config('enable_seqscan', 'off', true);
+    EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY val %s $1 LIMIT %s) s', op, k)
+      INTO i USING r.val;
+    IF e IS DISTINCT FROM i THEN
+      n := n + 1;
+    END IF;
+  END LOOP;
+  RETURN n;
+END $$;
+
+-- option values
+CREATE INDEX ON t USING ruivfflat (val) WITH (quantization = 'sq4');
+CREATE INDEX ON t USING ruivfflat (val) WITH (quantization = 'pq0');
+CREATE INDEX ON t USING ruivfflat (val) WITH (quantization = 'pq3');
+CREATE TABLE b (val bit(8));
+CREATE INDEX ON b USING ruivfflat (val bit_hamming_ops) WITH (quantization = 'binary');
+DROP TABLE b;
+
+-- every quantization and operator class: all lists probed and every candidate re-ranked,
+-- the index returns exactly the sequential scan's order
+SET ruvector.probes = 10;
+SET ruvector.rerank = 100000;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 10, quantization = 'sq8');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY val <-> '[1,1,1,1,1,1,1,1]' LIMIT 5;
+RESET enable_seqscan;
+SELECT mismatches('<->', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_ip_ops) WITH (lists = 10, quantization = 'sq8');
+SELECT mismatches('<#>', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_cosine_ops) WITH (lists = 10, quantization = 'sq8');
+SELECT mismatches('<=>', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 10, quantization = 'pq4');
+SELECT mismatches('<->', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_cosine_ops) WITH (lists = 10, quantization = 'pq2');
+SELECT mismatches('<=>', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_ip_ops) WITH (lists = 10, quantization = 'binary');
+SELECT mismatches('<#>', 20);
+DROP INDEX t_q;
+CREATE INDEX t_q ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 10, quantization = 'binary');
+SELECT mismatches('<->', 20);
+
+-- re-ranking a few candidates at a time loses no row, and each batch is in exact order: the
+-- nearest row (the query row itself) comes first
+SET ruvector.rerank = 3;
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM t ORDER BY val <-> '[0,0,0,0,0,0,0,0]') s;
+SELECT id FROM t ORDER BY val <-> (SELECT val FROM t WHERE id = 77) LIMIT 1;
+RESET enable_seqscan;
+SET ruvector.rerank = 100000;
+
+-- inserts after the build are encoded with the same codebook; DELETE + VACUUM
+INSERT INTO t SELECT i, ARRAY[cos(i), sin(i * 1.3), cos(i * 0.7), sin(i * 0.3),
+    cos(i * 2.1), sin(i * 0.11), cos(i * 0.05), sin(i * 3.7)]::ruvector
+  FROM generate_series(3002, 3600) i;
+SELECT mismatches('<->', 20);
+DELETE FROM t WHERE id % 3 = 0;
+VACUUM t;
+SELECT mismatches('<->', 20);
+
+-- rows deleted by an uncommitted transaction are still visible to other snapshots; rows it
+-- inserted are not: re-ranking reads the table with the scan's snapshot
+BEGIN;
+DELETE FROM t WHERE id % 3 = 1;
+SET LOCAL enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM t ORDER BY val <-> '[0,0,0,0,0,0,0,0]') s;
+SELECT count(*) = 0 AS none_deleted_returned FROM (SELECT id FROM t ORDER BY val <-> '[0,0,0,0,0,0,0,0]') s WHERE id % 3 = 1;
+ROLLBACK;
+SELECT mismatches('<->', 20);
+
+-- statistics
+SELECT s->>'quantization' AS quantization, s->>'code_bytes' AS code_bytes,
+       s->>'format_version' AS format_version, (s->>'codebook_bytes')::int > 0 AS has_codebook
+  FROM ruvector_index_stats('t_q') s;
+DROP INDEX t_q;
+
+-- an expression index re-ranks by the expression's value
+CREATE INDEX t_e ON t USING ruivfflat (((val + val)::ruvector(8)) ruvector_l2_ops) WITH (lists = 4, quantization = 'sq8');
+SET enable_seqscan = off;
+SELECT array_agg(id) = (SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY (val + val)::ruvector(8) <-> '[1,0,1,0,1,0,1,0]', id LIMIT 10) e) AS same
+  FROM (SELECT id FROM t ORDER BY (val + val)::ruvector(8) <-> '[1,0,1,0,1,0,1,0]' LIMIT 10) i;
+RESET enable_seqscan;
+DROP INDEX t_e;
+
+-- halfvec columns
+CREATE TABLE h AS SELECT id, val::halfvec(8) AS val FROM t;
+CREATE INDEX h_q ON h USING ruivfflat (val halfvec_cosine_ops) WITH (lists = 5, quantization = 'sq8');
+SET enable_seqscan = off;
+SELECT array_agg(id) AS by_index FROM (SELECT id FROM h ORDER BY val <=> '[1,2,3,4,5,6,7,8]' LIMIT 5) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT array_agg(id) AS exact FROM (SELECT id FROM h ORDER BY val <=> '[1,2,3,4,5,6,7,8]' LIMIT 5) s;
+RESET enable_indexscan;
+DROP TABLE h;
+
+-- UNLOGGED: the init fork holds a codebook for unit-scale data
+CREATE UNLOGGED TABLE u (id int, val ruvector(4));
+CREATE INDEX u_q ON u USING ruivfflat (val) WITH (lists = 2, quantization = 'sq8');
+INSERT INTO u VALUES (1, '[0.1,0.2,0.3,0.4]'), (2, '[0.4,0.3,0.2,0.1]'), (3, '[0,0,0,1]');
+SET enable_seqscan = off;
+SET ruvector.probes = 2;
+SELECT id FROM u ORDER BY val <-> '[0.4,0.3,0.2,0.2]';
+RESET enable_seqscan;
+DROP TABLE u;
+
+DROP TABLE t;
+DROP FUNCTION mismatches;
