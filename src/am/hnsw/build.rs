@@ -16,7 +16,10 @@
 
 use super::layout::{self, MetaPage, PagePlanner, Tid};
 use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
+use crate::am::codebook;
 use crate::am::page::{BuildPages, Rel};
+use crate::am::quantize;
+use crate::quant::{Codebook, Quantization};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
@@ -40,6 +43,7 @@ struct BuildState {
     metric: Metric,
     params: Params,
     dimensions: u32,
+    quantization: Quantization,
     graph: MemoryGraph,
     levels: LevelGenerator,
     /// Heap TID of each graph node's row.
@@ -54,11 +58,20 @@ struct BuildState {
 }
 
 /// Validates the index definition (pgvector's checks and messages) and returns metric,
-/// parameters and dimensions.
-fn index_setup(index: Rel) -> (Metric, Params, u32) {
+/// parameters, dimensions and quantization.
+fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
-    let dimensions = column_dimensions(index, metric, "ruhnsw", None);
+    let quantization = options::quantization(index);
+    // A quantized element holds a code, not the value: more dimensions fit on a page.
+    let max = (quantization != Quantization::None).then(|| {
+        quantize::max_dimensions(
+            quantization,
+            layout::MAX_ITEM - layout::element_tuple_size(0),
+        )
+    });
+    let dimensions = column_dimensions(index, metric, "ruhnsw", max);
+    quantize::check(quantization, metric, dimensions as usize);
     if ef_construction < 2 * m {
         raise(VecError::new(
             SqlState::InvalidParameterValue,
@@ -72,6 +85,7 @@ fn index_setup(index: Rel) -> (Metric, Params, u32) {
             ef_construction: ef_construction as usize,
         },
         dimensions,
+        quantization,
     )
 }
 
@@ -82,7 +96,7 @@ pub fn progress(param: i32, value: i64) {
 
 impl BuildState {
     fn new(index: Rel) -> BuildState {
-        let (metric, params, dimensions) = index_setup(index);
+        let (metric, params, dimensions, quantization) = index_setup(index);
         // SAFETY: reading a GUC variable.
         let memory_limit = unsafe { pg_sys::maintenance_work_mem as usize } * 1024;
         BuildState {
@@ -90,6 +104,7 @@ impl BuildState {
             metric,
             params,
             dimensions,
+            quantization,
             graph: MemoryGraph::new(metric, params),
             levels: LevelGenerator::new(&params, max_level(params.m), 0x5256_4543_544F_5221),
             heap_tids: Vec::new(),
@@ -134,6 +149,7 @@ impl BuildState {
     fn flush(&mut self) {
         let graph = std::mem::replace(&mut self.graph, MemoryGraph::new(self.metric, self.params));
         let tids = std::mem::take(&mut self.heap_tids);
+        let codebook = self.train_codebook(&graph);
         write_index(
             self.index,
             self.metric,
@@ -141,8 +157,40 @@ impl BuildState {
             self.dimensions,
             graph,
             tids,
+            codebook.as_ref(),
         );
         self.flushed = true;
+    }
+}
+
+impl BuildState {
+    /// Trains the codebook of a quantized index on (a sample of) the collected values: up to
+    /// [`quantize::SAMPLE_ROWS`] nodes, evenly spread. If the rows outgrew memory, this is the
+    /// part of the table read before that; later rows are encoded with it.
+    fn train_codebook(&self, graph: &MemoryGraph) -> Option<Codebook> {
+        if self.quantization == Quantization::None {
+            return None;
+        }
+        let n = graph.len();
+        let take = n.min(quantize::SAMPLE_ROWS);
+        quantize::little_data_notice(self.quantization, take);
+        let mut sample = Vec::with_capacity(take * self.dimensions as usize);
+        for i in 0..take {
+            quantize::push_sample(self.metric, graph.value((i * n / take) as u32), &mut sample);
+        }
+        let op = quantize::check(self.quantization, self.metric, self.dimensions as usize)
+            .expect("quantized");
+        let pool = crate::am::threads::build_pool("ruhnsw codebook");
+        Some(Codebook::train(
+            self.quantization,
+            op,
+            self.dimensions as usize,
+            &sample,
+            Some(&pool),
+            &mut || {
+                pgrx::check_for_interrupts!();
+            },
+        ))
     }
 }
 
@@ -228,8 +276,17 @@ fn write_index(
     dimensions: u32,
     graph: MemoryGraph,
     tids: Vec<Tid>,
+    codebook: Option<&Codebook>,
 ) {
     let elements = group_duplicates(&graph, &tids);
+    // What each element stores: its value image, or its code in a quantized index.
+    let stored = |node: u32| -> std::borrow::Cow<'_, [u8]> {
+        match codebook {
+            Some(cb) => quantize::encode_image(cb, metric, graph.value(node)).into(),
+            None => graph.value(node).into(),
+        }
+    };
+    let stored_len = codebook.map(|cb| cb.code_len());
     link(&graph, &elements);
     let nodes: Vec<u32> = elements.iter().map(|e| e.node).collect();
     graph.ensure_reachable(&nodes);
@@ -242,7 +299,9 @@ fn write_index(
     let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
     for e in &elements {
         let level = graph.level(e.node);
-        let size = layout::element_tuple_size(graph.value(e.node).len());
+        let size = layout::element_tuple_size(
+            stored_len.unwrap_or_else(|| graph.value(e.node).len()),
+        );
         if size > layout::MAX_ITEM {
             raise(VecError::new(
                 SqlState::ProgramLimitExceeded,
@@ -280,11 +339,15 @@ fn write_index(
                 level: level as u8,
                 deleted: false,
                 version: 0,
-                format: layout::FORMAT_PLAIN,
+                format: if codebook.is_some() {
+                    layout::FORMAT_CODE
+                } else {
+                    layout::FORMAT_PLAIN
+                },
                 heap_tids: e.heap_tids.clone(),
                 neighbors: *nt,
             },
-            graph.value(e.node),
+            &stored(e.node),
         );
         let ntup = layout::encode_neighbors(level, m, &layers);
         for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
@@ -307,6 +370,9 @@ fn write_index(
     }
     meta.insert_page = last.max(layout::HEAD_BLKNO);
     drop(graph);
+    if let Some(cb) = codebook {
+        meta.set_codebook(codebook::write(&mut pages, cb));
+    }
     pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     pages.finish();
 }
@@ -384,9 +450,9 @@ pub unsafe extern "C-unwind" fn ambuild(
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let index = Rel::from_raw(index);
-    let (metric, params, dimensions) = index_setup(index);
+    let (metric, params, dimensions, quantization) = index_setup(index);
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
-    let meta = MetaPage::new(
+    let mut meta = MetaPage::new(
         dimensions,
         params.m as u16,
         params.ef_construction as u16,
@@ -397,5 +463,12 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         page.set_contents(&meta.to_bytes());
     }
     pages.append(layout::PAGE_ELEMENT);
+    if quantization != Quantization::None {
+        // The table is empty after a crash: a codebook for unit-scale data (see Codebook::train).
+        let op = quantize::check(quantization, metric, dimensions as usize).expect("quantized");
+        let cb = Codebook::train(quantization, op, dimensions as usize, &[], None, &mut || {});
+        meta.set_codebook(codebook::write(&mut pages, &cb));
+        pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+    }
     pages.finish();
 }

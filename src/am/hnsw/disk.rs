@@ -4,7 +4,11 @@
 //! element and its neighbour tuple (usually on the same page) cost one buffer read.
 
 use super::layout::{self, MetaPage, Tid};
+use crate::am::codebook;
 use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
+use crate::am::quantize::Estimator;
+use crate::quant::Codebook;
+use std::sync::Arc;
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{Graph, IdHash};
 use crate::kernels::metric::Metric;
@@ -64,7 +68,10 @@ pub struct DiskGraph {
     rel: Rel,
     pub metric: Metric,
     pub m: usize,
-    query: Option<Vec<u8>>,
+    /// Distances to the query (taken out while a page is borrowed; always there otherwise).
+    estimator: Option<Estimator>,
+    /// The codebook of a quantized index (elements hold codes).
+    codebook: Option<Arc<Codebook>>,
     pin: Option<Pinned>,
     /// Elements whose distance was computed.
     pub seen: HashMap<u64, Seen, IdHash>,
@@ -79,11 +86,16 @@ pub struct DiskGraph {
 impl DiskGraph {
     /// `expected` is how many elements the search will probably visit (sizes its tables).
     pub fn new(rel: Rel, meta: &MetaPage, query: Option<Vec<u8>>, expected: usize) -> DiskGraph {
+        let metric = meta.metric().expect("validated meta page");
+        let codebook = meta
+            .is_quantized()
+            .then(|| codebook::load(rel, &meta.codebook));
         DiskGraph {
             rel,
-            metric: meta.metric().expect("validated meta page"),
+            metric,
             m: meta.m as usize,
-            query,
+            estimator: Some(Estimator::new(metric, query, codebook.as_deref())),
+            codebook,
             pin: None,
             seen: HashMap::with_capacity_and_hasher(expected, IdHash::default()),
             tuples: 0,
@@ -133,14 +145,34 @@ impl DiskGraph {
         self.pin = None;
     }
 
-    /// The value image of an element (copied; for neighbour selection).
+    /// The value image of an element (copied; for neighbour selection). For a quantized index
+    /// it is the image of the vector the element's code stands for.
     pub fn image(&mut self, id: u64) -> Option<Vec<u8>> {
         let t = Tid::unpack(id);
-        self.with_page(t.block, |page| {
+        let stored = self.with_page(t.block, |page| {
             let item = page.item(t.offset)?;
             layout::decode_element(item)?;
             Some(layout::element_value(item).to_vec())
+        })?;
+        Some(match &self.codebook {
+            Some(cb) => crate::ivf::points::centre_image(self.metric, &cb.decode(&stored)),
+            None => stored,
         })
+    }
+
+    /// The codebook of a quantized index.
+    pub fn codebook(&self) -> Option<&Codebook> {
+        self.codebook.as_deref()
+    }
+
+    /// Whether distances are estimates from codes.
+    pub fn estimates(&self) -> bool {
+        self.codebook.is_some()
+    }
+
+    /// The query's value image.
+    pub fn query(&self) -> Option<&[u8]> {
+        self.estimator.as_ref().and_then(|e| e.query.as_deref())
     }
 
     /// Runs `f` on the item at `tid` (under a share lock); `None` if there is no item.
@@ -151,17 +183,16 @@ impl DiskGraph {
     /// Bytes of memory held for the search's bookkeeping.
     pub fn memory(&self) -> usize {
         self.seen.capacity() * (std::mem::size_of::<Seen>() + 16)
+            + self.estimator.as_ref().map_or(0, |e| e.memory())
     }
 
     /// Computes the distance to an element at `tid` and records it; `None` if there is no
     /// live element there.
     pub fn visit(&mut self, id: u64) -> Option<Seen> {
         let t = Tid::unpack(id);
-        let (metric, query) = (self.metric, self.query.take());
-        let seen = self.with_page(t.block, |page| {
-            read_seen(page, t.offset, metric, query.as_deref())
-        });
-        self.query = query;
+        let est = self.estimator.take().expect("estimator");
+        let seen = self.with_page(t.block, |page| read_seen(page, t.offset, &est));
+        self.estimator = Some(est);
         self.record(id, seen)
     }
 
@@ -178,7 +209,7 @@ impl DiskGraph {
     /// (Few pins at a time: PostgreSQL tracks a backend's first 8 pins in a fast array.)
     fn visit_batch(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
         const CHUNK: usize = 6;
-        let (metric, query) = (self.metric, self.query.take());
+        let est = self.estimator.take().expect("estimator");
         let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
         let mut pins: Vec<Pinned> = Vec::with_capacity(CHUNK);
         let mut which = [0usize; CHUNK];
@@ -223,18 +254,13 @@ impl DiskGraph {
             for (i, &id) in chunk.iter().enumerate() {
                 let seen = {
                     let lock = pins[which[i]].share();
-                    read_seen(
-                        lock.page_of_this_index(),
-                        Tid::unpack(id).offset,
-                        metric,
-                        query.as_deref(),
-                    )
+                    read_seen(lock.page_of_this_index(), Tid::unpack(id).offset, &est)
                 };
                 let seen = self.record(id, seen);
                 out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)));
             }
         }
-        self.query = query;
+        self.estimator = Some(est);
         self.hints = hints;
     }
 }
@@ -242,12 +268,7 @@ impl DiskGraph {
 /// The [`Seen`] record of the element at item `off`, with its distance to `query`; `None` if
 /// the item is not a live element.
 #[inline]
-fn read_seen(
-    page: crate::am::page::PageRef<'_>,
-    off: u16,
-    metric: Metric,
-    query: Option<&[u8]>,
-) -> Option<Seen> {
+fn read_seen(page: crate::am::page::PageRef<'_>, off: u16, est: &Estimator) -> Option<Seen> {
     let item = page.item(off)?;
     if item.len() < layout::ELEMENT_HEADER
         || item[0] != layout::ELEMENT_TUPLE
@@ -258,7 +279,7 @@ fn read_seen(
     }
     let n = layout::element_heap_tid_count(item);
     Some(Seen {
-        distance: query.map_or(0.0, |q| metric.distance(q, layout::element_value(item))),
+        distance: est.distance(layout::element_value(item)),
         neighbors: layout::element_neighbors(item),
         first_heap_tid: if n > 0 {
             layout::element_heap_tid(item, 0)

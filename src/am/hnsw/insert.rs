@@ -135,6 +135,18 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         }
     }
     g.release();
+    // A quantized index stores the value's code; neighbour selection above and below works
+    // on the vectors the codes stand for (`DiskGraph::image`).
+    let stored = match g.codebook() {
+        Some(cb) => crate::am::quantize::encode_image(cb, g.metric, value),
+        None => value.to_vec(),
+    };
+    let format = if g.estimates() {
+        layout::FORMAT_CODE
+    } else {
+        layout::FORMAT_PLAIN
+    };
+    drop(g);
 
     let lists: Vec<Vec<Tid>> = layers
         .iter()
@@ -144,11 +156,11 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         level: level as u8,
         deleted: false,
         version: 0,
-        format: layout::FORMAT_PLAIN,
+        format,
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let (etid, new_insert_page) = add_element(index, &meta, &element, value, &lists);
+    let (etid, new_insert_page) = add_element(index, &meta, &element, &stored, &lists);
     if let Some(p) = new_insert_page {
         update_meta(index, |mm| mm.insert_page = p);
     }

@@ -18,10 +18,15 @@
 //! image. The quantized formats of a later version add codes after the header and declare
 //! themselves there and in the meta page's `quantization` field.
 
+use crate::am::codebook::CodebookRef;
 use crate::kernels::metric::Metric;
 
 pub const MAGIC: u32 = 0x5255_484E; // "RUHN"
+/// Format version of unquantized indexes (unchanged since the first release).
 pub const VERSION: u32 = 1;
+/// Format version of quantized indexes: elements hold codes ([`FORMAT_CODE`]) and the meta
+/// page a [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
+pub const VERSION_QUANTIZED: u32 = 2;
 
 pub const META_BLKNO: u32 = 0;
 /// First element page.
@@ -45,6 +50,8 @@ const TID_SIZE: usize = 6;
 
 /// Value formats (element tuple `format`, meta `quantization`).
 pub const FORMAT_PLAIN: u8 = 0;
+/// The value is a code of the index's codebook.
+pub const FORMAT_CODE: u8 = 1;
 
 pub use crate::am::tid::Tid;
 
@@ -69,7 +76,12 @@ pub struct MetaPage {
     /// First page to try for new elements.
     pub insert_page: u32,
     pub reserved: [u32; 4],
+    /// The codebook of a quantized index (zero in version 1).
+    pub codebook: CodebookRef,
 }
+
+/// Bytes of a version 1 meta page.
+const META_V1: usize = 48;
 
 impl MetaPage {
     pub fn new(dimensions: u32, m: u16, ef_construction: u16, metric: Metric) -> MetaPage {
@@ -86,7 +98,19 @@ impl MetaPage {
             entry_level: -1,
             insert_page: HEAD_BLKNO,
             reserved: [0; 4],
+            codebook: CodebookRef::default(),
         }
+    }
+
+    /// Makes this a quantized index's meta page.
+    pub fn set_codebook(&mut self, codebook: CodebookRef) {
+        self.version = VERSION_QUANTIZED;
+        self.quantization = FORMAT_CODE as u16;
+        self.codebook = codebook;
+    }
+
+    pub fn is_quantized(&self) -> bool {
+        self.codebook.is_quantized()
     }
 
     pub fn entry(&self) -> Option<(Tid, usize)> {
@@ -116,6 +140,13 @@ impl MetaPage {
     /// Bytes of a stored value image for fixed-size types (prefetching); sparse vectors
     /// vary, and a guess of 256 bytes is used for them.
     pub fn value_len_hint(&self) -> usize {
+        if let Some(n) = self
+            .codebook
+            .quantization()
+            .code_len(self.dimensions as usize)
+        {
+            return n;
+        }
         self.metric()
             .and_then(|m| crate::am::value::image_len(m.kind(), self.dimensions as usize))
             .unwrap_or(256)
@@ -131,12 +162,20 @@ impl MetaPage {
 
     /// Reads and validates a meta page's contents.
     pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
-        if b.len() < std::mem::size_of::<MetaPage>() {
+        let mut raw = [0u8; std::mem::size_of::<MetaPage>()];
+        let n = b.len().min(raw.len());
+        if n < META_V1 {
             return None;
         }
+        raw[..n].copy_from_slice(&b[..n]);
         // SAFETY: MetaPage is plain old data of that size; read unaligned.
-        let m = unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<MetaPage>()) };
-        (m.magic == MAGIC && m.version == VERSION && m.metric().is_some()).then_some(m)
+        let mut m = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<MetaPage>()) };
+        match m.version {
+            VERSION => m.codebook = CodebookRef::default(),
+            VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
+            _ => return None,
+        }
+        (m.magic == MAGIC && m.metric().is_some()).then_some(m)
     }
 }
 
@@ -471,7 +510,7 @@ mod tests {
 
     #[test]
     fn meta_round_trips() {
-        assert_eq!(std::mem::size_of::<MetaPage>(), 48);
+        assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 20);
         let mut m = MetaPage::new(50, 16, 64, Metric::CosineF32);
         m.set_entry(Some((Tid::new(3, 7), 2)));
         let back = MetaPage::from_bytes(&m.to_bytes()).unwrap();

@@ -67,6 +67,7 @@ pub fn init() {
             MAX_EF_CONSTRUCTION,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
+        crate::am::quantize::add_reloption(RELOPT_KIND);
     }
     GucRegistry::define_int_guc(
         c"ruvector.ef_search",
@@ -114,6 +115,8 @@ pub struct Options {
     vl_len_: i32,
     pub m: i32,
     pub ef_construction: i32,
+    /// Offset of the `quantization` string (0: not set).
+    quantization: i32,
 }
 
 fn parse_elt(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
@@ -138,6 +141,13 @@ pub unsafe extern "C-unwind" fn amoptions(
             c"ef_construction",
             std::mem::offset_of!(Options, ef_construction),
         ),
+        pg_sys::relopt_parse_elt {
+            optname: crate::am::quantize::OPTION.as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
+            offset: std::mem::offset_of!(Options, quantization) as i32,
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
+        },
     ];
     pg_sys::build_reloptions(
         reloptions,
@@ -159,6 +169,19 @@ pub fn of(index: Rel) -> (i32, i32) {
             (DEFAULT_M, DEFAULT_EF_CONSTRUCTION)
         } else {
             ((*o).m, (*o).ef_construction)
+        }
+    }
+}
+
+/// `quantization` of an index relation (`none` when not given).
+pub fn quantization(index: Rel) -> crate::quant::Quantization {
+    // SAFETY: rd_options is null or points at our Options (built by amoptions).
+    unsafe {
+        let o = (*index.as_ptr()).rd_options.cast::<Options>();
+        if o.is_null() {
+            crate::quant::Quantization::None
+        } else {
+            crate::am::quantize::from_reloptions(o.cast(), (*o).quantization)
         }
     }
 }

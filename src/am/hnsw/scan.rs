@@ -18,8 +18,10 @@ use super::insert::SCAN_LOCK;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
+use crate::am::quantize;
+use crate::am::rerank::exact_order;
 use crate::am::scan::{
-    begin_scan, count_index_scan, end_scan, is_mvcc, query_image, rescan, scan_state, ScanState,
+    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state, ScanState,
 };
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
@@ -36,6 +38,10 @@ struct Search {
     discarded: BinaryHeap<Reverse<Scored<u64>>>,
     /// Rows to return next, in order: (heap TID, distance).
     pending: VecDeque<(Tid, f32)>,
+    /// Quantized index: rows of `pending` re-ranked by exact distance at a time
+    /// (`ruvector.rerank`; 0 for an unquantized index), and the current batch in exact order.
+    rerank: usize,
+    ready: VecDeque<(Tid, f32)>,
     previous: f32,
     ef: usize,
     mode: IterativeScan,
@@ -106,6 +112,8 @@ impl Search {
                 visited: HashVisited::with_capacity((ef * 48).max(1024)),
                 discarded: BinaryHeap::new(),
                 pending: VecDeque::new(),
+                rerank: 0,
+                ready: VecDeque::new(),
                 previous: f32::NEG_INFINITY,
                 ef,
                 mode: options::ITERATIVE_SCAN.get(),
@@ -113,6 +121,9 @@ impl Search {
                 max_memory,
                 exhausted: false,
             };
+            if s.graph.estimates() {
+                s.rerank = quantize::RERANK.get().max(1) as usize;
+            }
             let lock = PageLock::share(index, SCAN_LOCK);
             s.first_search(&meta);
             s.graph.release();
@@ -217,10 +228,30 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if st.inner.is_none() {
         st.inner = Some(Search::start(scan));
     }
-    let s = st.inner.as_mut().expect("set above");
+    let ScanState { inner, heap } = st;
+    let s = inner.as_mut().expect("set above");
     let index = Rel::from_raw((*scan).indexRelation);
     loop {
-        if let Some((tid, distance)) = s.pending.pop_front() {
+        if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
+            // Quantized index: the next `rerank` rows by estimate, in exact order.
+            let n = s.rerank.min(s.pending.len());
+            let mut batch: Vec<(f32, u64)> =
+                s.pending.drain(..n).map(|(t, d)| (d, t.pack())).collect();
+            exact_order(
+                heap_fetch(heap, scan),
+                s.graph.metric,
+                s.graph.query(),
+                &mut batch,
+            );
+            s.ready
+                .extend(batch.into_iter().map(|(d, t)| (Tid::unpack(t), d)));
+        }
+        let next = if s.rerank > 0 {
+            s.ready.pop_front()
+        } else {
+            s.pending.pop_front()
+        };
+        if let Some((tid, distance)) = next {
             if s.mode == IterativeScan::StrictOrder {
                 if distance < s.previous {
                     continue;
@@ -234,6 +265,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
             (*scan).xs_recheck = false;
             (*scan).xs_recheckorderby = false;
             return true;
+        }
+        if !s.pending.is_empty() {
+            continue;
         }
         if s.exhausted || !s.iterative() || !s.resume(index) {
             s.exhausted = true;
