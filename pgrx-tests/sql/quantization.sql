@@ -136,3 +136,76 @@ DROP TABLE u;
 
 DROP TABLE t;
 DROP FUNCTION mismatches;
+
+-- ruhnsw: the same guarantees (every candidate re-ranked: exact order of the candidates the
+-- graph search finds; with ef_search above the table size, the sequential scan's answers)
+CREATE TABLE t (id int, val ruvector(8));
+INSERT INTO t SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7), cos(i * 0.3) + 0.5,
+    sin(i * 2.1) * 2, cos(i * 0.11), sin(i * 0.05) - 1, cos(i * 3.7)]::ruvector
+  FROM generate_series(1, 800) i;
+CREATE FUNCTION mismatches(op text, k int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  n int := 0;
+  e int[];
+  i int[];
+  r record;
+BEGIN
+  FOR r IN SELECT id, val FROM t WHERE id % 80 = 1 ORDER BY id LOOP
+    PERFORM set_config('enable_indexscan', 'off', true);
+    PERFORM set_config('enable_seqscan', 'on', true);
+    EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY val %s $1 LIMIT %s) s', op, k)
+      INTO e USING r.val;
+    PERFORM set_config('enable_indexscan', 'on', true);
+    PERFORM set_config('enable_seqscan', 'off', true);
+    EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY val %s $1 LIMIT %s) s', op, k)
+      INTO i USING r.val;
+    IF e IS DISTINCT FROM i THEN
+      n := n + 1;
+    END IF;
+  END LOOP;
+  RETURN n;
+END $$;
+SET ruvector.ef_search = 1000;
+CREATE INDEX t_h ON t USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+SELECT mismatches('<->', 20);
+DROP INDEX t_h;
+CREATE INDEX t_h ON t USING ruhnsw (val ruvector_cosine_ops) WITH (quantization = 'pq4');
+SELECT mismatches('<=>', 20);
+DROP INDEX t_h;
+CREATE INDEX t_h ON t USING ruhnsw (val ruvector_ip_ops) WITH (quantization = 'binary');
+SELECT mismatches('<#>', 20);
+DROP INDEX t_h;
+CREATE INDEX t_h ON t USING ruhnsw (val ruvector_l1_ops) WITH (quantization = 'sq8');
+SELECT mismatches('<+>', 20);
+-- inserts (on-disk insert path: codes, neighbours chosen on decoded vectors), DELETE + VACUUM
+INSERT INTO t SELECT i, ARRAY[cos(i), sin(i * 1.3), cos(i * 0.7), sin(i * 0.3),
+    cos(i * 2.1), sin(i * 0.11), cos(i * 0.05), sin(i * 3.7)]::ruvector
+  FROM generate_series(801, 1000) i;
+SELECT mismatches('<+>', 20);
+DELETE FROM t WHERE id % 3 = 0;
+VACUUM t;
+SELECT mismatches('<+>', 20);
+SELECT s->>'quantization' AS quantization, s->>'code_bytes' AS code_bytes,
+       s->>'format_version' AS format_version
+  FROM ruvector_index_stats('t_h') s;
+DROP INDEX t_h;
+-- dimensions: a quantized element holds a code, so more dimensions fit on a page
+CREATE TABLE wide (val ruvector(16000));
+CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'binary');
+CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'pq1000');
+CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops);
+DROP TABLE wide;
+CREATE TABLE s (val sparsevec(8));
+CREATE INDEX ON s USING ruhnsw (val sparsevec_l2_ops) WITH (quantization = 'sq8');
+DROP TABLE s;
+-- UNLOGGED
+CREATE UNLOGGED TABLE u (id int, val ruvector(4));
+CREATE INDEX u_h ON u USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+INSERT INTO u VALUES (1, '[0.1,0.2,0.3,0.4]'), (2, '[0.4,0.3,0.2,0.1]'), (3, '[0,0,0,1]');
+SET enable_seqscan = off;
+SELECT id FROM u ORDER BY val <-> '[0.4,0.3,0.2,0.2]';
+RESET enable_seqscan;
+DROP TABLE u;
+DROP TABLE t;
+DROP FUNCTION mismatches;

@@ -88,10 +88,34 @@ fn top10(client: &mut Client, ds: &Dataset, n: usize) -> Vec<Vec<i32>> {
 
 #[test]
 fn kill9_during_bulk_insert_then_recovery() {
+    kill9_case("crash", 5471, "");
+}
+
+#[test]
+fn kill9_during_bulk_insert_then_recovery_sq8() {
+    kill9_case("crash-sq8", 5474, "WITH (quantization = 'sq8')");
+}
+
+#[test]
+fn streaming_standby_returns_the_same_results() {
+    standby_case(("primary", 5472), ("standby", 5473), "");
+}
+
+#[test]
+fn streaming_standby_returns_the_same_results_pq() {
+    standby_case(
+        ("primary-pq", 5475),
+        ("standby-pq", 5476),
+        "WITH (quantization = 'pq10')",
+    );
+}
+
+/// `options`: the index's WITH clause (quantized indexes must be just as durable).
+fn kill9_case(name: &str, port: u16, options: &str) {
     let ds = glove(Metric::Cosine);
     let c = Cluster::new(
-        "crash",
-        5471,
+        name,
+        port,
         &["checkpoint_timeout = 30min", "max_wal_size = 4GB"],
     )
     .unwrap();
@@ -99,10 +123,10 @@ fn kill9_during_bulk_insert_then_recovery() {
     create_table(&mut client, "items", ds.base.dim).unwrap();
     copy_rows(&mut client, "items", &ds, 0..20_000).unwrap();
     client
-        .batch_execute(
-            "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops);
+        .batch_execute(&format!(
+            "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops) {options};
              CHECKPOINT",
-        )
+        ))
         .unwrap();
 
     // Bulk insert in committed batches of 5000 rows from another connection; crash the
@@ -160,12 +184,11 @@ fn kill9_during_bulk_insert_then_recovery() {
     );
 }
 
-#[test]
-fn streaming_standby_returns_the_same_results() {
+fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
     let ds = glove(Metric::Cosine);
     let primary = Cluster::new(
-        "primary",
-        5472,
+        primary.0,
+        primary.1,
         &[
             "wal_level = replica",
             "max_wal_senders = 4",
@@ -177,12 +200,14 @@ fn streaming_standby_returns_the_same_results() {
     let mut p = primary.with_extension().unwrap();
     // The standby starts before any index exists: the build (log_newpage_range), inserts,
     // deletes and VACUUM all reach it through WAL.
-    let standby = primary.standby("standby", 5473).unwrap();
+    let standby = primary.standby(standby.0, standby.1).unwrap();
 
     create_table(&mut p, "items", ds.base.dim).unwrap();
     copy_rows(&mut p, "items", &ds, 0..20_000).unwrap();
-    p.batch_execute("CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)")
-        .unwrap();
+    p.batch_execute(&format!(
+        "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops) {options}"
+    ))
+    .unwrap();
     copy_rows(&mut p, "items", &ds, 20_000..25_000).unwrap();
     p.batch_execute("DELETE FROM items WHERE id % 5 = 0")
         .unwrap();

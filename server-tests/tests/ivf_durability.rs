@@ -77,10 +77,34 @@ fn top10(client: &mut Client, ds: &Dataset, n: usize) -> Vec<Vec<(i32, f64)>> {
 
 #[test]
 fn kill9_during_bulk_insert_then_recovery() {
+    kill9_case("ivf-crash", 5511, "");
+}
+
+#[test]
+fn kill9_during_bulk_insert_then_recovery_sq8() {
+    kill9_case("ivf-crash-sq8", 5514, ", quantization = 'sq8'");
+}
+
+#[test]
+fn streaming_standby_returns_the_same_results() {
+    standby_case(("ivf-primary", 5512), ("ivf-standby", 5513), "");
+}
+
+#[test]
+fn streaming_standby_returns_the_same_results_binary() {
+    standby_case(
+        ("ivf-primary-bin", 5515),
+        ("ivf-standby-bin", 5516),
+        ", quantization = 'binary'",
+    );
+}
+
+/// `options`: more index options (quantized indexes must be just as durable).
+fn kill9_case(name: &str, port: u16, options: &str) {
     let ds = glove(Metric::Cosine);
     let c = Cluster::new(
-        "ivf-crash",
-        5511,
+        name,
+        port,
         &["checkpoint_timeout = 30min", "max_wal_size = 4GB"],
     )
     .unwrap();
@@ -90,7 +114,7 @@ fn kill9_during_bulk_insert_then_recovery() {
     client
         .batch_execute(&format!(
             "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
-                 WITH (lists = {LISTS});
+                 WITH (lists = {LISTS}{options});
              CHECKPOINT"
         ))
         .unwrap();
@@ -126,12 +150,11 @@ fn kill9_during_bulk_insert_then_recovery() {
     );
 }
 
-#[test]
-fn streaming_standby_returns_the_same_results() {
+fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
     let ds = glove(Metric::Cosine);
     let primary = Cluster::new(
-        "ivf-primary",
-        5512,
+        primary.0,
+        primary.1,
         &[
             "wal_level = replica",
             "max_wal_senders = 4",
@@ -143,13 +166,13 @@ fn streaming_standby_returns_the_same_results() {
     let mut p = primary.with_extension().unwrap();
     // The standby starts before the index exists: build, inserts (new pages, list updates),
     // deletes and VACUUM all reach it through WAL.
-    let standby = primary.standby("ivf-standby", 5513).unwrap();
+    let standby = primary.standby(standby.0, standby.1).unwrap();
 
     create_table(&mut p, "items", ds.base.dim).unwrap();
     copy_rows(&mut p, "items", &ds, 0..20_000).unwrap();
     p.batch_execute(&format!(
         "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
-             WITH (lists = {LISTS})"
+             WITH (lists = {LISTS}{options})"
     ))
     .unwrap();
     copy_rows(&mut p, "items", &ds, 20_000..30_000).unwrap();
