@@ -173,7 +173,11 @@ mod tests {
             "CREATE INDEX i ON t USING ruivfflat (embedding ruvector_l2_ops) \
              WITH (lists = 7, quantization = 'sq8')"
         );
-        assert!(pv.clone().with_quantization(Some("sq8")).quantization.is_none());
+        assert!(pv
+            .clone()
+            .with_quantization(Some("sq8"))
+            .quantization
+            .is_none());
         let ex = Profile::new(Extension::Ruvector, IndexKind::Exact);
         assert!(ex.create_index_sql("t", "i", Metric::L2).is_none());
         assert_eq!(ex.name(), "ruvector exact scan");

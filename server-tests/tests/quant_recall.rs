@@ -41,12 +41,18 @@ fn sq8_on_minilm_is_smaller_at_the_same_recall() {
                 .unwrap();
             sizes.push(index_bytes(&mut client, "items_idx"));
             let r = recall_at(&url, "items", "items_idx", &ds, guc, value, 300).unwrap();
-            eprintln!("{am} {q}: {} bytes, recall@10 {r:.4} at {guc} = {value}", sizes.last().unwrap());
+            eprintln!(
+                "{am} {q}: {} bytes, recall@10 {r:.4} at {guc} = {value}",
+                sizes.last().unwrap()
+            );
             assert!(r >= 0.95, "{am} {q}: recall {r} < 0.95");
         }
         let ratio = sizes[1] as f64 / sizes[0] as f64;
         eprintln!("{am}: sq8 / none size ratio {ratio:.3}");
-        assert!(ratio <= 0.4, "{am}: sq8 index is {ratio:.3}x the unquantized one");
+        assert!(
+            ratio <= 0.4,
+            "{am}: sq8 index is {ratio:.3}x the unquantized one"
+        );
     }
 }
 
@@ -73,13 +79,33 @@ fn sq8_indexes_3072_dimensions() {
         )
         .unwrap();
     let url = c.conninfo("postgres");
-    let r = recall_at(&url, "items", "items_idx", &ds, "ruvector.ef_search", 40, 50).unwrap();
+    let r = recall_at(
+        &url,
+        "items",
+        "items_idx",
+        &ds,
+        "ruvector.ef_search",
+        40,
+        50,
+    )
+    .unwrap();
     eprintln!("3072-d sq8: recall@10 {r:.4} at ef_search 40");
     assert!(r >= 0.95, "recall {r}");
     // Rows inserted after the build are encoded with the build's codebook and found.
-    client.batch_execute("DELETE FROM items WHERE id >= 2500").unwrap();
+    client
+        .batch_execute("DELETE FROM items WHERE id >= 2500")
+        .unwrap();
     copy_rows(&mut client, "items", &ds, 2500..3000).unwrap();
-    let r = recall_at(&url, "items", "items_idx", &ds, "ruvector.ef_search", 40, 50).unwrap();
+    let r = recall_at(
+        &url,
+        "items",
+        "items_idx",
+        &ds,
+        "ruvector.ef_search",
+        40,
+        50,
+    )
+    .unwrap();
     eprintln!("3072-d sq8 after re-inserting 500 rows: recall@10 {r:.4}");
     assert!(r >= 0.95, "recall after inserts {r}");
 }

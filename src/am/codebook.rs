@@ -52,7 +52,8 @@ pub fn write(pages: &mut BuildPages, codebook: &Codebook) -> CodebookRef {
             pages.append(PAGE_CODEBOOK)
         };
         first.get_or_insert(blkno);
-        page.add_item(part).expect("a codebook slice fits an empty page");
+        page.add_item(part)
+            .expect("a codebook slice fits an empty page");
     }
     // SAFETY: plain calls; the identifier only has to differ between builds of one file.
     let (now, pid) = unsafe { (pg_sys::GetCurrentTimestamp(), pg_sys::MyProcPid) };

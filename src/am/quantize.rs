@@ -117,7 +117,10 @@ pub fn max_dimensions(q: Quantization, code_room: usize) -> usize {
 pub fn image_floats(metric: Metric, image: &[u8]) -> Vec<f32> {
     match metric.kind() {
         ValueKind::DenseF32 => metric::dense_f32(image).to_vec(),
-        ValueKind::DenseF16 => metric::dense_f16(image).iter().map(|x| x.to_f32()).collect(),
+        ValueKind::DenseF16 => metric::dense_f16(image)
+            .iter()
+            .map(|x| x.to_f32())
+            .collect(),
         _ => unreachable!("quantization is only for dense vectors"),
     }
 }

@@ -103,11 +103,10 @@ pub unsafe fn begin_scan<S: 'static>(
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
     let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-    let st = pgrx::PgMemoryContexts::CurrentMemoryContext
-        .leak_and_drop_on_delete(ScanState::<S> {
-            inner: None,
-            heap: None,
-        });
+    let st = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::<S> {
+        inner: None,
+        heap: None,
+    });
     (*scan).opaque = st.cast();
     scan
 }

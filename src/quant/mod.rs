@@ -330,7 +330,16 @@ mod tests {
         assert_eq!(Quantization::parse("pq48"), Some(Quantization::Pq(48)));
         assert_eq!(Quantization::parse(" none "), Some(Quantization::None));
         assert_eq!(Quantization::parse("binary"), Some(Quantization::Binary));
-        for bad in ["pq", "pq0", "pq-1", "pq4097", "pq1.5", "sq4", "", "pq999999999999"] {
+        for bad in [
+            "pq",
+            "pq0",
+            "pq-1",
+            "pq4097",
+            "pq1.5",
+            "sq4",
+            "",
+            "pq999999999999",
+        ] {
             assert_eq!(Quantization::parse(bad), None, "{bad}");
         }
         for q in [
@@ -357,7 +366,9 @@ mod tests {
     #[test]
     fn codebooks_round_trip_through_bytes() {
         let dims = 16;
-        let sample: Vec<f32> = (0..dims * 300).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let sample: Vec<f32> = (0..dims * 300)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
         for q in [Quantization::Sq8, Quantization::Pq(4), Quantization::Binary] {
             let cb = Codebook::train(q, Op::L2, dims, &sample, None, &mut || {});
             let back = Codebook::from_bytes(&cb.to_bytes()).expect("valid");

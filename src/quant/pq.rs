@@ -39,7 +39,10 @@ impl Pq {
         pool: Option<&rayon::ThreadPool>,
         progress: &mut dyn FnMut(),
     ) -> Pq {
-        assert!(m > 0 && dims % m == 0, "sub-spaces must divide the dimensions");
+        assert!(
+            m > 0 && dims % m == 0,
+            "sub-spaces must divide the dimensions"
+        );
         let sub = dims / m;
         let n = (sample.len() / dims.max(1)).min(TRAINING_POINTS);
         let mut centroids = Vec::with_capacity(m * CENTROIDS * sub);
@@ -97,15 +100,12 @@ impl Pq {
     }
 
     pub fn from_floats(dims: usize, m: usize, f: Vec<f32>) -> Option<Pq> {
-        (m > 0
-            && dims % m == 0
-            && f.len() == dims * CENTROIDS
-            && f.iter().all(|x| x.is_finite()))
-        .then_some(Pq {
-            dims,
-            m,
-            centroids: f,
-        })
+        (m > 0 && dims % m == 0 && f.len() == dims * CENTROIDS && f.iter().all(|x| x.is_finite()))
+            .then_some(Pq {
+                dims,
+                m,
+                centroids: f,
+            })
     }
 
     pub fn encode(&self, x: &[f32]) -> Vec<u8> {
@@ -184,7 +184,9 @@ mod tests {
 
     fn clustered(dims: usize, n: usize, seed: u64) -> Vec<f32> {
         let mut r = SplitMix::new(seed);
-        (0..dims * n).map(|_| r.next_f64() as f32 * 2.0 - 1.0).collect()
+        (0..dims * n)
+            .map(|_| r.next_f64() as f32 * 2.0 - 1.0)
+            .collect()
     }
 
     #[test]

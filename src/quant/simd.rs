@@ -134,8 +134,12 @@ mod tests {
     #[test]
     fn every_tier_agrees_with_f64() {
         for n in [0usize, 1, 15, 16, 17, 50, 384, 1000] {
-            let w: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
-            let s: Vec<f32> = (0..n).map(|i| ((i * 11 % 13) as f32 + 1.0) / 300.0).collect();
+            let w: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+                .collect();
+            let s: Vec<f32> = (0..n)
+                .map(|i| ((i * 11 % 13) as f32 + 1.0) / 300.0)
+                .collect();
             let c: Vec<u8> = (0..n).map(|i| (i * 73 % 256) as u8).collect();
             let dot: f64 = (0..n).map(|i| w[i] as f64 * c[i] as f64).sum();
             let l2: f64 = (0..n)
@@ -147,9 +151,18 @@ mod tests {
             for t in available_tiers() {
                 let k = for_tier(t);
                 let tol = |x: f64| 1e-4 * (1.0 + x.abs());
-                assert!(((k.dot)(&w, &c) as f64 - dot).abs() < tol(dot) * 10.0, "{t:?} {n}");
-                assert!(((k.l2)(&w, &s, &c) as f64 - l2).abs() < tol(l2), "{t:?} {n}");
-                assert!(((k.l1)(&w, &s, &c) as f64 - l1).abs() < tol(l1), "{t:?} {n}");
+                assert!(
+                    ((k.dot)(&w, &c) as f64 - dot).abs() < tol(dot) * 10.0,
+                    "{t:?} {n}"
+                );
+                assert!(
+                    ((k.l2)(&w, &s, &c) as f64 - l2).abs() < tol(l2),
+                    "{t:?} {n}"
+                );
+                assert!(
+                    ((k.l1)(&w, &s, &c) as f64 - l1).abs() < tol(l1),
+                    "{t:?} {n}"
+                );
             }
         }
     }

@@ -19,12 +19,12 @@ use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook;
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
-use crate::quant::{Codebook, Quantization};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
 use crate::graph::{LevelGenerator, Params};
 use crate::kernels::metric::Metric;
+use crate::quant::{Codebook, Quantization};
 use crate::types::error::raise;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -299,9 +299,8 @@ fn write_index(
     let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
     for e in &elements {
         let level = graph.level(e.node);
-        let size = layout::element_tuple_size(
-            stored_len.unwrap_or_else(|| graph.value(e.node).len()),
-        );
+        let size =
+            layout::element_tuple_size(stored_len.unwrap_or_else(|| graph.value(e.node).len()));
         if size > layout::MAX_ITEM {
             raise(VecError::new(
                 SqlState::ProgramLimitExceeded,

@@ -7,13 +7,13 @@ use super::layout::{self, MetaPage, Tid};
 use crate::am::codebook;
 use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
 use crate::am::quantize::Estimator;
-use crate::quant::Codebook;
-use std::sync::Arc;
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{Graph, IdHash};
 use crate::kernels::metric::Metric;
+use crate::quant::Codebook;
 use crate::types::error::raise;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Reads the meta page.
 pub fn read_meta(rel: Rel) -> MetaPage {

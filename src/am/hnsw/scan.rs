@@ -21,7 +21,8 @@ use crate::am::page::{PageLock, Rel};
 use crate::am::quantize;
 use crate::am::rerank::exact_order;
 use crate::am::scan::{
-    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state, ScanState,
+    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
+    ScanState,
 };
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};

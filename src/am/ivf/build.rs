@@ -21,12 +21,12 @@ use super::options;
 use crate::am::codebook;
 use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
 use crate::am::quantize;
-use crate::quant::{Codebook, Quantization};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::ivf::kmeans::{KMeans, Reservoir};
 use crate::ivf::{points, sample_rows};
 use crate::kernels::metric::{Metric, ValueKind};
+use crate::quant::{Codebook, Quantization};
 use crate::types::error::raise;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -93,7 +93,8 @@ impl BuildState {
             p
         });
         if self.quantization != Quantization::None {
-            self.code_sample.offer(|| quantize::image_floats(metric, image));
+            self.code_sample
+                .offer(|| quantize::image_floats(metric, image));
         }
         if self.spilled {
             return;
@@ -202,9 +203,8 @@ fn assign(
                             best = (c as u32, d);
                         }
                     }
-                    let code = codebook.map_or_else(Vec::new, |cb| {
-                        quantize::encode_image(cb, metric, image)
-                    });
+                    let code = codebook
+                        .map_or_else(Vec::new, |cb| quantize::encode_image(cb, metric, image));
                     (best.0, code)
                 })
                 .collect()
@@ -328,7 +328,9 @@ fn write_index(
     }
     if let Some(cb) = codebook {
         meta.set_codebook(codebook::write(&mut pages, cb));
-        pages.rewrite(layout::META_BLKNO, |page| page.set_contents(&meta.to_bytes()));
+        pages.rewrite(layout::META_BLKNO, |page| {
+            page.set_contents(&meta.to_bytes())
+        });
     }
     pages.finish();
 }
@@ -549,7 +551,9 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         let op = quantize::check(quantization, metric, dimensions as usize).expect("quantized");
         let cb = Codebook::train(quantization, op, dimensions as usize, &[], None, &mut || {});
         meta.set_codebook(codebook::write(&mut pages, &cb));
-        pages.rewrite(layout::META_BLKNO, |page| page.set_contents(&meta.to_bytes()));
+        pages.rewrite(layout::META_BLKNO, |page| {
+            page.set_contents(&meta.to_bytes())
+        });
     }
     pages.finish();
 }

@@ -20,7 +20,8 @@ use crate::am::page::{Locked, Mode, Rel};
 use crate::am::quantize::{self, Estimator};
 use crate::am::rerank::{exact_order, HeapFetch};
 use crate::am::scan::{
-    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state, ScanState,
+    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
+    ScanState,
 };
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
