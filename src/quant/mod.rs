@@ -112,7 +112,7 @@ impl Quantization {
             ValueKind::Bits => return Err("quantization is not supported for bit".into()),
         }
         if let Quantization::Pq(m) = self {
-            if dims % m as usize != 0 {
+            if !dims.is_multiple_of(m as usize) {
                 return Err(format!(
                     "pq{m} needs dimensions divisible by {m}, the column has {dims}"
                 ));
@@ -267,7 +267,7 @@ impl Codebook {
 
     /// Reads a serialised codebook; `None` if the bytes are not one.
     pub fn from_bytes(b: &[u8]) -> Option<Codebook> {
-        if b.len() < 16 || b.len() % 4 != 0 {
+        if b.len() < 16 || !b.len().is_multiple_of(4) {
             return None;
         }
         let word = |i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap());

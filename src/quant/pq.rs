@@ -40,7 +40,7 @@ impl Pq {
         progress: &mut dyn FnMut(),
     ) -> Pq {
         assert!(
-            m > 0 && dims % m == 0,
+            m > 0 && dims.is_multiple_of(m),
             "sub-spaces must divide the dimensions"
         );
         let sub = dims / m;
@@ -100,12 +100,15 @@ impl Pq {
     }
 
     pub fn from_floats(dims: usize, m: usize, f: Vec<f32>) -> Option<Pq> {
-        (m > 0 && dims % m == 0 && f.len() == dims * CENTROIDS && f.iter().all(|x| x.is_finite()))
-            .then_some(Pq {
-                dims,
-                m,
-                centroids: f,
-            })
+        (m > 0
+            && dims.is_multiple_of(m)
+            && f.len() == dims * CENTROIDS
+            && f.iter().all(|x| x.is_finite()))
+        .then_some(Pq {
+            dims,
+            m,
+            centroids: f,
+        })
     }
 
     pub fn encode(&self, x: &[f32]) -> Vec<u8> {
