@@ -126,9 +126,3 @@ fn read(rel: Rel, r: &CodebookRef) -> Codebook {
         _ => damaged(),
     }
 }
-
-/// (indexes, bytes) of the codebooks this backend has cached.
-pub fn cache_memory() -> (usize, usize) {
-    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    (cache.len(), cache.iter().map(|(_, c)| c.memory()).sum())
-}

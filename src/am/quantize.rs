@@ -1,6 +1,7 @@
 //! The `quantization` index option of `ruhnsw` and `ruivfflat`, the `ruvector.rerank` GUC, and
 //! the glue between index value images and the pure quantizers of `src/quant/`.
 
+use crate::am::page::Rel;
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::{self, Metric, ValueKind};
 use crate::quant::{Codebook, Op, Quantization};
@@ -70,17 +71,35 @@ unsafe extern "C-unwind" fn validate(value: *const std::ffi::c_char) {
     }
 }
 
-/// The option's value from a parsed reloptions struct: `offset` is the value of the option's
-/// int field (its string's offset from the struct's start, 0 when unset).
-///
-/// # Safety
-/// `opts` is null or a reloptions struct built by `build_reloptions`.
-pub unsafe fn from_reloptions(opts: *const u8, offset: i32) -> Quantization {
-    if opts.is_null() || offset == 0 {
-        return Quantization::None;
+/// The option's entry in an access method's `build_reloptions` table: `offset` is that of the
+/// options struct's int field that receives the string's offset.
+pub fn parse_elt(offset: usize) -> pg_sys::relopt_parse_elt {
+    pg_sys::relopt_parse_elt {
+        optname: OPTION.as_ptr(),
+        opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
+        offset: offset as i32,
+        #[cfg(feature = "pg18")]
+        isset_offset: 0,
     }
-    let s = CStr::from_ptr(opts.add(offset as usize).cast());
-    parse_or_raise(&s.to_string_lossy())
+}
+
+/// `quantization` of an index whose `rd_options` is an `O` built by `build_reloptions`
+/// (`field` reads the string's offset from it, 0 when unset); `none` when not given.
+pub fn of_index<O>(index: Rel, field: impl FnOnce(&O) -> i32) -> Quantization {
+    // SAFETY: rd_options is null or points at the AM's options struct `O`; a string option's
+    // bytes follow the struct at the offset it records.
+    unsafe {
+        let o = (*index.as_ptr()).rd_options.cast::<O>();
+        if o.is_null() {
+            return Quantization::None;
+        }
+        let offset = field(&*o);
+        if offset == 0 {
+            return Quantization::None;
+        }
+        let s = CStr::from_ptr(o.cast::<u8>().add(offset as usize).cast());
+        parse_or_raise(&s.to_string_lossy())
+    }
 }
 
 /// Checks that an index of `metric` and `dims` can use `q` (raises the error otherwise), and
@@ -125,13 +144,17 @@ pub fn image_floats(metric: Metric, image: &[u8]) -> Vec<f32> {
     }
 }
 
-/// Appends a value image's floats to a training sample.
-pub fn push_sample(metric: Metric, image: &[u8], sample: &mut Vec<f32>) {
-    match metric.kind() {
-        ValueKind::DenseF32 => sample.extend_from_slice(metric::dense_f32(image)),
-        ValueKind::DenseF16 => sample.extend(metric::dense_f16(image).iter().map(|x| x.to_f32())),
-        _ => unreachable!("quantization is only for dense vectors"),
-    }
+/// Trains the codebook of a quantized index on `sample` (row-major floats; empty: a codebook
+/// for unit-scale data, see `Codebook::train`), checking for interrupts between k-means steps.
+pub fn train(
+    q: Quantization,
+    dims: usize,
+    sample: &[f32],
+    pool: Option<&rayon::ThreadPool>,
+) -> Codebook {
+    Codebook::train(q, dims, sample, pool, &mut || {
+        pgrx::check_for_interrupts!();
+    })
 }
 
 /// The code of a value image.

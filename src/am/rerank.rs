@@ -24,8 +24,6 @@ pub struct HeapFetch {
     info: *mut pg_sys::IndexInfo,
     estate: *mut pg_sys::EState,
     snapshot: pg_sys::Snapshot,
-    /// Rows fetched (for `ruvector_memory_stats` and tests).
-    pub fetched: u64,
 }
 
 impl HeapFetch {
@@ -56,7 +54,6 @@ impl HeapFetch {
             info,
             estate,
             snapshot: (*scan).xs_snapshot,
-            fetched: 0,
         }
     }
 
@@ -76,7 +73,6 @@ impl HeapFetch {
                 &mut call_again,
                 &mut all_dead,
             );
-            self.fetched += 1;
             if !found {
                 return None;
             }

@@ -144,8 +144,8 @@ impl Op {
         }
     }
 
-    /// The exact value of this op between two f32 vectors (f64 sums: a reference for tests
-    /// and for the few code-to-code distances inserts need).
+    /// The exact value of this op between two f32 vectors (f64 sums: the tests' reference).
+    #[cfg(test)]
     pub fn exact(self, a: &[f32], b: &[f32]) -> f32 {
         let it = a.iter().zip(b).map(|(x, y)| (*x as f64, *y as f64));
         (match self {
@@ -181,7 +181,6 @@ impl Codebook {
     /// NOTICE and REINDEX trains a real one.
     pub fn train(
         q: Quantization,
-        op: Op,
         dims: usize,
         sample: &[f32],
         pool: Option<&rayon::ThreadPool>,
@@ -190,7 +189,7 @@ impl Codebook {
         match q {
             Quantization::Sq8 => Codebook::Sq8(sq8::Sq8::train(dims, sample)),
             Quantization::Pq(m) => {
-                Codebook::Pq(pq::Pq::train(dims, m as usize, op, sample, pool, progress))
+                Codebook::Pq(pq::Pq::train(dims, m as usize, sample, pool, progress))
             }
             Quantization::Binary => Codebook::Binary(binary::Binary::train(dims, sample)),
             Quantization::None => panic!("no codebook without quantization"),
@@ -287,16 +286,6 @@ impl Codebook {
             Quantization::None => None,
         }
     }
-
-    /// Bytes of memory the codebook takes.
-    pub fn memory(&self) -> usize {
-        std::mem::size_of::<Codebook>()
-            + 4 * match self {
-                Codebook::Sq8(s) => s.floats().len(),
-                Codebook::Pq(p) => p.floats().len(),
-                Codebook::Binary(b) => b.floats().len(),
-            }
-    }
 }
 
 impl Prepared {
@@ -370,7 +359,7 @@ mod tests {
             .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
             .collect();
         for q in [Quantization::Sq8, Quantization::Pq(4), Quantization::Binary] {
-            let cb = Codebook::train(q, Op::L2, dims, &sample, None, &mut || {});
+            let cb = Codebook::train(q, dims, &sample, None, &mut || {});
             let back = Codebook::from_bytes(&cb.to_bytes()).expect("valid");
             assert_eq!(back, cb);
             let mut bytes = cb.to_bytes();

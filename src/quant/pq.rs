@@ -34,7 +34,6 @@ impl Pq {
     pub fn train(
         dims: usize,
         m: usize,
-        _op: Op,
         sample: &[f32],
         pool: Option<&rayon::ThreadPool>,
         progress: &mut dyn FnMut(),
@@ -196,7 +195,7 @@ mod tests {
     fn encoding_picks_the_nearest_centroid_per_subspace() {
         let (dims, m) = (12, 3);
         let data = clustered(dims, 600, 1);
-        let pq = Pq::train(dims, m, Op::L2, &data, None, &mut || {});
+        let pq = Pq::train(dims, m, &data, None, &mut || {});
         for p in data.chunks_exact(dims).take(50) {
             let code = pq.encode(p);
             for s in 0..m {
@@ -212,7 +211,7 @@ mod tests {
     #[test]
     fn fewer_points_than_centroids_reconstruct_exactly() {
         let data = clustered(8, 100, 2);
-        let pq = Pq::train(8, 2, Op::L2, &data, None, &mut || {});
+        let pq = Pq::train(8, 2, &data, None, &mut || {});
         for p in data.chunks_exact(8) {
             let d = pq.decode(&pq.encode(p));
             assert!(Op::L2.exact(p, &d) < 1e-9, "points are their own centroids");
@@ -224,7 +223,7 @@ mod tests {
         #[test]
         fn adc_is_exact_on_decoded_vectors(seed in 0u64..1000, query in prop::collection::vec(-1.0f32..1.0, 16)) {
             let data = clustered(16, 300, seed);
-            let pq = Pq::train(16, 4, Op::L2, &data, None, &mut || {});
+            let pq = Pq::train(16, 4, &data, None, &mut || {});
             for op in [Op::L2, Op::NegDot, Op::L1] {
                 let pqq = pq.prepare(&query, op);
                 for p in data.chunks_exact(16).take(20) {

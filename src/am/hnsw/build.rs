@@ -176,20 +176,15 @@ impl BuildState {
         quantize::little_data_notice(self.quantization, take);
         let mut sample = Vec::with_capacity(take * self.dimensions as usize);
         for i in 0..take {
-            quantize::push_sample(self.metric, graph.value((i * n / take) as u32), &mut sample);
+            let image = graph.value((i * n / take) as u32);
+            sample.extend(quantize::image_floats(self.metric, image));
         }
-        let op = quantize::check(self.quantization, self.metric, self.dimensions as usize)
-            .expect("quantized");
         let pool = crate::am::threads::build_pool("ruhnsw codebook");
-        Some(Codebook::train(
+        Some(quantize::train(
             self.quantization,
-            op,
             self.dimensions as usize,
             &sample,
             Some(&pool),
-            &mut || {
-                pgrx::check_for_interrupts!();
-            },
         ))
     }
 }
@@ -463,9 +458,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     }
     pages.append(layout::PAGE_ELEMENT);
     if quantization != Quantization::None {
-        // The table is empty after a crash: a codebook for unit-scale data (see Codebook::train).
-        let op = quantize::check(quantization, metric, dimensions as usize).expect("quantized");
-        let cb = Codebook::train(quantization, op, dimensions as usize, &[], None, &mut || {});
+        // The table is empty after a crash: a codebook for unit-scale data.
+        let cb = quantize::train(quantization, dimensions as usize, &[], None);
         meta.set_codebook(codebook::write(&mut pages, &cb));
         pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     }

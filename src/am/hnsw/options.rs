@@ -141,13 +141,7 @@ pub unsafe extern "C-unwind" fn amoptions(
             c"ef_construction",
             std::mem::offset_of!(Options, ef_construction),
         ),
-        pg_sys::relopt_parse_elt {
-            optname: crate::am::quantize::OPTION.as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
-            offset: std::mem::offset_of!(Options, quantization) as i32,
-            #[cfg(feature = "pg18")]
-            isset_offset: 0,
-        },
+        crate::am::quantize::parse_elt(std::mem::offset_of!(Options, quantization)),
     ];
     pg_sys::build_reloptions(
         reloptions,
@@ -175,13 +169,5 @@ pub fn of(index: Rel) -> (i32, i32) {
 
 /// `quantization` of an index relation (`none` when not given).
 pub fn quantization(index: Rel) -> crate::quant::Quantization {
-    // SAFETY: rd_options is null or points at our Options (built by amoptions).
-    unsafe {
-        let o = (*index.as_ptr()).rd_options.cast::<Options>();
-        if o.is_null() {
-            crate::quant::Quantization::None
-        } else {
-            crate::am::quantize::from_reloptions(o.cast(), (*o).quantization)
-        }
-    }
+    crate::am::quantize::of_index::<Options>(index, |o| o.quantization)
 }

@@ -343,17 +343,11 @@ fn train_codebook(state: &BuildState, pool: &rayon::ThreadPool) -> Option<Codebo
     let rows = state.code_sample.items.len();
     quantize::little_data_notice(state.quantization, rows);
     let data: Vec<f32> = state.code_sample.items.iter().flatten().copied().collect();
-    let op = quantize::check(state.quantization, state.metric, state.dimensions as usize)
-        .expect("quantized");
-    Some(Codebook::train(
+    Some(quantize::train(
         state.quantization,
-        op,
         state.dimensions as usize,
         &data,
         Some(pool),
-        &mut || {
-            pgrx::check_for_interrupts!();
-        },
     ))
 }
 
@@ -547,9 +541,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         }
     }
     if quantization != Quantization::None {
-        // The table is empty after a crash: a codebook for unit-scale data (see Codebook::train).
-        let op = quantize::check(quantization, metric, dimensions as usize).expect("quantized");
-        let cb = Codebook::train(quantization, op, dimensions as usize, &[], None, &mut || {});
+        // The table is empty after a crash: a codebook for unit-scale data.
+        let cb = quantize::train(quantization, dimensions as usize, &[], None);
         meta.set_codebook(codebook::write(&mut pages, &cb));
         pages.rewrite(layout::META_BLKNO, |page| {
             page.set_contents(&meta.to_bytes())
