@@ -57,7 +57,6 @@ fn sq8_on_minilm_is_smaller_at_the_same_recall() {
 }
 
 #[test]
-#[ignore = "first run failed on its own assertion (postgres::Error Display is \"db error\"); fixed, not yet re-run: see issue 6 note"]
 fn sq8_indexes_3072_dimensions() {
     let ds = Dataset::synthetic(3000, 3072, 50, 16, Metric::L2, 7, 10).unwrap();
     let c = Cluster::new("quant-3072", 5522, &["maintenance_work_mem = '512MB'"]).unwrap();
