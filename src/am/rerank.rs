@@ -111,9 +111,49 @@ impl HeapFetch {
     }
 }
 
+/// The batch of candidates a quantized scan is returning: put in exact order when filled, then
+/// handed out one by one.
+#[derive(Default)]
+pub struct Reranked {
+    rows: Vec<(f32, u64)>,
+    next: usize,
+}
+
+impl Reranked {
+    /// The next row of the batch: (exact distance, packed heap TID).
+    pub fn pop(&mut self) -> Option<(f32, u64)> {
+        let r = self.rows.get(self.next).copied()?;
+        self.next += 1;
+        Some(r)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next == self.rows.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.next = 0;
+    }
+
+    /// Replaces the batch by `candidates` — (estimated distance, packed heap TID) — in exact
+    /// order (see [`exact_order`]).
+    pub fn fill(
+        &mut self,
+        fetch: &mut HeapFetch,
+        metric: Metric,
+        query: Option<&[u8]>,
+        candidates: impl IntoIterator<Item = (f32, u64)>,
+    ) {
+        self.clear();
+        self.rows.extend(candidates);
+        exact_order(fetch, metric, query, &mut self.rows);
+    }
+}
+
 /// Puts `candidates` — (estimated distance, packed heap TID), any order — into exact order:
 /// fetches each row, replaces the estimate by the exact distance and drops invisible rows.
-pub fn exact_order(
+fn exact_order(
     fetch: &mut HeapFetch,
     metric: Metric,
     query: Option<&[u8]>,

@@ -19,7 +19,7 @@ use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
 use crate::am::quantize;
-use crate::am::rerank::exact_order;
+use crate::am::rerank::Reranked;
 use crate::am::scan::{
     begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
     ScanState,
@@ -42,7 +42,7 @@ struct Search {
     /// Quantized index: rows of `pending` re-ranked by exact distance at a time
     /// (`ruvector.rerank`; 0 for an unquantized index), and the current batch in exact order.
     rerank: usize,
-    ready: VecDeque<(Tid, f32)>,
+    ready: Reranked,
     previous: f32,
     ef: usize,
     mode: IterativeScan,
@@ -114,7 +114,7 @@ impl Search {
                 discarded: BinaryHeap::new(),
                 pending: VecDeque::new(),
                 rerank: 0,
-                ready: VecDeque::new(),
+                ready: Reranked::default(),
                 previous: f32::NEG_INFINITY,
                 ef,
                 mode: options::ITERATIVE_SCAN.get(),
@@ -236,19 +236,15 @@ pub unsafe extern "C-unwind" fn amgettuple(
         if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
             // Quantized index: the next `rerank` rows by estimate, in exact order.
             let n = s.rerank.min(s.pending.len());
-            let mut batch: Vec<(f32, u64)> =
-                s.pending.drain(..n).map(|(t, d)| (d, t.pack())).collect();
-            exact_order(
+            s.ready.fill(
                 heap_fetch(heap, scan),
                 s.graph.metric,
                 s.graph.query(),
-                &mut batch,
+                s.pending.drain(..n).map(|(t, d)| (d, t.pack())),
             );
-            s.ready
-                .extend(batch.into_iter().map(|(d, t)| (Tid::unpack(t), d)));
         }
         let next = if s.rerank > 0 {
-            s.ready.pop_front()
+            s.ready.pop().map(|(d, t)| (Tid::unpack(t), d))
         } else {
             s.pending.pop_front()
         };

@@ -18,7 +18,7 @@ use super::options::{self, IterativeScan};
 use crate::am::codebook;
 use crate::am::page::{Locked, Mode, Rel};
 use crate::am::quantize::{self, Estimator};
-use crate::am::rerank::{exact_order, HeapFetch};
+use crate::am::rerank::{HeapFetch, Reranked};
 use crate::am::scan::{
     begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
     ScanState,
@@ -34,9 +34,8 @@ struct Search {
     estimator: Estimator,
     /// Quantized index: candidates re-ranked by exact distance at a time (`ruvector.rerank`).
     rerank: usize,
-    /// Quantized index: the current re-ranked batch, in exact order, and the next to return.
-    ready: Vec<(f32, u64)>,
-    ready_next: usize,
+    /// Quantized index: the current re-ranked batch.
+    ready: Reranked,
     /// Start blocks of the lists to probe, nearest centre first.
     lists: Vec<u32>,
     /// Lists probed so far.
@@ -139,8 +138,7 @@ impl Search {
                 } else {
                     0
                 },
-                ready: Vec::new(),
-                ready_next: 0,
+                ready: Reranked::default(),
                 lists: ranked.into_iter().map(|(_, start)| start).collect(),
                 probed: 0,
                 probes,
@@ -167,7 +165,6 @@ impl Search {
         self.sorted = 0;
         self.next = 0;
         self.ready.clear();
-        self.ready_next = 0;
         for i in self.probed..end {
             let mut blk = self.lists[i];
             while blk != layout::INVALID_BLOCK {
@@ -191,9 +188,8 @@ impl Search {
     /// put in exact order (their vectors read from the table), returned, then the next batch.
     fn next_reranked(&mut self, fetch: &mut HeapFetch) -> Option<(f32, u64)> {
         loop {
-            if let Some(r) = self.ready.get(self.ready_next) {
-                self.ready_next += 1;
-                return Some(*r);
+            if let Some(r) = self.ready.pop() {
+                return Some(r);
             }
             if self.sorted == self.rows.len() {
                 return None;
@@ -203,16 +199,13 @@ impl Search {
             if batch < rest.len() {
                 rest.select_nth_unstable_by(batch - 1, by_distance);
             }
-            self.ready.clear();
-            self.ready.extend_from_slice(&rest[..batch]);
-            self.ready_next = 0;
-            self.sorted += batch;
-            exact_order(
+            self.ready.fill(
                 fetch,
                 self.metric,
                 self.estimator.query.as_deref(),
-                &mut self.ready,
+                rest[..batch].iter().copied(),
             );
+            self.sorted += batch;
         }
     }
 
