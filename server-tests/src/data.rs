@@ -131,8 +131,12 @@ pub fn truth_over(ds: &Dataset, rows: &[usize], metric: Metric) -> Vec<Vec<u32>>
 
 /// Loads rows 20,000.. of `ds` into `items` in committed batches of 5,000 from another
 /// connection, and `kill -9`s the server while a batch is in flight — once at least 30,000 rows
-/// are visible, plus `settle` for the next batch to get under way. Returns the batches that
-/// committed (fewer than 16: the crash came before the whole load).
+/// are visible, plus `settle` for the next batch to get under way. Returns the batches whose
+/// commit was acknowledged (fewer than 16: the crash came before the whole load).
+///
+/// The batch in flight may still have committed: its commit record can reach WAL (and so
+/// survive) while the kill beats the acknowledgement to the client. [`recovered_rows`] checks
+/// the table against that.
 pub fn crash_during_bulk_load(
     c: &crate::cluster::Cluster,
     client: &mut Client,
@@ -173,4 +177,23 @@ pub fn crash_during_bulk_load(
     let committed = loader.join().unwrap();
     assert!(committed < 16, "the crash came after the whole load");
     committed
+}
+
+/// After recovery from [`crash_during_bulk_load`]: every acknowledged batch is in `table` and
+/// the batch in flight is there wholly or not at all (commit is atomic). Returns the number of
+/// rows, i.e. the first id not loaded.
+pub fn recovered_rows(table: &std::collections::BTreeSet<i32>, acknowledged: usize) -> usize {
+    let rows = table.len();
+    let ack = 20_000 + acknowledged * 5000;
+    assert!(
+        rows == ack || rows == ack + 5000,
+        "{rows} rows after recovery; {acknowledged} batches were acknowledged, so {ack} \
+         (or {} if the batch in flight committed unacknowledged)",
+        ack + 5000
+    );
+    assert!(
+        table.iter().copied().eq(0..rows as i32),
+        "the recovered rows are not ids 0..{rows}: a batch survived in part"
+    );
+    rows
 }

@@ -513,7 +513,10 @@ mod tests {
             let nodes: Vec<u32> = (0..n as u32).collect();
             g.ensure_reachable(&nodes);
             let after = missing(&g);
-            assert!(after.is_empty(), "round {round}: unreachable after repair {after:?}");
+            assert!(
+                after.is_empty(),
+                "round {round}: unreachable after repair {after:?}"
+            );
         }
     }
 
