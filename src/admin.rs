@@ -1,4 +1,5 @@
-//! Observability functions: `ruvector_version()`, `ruvector_simd_info()`.
+//! Observability functions: `ruvector_version()`, `ruvector_simd_info()`,
+//! `ruvector_index_stats()`, `ruvector_memory_stats()`.
 
 use crate::kernels::{self, Selection};
 use pgrx::prelude::*;
@@ -75,6 +76,49 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
         pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         pgrx::JsonB(stats)
     }
+}
+
+/// Memory this backend holds for ruvector indexes (a JSON object): the codebooks of quantized
+/// indexes it has cached (`codebooks`: per index its quantization, dimensions and bytes; at
+/// most `capacity` indexes) and what index scans hold (`scans`: scans open now and their bytes
+/// — visited sets, candidate queues, re-rank batches, query tables — the most held at once since
+/// the backend started, and scans begun). Per backend: restricted to the leader of a parallel
+/// query.
+#[pg_extern(volatile, parallel_restricted)]
+fn ruvector_memory_stats() -> pgrx::JsonB {
+    use serde_json::json;
+    let cached = crate::am::codebook::cached();
+    let entries: Vec<_> = cached
+        .iter()
+        .map(|c| {
+            // SAFETY: a syscache lookup; NULL for an index dropped since it was cached.
+            let name = unsafe {
+                let p = pgrx::pg_sys::get_rel_name(c.index);
+                (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+            };
+            json!({
+                "index": name,
+                "quantization": c.quantization.name(),
+                "dimensions": c.dimensions,
+                "bytes": c.bytes,
+            })
+        })
+        .collect();
+    let scans = crate::am::memstats::scans();
+    pgrx::JsonB(json!({
+        "codebooks": {
+            "indexes": cached.len(),
+            "bytes": cached.iter().map(|c| c.bytes).sum::<usize>(),
+            "capacity": crate::am::codebook::CACHE_ENTRIES,
+            "cached": entries,
+        },
+        "scans": {
+            "open": scans.open,
+            "bytes": scans.bytes,
+            "peak_bytes": scans.peak_bytes,
+            "begun": scans.begun,
+        },
+    }))
 }
 
 /// The name of an access method.

@@ -187,3 +187,33 @@ RESET enable_seqscan;
 DROP TABLE u;
 DROP TABLE t;
 DROP FUNCTION mismatches;
+-- ruvector_memory_stats(): the codebooks this backend cached and what open scans hold
+CREATE TABLE ms (id int, val ruvector(8));
+INSERT INTO ms SELECT i, ARRAY[cos(i), sin(i * 1.3), cos(i * 0.7), sin(i * 0.3),
+    cos(i * 2.1), sin(i * 0.11), cos(i * 0.05), sin(i * 3.7)]::ruvector
+  FROM generate_series(1, 1000) i;
+CREATE INDEX ms_sq8 ON ms USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+CREATE INDEX ms_pq ON ms USING ruivfflat (val ruvector_cosine_ops)
+  WITH (lists = 4, quantization = 'pq4');
+SET enable_seqscan = off;
+-- while a scan is open (the LIMIT has its row, the scan ends with the query)
+SELECT (m->'scans'->>'open')::int AS open, (m->'scans'->>'bytes')::int > 0 AS holds_memory
+  FROM (SELECT ruvector_memory_stats() AS m
+          FROM (SELECT id FROM ms ORDER BY val <-> '[1,0,0,0,0,0,0,0]' LIMIT 1) q) x;
+SELECT id FROM ms ORDER BY val <=> '[1,0,0,0,0,0,0,0]' LIMIT 1;
+-- after: nothing open, nothing held, the peak remembered; sq8 keeps 2 × 8 floats, pq4 256 × 8
+SELECT m->'scans'->>'open' AS open, m->'scans'->>'bytes' AS bytes,
+       (m->'scans'->>'peak_bytes')::int > 0 AS peak, m->'codebooks'->>'capacity' AS capacity
+  FROM ruvector_memory_stats() m;
+SELECT e->>'index' AS index, e->>'quantization' AS quantization,
+       e->>'dimensions' AS dimensions, e->>'bytes' AS bytes
+  FROM jsonb_array_elements(ruvector_memory_stats()->'codebooks'->'cached') e
+ WHERE e->>'index' LIKE 'ms_%' ORDER BY 1;
+-- REINDEX: the new build's codebook replaces the old one in the cache
+REINDEX INDEX ms_sq8;
+SELECT id FROM ms ORDER BY val <-> '[1,0,0,0,0,0,0,0]' LIMIT 1;
+SELECT count(*) AS ms_sq8_entries
+  FROM jsonb_array_elements(ruvector_memory_stats()->'codebooks'->'cached') e
+ WHERE e->>'index' = 'ms_sq8';
+RESET enable_seqscan;
+DROP TABLE ms;

@@ -6,7 +6,9 @@
 //! location, length, quantization and a build identifier are in the index's meta page
 //! ([`CodebookRef`]). Codebooks never change after the build (REINDEX and TRUNCATE write a new
 //! relation file), so a backend caches them by (relation file, build identifier) and reads the
-//! pages once per index rather than once per scan.
+//! pages once per index rather than once per scan. A newer codebook of the same index (after
+//! REINDEX or TRUNCATE) replaces the older one in the cache; `ruvector_memory_stats()` lists
+//! what is cached ([`cached`]).
 
 use super::page::{max_item_size, BuildPages, Locked, Mode, Rel};
 use crate::format::{SqlState, VecError};
@@ -68,31 +70,67 @@ pub fn write(pages: &mut BuildPages, codebook: &Codebook) -> CodebookRef {
 
 type Key = ([u32; 3], CodebookRef);
 
+struct Entry {
+    key: Key,
+    /// The index (its OID survives REINDEX, its relation file does not).
+    index: pg_sys::Oid,
+    codebook: Arc<Codebook>,
+}
+
 /// Cached codebooks of this backend, most recently used last.
-static CACHE: Mutex<Vec<(Key, Arc<Codebook>)>> = Mutex::new(Vec::new());
+static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Indexes whose codebooks a backend keeps.
-const CACHE_ENTRIES: usize = 16;
+pub const CACHE_ENTRIES: usize = 16;
 
 /// The codebook an index's meta page refers to.
 pub fn load(rel: Rel, r: &CodebookRef) -> Arc<Codebook> {
     let key = (rel.file_key(), *r);
     {
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
+        if let Some(i) = cache.iter().position(|e| e.key == key) {
             let e = cache.remove(i);
-            let cb = e.1.clone();
+            let cb = e.codebook.clone();
             cache.push(e);
             return cb;
         }
     }
     let cb = Arc::new(read(rel, r));
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    // An older build of this index is never read again.
+    cache.retain(|e| e.index != rel.oid());
     if cache.len() >= CACHE_ENTRIES {
         cache.remove(0);
     }
-    cache.push((key, cb.clone()));
+    cache.push(Entry {
+        key,
+        index: rel.oid(),
+        codebook: cb.clone(),
+    });
     cb
+}
+
+/// A codebook in this backend's cache.
+pub struct Cached {
+    pub index: pg_sys::Oid,
+    pub quantization: Quantization,
+    pub dimensions: usize,
+    /// [`Codebook::memory`].
+    pub bytes: usize,
+}
+
+/// This backend's cached codebooks, least recently used first.
+pub fn cached() -> Vec<Cached> {
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .iter()
+        .map(|e| Cached {
+            index: e.index,
+            quantization: e.codebook.quantization(),
+            dimensions: e.codebook.dims(),
+            bytes: e.codebook.memory(),
+        })
+        .collect()
 }
 
 fn damaged() -> ! {

@@ -6,6 +6,7 @@ pub mod codebook;
 pub mod hnsw;
 pub mod ivf;
 pub mod memcx;
+pub mod memstats;
 pub mod page;
 pub mod quantize;
 pub mod rerank;

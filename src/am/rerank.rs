@@ -136,6 +136,10 @@ impl Reranked {
         self.next = 0;
     }
 
+    pub fn memory(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<(f32, u64)>()
+    }
+
     /// Replaces the batch by `candidates` — (estimated distance, packed heap TID) — in exact
     /// order (see [`exact_order`]).
     pub fn fill(

@@ -1,5 +1,6 @@
 //! Helpers shared by the access methods' index scans.
 
+use crate::am::memstats::ScanAccount;
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::{Metric, ValueKind};
 use crate::types::error::raise;
@@ -68,6 +69,8 @@ pub struct ScanState<S> {
     pub inner: Option<S>,
     /// Table access for re-ranking (quantized indexes), kept across rescans.
     pub heap: Option<crate::am::rerank::HeapFetch>,
+    /// The search's memory, for `ruvector_memory_stats()`.
+    pub account: ScanAccount,
 }
 
 /// The scan's table access (`ScanState::heap`), begun on first use.
@@ -88,6 +91,7 @@ pub unsafe fn heap_fetch(
 pub unsafe fn end_scan<S: 'static>(scan: pg_sys::IndexScanDesc) {
     let st = scan_state::<S>(scan);
     st.inner = None;
+    st.account.end();
     if let Some(h) = st.heap.take() {
         h.end();
     }
@@ -106,6 +110,7 @@ pub unsafe fn begin_scan<S: 'static>(
     let st = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::<S> {
         inner: None,
         heap: None,
+        account: ScanAccount::begin(),
     });
     (*scan).opaque = st.cast();
     scan
@@ -130,7 +135,9 @@ pub unsafe fn rescan<S: 'static>(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    scan_state::<S>(scan).inner = None;
+    let st = scan_state::<S>(scan);
+    st.inner = None;
+    st.account.set(0);
     if !keys.is_null() && (*scan).numberOfKeys > 0 {
         std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
     }

@@ -52,6 +52,11 @@ impl Binary {
         self.mean.len()
     }
 
+    /// Bytes of the parameters.
+    pub fn memory(&self) -> usize {
+        (self.mean.len() + self.spread.len()) * 4
+    }
+
     pub fn floats(&self) -> Vec<f32> {
         let mut v = self.mean.clone();
         v.extend_from_slice(&self.spread);

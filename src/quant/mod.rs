@@ -235,6 +235,15 @@ impl Codebook {
         }
     }
 
+    /// Bytes of the codebook's parameters in memory (its serialised size less the header).
+    pub fn memory(&self) -> usize {
+        match self {
+            Codebook::Sq8(s) => s.memory(),
+            Codebook::Pq(p) => p.memory(),
+            Codebook::Binary(b) => b.memory(),
+        }
+    }
+
     pub fn prepare(&self, query: &[f32], op: Op) -> Prepared {
         match self {
             Codebook::Sq8(s) => Prepared::Sq8(s.prepare(query, op)),
@@ -362,6 +371,7 @@ mod tests {
             let cb = Codebook::train(q, dims, &sample, None, &mut || {});
             let back = Codebook::from_bytes(&cb.to_bytes()).expect("valid");
             assert_eq!(back, cb);
+            assert_eq!(cb.memory(), cb.to_bytes().len() - 16);
             let mut bytes = cb.to_bytes();
             bytes.truncate(bytes.len() - 4);
             assert!(Codebook::from_bytes(&bytes).is_none());

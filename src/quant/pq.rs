@@ -94,6 +94,11 @@ impl Pq {
         &self.centroids[at..at + sub]
     }
 
+    /// Bytes of the centroids.
+    pub fn memory(&self) -> usize {
+        self.centroids.len() * 4
+    }
+
     pub fn floats(&self) -> Vec<f32> {
         self.centroids.clone()
     }

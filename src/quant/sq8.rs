@@ -51,6 +51,11 @@ impl Sq8 {
         self.lo.len()
     }
 
+    /// Bytes of the parameters.
+    pub fn memory(&self) -> usize {
+        (self.lo.len() + self.step.len()) * 4
+    }
+
     pub fn floats(&self) -> Vec<f32> {
         let mut v = self.lo.clone();
         v.extend_from_slice(&self.step);

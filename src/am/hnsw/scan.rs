@@ -180,6 +180,19 @@ impl Search {
         self.graph.memory() + self.visited.memory() + self.discarded.len() * 16
     }
 
+    /// All the search holds: [`Search::memory`] (what the iterative-scan budget counts) plus
+    /// the rows queued for the executor.
+    fn held(&self) -> usize {
+        self.memory()
+            + self
+                .discarded
+                .capacity()
+                .saturating_sub(self.discarded.len())
+                * 16
+            + self.pending.capacity() * std::mem::size_of::<(Tid, f32)>()
+            + self.ready.memory()
+    }
+
     /// Produces more rows for an iterative scan; false when there are none left.
     fn resume(&mut self, index: Rel) -> bool {
         if self.discarded.is_empty() {
@@ -229,9 +242,25 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if st.inner.is_none() {
         st.inner = Some(Search::start(scan));
     }
-    let ScanState { inner, heap } = st;
+    let ScanState {
+        inner,
+        heap,
+        account,
+    } = st;
     let s = inner.as_mut().expect("set above");
     let index = Rel::from_raw((*scan).indexRelation);
+    let found = next_tuple(scan, s, heap, index);
+    account.set(s.held());
+    found
+}
+
+/// The next heap row of the scan into `xs_heaptid`; false when there are none.
+unsafe fn next_tuple(
+    scan: pg_sys::IndexScanDesc,
+    s: &mut Search,
+    heap: &mut Option<crate::am::rerank::HeapFetch>,
+    index: Rel,
+) -> bool {
     loop {
         if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
             // Quantized index: the next `rerank` rows by estimate, in exact order.

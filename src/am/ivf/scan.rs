@@ -209,6 +209,14 @@ impl Search {
         }
     }
 
+    /// Bytes the search holds (rows read, list order, re-rank batch, prepared query).
+    fn memory(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<(f32, u64)>()
+            + self.lists.capacity() * 4
+            + self.ready.memory()
+            + self.estimator.memory()
+    }
+
     /// The next row in distance order among the rows read, if any.
     fn next_row(&mut self) -> Option<(f32, u64)> {
         if self.next == self.sorted {
@@ -239,8 +247,24 @@ pub unsafe extern "C-unwind" fn amgettuple(
         st.inner = Some(Search::start(scan));
     }
     let index = Rel::from_raw((*scan).indexRelation);
-    let ScanState { inner, heap } = st;
+    let ScanState {
+        inner,
+        heap,
+        account,
+    } = st;
     let s = inner.as_mut().expect("set above");
+    let found = next_tuple(scan, s, heap, index);
+    account.set(s.memory());
+    found
+}
+
+/// The next heap row of the scan into `xs_heaptid`; false when there are none.
+unsafe fn next_tuple(
+    scan: pg_sys::IndexScanDesc,
+    s: &mut Search,
+    heap: &mut Option<HeapFetch>,
+    index: Rel,
+) -> bool {
     loop {
         let row = if s.rerank > 0 {
             s.next_reranked(heap_fetch(heap, scan))
