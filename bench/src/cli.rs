@@ -111,6 +111,20 @@ pub struct Args {
     /// Directory for the JSON results and the PNG chart.
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
+
+    /// Instead of benchmarking: draw the runs of these result files (of one dataset) in one
+    /// chart, written to --chart.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "JSON,JSON,...",
+        requires = "chart"
+    )]
+    pub merge: Vec<PathBuf>,
+
+    /// The PNG --merge writes.
+    #[arg(long, requires = "merge")]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

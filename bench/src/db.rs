@@ -7,7 +7,7 @@ use crate::profile::{Extension, Profile};
 use crate::wire::CopyRows;
 use anyhow::{bail, Context, Result};
 use postgres::{Client, Config, NoTls};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::str::FromStr;
 use std::time::Instant;
@@ -117,7 +117,7 @@ pub fn has_access_method(client: &mut Client, am: &str) -> Result<bool> {
         .is_some())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LoadReport {
     pub table: String,
     pub rows: usize,
@@ -155,11 +155,17 @@ pub fn load(
     progress: &indicatif::ProgressBar,
 ) -> Result<LoadReport> {
     let fp = fingerprint(ds);
+    // The fingerprint, if the table still has its embedding column of the right type (DROP
+    // EXTENSION ... CASCADE drops the column and keeps the table and its comment).
+    let column_type = format!("{}({})", ext.type_name(), ds.base.dim);
     let existing: Option<String> = client
         .query_opt(
             "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c \
-             WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
-            &[&table],
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding' \
+                AND NOT a.attisdropped \
+             WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace \
+               AND format_type(a.atttypid, a.atttypmod) = $2",
+            &[&table, &column_type],
         )?
         .and_then(|r| r.get(0));
     let size = |client: &mut Client| -> Result<i64> {
@@ -217,13 +223,13 @@ pub fn load(
 }
 
 /// Settings that shape an index build.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuildSettings {
     pub maintenance_work_mem: String,
     pub max_parallel_maintenance_workers: u32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuildReport {
     pub index: String,
     pub seconds: f64,
@@ -273,7 +279,7 @@ pub fn build_index(
     }))
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerInfo {
     pub version: String,
     pub settings: Vec<(String, String)>,

@@ -3,9 +3,9 @@
 //! and search GUC — so `--compare pgvector` runs like against like.
 
 use crate::dataset::Metric;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Extension {
     Ruvector,
@@ -37,7 +37,7 @@ impl Extension {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum IndexKind {
     /// No index: exact (sequential) scan, the reference.
@@ -51,7 +51,7 @@ pub enum IndexKind {
     },
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Profile {
     pub extension: Extension,
     pub index: IndexKind,

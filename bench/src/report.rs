@@ -2,10 +2,10 @@
 
 use crate::db::{BuildReport, BuildSettings, LoadReport, ServerInfo};
 use crate::sweep::Point;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetInfo {
     pub name: String,
     pub source: String,
@@ -16,7 +16,7 @@ pub struct DatasetInfo {
     pub k: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
@@ -55,7 +55,7 @@ impl Machine {
 }
 
 /// One profile's measurements.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Run {
     pub profile: String,
     pub extension: crate::profile::Extension,
@@ -69,7 +69,7 @@ pub struct Run {
 }
 
 /// ruvector vs pgvector at the same recall (pgvector's QPS interpolated on its curve).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Comparison {
     pub recall: f64,
     pub ruvector_value: Option<i64>,
@@ -78,7 +78,7 @@ pub struct Comparison {
     pub qps_ratio: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ratios {
     /// ruvector build seconds / pgvector build seconds (lower is better for ruvector).
     pub build_time: Option<f64>,
@@ -87,7 +87,7 @@ pub struct Ratios {
     pub at_equal_recall: Vec<Comparison>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
     pub tool: String,
     pub created_unix: u64,
@@ -99,6 +99,47 @@ pub struct Results {
     pub clients: usize,
     pub runs: Vec<Run>,
     pub ratios: Option<Ratios>,
+}
+
+/// The index runs of several result files of one dataset as one [`Results`] (for a chart
+/// comparing runs made separately, such as one per quantization): the first file's header, every
+/// file's index runs (exact-scan references left out), no ratios.
+pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<Results> {
+    use anyhow::{bail, Context};
+    let mut merged: Option<Results> = None;
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let r: Results = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a ruvector-bench result file", f.display()))?;
+        let runs = r.runs.iter().filter(|run| run.build.is_some()).cloned();
+        match &mut merged {
+            None => {
+                let mut first = r.clone();
+                first.runs = runs.collect();
+                first.ratios = None;
+                first.command = String::new();
+                merged = Some(first);
+            }
+            Some(m) => {
+                let (a, b) = (&m.dataset, &r.dataset);
+                if (a.name.as_str(), a.metric, a.k) != (b.name.as_str(), b.metric, b.k) {
+                    bail!(
+                        "{} measures {} {} recall@{}, not {} {} recall@{}",
+                        f.display(),
+                        b.name,
+                        b.metric.name(),
+                        b.k,
+                        a.name,
+                        a.metric.name(),
+                        a.k
+                    );
+                }
+                m.runs.extend(runs);
+            }
+        }
+    }
+    merged.context("no result files to merge")
 }
 
 /// QPS on a recall–QPS curve at `recall`, interpolating log(QPS) linearly between the two
@@ -245,6 +286,23 @@ mod tests {
             queries: 1,
             clients: 1,
         }
+    }
+
+    #[test]
+    fn merges_result_files_of_one_dataset() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/bench");
+        let quant = |f: &str| docs.join("quant").join(f);
+        let m = merge(&[quant("hnsw-none.json"), quant("hnsw-sq8.json")]).unwrap();
+        assert_eq!(m.dataset.name, "minilm-384-50k");
+        assert_eq!(m.runs.len(), 2);
+        assert!(m.runs[1].profile.contains("quantization = 'sq8'"));
+        let err = merge(&[
+            quant("hnsw-none.json"),
+            docs.join("glove_100k-cosine-hnsw.json"),
+        ])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("not minilm-384-50k"), "{err:#}");
+        assert!(merge(&[]).is_err());
     }
 
     #[test]

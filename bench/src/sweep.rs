@@ -5,7 +5,7 @@ use crate::dataset::{recall, Dataset};
 use crate::wire::VectorParam;
 use anyhow::{bail, Context, Result};
 use postgres::Config;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ pub struct Measure<'a> {
     pub index: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Point {
     /// The swept setting (ef_search / probes); `None` for an exact scan.
     pub value: Option<i64>,

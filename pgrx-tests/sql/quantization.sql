@@ -186,6 +186,31 @@ SELECT id FROM u ORDER BY val <-> '[0.4,0.3,0.2,0.2]';
 RESET enable_seqscan;
 DROP TABLE u;
 DROP TABLE t;
+-- codes longer than a page (sq8 above 8,076 dimensions) are split over code pages: exact
+-- answers after the build, after inserts (new code pages) and after inserts into the slots
+-- VACUUM freed (the deleted elements' code pages overwritten)
+CREATE TABLE t (id int, val ruvector(9000));
+CREATE FUNCTION big_rows(first int, last int) RETURNS TABLE (id int, val ruvector)
+  LANGUAGE sql AS $$
+  SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011) * cos(j * 0.003 * (i % 7)))
+               FROM generate_series(1, 9000) j)::ruvector
+    FROM generate_series(first, last) i $$;
+INSERT INTO t SELECT * FROM big_rows(1, 200);
+CREATE INDEX t_h ON t USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+SELECT s->>'code_parts' AS code_parts, s->>'value_bytes_per_vector' AS code_bytes
+  FROM ruvector_index_stats('t_h') s;
+SELECT mismatches('<->', 10, 10);
+INSERT INTO t SELECT * FROM big_rows(201, 260);
+SELECT mismatches('<->', 10, 10);
+DELETE FROM t WHERE id % 4 = 0;
+VACUUM t;
+SELECT pg_relation_size('t_h') / 8192 AS pages_before \gset
+INSERT INTO t SELECT * FROM big_rows(261, 300);
+SELECT mismatches('<->', 10, 10);
+-- most of the 40 rows went into freed slots rather than 2 new code pages each
+SELECT pg_relation_size('t_h') / 8192 - :pages_before < 40 AS slots_reused;
+DROP TABLE t;
+DROP FUNCTION big_rows;
 DROP FUNCTION mismatches;
 -- ruvector_memory_stats(): the codebooks this backend cached and what open scans hold
 CREATE TABLE ms (id int, val ruvector(8));

@@ -119,19 +119,6 @@ pub fn check(q: Quantization, metric: Metric, dims: usize) -> Option<Op> {
     })
 }
 
-/// Most dimensions a quantized index takes: the type's limit (16,000) as long as a code fits in
-/// `code_room` bytes (what an index page leaves for it).
-pub fn max_dimensions(q: Quantization, code_room: usize) -> usize {
-    let type_max = crate::format::DENSE_MAX_DIM as usize;
-    let by_code = match q {
-        Quantization::Sq8 => code_room,
-        Quantization::Binary => code_room * 8,
-        Quantization::Pq(_) => type_max,
-        Quantization::None => 0,
-    };
-    type_max.min(by_code)
-}
-
 /// The f32 vector of a dense value image (halfvec widened).
 pub fn image_floats(metric: Metric, image: &[u8]) -> Vec<f32> {
     match metric.kind() {

@@ -63,13 +63,9 @@ fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
     let quantization = options::quantization(index);
-    // A quantized element holds a code, not the value: more dimensions fit on a page.
-    let max = (quantization != Quantization::None).then(|| {
-        quantize::max_dimensions(
-            quantization,
-            layout::MAX_ITEM - layout::element_tuple_size(0),
-        )
-    });
+    // A quantized element holds a code, not the value, split over code pages when it is longer
+    // than a page holds: every dimension count of the type (16,000) can be indexed.
+    let max = (quantization != Quantization::None).then_some(crate::format::DENSE_MAX_DIM as usize);
     let dimensions = column_dimensions(index, metric, "ruhnsw", max);
     quantize::check(quantization, metric, dimensions as usize);
     if ef_construction < 2 * m {
@@ -282,6 +278,16 @@ fn write_index(
         }
     };
     let stored_len = codebook.map(|cb| cb.code_len());
+    // Codes too long for a page are split over code pages, written after the element pages:
+    // element j's part i goes alone on block `first_code_block + j * parts + i`.
+    let format = match stored_len {
+        Some(len) => layout::code_format(len),
+        None => layout::FORMAT_PLAIN,
+    };
+    let parts = match (format, stored_len) {
+        (layout::FORMAT_CODE_PARTS, Some(len)) => layout::code_parts(len),
+        _ => 0,
+    };
     link(&graph, &elements);
     let nodes: Vec<u32> = elements.iter().map(|e| e.node).collect();
     graph.ensure_reachable(&nodes);
@@ -294,8 +300,12 @@ fn write_index(
     let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
     for e in &elements {
         let level = graph.level(e.node);
-        let size =
-            layout::element_tuple_size(stored_len.unwrap_or_else(|| graph.value(e.node).len()));
+        let size = layout::element_tuple_size(match (parts, stored_len) {
+            (0, Some(len)) => len,
+            (0, None) => graph.value(e.node).len(),
+            (_, Some(len)) => layout::directory_len(len),
+            (_, None) => unreachable!("only codes are split"),
+        });
         if size > layout::MAX_ITEM {
             raise(VecError::new(
                 SqlState::ProgramLimitExceeded,
@@ -306,6 +316,12 @@ fn write_index(
         node_to_element.insert(e.node, p.0);
         places.push(p);
     }
+    let first_code_block = planner.last_block() + 1;
+    let part_tids = |j: usize| -> Vec<Tid> {
+        (0..parts)
+            .map(|i| Tid::new(first_code_block + (j * parts + i) as u32, 1))
+            .collect()
+    };
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(dimensions, m as u16, params.ef_construction as u16, metric);
@@ -317,7 +333,7 @@ fn write_index(
     // Block 1 always exists (an empty element page for an empty table), so inserts always
     // have a page chain to walk.
     let (mut current_block, _) = pages.append(layout::PAGE_ELEMENT);
-    for (e, (et, nt)) in elements.iter().zip(&places) {
+    for (j, (e, (et, nt))) in elements.iter().zip(&places).enumerate() {
         let level = graph.level(e.node);
         let layers: Vec<Vec<Tid>> = (0..=level)
             .map(|l| {
@@ -333,15 +349,15 @@ fn write_index(
                 level: level as u8,
                 deleted: false,
                 version: 0,
-                format: if codebook.is_some() {
-                    layout::FORMAT_CODE
-                } else {
-                    layout::FORMAT_PLAIN
-                },
+                format,
                 heap_tids: e.heap_tids.clone(),
                 neighbors: *nt,
             },
-            &stored(e.node),
+            &if parts > 0 {
+                layout::encode_directory(&part_tids(j)).into()
+            } else {
+                stored(e.node)
+            },
         );
         let ntup = layout::encode_neighbors(level, m, &layers);
         for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
@@ -359,6 +375,21 @@ fn write_index(
         }
     }
     let last = current_block;
+    for (j, e) in elements.iter().enumerate().filter(|_| parts > 0) {
+        let code = stored(e.node);
+        for (i, (chunk, tid)) in code.chunks(layout::PART_MAX).zip(part_tids(j)).enumerate() {
+            let (blk, mut page) = pages.append_new_chain(layout::PAGE_CODE);
+            if blk != tid.block || page.add_item(&layout::encode_code_part(i, chunk)) != Some(1) {
+                raise(VecError::new(
+                    SqlState::InternalError,
+                    format!("failed to add index item to \"{}\"", relation_name(index)),
+                ));
+            }
+        }
+        if j % 256 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+    }
     if let Some((entry, level)) = graph.entry() {
         meta.set_entry(Some((node_to_element[&entry], level)));
     }
@@ -366,6 +397,7 @@ fn write_index(
     drop(graph);
     if let Some(cb) = codebook {
         meta.set_codebook(codebook::write(&mut pages, cb));
+        debug_assert_eq!(meta.quantization, format as u16);
     }
     pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     pages.finish();

@@ -81,6 +81,10 @@ pub struct DiskGraph {
     value_len_hint: usize,
     /// Scratch space of `visit_batch` (kept to avoid an allocation per expanded element).
     hints: Vec<Option<BufferHint>>,
+    /// Codes split over code pages ([`layout::FORMAT_CODE_PARTS`]): their parts (0: codes and
+    /// values are in the element tuples) and length.
+    parts: usize,
+    code_len: usize,
 }
 
 impl DiskGraph {
@@ -101,6 +105,11 @@ impl DiskGraph {
             tuples: 0,
             value_len_hint: meta.value_len_hint(),
             hints: Vec::new(),
+            parts: match (meta.code_format(), meta.code_len()) {
+                (layout::FORMAT_CODE_PARTS, Some(len)) => layout::code_parts(len),
+                _ => 0,
+            },
+            code_len: meta.code_len().unwrap_or(0),
         }
     }
 
@@ -154,6 +163,11 @@ impl DiskGraph {
             layout::decode_element(item)?;
             Some(layout::element_value(item).to_vec())
         })?;
+        let stored = if self.parts > 0 {
+            self.read_code(&layout::decode_directory(&stored))
+        } else {
+            stored
+        };
         Some(match &self.codebook {
             Some(cb) => crate::ivf::points::centre_image(self.metric, &cb.decode(&stored)),
             None => stored,
@@ -186,9 +200,55 @@ impl DiskGraph {
             + self.estimator.as_ref().map_or(0, |e| e.memory())
     }
 
+    /// The code of an element split over code pages, from its directory. The parts are read
+    /// after the element page is released (one buffer lock at a time); they cannot change
+    /// meanwhile, as the element is live (only the slot of a deleted element, which no search
+    /// reaches, is rewritten).
+    fn read_code(&mut self, directory: &[Tid]) -> Vec<u8> {
+        let mut code = Vec::with_capacity(self.code_len);
+        for (i, t) in directory.iter().enumerate() {
+            let found = self.with_page(t.block, |page| {
+                match page
+                    .item(t.offset)
+                    .and_then(|item| layout::code_part(item, i))
+                {
+                    Some(part) => {
+                        code.extend_from_slice(part);
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if !found {
+                code_damaged();
+            }
+        }
+        if directory.len() != self.parts || code.len() != self.code_len {
+            code_damaged();
+        }
+        code
+    }
+
+    /// [`DiskGraph::visit`] of an element whose code is split over code pages.
+    fn visit_split(&mut self, id: u64) -> Option<Seen> {
+        let t = Tid::unpack(id);
+        let (mut seen, directory) = self.with_page(t.block, |page| {
+            let item = page.item(t.offset)?;
+            let seen = read_header(item)?;
+            Some((seen, layout::decode_directory(layout::element_value(item))))
+        })?;
+        let code = self.read_code(&directory);
+        seen.distance = self.estimator.as_ref().expect("estimator").distance(&code);
+        Some(seen)
+    }
+
     /// Computes the distance to an element at `tid` and records it; `None` if there is no
     /// live element there.
     pub fn visit(&mut self, id: u64) -> Option<Seen> {
+        if self.parts > 0 {
+            let seen = self.visit_split(id);
+            return self.record(id, seen);
+        }
         let t = Tid::unpack(id);
         let est = self.estimator.take().expect("estimator");
         let seen = self.with_page(t.block, |page| read_seen(page, t.offset, &est));
@@ -265,11 +325,27 @@ impl DiskGraph {
     }
 }
 
+fn code_damaged() -> ! {
+    raise(VecError::new(
+        SqlState::IndexCorrupted,
+        "ruhnsw index code page is damaged (REINDEX the index)",
+    ))
+}
+
 /// The [`Seen`] record of the element at item `off`, with its distance to `query`; `None` if
 /// the item is not a live element.
 #[inline]
 fn read_seen(page: crate::am::page::PageRef<'_>, off: u16, est: &Estimator) -> Option<Seen> {
     let item = page.item(off)?;
+    let mut seen = read_header(item)?;
+    seen.distance = est.distance(layout::element_value(item));
+    Some(seen)
+}
+
+/// The [`Seen`] record of an element tuple, distance still 0; `None` if the item is not a live
+/// element.
+#[inline]
+fn read_header(item: &[u8]) -> Option<Seen> {
     if item.len() < layout::ELEMENT_HEADER
         || item[0] != layout::ELEMENT_TUPLE
         || layout::element_deleted(item)
@@ -279,7 +355,7 @@ fn read_seen(page: crate::am::page::PageRef<'_>, off: u16, est: &Estimator) -> O
     }
     let n = layout::element_heap_tid_count(item);
     Some(Seen {
-        distance: est.distance(layout::element_value(item)),
+        distance: 0.0,
         neighbors: layout::element_neighbors(item),
         first_heap_tid: if n > 0 {
             layout::element_heap_tid(item, 0)
@@ -318,7 +394,7 @@ impl Graph for DiskGraph {
     }
 
     fn distances(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
-        if ids.len() < 2 {
+        if ids.len() < 2 || self.parts > 0 {
             out.extend(ids.iter().map(|&id| self.distance(id, level)));
         } else {
             self.visit_batch(ids, level, out);

@@ -5,7 +5,9 @@
 //!   one whose level would raise the entry point takes it exclusively instead, so entry-point
 //!   changes are serialised while ordinary inserts run concurrently;
 //! * buffer locks are taken one at a time, or two in increasing block order (an element page
-//!   and its neighbour page), never while waiting for the update lock;
+//!   and its neighbour page), never while waiting for the update lock; code pages (parts of
+//!   codes longer than a page) are locked last, while their element page is held, and nothing
+//!   waits for another lock while holding one;
 //! * a neighbour list is computed without locks and written under an exclusive buffer lock
 //!   after checking it did not change meanwhile (if it did, a free slot is used or the link is
 //!   left out — the graph stays valid, only slightly less connected);
@@ -142,11 +144,21 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         None => value.to_vec(),
     };
     let format = if g.estimates() {
-        layout::FORMAT_CODE
+        layout::code_format(stored.len())
     } else {
         layout::FORMAT_PLAIN
     };
     drop(g);
+    // A code split over code pages: the element holds their directory, written with them.
+    let (in_element, split) = if format == layout::FORMAT_CODE_PARTS {
+        let directory = vec![Tid::INVALID; layout::code_parts(stored.len())];
+        (
+            layout::encode_directory(&directory),
+            Some(stored.as_slice()),
+        )
+    } else {
+        (stored.clone(), None)
+    };
 
     let lists: Vec<Vec<Tid>> = layers
         .iter()
@@ -160,7 +172,7 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let (etid, new_insert_page) = add_element(index, &meta, &element, &stored, &lists);
+    let (etid, new_insert_page) = add_element(index, &meta, &element, &in_element, split, &lists);
     if let Some(p) = new_insert_page {
         update_meta(index, |mm| mm.insert_page = p);
     }
@@ -241,14 +253,23 @@ fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
 
 /// Writes a new element and its neighbour tuple: on the first page from the meta page's insert
 /// page that has room, or in the slot of a deleted element, or on new pages at the end.
-/// Returns the element's TID and, if it changed, the new insert page.
+/// `split`: the code of a [`layout::FORMAT_CODE_PARTS`] element (`value` is then a directory
+/// to fill in), written on new code pages, or over the parts of the deleted element whose slot
+/// is reused. Returns the element's TID and, if it changed, the new insert page.
 fn add_element(
     index: Rel,
     meta: &MetaPage,
     element: &layout::Element,
     value: &[u8],
+    split: Option<&[u8]>,
     layers: &[Vec<Tid>],
 ) -> (Tid, Option<u32>) {
+    let new_parts = |etup: &mut Vec<u8>| {
+        if let Some(code) = split {
+            let directory = write_parts(index, code);
+            *etup = layout::encode_element(element, &layout::encode_directory(&directory));
+        }
+    };
     let m = meta.m as usize;
     let level = element.level as usize;
     let mut etup = layout::encode_element(element, value);
@@ -280,6 +301,7 @@ fn add_element(
         }
         // Both tuples on this page.
         if free >= combined {
+            new_parts(&mut etup);
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
             let eoff = page.as_ref().max_offset() + 1;
@@ -295,10 +317,25 @@ fn add_element(
                 changed(new_insert_page, meta.insert_page),
             );
         }
-        // The slot of a deleted element.
-        if let Some((etid, ntid)) = free_slot(&buf, esize, nsize) {
+        // The slot of a deleted element (and the code pages of its parts).
+        let split_parts = split.map(|code| layout::code_parts(code.len()));
+        if let Some((etid, ntid, parts)) = free_slot(&buf, esize, nsize, split_parts) {
+            let part_bufs: Vec<Locked> = parts
+                .iter()
+                .map(|t| Locked::read(index, t.block, Mode::Exclusive))
+                .collect();
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
+            if let Some(code) = split {
+                etup = layout::encode_element(element, &layout::encode_directory(&parts));
+                let chunks = code.chunks(layout::PART_MAX);
+                for (i, ((pb, t), chunk)) in part_bufs.iter().zip(&parts).zip(chunks).enumerate() {
+                    let mut part_page = wal.register(pb, false);
+                    if !part_page.overwrite_item(t.offset, &layout::encode_code_part(i, chunk)) {
+                        failed_to_add(index);
+                    }
+                }
+            }
             layout::set_element_neighbors(&mut etup, ntid);
             // Keep the slot's version: VACUUM bumped it when it marked the element deleted.
             etup[3] = page.as_ref().item(etid.offset).map_or(0, |old| old[3]);
@@ -319,6 +356,7 @@ fn add_element(
 
     // Extend: the element (and its neighbours if both fit a page) on a new page chained after
     // the last one, which `buf` still holds; lock order stays increasing.
+    new_parts(&mut etup);
     let prev = buf;
     let ebuf = Locked::extend(index);
     let nbuf = (combined > layout::MAX_ITEM).then(|| Locked::extend(index));
@@ -378,10 +416,37 @@ fn failed_to_add(index: Rel) -> ! {
     ))
 }
 
+/// Writes the parts of a split code on new code pages (one WAL record); returns their TIDs.
+/// Until an element refers to them they are unreachable: a crash in between leaves unused
+/// pages, not a wrong index.
+fn write_parts(index: Rel, code: &[u8]) -> Vec<Tid> {
+    let bufs: Vec<Locked> = code
+        .chunks(layout::PART_MAX)
+        .map(|_| Locked::extend(index))
+        .collect();
+    let wal = WalChange::start(index);
+    for (i, (buf, chunk)) in bufs.iter().zip(code.chunks(layout::PART_MAX)).enumerate() {
+        let mut page = wal.register(buf, true);
+        page.init(layout::PAGE_CODE);
+        if page.add_item(&layout::encode_code_part(i, chunk)) != Some(1) {
+            failed_to_add(index);
+        }
+    }
+    wal.commit();
+    bufs.iter().map(|b| Tid::new(b.block(), 1)).collect()
+}
+
 /// A deleted element on this page, with its neighbour tuple on the same page, whose two slots
 /// can hold the new tuples (the freed bytes plus the page's unused space, counted as pgvector
-/// does: the tuples are overwritten one after the other).
-fn free_slot(buf: &Locked, esize: usize, nsize: usize) -> Option<(Tid, Tid)> {
+/// does: the tuples are overwritten one after the other). With `split` (the new code's part
+/// count), also the TIDs of the element's code parts (from its directory), which the new
+/// element's parts overwrite.
+fn free_slot(
+    buf: &Locked,
+    esize: usize,
+    nsize: usize,
+    split: Option<usize>,
+) -> Option<(Tid, Tid, Vec<Tid>)> {
     let page = buf.page();
     let blk = buf.block();
     let exact_free = page.exact_free_space();
@@ -397,10 +462,20 @@ fn free_slot(buf: &Locked, esize: usize, nsize: usize) -> Option<(Tid, Tid)> {
         let Some(nitem) = page.item(nt.offset) else {
             continue;
         };
+        let parts = match split {
+            Some(n) => {
+                let parts = layout::decode_directory(layout::element_value(item));
+                if parts.len() != n || parts.iter().any(|t| !t.is_valid()) {
+                    continue;
+                }
+                parts
+            }
+            None => Vec::new(),
+        };
         let efree = item.len() + exact_free;
         let nfree = nitem.len() + efree.saturating_sub(esize);
         if efree >= esize && nfree >= nsize {
-            return Some((Tid::new(blk, off), nt));
+            return Some((Tid::new(blk, off), nt, parts));
         }
     }
     None

@@ -6,6 +6,8 @@
 //!   element tuple   (24-byte header, the value's varlena image, then the other heap TIDs)
 //!   neighbor tuple  (4-byte header, then (level + 2) * m index TIDs: 2m for layer 0,
 //!                    m for each layer above; unused slots hold an invalid TID)
+//! code pages       (quantized, codes longer than a page holds) one code part each, in no chain
+//! codebook pages   a chain of their own (`am::codebook`)
 //! ```
 //!
 //! An element and its neighbour tuple are placed on the same page when both fit. Many elements
@@ -14,9 +16,13 @@
 //! place; an element whose heap rows are all dead is marked `deleted` by VACUUM once no link
 //! points to it, and its slot (element + neighbour tuple) is reused by a later insert.
 //!
-//! The `format` byte of an element tuple says how the value is stored: 0 = the plain varlena
-//! image. The quantized formats of a later version add codes after the header and declare
-//! themselves there and in the meta page's `quantization` field.
+//! The `format` byte of an element tuple (and the meta page's `quantization` field, for all
+//! elements) says how the value is stored: [`FORMAT_PLAIN`], the varlena image;
+//! [`FORMAT_CODE`], the code of a quantized index; [`FORMAT_CODE_PARTS`], a code too long for
+//! a page (an sq8 code of more than 8,000 dimensions), split into parts of at most
+//! [`PART_MAX`] bytes, each alone on a code page, the element holding their TIDs (a
+//! *directory*). Code pages are reached only through directories; when an insert reuses the
+//! slot of a deleted element it overwrites that element's parts in place.
 
 use crate::am::codebook::CodebookRef;
 use crate::kernels::metric::Metric;
@@ -52,6 +58,15 @@ const TID_SIZE: usize = 6;
 pub const FORMAT_PLAIN: u8 = 0;
 /// The value is a code of the index's codebook.
 pub const FORMAT_CODE: u8 = 1;
+/// The value is a directory of the code's parts (code tuples on code pages).
+pub const FORMAT_CODE_PARTS: u8 = 2;
+
+/// Page type of code pages.
+pub const PAGE_CODE: u8 = 3;
+/// Tuple type of a code part.
+pub const CODE_TUPLE: u8 = 3;
+/// A code tuple's header: type, part number, length (u16), 4 unused bytes.
+const CODE_HEADER: usize = 8;
 
 pub use crate::am::tid::Tid;
 
@@ -105,8 +120,23 @@ impl MetaPage {
     /// Makes this a quantized index's meta page.
     pub fn set_codebook(&mut self, codebook: CodebookRef) {
         self.version = VERSION_QUANTIZED;
-        self.quantization = FORMAT_CODE as u16;
         self.codebook = codebook;
+        self.quantization = self.code_format().into();
+    }
+
+    /// How elements store their values ([`FORMAT_PLAIN`] for an unquantized index).
+    pub fn code_format(&self) -> u8 {
+        match self.code_len() {
+            Some(len) => code_format(len),
+            None => FORMAT_PLAIN,
+        }
+    }
+
+    /// Bytes of an element's code (`None` for an unquantized index).
+    pub fn code_len(&self) -> Option<usize> {
+        self.codebook
+            .quantization()
+            .code_len(self.dimensions as usize)
     }
 
     pub fn is_quantized(&self) -> bool {
@@ -140,12 +170,11 @@ impl MetaPage {
     /// Bytes of a stored value image for fixed-size types (prefetching); sparse vectors
     /// vary, and a guess of 256 bytes is used for them.
     pub fn value_len_hint(&self) -> usize {
-        if let Some(n) = self
-            .codebook
-            .quantization()
-            .code_len(self.dimensions as usize)
-        {
-            return n;
+        if let Some(n) = self.code_len() {
+            return match code_format(n) {
+                FORMAT_CODE_PARTS => directory_len(n),
+                _ => n,
+            };
         }
         self.metric()
             .and_then(|m| crate::am::value::image_len(m.kind(), self.dimensions as usize))
@@ -333,12 +362,15 @@ pub fn set_element_neighbors(b: &mut [u8], tid: Tid) {
     tid.write(&mut b[H_NEIGHBORS..H_NEIGHBORS + TID_SIZE]);
 }
 
-/// Marks an element tuple deleted: no heap TIDs, value zeroed.
+/// Marks an element tuple deleted: no heap TIDs, value zeroed — except a directory of code
+/// parts, which an insert reusing the slot overwrites in place.
 pub fn set_element_deleted(b: &mut [u8]) {
     b[2] = 1;
     set_element_heap_tids(b, &[]);
-    let (start, end) = (ELEMENT_HEADER, extra_tids_at(b).min(b.len()));
-    b[start..end].fill(0);
+    if b[H_FORMAT] != FORMAT_CODE_PARTS {
+        let (start, end) = (ELEMENT_HEADER, extra_tids_at(b).min(b.len()));
+        b[start..end].fill(0);
+    }
 }
 
 /// Encodes a neighbour tuple from per-layer lists (layer 0 first), padding with invalid TIDs.
@@ -416,6 +448,70 @@ fn maxalign8(x: usize) -> usize {
 
 /// Largest item a page holds (one item, its line pointer, the special space).
 pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
+
+/// Most code bytes in one code tuple (a code tuple fills at most a page).
+pub const PART_MAX: usize = (MAX_ITEM & !7) - CODE_HEADER;
+
+/// How an element stores a code of `code_len` bytes: in its tuple ([`FORMAT_CODE`]) when the
+/// tuple fits a page, else in parts ([`FORMAT_CODE_PARTS`]).
+pub fn code_format(code_len: usize) -> u8 {
+    if element_tuple_size(code_len) <= MAX_ITEM {
+        FORMAT_CODE
+    } else {
+        FORMAT_CODE_PARTS
+    }
+}
+
+/// Parts of a code of `code_len` bytes stored in [`FORMAT_CODE_PARTS`].
+pub fn code_parts(code_len: usize) -> usize {
+    code_len.div_ceil(PART_MAX)
+}
+
+/// The directory of a split code: the part count, a byte of padding, each part's TID.
+pub fn encode_directory(parts: &[Tid]) -> Vec<u8> {
+    let mut out = vec![0u8; 2 + parts.len() * TID_SIZE];
+    out[0] = parts.len() as u8;
+    for (i, t) in parts.iter().enumerate() {
+        t.write(&mut out[2 + i * TID_SIZE..]);
+    }
+    out
+}
+
+/// The part TIDs of a directory (empty if it is damaged).
+pub fn decode_directory(value: &[u8]) -> Vec<Tid> {
+    let n = value.first().copied().unwrap_or(0) as usize;
+    if value.len() < 2 + n * TID_SIZE {
+        return Vec::new();
+    }
+    (0..n)
+        .map(|i| Tid::read(&value[2 + i * TID_SIZE..]))
+        .collect()
+}
+
+/// Bytes of the directory of a code of `code_len` bytes.
+pub fn directory_len(code_len: usize) -> usize {
+    2 + code_parts(code_len) * TID_SIZE
+}
+
+/// A code tuple holding part `part` of a code.
+pub fn encode_code_part(part: usize, bytes: &[u8]) -> Vec<u8> {
+    assert!(bytes.len() <= PART_MAX);
+    let mut out = vec![0u8; CODE_HEADER + bytes.len()];
+    out[0] = CODE_TUPLE;
+    out[1] = part as u8;
+    out[2..4].copy_from_slice(&(bytes.len() as u16).to_ne_bytes());
+    out[CODE_HEADER..].copy_from_slice(bytes);
+    out
+}
+
+/// The bytes of a code tuple that holds part `part`; `None` if `b` is not one.
+pub fn code_part(b: &[u8], part: usize) -> Option<&[u8]> {
+    if b.len() < CODE_HEADER || b[0] != CODE_TUPLE || b[1] as usize != part {
+        return None;
+    }
+    let len = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    b.get(CODE_HEADER..CODE_HEADER + len)
+}
 
 /// Predicts where a bulk build's `PageAddItem` calls put each element and neighbour tuple,
 /// so that neighbour lists (which point at elements written later) can be encoded before the
@@ -549,6 +645,36 @@ mod tests {
         assert!(element_value(&b2).iter().all(|x| *x == 0));
         // A truncated tuple is not an element.
         assert!(decode_element(&b[..b.len() - 40]).is_none());
+    }
+
+    #[test]
+    fn long_codes_split_into_parts() {
+        // sq8 codes: 8,076 dimensions fit an element tuple, 8,077 and up are split.
+        assert_eq!(code_format(8076), FORMAT_CODE);
+        assert_eq!(code_format(8077), FORMAT_CODE_PARTS);
+        assert_eq!(code_parts(16000), 2);
+        assert!(PART_MAX + CODE_HEADER <= MAX_ITEM);
+        let parts = [Tid::new(40, 1), Tid::new(70000, 1)];
+        let dir = encode_directory(&parts);
+        assert_eq!(dir.len(), directory_len(16000));
+        assert_eq!(decode_directory(&dir), parts);
+        assert!(decode_directory(&dir[..7]).is_empty());
+        let code: Vec<u8> = (0..PART_MAX).map(|i| i as u8).collect();
+        let t = encode_code_part(1, &code);
+        assert_eq!(code_part(&t, 1), Some(&code[..]));
+        assert_eq!(code_part(&t, 0), None);
+        // A deleted element keeps its directory (the parts are reused with the slot).
+        let e = Element {
+            level: 0,
+            deleted: false,
+            version: 0,
+            format: FORMAT_CODE_PARTS,
+            heap_tids: vec![Tid::new(1, 1)],
+            neighbors: Tid::new(2, 2),
+        };
+        let mut b = encode_element(&e, &dir);
+        set_element_deleted(&mut b);
+        assert_eq!(decode_directory(element_value(&b)), parts);
     }
 
     #[test]

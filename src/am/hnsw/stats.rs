@@ -31,6 +31,7 @@ pub fn metric_name(m: Metric) -> &'static str {
 pub fn stats(index: Rel) -> Value {
     let meta = read_meta(index);
     let m = meta.m as usize;
+    let split = meta.code_format() == layout::FORMAT_CODE_PARTS;
     let mut elements = 0u64;
     let mut deleted = 0u64;
     let mut heap_tuples = 0u64;
@@ -54,7 +55,10 @@ pub fn stats(index: Rel) -> Value {
                 }
                 elements += 1;
                 heap_tuples += e.heap_tids.len() as u64;
-                value_bytes += layout::element_value(item).len() as u64;
+                value_bytes += match meta.code_len() {
+                    Some(len) if split => len as u64,
+                    _ => layout::element_value(item).len() as u64,
+                };
                 let l = e.level as usize;
                 if levels.len() <= l {
                     levels.resize(l + 1, 0);
@@ -90,6 +94,7 @@ pub fn stats(index: Rel) -> Value {
         "quantization": meta.codebook.quantization().name(),
         "code_bytes": meta.codebook.quantization().code_len(meta.dimensions as usize),
         "codebook_bytes": meta.codebook.len,
+        "code_parts": if split { meta.code_len().map_or(0, layout::code_parts) } else { 0 },
         "dimensions": meta.dimensions,
         "m": meta.m,
         "ef_construction": meta.ef_construction,

@@ -533,7 +533,7 @@ fn bump_version(item: &mut [u8]) -> u8 {
     v
 }
 
-/// Marks an element tuple deleted (and zeroes its value).
+/// Marks an element tuple deleted (`layout::set_element_deleted`).
 fn mark_element(item: &mut [u8]) {
     layout::set_element_deleted(item);
 }
