@@ -98,7 +98,12 @@ pub fn recall_at(
     let ef_search = value;
     let m = Measure {
         config: conninfo.parse()?,
-        setup: vec![format!("SET {guc} = {value}")],
+        // The index is what is measured: on small tables the planner may rather sort a
+        // sequential scan.
+        setup: vec![
+            format!("SET {guc} = {value}"),
+            "SET enable_seqscan = off".to_string(),
+        ],
         sql: format!(
             "SELECT id FROM {table} ORDER BY embedding {} $1 LIMIT 10",
             ds.metric.operator()
