@@ -10,7 +10,8 @@ use pgrx::pg_sys;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CStr;
 
-/// Default of `ruvector.rerank` (chosen by measurement: see README, "Quantization").
+/// Default of `ruvector.rerank`, chosen by measurement (README, "Choosing `ruvector.rerank`"):
+/// sq8 and pq48 recall saturate by 100 on minilm-384-50k; 200 costs pq48 a quarter of its QPS.
 pub const DEFAULT_RERANK: i32 = 100;
 
 /// `ruvector.rerank`: how many candidates of a quantized index scan are re-ranked at a time by
