@@ -451,6 +451,7 @@ pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
 
 /// Most code bytes in one code tuple (a code tuple fills at most a page).
 pub const PART_MAX: usize = (MAX_ITEM & !7) - CODE_HEADER;
+const _: () = assert!(PART_MAX + CODE_HEADER <= MAX_ITEM);
 
 /// How an element stores a code of `code_len` bytes: in its tuple ([`FORMAT_CODE`]) when the
 /// tuple fits a page, else in parts ([`FORMAT_CODE_PARTS`]).
@@ -653,7 +654,6 @@ mod tests {
         assert_eq!(code_format(8076), FORMAT_CODE);
         assert_eq!(code_format(8077), FORMAT_CODE_PARTS);
         assert_eq!(code_parts(16000), 2);
-        assert!(PART_MAX + CODE_HEADER <= MAX_ITEM);
         let parts = [Tid::new(40, 1), Tid::new(70000, 1)];
         let dir = encode_directory(&parts);
         assert_eq!(dir.len(), directory_len(16000));
