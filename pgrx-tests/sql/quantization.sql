@@ -186,7 +186,7 @@ SELECT id FROM u ORDER BY val <-> '[0.4,0.3,0.2,0.2]';
 RESET enable_seqscan;
 DROP TABLE u;
 DROP TABLE t;
--- codes longer than a page (sq8 above 8,076 dimensions) are split over code pages: exact
+-- codes longer than a page (sq8 above 8,074 dimensions) are split over code pages: exact
 -- answers after the build, after inserts (new code pages) and after inserts into the slots
 -- VACUUM freed (the deleted elements' code pages overwritten)
 CREATE TABLE t (id int, val ruvector(9000));

@@ -19,7 +19,7 @@
 //! The `format` byte of an element tuple (and the meta page's `quantization` field, for all
 //! elements) says how the value is stored: [`FORMAT_PLAIN`], the varlena image;
 //! [`FORMAT_CODE`], the code of a quantized index; [`FORMAT_CODE_PARTS`], a code too long for
-//! a page (an sq8 code of more than 8,000 dimensions), split into parts of at most
+//! a page (an sq8 code of more than 8,074 dimensions), split into parts of at most
 //! [`PART_MAX`] bytes, each alone on a code page, the element holding their TIDs (a
 //! *directory*). Code pages are reached only through directories; when an insert reuses the
 //! slot of a deleted element it overwrites that element's parts in place.
@@ -650,9 +650,9 @@ mod tests {
 
     #[test]
     fn long_codes_split_into_parts() {
-        // sq8 codes: 8,076 dimensions fit an element tuple, 8,077 and up are split.
-        assert_eq!(code_format(8076), FORMAT_CODE);
-        assert_eq!(code_format(8077), FORMAT_CODE_PARTS);
+        // sq8 codes: 8,074 dimensions fit an element tuple, 8,075 and up are split.
+        assert_eq!(code_format(8074), FORMAT_CODE);
+        assert_eq!(code_format(8075), FORMAT_CODE_PARTS);
         assert_eq!(code_parts(16000), 2);
         let parts = [Tid::new(40, 1), Tid::new(70000, 1)];
         let dir = encode_directory(&parts);
