@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::sweep::Measure;
-use ruvector_bench::wire::CopyRows;
+use ruvector_bench::wire::{CopyRows, VectorParam};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -201,4 +201,26 @@ pub fn recovered_rows(table: &std::collections::BTreeSet<i32>, acknowledged: usi
         "the recovered rows are not ids 0..{rows}: a batch survived in part"
     );
     rows
+}
+
+/// Top-10 ids of `items` for the first `n` queries of `ds`, after `setup` (the SET statements
+/// that choose the scan and its search setting).
+pub fn top10_ids(client: &mut Client, ds: &Dataset, setup: &str, n: usize) -> Vec<Vec<i32>> {
+    client.batch_execute(setup).unwrap();
+    let stmt = client
+        .prepare(&format!(
+            "SELECT id FROM items ORDER BY embedding {} $1 LIMIT 10",
+            ds.metric.operator()
+        ))
+        .unwrap();
+    (0..n)
+        .map(|q| {
+            client
+                .query(&stmt, &[&VectorParam(ds.queries.row(q))])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+        .collect()
 }

@@ -5,11 +5,11 @@
 //! full-page image on the standby.
 
 use postgres::Client;
-use ruvector_bench::dataset::{Dataset, Metric};
+use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{
-    copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
+    copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows, top10_ids,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,26 +65,6 @@ fn ids_in_table(client: &mut Client, table: &str) -> BTreeSet<i32> {
         .unwrap()
         .iter()
         .map(|r| r.get(0))
-        .collect()
-}
-
-/// Top-10 ids for the first `n` queries through the index.
-fn top10(client: &mut Client, ds: &Dataset, n: usize) -> Vec<Vec<i32>> {
-    client
-        .batch_execute("SET ruvector.ef_search = 100")
-        .unwrap();
-    let stmt = client
-        .prepare("SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10")
-        .unwrap();
-    (0..n)
-        .map(|q| {
-            client
-                .query(&stmt, &[&VectorParam(ds.queries.row(q))])
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        })
         .collect()
 }
 
@@ -223,8 +203,8 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
         .get(0);
     assert!(in_recovery);
 
-    let on_primary = top10(&mut p, &ds, 200);
-    let on_standby = top10(&mut s, &ds, 200);
+    let on_primary = top10_ids(&mut p, &ds, "SET ruvector.ef_search = 100", 200);
+    let on_standby = top10_ids(&mut s, &ds, "SET ruvector.ef_search = 100", 200);
     assert_eq!(
         on_primary, on_standby,
         "standby answers differ from the primary's"

@@ -6,9 +6,8 @@
 //!   ground truth; at 16,000 the codes span pages, and a standby replays it all.
 
 use ruvector_bench::dataset::{Dataset, Metric};
-use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
-use ruvector_server_tests::data::{copy_rows, create_table, data_dir, recall_at};
+use ruvector_server_tests::data::{copy_rows, create_table, data_dir, recall_at, top10_ids};
 
 fn index_bytes(client: &mut postgres::Client, index: &str) -> i64 {
     client
@@ -99,9 +98,11 @@ fn sq8_indexes_16000_dimensions_through_code_pages() {
 
     standby.wait_for_replay(&mut client).unwrap();
     let mut s = standby.connect("postgres").unwrap();
+    let setup = "SET enable_seqscan = off; SET ruvector.ef_search = 40";
+    let n = ds.queries.len();
     assert_eq!(
-        top10(&mut client, &ds),
-        top10(&mut s, &ds),
+        top10_ids(&mut client, &ds, setup, n),
+        top10_ids(&mut s, &ds, setup, n),
         "standby answers differ from the primary's"
     );
     let r = recall_at(
@@ -115,25 +116,6 @@ fn sq8_indexes_16000_dimensions_through_code_pages() {
     )
     .unwrap();
     assert!(r >= 0.95, "recall on the standby {r}");
-}
-
-fn top10(client: &mut postgres::Client, ds: &Dataset) -> Vec<Vec<i32>> {
-    client
-        .batch_execute("SET enable_seqscan = off; SET ruvector.ef_search = 40")
-        .unwrap();
-    let stmt = client
-        .prepare("SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10")
-        .unwrap();
-    (0..ds.queries.len())
-        .map(|q| {
-            client
-                .query(&stmt, &[&VectorParam(ds.queries.row(q))])
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        })
-        .collect()
 }
 
 /// A quantized index above the 2,000 dimensions an unquantized one takes: `sq8` recall@10

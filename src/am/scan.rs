@@ -73,6 +73,45 @@ pub struct ScanState<S> {
     pub account: ScanAccount,
 }
 
+/// An access method's search, as [`get_tuple`] drives it.
+pub trait IndexSearch: Sized + 'static {
+    /// Starts the search: the first `amgettuple` after `amrescan`.
+    ///
+    /// # Safety
+    /// `scan` is a valid index scan of this access method.
+    unsafe fn start(scan: pg_sys::IndexScanDesc) -> Self;
+
+    /// Puts the next heap row in `scan.xs_heaptid`; false when there are none. `heap` is the
+    /// scan's table access for re-ranking ([`heap_fetch`]).
+    ///
+    /// # Safety
+    /// `scan` is the scan the search was started for.
+    unsafe fn next(
+        &mut self,
+        scan: pg_sys::IndexScanDesc,
+        heap: &mut Option<crate::am::rerank::HeapFetch>,
+    ) -> bool;
+
+    /// Bytes the search holds (for `ruvector_memory_stats()`).
+    fn held(&self) -> usize;
+}
+
+/// `amgettuple`: starts the search if needed, returns its next row and accounts its memory.
+///
+/// # Safety
+/// `scan` was begun by [`begin_scan`] with the same `S`.
+pub unsafe fn get_tuple<S: IndexSearch>(scan: pg_sys::IndexScanDesc) -> bool {
+    let ScanState {
+        inner,
+        heap,
+        account,
+    } = scan_state::<S>(scan);
+    let search = inner.get_or_insert_with(|| S::start(scan));
+    let found = search.next(scan, heap);
+    account.set(search.held());
+    found
+}
+
 /// The scan's table access (`ScanState::heap`), begun on first use.
 ///
 /// # Safety

@@ -19,10 +19,11 @@ use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
 use crate::am::quantize;
+use crate::am::rerank::HeapFetch;
 use crate::am::rerank::Reranked;
 use crate::am::scan::{
-    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
-    ScanState,
+    begin_scan, count_index_scan, end_scan, get_tuple, heap_fetch, is_mvcc, query_image, rescan,
+    IndexSearch,
 };
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
@@ -49,11 +50,6 @@ struct Search {
     max_tuples: usize,
     max_memory: usize,
     exhausted: bool,
-}
-
-fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<Search> {
-    // SAFETY: begun by ambeginscan with this Search type.
-    unsafe { scan_state(scan) }
 }
 
 #[pgrx::pg_guard]
@@ -180,19 +176,6 @@ impl Search {
         self.graph.memory() + self.visited.memory() + self.discarded.len() * 16
     }
 
-    /// All the search holds: [`Search::memory`] (what the iterative-scan budget counts) plus
-    /// the rows queued for the executor.
-    fn held(&self) -> usize {
-        self.memory()
-            + self
-                .discarded
-                .capacity()
-                .saturating_sub(self.discarded.len())
-                * 16
-            + self.pending.capacity() * std::mem::size_of::<(Tid, f32)>()
-            + self.ready.memory()
-    }
-
     /// Produces more rows for an iterative scan; false when there are none left.
     fn resume(&mut self, index: Rel) -> bool {
         if self.discarded.is_empty() {
@@ -238,66 +221,68 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    let st = state(scan);
-    if st.inner.is_none() {
-        st.inner = Some(Search::start(scan));
-    }
-    let ScanState {
-        inner,
-        heap,
-        account,
-    } = st;
-    let s = inner.as_mut().expect("set above");
-    let index = Rel::from_raw((*scan).indexRelation);
-    let found = next_tuple(scan, s, heap, index);
-    account.set(s.held());
-    found
+    get_tuple::<Search>(scan)
 }
 
-/// The next heap row of the scan into `xs_heaptid`; false when there are none.
-unsafe fn next_tuple(
-    scan: pg_sys::IndexScanDesc,
-    s: &mut Search,
-    heap: &mut Option<crate::am::rerank::HeapFetch>,
-    index: Rel,
-) -> bool {
-    loop {
-        if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
-            // Quantized index: the next `rerank` rows by estimate, in exact order.
-            let n = s.rerank.min(s.pending.len());
-            s.ready.fill(
-                heap_fetch(heap, scan),
-                s.graph.metric,
-                s.graph.query(),
-                s.pending.drain(..n).map(|(t, d)| (d, t.pack())),
-            );
-        }
-        let next = if s.rerank > 0 {
-            s.ready.pop().map(|(d, t)| (Tid::unpack(t), d))
-        } else {
-            s.pending.pop_front()
-        };
-        if let Some((tid, distance)) = next {
-            if s.mode == IterativeScan::StrictOrder {
-                if distance < s.previous {
-                    continue;
-                }
-                s.previous = distance;
+impl IndexSearch for Search {
+    unsafe fn start(scan: pg_sys::IndexScanDesc) -> Search {
+        Search::start(scan)
+    }
+
+    /// All the search holds: [`Search::memory`] (what the iterative-scan budget counts) plus
+    /// the rows queued for the executor.
+    fn held(&self) -> usize {
+        self.memory()
+            + self
+                .discarded
+                .capacity()
+                .saturating_sub(self.discarded.len())
+                * 16
+            + self.pending.capacity() * std::mem::size_of::<(Tid, f32)>()
+            + self.ready.memory()
+    }
+
+    unsafe fn next(&mut self, scan: pg_sys::IndexScanDesc, heap: &mut Option<HeapFetch>) -> bool {
+        let s = self;
+        let index = Rel::from_raw((*scan).indexRelation);
+        loop {
+            if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
+                // Quantized index: the next `rerank` rows by estimate, in exact order.
+                let n = s.rerank.min(s.pending.len());
+                s.ready.fill(
+                    heap_fetch(heap, scan),
+                    s.graph.metric,
+                    s.graph.query(),
+                    s.pending.drain(..n).map(|(t, d)| (d, t.pack())),
+                );
             }
-            let h = &mut (*scan).xs_heaptid;
-            h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
-            h.ip_blkid.bi_lo = tid.block as u16;
-            h.ip_posid = tid.offset;
-            (*scan).xs_recheck = false;
-            (*scan).xs_recheckorderby = false;
-            return true;
-        }
-        if !s.pending.is_empty() {
-            continue;
-        }
-        if s.exhausted || !s.iterative() || !s.resume(index) {
-            s.exhausted = true;
-            return false;
+            let next = if s.rerank > 0 {
+                s.ready.pop().map(|(d, t)| (Tid::unpack(t), d))
+            } else {
+                s.pending.pop_front()
+            };
+            if let Some((tid, distance)) = next {
+                if s.mode == IterativeScan::StrictOrder {
+                    if distance < s.previous {
+                        continue;
+                    }
+                    s.previous = distance;
+                }
+                let h = &mut (*scan).xs_heaptid;
+                h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
+                h.ip_blkid.bi_lo = tid.block as u16;
+                h.ip_posid = tid.offset;
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+                return true;
+            }
+            if !s.pending.is_empty() {
+                continue;
+            }
+            if s.exhausted || !s.iterative() || !s.resume(index) {
+                s.exhausted = true;
+                return false;
+            }
         }
     }
 }

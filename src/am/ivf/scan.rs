@@ -20,8 +20,8 @@ use crate::am::page::{Locked, Mode, Rel};
 use crate::am::quantize::{self, Estimator};
 use crate::am::rerank::{HeapFetch, Reranked};
 use crate::am::scan::{
-    begin_scan, count_index_scan, end_scan, heap_fetch, is_mvcc, query_image, rescan, scan_state,
-    ScanState,
+    begin_scan, count_index_scan, end_scan, get_tuple, heap_fetch, is_mvcc, query_image, rescan,
+    IndexSearch,
 };
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
@@ -48,11 +48,6 @@ struct Search {
     rows: Vec<(f32, u64)>,
     sorted: usize,
     next: usize,
-}
-
-fn state(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<Search> {
-    // SAFETY: begun by ambeginscan with this Search type.
-    unsafe { scan_state(scan) }
 }
 
 #[pgrx::pg_guard]
@@ -209,14 +204,6 @@ impl Search {
         }
     }
 
-    /// Bytes the search holds (rows read, list order, re-rank batch, prepared query).
-    fn memory(&self) -> usize {
-        self.rows.capacity() * std::mem::size_of::<(f32, u64)>()
-            + self.lists.capacity() * 4
-            + self.ready.memory()
-            + self.estimator.memory()
-    }
-
     /// The next row in distance order among the rows read, if any.
     fn next_row(&mut self) -> Option<(f32, u64)> {
         if self.next == self.sorted {
@@ -242,43 +229,40 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    let st = state(scan);
-    if st.inner.is_none() {
-        st.inner = Some(Search::start(scan));
-    }
-    let index = Rel::from_raw((*scan).indexRelation);
-    let ScanState {
-        inner,
-        heap,
-        account,
-    } = st;
-    let s = inner.as_mut().expect("set above");
-    let found = next_tuple(scan, s, heap, index);
-    account.set(s.memory());
-    found
+    get_tuple::<Search>(scan)
 }
 
-/// The next heap row of the scan into `xs_heaptid`; false when there are none.
-unsafe fn next_tuple(
-    scan: pg_sys::IndexScanDesc,
-    s: &mut Search,
-    heap: &mut Option<HeapFetch>,
-    index: Rel,
-) -> bool {
-    loop {
-        let row = if s.rerank > 0 {
-            s.next_reranked(heap_fetch(heap, scan))
-        } else {
-            s.next_row()
-        };
-        if let Some((_, tid)) = row {
-            (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
-            (*scan).xs_recheck = false;
-            (*scan).xs_recheckorderby = false;
-            return true;
-        }
-        if !s.iterative || !s.probe(index) {
-            return false;
+impl IndexSearch for Search {
+    unsafe fn start(scan: pg_sys::IndexScanDesc) -> Search {
+        Search::start(scan)
+    }
+
+    /// Bytes the search holds (rows read, list order, re-rank batch, prepared query).
+    fn held(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<(f32, u64)>()
+            + self.lists.capacity() * 4
+            + self.ready.memory()
+            + self.estimator.memory()
+    }
+
+    unsafe fn next(&mut self, scan: pg_sys::IndexScanDesc, heap: &mut Option<HeapFetch>) -> bool {
+        let s = self;
+        let index = Rel::from_raw((*scan).indexRelation);
+        loop {
+            let row = if s.rerank > 0 {
+                s.next_reranked(heap_fetch(heap, scan))
+            } else {
+                s.next_row()
+            };
+            if let Some((_, tid)) = row {
+                (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+                return true;
+            }
+            if !s.iterative || !s.probe(index) {
+                return false;
+            }
         }
     }
 }
