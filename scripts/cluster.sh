@@ -1,10 +1,19 @@
-# Helpers to run throw-away PostgreSQL 15 clusters for the demo and the SQL regression suites.
+# Helpers to run throw-away PostgreSQL clusters for the demo and the SQL regression suites.
 # Sourced, not executed. PostgreSQL refuses to run as root, so as root the server runs as the
-# `postgres` OS user (created by the postgresql-15 package).
+# `postgres` OS user (created by Debian's postgresql-common package).
+#
+# The clusters run the major chosen by `use_major` (default: $RUVECTOR_MAJOR, else the primary
+# major of scripts/majors.sh), which sets PG_MAJOR, PG_CONFIG and PG_BIN.
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
+source "$(dirname "${BASH_SOURCE[0]}")/majors.sh"
 SOCKET_DIR=${SOCKET_DIR:-/tmp}
+
+use_major() {
+    PG_MAJOR=$1
+    PG_CONFIG=$(pg_config_of "$1")
+    PG_BIN=$("$PG_CONFIG" --bindir 2>/dev/null || dirname "$PG_CONFIG")
+}
+use_major "${RUVECTOR_MAJOR:-$RUVECTOR_PRIMARY_MAJOR}"
 
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -31,9 +40,10 @@ stop_cluster() {
     fi
 }
 
-# install_extension [cargo pgrx install args...]: builds and installs into Debian's PostgreSQL 15.
+# install_extension [cargo pgrx install args...]: builds and installs into the chosen major.
 install_extension() {
     local sudo=()
     [ "$(id -u)" = 0 ] || sudo=(--sudo)
-    cargo pgrx install --pg-config "$PG_CONFIG" "${sudo[@]}" "$@"
+    cargo pgrx install --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" \
+        "${sudo[@]}" "$@"
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README's demo command: builds and installs ruvector (release) into the local PostgreSQL 15,
+# README's demo command: builds and installs ruvector (release) into the local PostgreSQL 15
+# (RUVECTOR_MAJOR=18 for PostgreSQL 18, built from source by scripts/setup.sh the first time),
 # starts a scratch cluster as the `postgres` user on port 5433, loads a few thousand GloVe vectors
 # (from ../shared/data, or generated ones if absent) and runs nearest-neighbour queries with each
 # operator, then builds an HNSW index and runs the search through it, printing results and
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
 
-DEMO_DIR=${DEMO_DIR:-/tmp/ruvector-demo}
+DEMO_DIR=${DEMO_DIR:-/tmp/ruvector-demo-pg$PG_MAJOR}
 DEMO_PORT=${DEMO_PORT:-5433}
 ROWS=${ROWS:-5000}
 DATA=${DATA:-$PWD/../shared/data/glove-100k/base.fvecs}
@@ -22,8 +23,8 @@ if [ "${1:-}" = stop ]; then
     exit 0
 fi
 
-./scripts/setup.sh
-echo "==> building and installing ruvector (release)"
+./scripts/setup.sh "$PG_MAJOR"
+echo "==> building and installing ruvector (release) into PostgreSQL $PG_MAJOR"
 install_extension --release
 
 echo "==> starting the demo cluster ($DEMO_DIR, port $DEMO_PORT)"

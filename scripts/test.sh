@@ -1,72 +1,172 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine (README's test command; CI runs it via .ci/run):
-#   1. toolchain (scripts/setup.sh: apt packages, cargo-pgrx, cargo pgrx init) if missing;
-#   2. `cargo pgrx test pg15`: the pure-Rust unit, property and kernel tests and the in-server
-#      #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k on GloVe);
-#   3. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
-#      installed extension in a scratch cluster, once per distance-kernel tier this CPU has
-#      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), so SIMD and scalar paths give the same answers;
-#   4. the benchmark tool's unit tests and the whole-server tests in server-tests/ (each starts
-#      its own clusters): ruhnsw recall gates on GloVe for every build path, kill -9 recovery, a
-#      streaming standby, pgbench concurrency, progress, cancel, filtered iterative scans, and
-#      the benchmark tool end to end.
+# The whole test suite, from a fresh machine (README's test command; CI runs it via .ci/run), on
+# every PostgreSQL major in scripts/majors.sh (15 and 18):
+#   1. toolchain: scripts/setup.sh --pgvector (apt packages, PostgreSQL 18 built once from
+#      Debian's source package, pgvector built into every major, cargo-pgrx, cargo pgrx init);
+#   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests and the
+#      in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
+#   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
+#      with apt-get into Debian's PostgreSQL (the files `cargo pgrx` installed removed first),
+#      the tarball into the source-built one — then CREATE EXTENSION and a kNN query;
+#   4. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
+#      installed packages: on the primary major once per distance-kernel tier this CPU has
+#      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), on the others with the tier chosen at load;
+#   5. the benchmark tool's unit tests and the whole-server tests in server-tests/ (each starts
+#      its own clusters): all of them on the primary major, including the tests across majors
+#      (pg_upgrade and dump/restore into the next major: PG_CONFIG_NEW); on the other majors the
+#      ones that exercise what differs between majors (recall, kill -9 recovery, a standby with
+#      wal_consistency_checking, format versions, ALTER EXTENSION UPDATE).
+# Each step prints its duration; the summary at the end lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-./scripts/setup.sh
 source scripts/cluster.sh
 
-PGRX_TEST_PGDATA=${PGRX_TEST_PGDATA:-/tmp/ruvector-pgrx-test}
-REGRESS_DIR=${REGRESS_DIR:-/tmp/ruvector-regress}
-REGRESS_PORT=${REGRESS_PORT:-5434}
-PG_REGRESS=$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "==> [1/4] cargo pgrx test pg15"
-cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_PGDATA"
+timings=()
+step_start=$SECONDS
+step() {
+    [ -z "${step_name:-}" ] || timings+=("$(printf '%5ds  %s' $((SECONDS - step_start)) "$step_name")")
+    step_name=$1
+    step_start=$SECONDS
+    echo "==> $1"
+}
+summary() {
+    step ""
+    printf '%s\n' "${timings[@]}"
+}
 
-echo "==> [2/4] install the extension"
-install_extension
+step "toolchain"
+./scripts/setup.sh --pgvector
+version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
+arch=$(dpkg --print-architecture)
 
-echo "==> [3/4] SQL regression suites (pgrx-tests/)"
-trap 'stop_cluster "$REGRESS_DIR"' EXIT
-stop_cluster "$REGRESS_DIR"
-rm -rf "$REGRESS_DIR"
-start_cluster "$REGRESS_DIR" "$REGRESS_PORT"
-psql_q() { psql -X -q -A -t -h "$SOCKET_DIR" -p "$REGRESS_PORT" -U postgres -d postgres "$@"; }
-psql_q -c "CREATE EXTENSION ruvector"
-tiers=$(psql_q -c "SELECT split_part(split_part(ruvector_simd_info(), ';', 3), '=', 2)")
-psql_q -c "DROP EXTENSION ruvector"
-stop_cluster "$REGRESS_DIR"
-
-failed=()
-for tier in ${tiers//,/ }; do
-    start_cluster "$REGRESS_DIR" "$REGRESS_PORT" RUVECTOR_SIMD="$tier"
-    active=$(psql_q -c "CREATE EXTENSION IF NOT EXISTS ruvector; SELECT split_part(ruvector_simd_info(), ';', 1)" | tail -n 1)
-    psql_q -c "DROP EXTENSION ruvector"
-    if [ "$active" != "tier=$tier" ]; then
-        echo "RUVECTOR_SIMD=$tier ran with $active" >&2
-        failed+=("$tier(dispatch)")
-    fi
-    out="$ROOT/target/regress/$tier"
-    rm -rf "$out" && mkdir -p "$out"
-    echo "--- kernel tier: $tier"
-    if ! "$PG_REGRESS" --inputdir="$ROOT/pgrx-tests" --outputdir="$out" \
-        --bindir="$PG_BIN" --host="$SOCKET_DIR" --port="$REGRESS_PORT" --user=postgres \
-        --dbname=ruvector_regression --load-extension=ruvector \
-        --schedule="$ROOT/pgrx-tests/schedule"; then
-        failed+=("$tier")
-        cat "$out/regression.diffs" || true
-    fi
-    stop_cluster "$REGRESS_DIR"
+for m in "${RUVECTOR_MAJORS[@]}"; do
+    step "cargo pgrx test pg$m"
+    cargo pgrx test "pg$m" --runas postgres --pgdata "/tmp/ruvector-pgrx-test-$m"
 done
 
+# smoke_test MAJOR: CREATE EXTENSION from what is installed, and a kNN query through an index.
+smoke_test() {
+    local dir=/tmp/ruvector-smoke-$1 port=5435 out
+    stop_cluster "$dir"
+    rm -rf "$dir"
+    start_cluster "$dir" "$port"
+    out=$(psql -X -q -A -t -h "$SOCKET_DIR" -p "$port" -U postgres -d postgres <<'SQL'
+CREATE EXTENSION ruvector;
+SELECT ruvector_version();
+CREATE TABLE items (id int PRIMARY KEY, embedding ruvector(3));
+INSERT INTO items SELECT i, format('[%s,%s,%s]', i, i % 7, i % 3)::ruvector FROM generate_series(1, 1000) i;
+CREATE INDEX ON items USING ruhnsw (embedding ruvector_l2_ops);
+SET enable_seqscan = off;
+SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY embedding <-> '[500,3,2]' LIMIT 3) t;
+SQL
+    )
+    stop_cluster "$dir"
+    rm -rf "$dir"
+    if [ "$out" != "$(printf '%s\n%s' "$version" "500,499,501")" ]; then
+        echo "PostgreSQL $1: the installed package answered:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+}
+
+for m in "${RUVECTOR_MAJORS[@]}"; do
+    step "package for PostgreSQL $m, install it, smoke test"
+    ./scripts/package.sh "$m"
+    use_major "$m"
+    # What `cargo pgrx test` installed goes first, so that only the package provides ruvector.
+    as_root rm -f "$("$PG_CONFIG" --pkglibdir)/ruvector.so" "$("$PG_CONFIG" --sharedir)"/extension/ruvector*
+    case ${PG_ORIGIN[$m]} in
+        debian)
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall \
+                "$ROOT/target/package/postgresql-$m-ruvector_${version}_$arch.deb" >/dev/null
+            ;;
+        *)
+            tmp=$(mktemp -d)
+            tar -C "$tmp" -xzf "$ROOT/target/package/ruvector-$version-pg$m-$arch.tar.gz"
+            as_root cp "$tmp/ruvector-$version-pg$m-$arch"/lib/* "$("$PG_CONFIG" --pkglibdir)/"
+            as_root cp "$tmp/ruvector-$version-pg$m-$arch"/extension/* "$("$PG_CONFIG" --sharedir)/extension/"
+            rm -rf "$tmp"
+            ;;
+    esac
+    smoke_test "$m"
+done
+
+failed=()
+for m in "${RUVECTOR_MAJORS[@]}"; do
+    step "SQL regression suites on PostgreSQL $m"
+    use_major "$m"
+    regress_dir=/tmp/ruvector-regress-$m
+    port=5434
+    pg_regress=$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress
+    trap 'stop_cluster "$regress_dir"' EXIT
+    stop_cluster "$regress_dir"
+    rm -rf "$regress_dir"
+    start_cluster "$regress_dir" "$port"
+    psql_q() { psql -X -q -A -t -h "$SOCKET_DIR" -p "$port" -U postgres -d postgres "$@"; }
+    psql_q -c "CREATE EXTENSION ruvector"
+    if [ "$m" = "$RUVECTOR_PRIMARY_MAJOR" ]; then
+        tiers=$(psql_q -c "SELECT split_part(split_part(ruvector_simd_info(), ';', 3), '=', 2)")
+    else
+        tiers=$(psql_q -c "SELECT split_part(split_part(ruvector_simd_info(), ';', 1), '=', 2)")
+    fi
+    psql_q -c "DROP EXTENSION ruvector"
+    stop_cluster "$regress_dir"
+
+    for tier in ${tiers//,/ }; do
+        start_cluster "$regress_dir" "$port" RUVECTOR_SIMD="$tier"
+        active=$(psql_q -c "CREATE EXTENSION IF NOT EXISTS ruvector; SELECT split_part(ruvector_simd_info(), ';', 1)" | tail -n 1)
+        psql_q -c "DROP EXTENSION ruvector"
+        if [ "$active" != "tier=$tier" ]; then
+            echo "RUVECTOR_SIMD=$tier ran with $active" >&2
+            failed+=("pg$m/$tier(dispatch)")
+        fi
+        out="$ROOT/target/regress/pg$m/$tier"
+        rm -rf "$out" && mkdir -p "$out"
+        echo "--- PostgreSQL $m, kernel tier: $tier"
+        if ! "$pg_regress" --inputdir="$ROOT/pgrx-tests" --outputdir="$out" \
+            --bindir="$PG_BIN" --host="$SOCKET_DIR" --port="$port" --user=postgres \
+            --dbname=ruvector_regression --load-extension=ruvector \
+            --schedule="$ROOT/pgrx-tests/schedule"; then
+            failed+=("pg$m/$tier")
+            cat "$out/regression.diffs" || true
+        fi
+        stop_cluster "$regress_dir"
+    done
+done
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "FAILED: SQL regression suites for kernel tier(s): ${failed[*]}" >&2
+    echo "FAILED: SQL regression suites for: ${failed[*]}" >&2
     exit 1
 fi
 
-echo "==> [4/4] benchmark tool and whole-server tests (server-tests/)"
+step "benchmark tool unit tests"
 cargo test -p ruvector-bench
+
 # One test at a time: each starts its own cluster and the machine has few cores.
-cargo test -p ruvector-server-tests -- --test-threads=1
-echo "==> all tests passed (kernel tiers: $tiers)"
+primary_config=$(pg_config_of "$RUVECTOR_PRIMARY_MAJOR")
+next_major=""
+for m in "${RUVECTOR_MAJORS[@]}"; do
+    [ "$m" = "$RUVECTOR_PRIMARY_MAJOR" ] || { next_major=$m; break; }
+done
+step "server tests on PostgreSQL $RUVECTOR_PRIMARY_MAJOR (and across majors to ${next_major:-none})"
+if [ -n "$next_major" ]; then
+    PG_CONFIG=$primary_config PG_CONFIG_NEW=$(pg_config_of "$next_major") \
+        cargo test -p ruvector-server-tests -- --test-threads=1
+else
+    PG_CONFIG=$primary_config cargo test -p ruvector-server-tests -- --test-threads=1 \
+        --skip pg_upgrade --skip dumps_restore
+fi
+for m in "${RUVECTOR_MAJORS[@]}"; do
+    [ "$m" != "$RUVECTOR_PRIMARY_MAJOR" ] || continue
+    step "server tests on PostgreSQL $m"
+    PG_CONFIG=$(pg_config_of "$m") cargo test -p ruvector-server-tests \
+        --test hnsw_recall --test hnsw_durability --test ivf_durability \
+        --test format_version --test extension_update -- --test-threads=1 \
+        serial_build_cosine parallel_build_cosine_and_l2 delete_vacuum_reinsert \
+        kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results \
+        a_future_format_version update_from_every_release
+done
+summary
+echo "==> all tests passed on PostgreSQL ${RUVECTOR_MAJORS[*]}"

@@ -13,6 +13,7 @@ pub mod quant;
 
 pub mod admin;
 pub mod am;
+pub mod compat;
 pub mod types;
 
 use pgrx::prelude::*;

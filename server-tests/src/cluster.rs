@@ -1,7 +1,8 @@
 //! Throw-away PostgreSQL clusters for tests that need a whole server: start, stop, crash
-//! (`kill -9`), streaming standbys, pgbench. Uses the PostgreSQL the extension was installed
-//! into (`PG_CONFIG`, default Debian's PostgreSQL 15). PostgreSQL refuses to run as root, so as
-//! root the server binaries run as the `postgres` OS user.
+//! (`kill -9`), streaming standbys, pgbench, `pg_upgrade`. Clusters run the PostgreSQL the
+//! extension was installed into: `PG_CONFIG` (default Debian's PostgreSQL 15); tests across
+//! majors take a second one from `PG_CONFIG_NEW` ([`Install::upgrade_target`]). PostgreSQL
+//! refuses to run as root, so as root the server binaries run as the `postgres` OS user.
 
 use anyhow::{bail, Context, Result};
 use postgres::{Client, NoTls};
@@ -9,18 +10,63 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Directory holding the server binaries.
-pub fn bindir() -> PathBuf {
-    if let Ok(b) = std::env::var("PG_BIN") {
-        return PathBuf::from(b);
+/// One PostgreSQL installation: its binaries and major version.
+#[derive(Clone, Debug)]
+pub struct Install {
+    pub bin: PathBuf,
+    pub major: u32,
+}
+
+impl Install {
+    /// The installation `pg_config` describes.
+    pub fn from_pg_config(pg_config: &str) -> Install {
+        let ask = |arg: &str| {
+            let out = Command::new(pg_config)
+                .arg(arg)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {pg_config}: {e}"));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let version = ask("--version");
+        // "PostgreSQL 18.6" or "PostgreSQL 15.18 (Debian 15.18-0+deb12u1)"
+        let major = version
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.split('.').next())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the major version from {version:?}"));
+        Install {
+            bin: PathBuf::from(ask("--bindir")),
+            major,
+        }
     }
-    let pg_config = std::env::var("PG_CONFIG")
-        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".to_string());
-    let out = Command::new(&pg_config)
-        .arg("--bindir")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {pg_config}: {e}; set PG_CONFIG"));
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+
+    /// The installation the tests run on: `PG_BIN` or `PG_CONFIG` (default Debian's 15).
+    pub fn current() -> Install {
+        let pg_config = std::env::var("PG_CONFIG")
+            .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".to_string());
+        let mut i = Install::from_pg_config(&pg_config);
+        if let Ok(b) = std::env::var("PG_BIN") {
+            i.bin = PathBuf::from(b);
+        }
+        i
+    }
+
+    /// The newer major that upgrade tests move to: `PG_CONFIG_NEW` (scripts/test.sh sets it).
+    pub fn upgrade_target() -> Install {
+        let pg_config = std::env::var("PG_CONFIG_NEW").unwrap_or_else(|_| {
+            panic!(
+                "set PG_CONFIG_NEW to the pg_config of the PostgreSQL major to upgrade to \
+                 (scripts/test.sh does), with ruvector installed there"
+            )
+        });
+        Install::from_pg_config(&pg_config)
+    }
+}
+
+/// Directory holding the server binaries of [`Install::current`].
+pub fn bindir() -> PathBuf {
+    Install::current().bin
 }
 
 fn is_root() -> bool {
@@ -62,24 +108,63 @@ fn root_dir() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("/tmp/ruvector-server-tests"))
 }
 
+/// An empty directory under the test root owned by the server's OS user.
+fn make_owned_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(root_dir())?;
+    let mut mk = Command::new("install");
+    mk.args(["-d", "-m", "0700"]);
+    if is_root() {
+        mk.args(["-o", "postgres", "-g", "postgres"]);
+    }
+    run(mk.arg(dir))?;
+    Ok(())
+}
+
 pub struct Cluster {
     pub name: String,
     pub dir: PathBuf,
     pub port: u16,
+    pub install: Install,
     bin: PathBuf,
 }
 
 impl Cluster {
-    /// A fresh cluster (any previous one of this name is removed), with `settings` appended to
-    /// postgresql.conf, started.
+    /// A fresh cluster of [`Install::current`] (any previous one of this name is removed),
+    /// with `settings` appended to postgresql.conf, started.
     pub fn new(name: &str, port: u16, settings: &[&str]) -> Result<Cluster> {
-        let c = Cluster::at(name, port);
+        Cluster::create(&Install::current(), name, port, &[], settings)
+    }
+
+    /// A fresh cluster of `install` made by `initdb` with `initdb_args` besides the usual ones,
+    /// with `settings` appended to postgresql.conf, started.
+    pub fn create(
+        install: &Install,
+        name: &str,
+        port: u16,
+        initdb_args: &[&str],
+        settings: &[&str],
+    ) -> Result<Cluster> {
+        let c = Cluster::init(install, name, port, initdb_args, settings)?;
+        c.start()?;
+        Ok(c)
+    }
+
+    /// As [`Cluster::create`], but not started (e.g. the new cluster of `pg_upgrade`).
+    pub fn init(
+        install: &Install,
+        name: &str,
+        port: u16,
+        initdb_args: &[&str],
+        settings: &[&str],
+    ) -> Result<Cluster> {
+        let c = Cluster::at(install, name, port);
         c.remove()?;
         c.make_dir()?;
         let mut init = as_postgres(&c.bin.join("initdb"));
         init.arg("-D")
             .arg(&c.dir)
-            .args(["-U", "postgres", "--auth=trust", "--no-sync"]);
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"])
+            .args(initdb_args);
         run(&mut init)?;
         let mut conf = String::from("\n# ruvector server tests\nfsync = on\n");
         for s in settings {
@@ -87,29 +172,82 @@ impl Cluster {
             conf.push('\n');
         }
         c.append_conf(&conf)?;
-        c.start()?;
         Ok(c)
     }
 
-    fn at(name: &str, port: u16) -> Cluster {
+    fn at(install: &Install, name: &str, port: u16) -> Cluster {
         Cluster {
             name: name.to_string(),
             dir: root_dir().join(name),
             port,
-            bin: bindir(),
+            install: install.clone(),
+            bin: install.bin.clone(),
         }
+    }
+
+    /// A copy of this (stopped) cluster's data directory as cluster `name` on `port`, not
+    /// started.
+    pub fn copy_to(&self, name: &str, port: u16) -> Result<Cluster> {
+        let c = Cluster::at(&self.install, name, port);
+        c.remove()?;
+        run(Command::new("cp").arg("-a").arg(&self.dir).arg(&c.dir))?;
+        std::fs::remove_file(c.dir.join("server.log")).ok();
+        Ok(c)
+    }
+
+    /// Runs `pg_upgrade` (of this cluster's installation) from the stopped cluster `old` into
+    /// this stopped, freshly initialised one, with `mode` (`--copy`, `--link`, ...); returns
+    /// its output. It runs in a scratch directory, where it writes its logs.
+    pub fn upgrade_from(&self, old: &Cluster, mode: &str) -> Result<Output> {
+        let work = root_dir().join(format!("{}-pg_upgrade", self.name));
+        let _ = std::fs::remove_dir_all(&work);
+        make_owned_dir(&work)?;
+        let mut up = as_postgres(&self.bin.join("pg_upgrade"));
+        up.current_dir(&work)
+            .arg("-b")
+            .arg(&old.bin)
+            .arg("-B")
+            .arg(&self.bin)
+            .arg("-d")
+            .arg(&old.dir)
+            .arg("-D")
+            .arg(&self.dir)
+            .args(["-U", "postgres", "-p"])
+            .arg(old.port.to_string())
+            .arg("-P")
+            .arg(self.port.to_string())
+            .arg(mode);
+        run(&mut up).with_context(|| {
+            let logs = std::fs::read_dir(self.dir.join("pg_upgrade_output.d"))
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path().display().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            format!("pg_upgrade {mode} failed; logs under {logs:?}")
+        })
+    }
+
+    /// Runs `program` of this cluster's installation (e.g. `pg_dump`) with `args`, connected
+    /// to this cluster, as the server's OS user; returns its output.
+    pub fn run_tool(&self, program: &str, args: &[&str]) -> Result<Output> {
+        self.run_tool_of(&self.install, program, args)
+    }
+
+    /// As [`Cluster::run_tool`] with the program of `install` (e.g. a newer `pg_dump`).
+    pub fn run_tool_of(&self, install: &Install, program: &str, args: &[&str]) -> Result<Output> {
+        let mut c = as_postgres(&install.bin.join(program));
+        c.current_dir("/tmp")
+            .args(["-h", "/tmp", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(args);
+        run(&mut c)
     }
 
     /// An empty data directory owned by the server's OS user.
     fn make_dir(&self) -> Result<()> {
-        std::fs::create_dir_all(root_dir())?;
-        let mut mk = Command::new("install");
-        mk.args(["-d", "-m", "0700"]);
-        if is_root() {
-            mk.args(["-o", "postgres", "-g", "postgres"]);
-        }
-        run(mk.arg(&self.dir))?;
-        Ok(())
+        make_owned_dir(&self.dir)
     }
 
     fn remove(&self) -> Result<()> {
@@ -230,7 +368,7 @@ impl Cluster {
 
     /// A streaming standby of this cluster, from `pg_basebackup` over the loopback socket.
     pub fn standby(&self, name: &str, port: u16) -> Result<Cluster> {
-        let s = Cluster::at(name, port);
+        let s = Cluster::at(&self.install, name, port);
         s.remove()?;
         s.make_dir()?;
         let mut c = as_postgres(&self.bin.join("pg_basebackup"));

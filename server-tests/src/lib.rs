@@ -7,8 +7,10 @@
 //! Each test starts its own cluster on its own port; run them one at a time
 //! (`--test-threads=1`) on small machines.
 
+pub mod catalog;
 pub mod cluster;
 pub mod data;
+pub mod fixture;
 
 use std::sync::{Arc, Mutex};
 

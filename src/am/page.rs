@@ -58,27 +58,15 @@ impl Rel {
         unsafe { (*self.0).rd_id }
     }
 
-    /// The relation's physical file (`rd_node`; `rd_locator` from PostgreSQL 16).
-    #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-    pub fn file_node(self) -> pg_sys::RelFileNode {
+    /// The relation's physical file.
+    pub fn file_node(self) -> crate::compat::RelFileLocator {
         // SAFETY: valid per `from_raw`.
-        unsafe { (*self.0).rd_node }
-    }
-
-    #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
-    pub fn file_node(self) -> pg_sys::RelFileLocator {
-        // SAFETY: valid per `from_raw`.
-        unsafe { (*self.0).rd_locator }
+        unsafe { crate::compat::rel_file_locator(self.0) }
     }
 
     /// The physical file as three numbers (tablespace, database, file), for per-file caches.
     pub fn file_key(self) -> [u32; 3] {
-        let n = self.file_node();
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-        let key = [n.spcNode.into(), n.dbNode.into(), n.relNode.into()];
-        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
-        let key = [n.spcOid.into(), n.dbOid.into(), n.relNumber.into()];
-        key
+        crate::compat::file_key(&self.file_node())
     }
 
     /// Number of blocks in the main fork.
@@ -407,7 +395,6 @@ impl Pinned {
     /// partition lock — a large share of the cost of each element a search visits. A stale
     /// hint falls back to a normal read, which records a fresh hint.
     pub fn read_with_hint(rel: Rel, blkno: u32, hint: Option<BufferHint>) -> Pinned {
-        #[cfg(not(feature = "pg13"))] // ReadRecentBuffer exists from PostgreSQL 14
         if let Some(BufferHint(buf)) = hint {
             // SAFETY: `rel` is open; ReadRecentBuffer validates `buf` itself.
             let pinned = unsafe {
@@ -426,8 +413,6 @@ impl Pinned {
                 };
             }
         }
-        #[cfg(feature = "pg13")]
-        let _ = hint;
         let p = Pinned::read(rel, blkno);
         HINTS.with(|h| h.borrow_mut().set(rel.file_key(), blkno, p.buf));
         p
@@ -836,10 +821,7 @@ pub fn relation_needs_wal(rel: Rel) -> bool {
     // SAFETY: reading fields of an open relation.
     unsafe {
         let permanent = (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as i8;
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-        let first_subid = (*rel).rd_firstRelfilenodeSubid;
-        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
-        let first_subid = (*rel).rd_firstRelfilelocatorSubid;
+        let first_subid = crate::compat::first_relfilelocator_subid(rel);
         permanent
             && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32
                 || ((*rel).rd_createSubid == 0 && first_subid == 0))

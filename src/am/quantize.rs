@@ -75,13 +75,7 @@ unsafe extern "C-unwind" fn validate(value: *const std::ffi::c_char) {
 /// The option's entry in an access method's `build_reloptions` table: `offset` is that of the
 /// options struct's int field that receives the string's offset.
 pub fn parse_elt(offset: usize) -> pg_sys::relopt_parse_elt {
-    pg_sys::relopt_parse_elt {
-        optname: OPTION.as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
-        offset: offset as i32,
-        #[cfg(feature = "pg18")]
-        isset_offset: 0,
-    }
+    crate::compat::relopt_parse_elt(OPTION, pg_sys::relopt_type::RELOPT_TYPE_STRING, offset)
 }
 
 /// `quantization` of an index whose `rd_options` is an `O` built by `build_reloptions`

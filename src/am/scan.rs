@@ -15,18 +15,7 @@ pub unsafe fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
     t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
 }
 
-/// `pgstat_count_index_scan(rel)`.
-///
-/// # Safety
-/// `rel` must be an open relation.
-pub unsafe fn count_index_scan(rel: pg_sys::Relation) {
-    if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
-        pg_sys::pgstat_assoc_relation(rel);
-    }
-    if !(*rel).pgstat_info.is_null() {
-        (*(*rel).pgstat_info).t_counts.t_numscans += 1;
-    }
-}
+pub use crate::compat::count_index_scan;
 
 /// The query image from the ORDER BY argument (`None` for NULL or a cosine zero vector:
 /// every distance is then taken as 0, as pgvector does).

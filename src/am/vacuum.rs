@@ -2,18 +2,7 @@
 
 use pgrx::pg_sys;
 
-/// Cost-based VACUUM delay (`vacuum_delay_point`); may sleep or raise a query cancel.
-pub fn delay_point() {
-    // SAFETY: cost-based VACUUM delay; may sleep or raise a query cancel.
-    #[cfg(not(feature = "pg18"))]
-    unsafe {
-        pg_sys::vacuum_delay_point()
-    };
-    #[cfg(feature = "pg18")]
-    unsafe {
-        pg_sys::vacuum_delay_point(false)
-    };
-}
+pub use crate::compat::vacuum_delay_point as delay_point;
 
 /// The bulk-delete result to fill: the one passed in, or a new zeroed one.
 pub fn new_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {

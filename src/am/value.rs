@@ -199,7 +199,7 @@ pub fn normalize(kind: ValueKind, image: &[u8]) -> Vec<u8> {
 pub fn column_dimensions(index: Rel, metric: Metric, am: &str, max: Option<usize>) -> u32 {
     // SAFETY: an index relation has a tuple descriptor with one attribute.
     let (typmod, typid) = unsafe {
-        let att = (*(*index.as_ptr()).rd_att).attrs.as_ptr();
+        let att = crate::compat::tuple_desc_attr((*index.as_ptr()).rd_att, 0);
         ((*att).atttypmod, (*att).atttypid)
     };
     if typid == pg_sys::VARBITOID {

@@ -52,6 +52,7 @@ pub struct VecError {
     pub state: SqlState,
     pub message: String,
     pub detail: Option<String>,
+    pub hint: Option<String>,
 }
 
 impl VecError {
@@ -60,11 +61,17 @@ impl VecError {
             state,
             message: message.into(),
             detail: None,
+            hint: None,
         }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> VecError {
         self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> VecError {
+        self.hint = Some(hint.into());
         self
     }
 }
@@ -74,6 +81,9 @@ impl fmt::Display for VecError {
         write!(f, "{}: {}", self.state.code(), self.message)?;
         if let Some(d) = &self.detail {
             write!(f, " (DETAIL: {d})")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, " (HINT: {h})")?;
         }
         Ok(())
     }

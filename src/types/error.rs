@@ -1,4 +1,5 @@
-//! Raises the pure modules' [`VecError`] as a PostgreSQL ERROR with its SQLSTATE and DETAIL.
+//! Raises the pure modules' [`VecError`] as a PostgreSQL ERROR with its SQLSTATE, DETAIL and
+//! HINT.
 //! pgrx turns the report into `ereport(ERROR)` at the function boundary, so no Rust panic
 //! ever crosses into PostgreSQL.
 
@@ -30,6 +31,9 @@ pub fn raise(e: VecError) -> ! {
     let mut report = ErrorReport::new(errcode(e.state), e.message, "ruvector");
     if let Some(detail) = e.detail {
         report = report.set_detail(detail);
+    }
+    if let Some(hint) = e.hint {
+        report = report.set_hint(hint);
     }
     report.report(PgLogLevel::ERROR);
     unreachable!("ERROR reports do not return")

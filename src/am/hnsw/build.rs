@@ -19,6 +19,7 @@ use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook;
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
+use crate::am::relation_name;
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
@@ -401,16 +402,6 @@ fn write_index(
     }
     pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     pages.finish();
-}
-
-pub fn relation_name(rel: Rel) -> String {
-    // SAFETY: an open relation has a name.
-    unsafe {
-        let name = &(*(*rel.as_ptr()).rd_rel).relname;
-        std::ffi::CStr::from_ptr(name.data.as_ptr())
-            .to_string_lossy()
-            .into_owned()
-    }
 }
 
 #[pgrx::pg_guard]

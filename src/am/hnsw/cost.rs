@@ -3,7 +3,7 @@
 //! the index; otherwise the share of the index a search reads grows with `ef_search` and `m`
 //! and shrinks (logarithmically) with the number of rows, so a selective btree plan can win.
 
-use super::disk::read_meta;
+use super::disk::try_read_meta;
 use super::options;
 use pgrx::pg_sys;
 
@@ -32,7 +32,10 @@ pub unsafe extern "C-unwind" fn amcostestimate(
 
     let info = (*path).indexinfo;
     let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
-    let m = read_meta(crate::am::page::Rel::from_raw(index)).m as f64;
+    // An index this build cannot read is costed with the default m: its scan raises the error
+    // (`am::meta`), and planning must not, so that the query can run without the index.
+    let m = try_read_meta(crate::am::page::Rel::from_raw(index))
+        .map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
 
     let tuples = (*info).tuples;

@@ -5,6 +5,7 @@
 
 use super::layout::{self, MetaPage, Tid};
 use crate::am::codebook;
+use crate::am::meta::{raise_meta_error, MetaError};
 use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
 use crate::am::quantize::Estimator;
 use crate::format::{SqlState, VecError};
@@ -15,17 +16,19 @@ use crate::types::error::raise;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Reads the meta page.
+/// Reads the meta page; an index this build cannot read raises its error (`am::meta`).
 pub fn read_meta(rel: Rel) -> MetaPage {
+    try_read_meta(rel).unwrap_or_else(|e| meta_error(rel, e))
+}
+
+/// Reads the meta page, or says why it cannot be used.
+pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
     let buf = Locked::read(rel, layout::META_BLKNO, Mode::Share);
-    let page = buf.page();
-    match MetaPage::from_bytes(page.contents()) {
-        Some(m) => m,
-        None => raise(VecError::new(
-            SqlState::InternalError,
-            "ruhnsw index meta page is not valid (index needs REINDEX?)",
-        )),
-    }
+    MetaPage::from_bytes(buf.page().contents())
+}
+
+fn meta_error(rel: Rel, e: MetaError) -> ! {
+    raise_meta_error(rel, "ruhnsw", layout::VERSIONS, e)
 }
 
 /// Changes the meta page under an exclusive lock, WAL-logged.
@@ -33,12 +36,8 @@ pub fn update_meta(rel: Rel, f: impl FnOnce(&mut MetaPage)) {
     let buf = Locked::read(rel, layout::META_BLKNO, Mode::Exclusive);
     let wal = WalChange::start(rel);
     let mut page = wal.register(&buf, false);
-    let Some(mut meta) = MetaPage::from_bytes(page.as_ref().contents()) else {
-        raise(VecError::new(
-            SqlState::InternalError,
-            "ruhnsw index meta page is not valid (index needs REINDEX?)",
-        ));
-    };
+    let mut meta =
+        MetaPage::from_bytes(page.as_ref().contents()).unwrap_or_else(|e| meta_error(rel, e));
     f(&mut meta);
     page.set_contents(&meta.to_bytes());
     wal.commit();

@@ -411,7 +411,7 @@ fn failed_to_add(index: Rel) -> ! {
         SqlState::InternalError,
         format!(
             "failed to add index item to \"{}\"",
-            super::build::relation_name(index)
+            crate::am::relation_name(index)
         ),
     ))
 }

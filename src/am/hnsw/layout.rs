@@ -25,6 +25,7 @@
 //! slot of a deleted element it overwrites that element's parts in place.
 
 use crate::am::codebook::CodebookRef;
+use crate::am::meta::MetaError;
 use crate::kernels::metric::Metric;
 
 pub const MAGIC: u32 = 0x5255_484E; // "RUHN"
@@ -33,6 +34,8 @@ pub const VERSION: u32 = 1;
 /// Format version of quantized indexes: elements hold codes ([`FORMAT_CODE`]) and the meta
 /// page a [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
 pub const VERSION_QUANTIZED: u32 = 2;
+/// The format versions this build reads (`am::meta`).
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_QUANTIZED;
 
 pub const META_BLKNO: u32 = 0;
 /// First element page.
@@ -190,21 +193,25 @@ impl MetaPage {
     }
 
     /// Reads and validates a meta page's contents.
-    pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
+    pub fn from_bytes(b: &[u8]) -> Result<MetaPage, MetaError> {
         let mut raw = [0u8; std::mem::size_of::<MetaPage>()];
         let n = b.len().min(raw.len());
         if n < META_V1 {
-            return None;
+            return Err(MetaError::Damaged);
         }
         raw[..n].copy_from_slice(&b[..n]);
         // SAFETY: MetaPage is plain old data of that size; read unaligned.
         let mut m = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<MetaPage>()) };
+        if m.magic != MAGIC {
+            return Err(MetaError::Damaged);
+        }
         match m.version {
             VERSION => m.codebook = CodebookRef::default(),
             VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
-            _ => return None,
+            VERSION_QUANTIZED => return Err(MetaError::Damaged),
+            v => return Err(MetaError::Version(v)),
         }
-        (m.magic == MAGIC && m.metric().is_some()).then_some(m)
+        m.metric().map(|_| m).ok_or(MetaError::Damaged)
     }
 }
 
@@ -613,7 +620,10 @@ mod tests {
         let back = MetaPage::from_bytes(&m.to_bytes()).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.entry(), Some((Tid::new(3, 7), 2)));
-        assert!(MetaPage::from_bytes(&[0u8; 48]).is_none());
+        assert_eq!(
+            MetaPage::from_bytes(&[0u8; 48]),
+            Err(crate::am::meta::MetaError::Damaged)
+        );
     }
 
     #[test]

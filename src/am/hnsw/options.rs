@@ -120,13 +120,7 @@ pub struct Options {
 }
 
 fn parse_elt(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
-    pg_sys::relopt_parse_elt {
-        optname: name.as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-        offset: offset as i32,
-        #[cfg(feature = "pg18")]
-        isset_offset: 0,
-    }
+    crate::compat::relopt_parse_elt(name, pg_sys::relopt_type::RELOPT_TYPE_INT, offset)
 }
 
 /// `amoptions`: parses and validates `WITH (...)`.

@@ -230,7 +230,7 @@ fn add_failed(index: Rel) -> ! {
         SqlState::InternalError,
         format!(
             "failed to add index item to \"{}\"",
-            crate::am::hnsw::build::relation_name(index)
+            crate::am::relation_name(index)
         ),
     ))
 }
@@ -419,7 +419,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             SqlState::InternalError,
             format!(
                 "index \"{}\" already contains data",
-                crate::am::hnsw::build::relation_name(index)
+                crate::am::relation_name(index)
             ),
         ));
     }

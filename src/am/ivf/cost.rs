@@ -2,7 +2,7 @@
 //! on the distance operator the index is never used (infinite cost); otherwise a scan reads the
 //! share `probes / lists` of the index, all of it before the first row comes back.
 
-use super::lists::read_meta;
+use super::lists::try_read_meta;
 use super::options;
 use pgrx::pg_sys;
 
@@ -28,8 +28,10 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     }
     let info = (*path).indexinfo;
     let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
-    let lists = read_meta(crate::am::page::Rel::from_raw(index))
-        .lists
+    // An index this build cannot read is costed as having one list: its scan raises the error
+    // (`am::meta`), and planning must not, so that the query can run without the index.
+    let lists = try_read_meta(crate::am::page::Rel::from_raw(index))
+        .map_or(1, |meta| meta.lists)
         .max(1) as f64;
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
     let probes = options::PROBES.get().max(1) as f64;

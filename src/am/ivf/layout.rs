@@ -15,6 +15,7 @@
 //! its last page; inserts follow the chain from there.
 
 use crate::am::codebook::CodebookRef;
+use crate::am::meta::MetaError;
 use crate::am::page::maxalign;
 pub use crate::am::tid::Tid;
 use crate::kernels::metric::Metric;
@@ -25,6 +26,8 @@ pub const VERSION: u32 = 1;
 /// Format version of quantized indexes: data tuples hold codes, the meta page a
 /// [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
 pub const VERSION_QUANTIZED: u32 = 2;
+/// The format versions this build reads (`am::meta`).
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_QUANTIZED;
 
 pub const META_BLKNO: u32 = 0;
 /// First list page.
@@ -100,21 +103,25 @@ impl MetaPage {
     }
 
     /// Reads and validates a meta page's contents.
-    pub fn from_bytes(b: &[u8]) -> Option<MetaPage> {
+    pub fn from_bytes(b: &[u8]) -> Result<MetaPage, MetaError> {
         let mut raw = [0u8; std::mem::size_of::<MetaPage>()];
         let n = b.len().min(raw.len());
         if n < META_V1 {
-            return None;
+            return Err(MetaError::Damaged);
         }
         raw[..n].copy_from_slice(&b[..n]);
         // SAFETY: MetaPage is plain old data of that size; read unaligned.
         let mut m = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<MetaPage>()) };
+        if m.magic != MAGIC {
+            return Err(MetaError::Damaged);
+        }
         match m.version {
             VERSION => m.codebook = CodebookRef::default(),
             VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
-            _ => return None,
+            VERSION_QUANTIZED => return Err(MetaError::Damaged),
+            v => return Err(MetaError::Version(v)),
         }
-        (m.magic == MAGIC && m.metric().is_some()).then_some(m)
+        m.metric().map(|_| m).ok_or(MetaError::Damaged)
     }
 }
 
@@ -175,9 +182,9 @@ mod tests {
     fn meta_round_trip() {
         assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 20);
         let m = MetaPage::new(50, 316, Metric::CosineF32);
-        assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Some(m));
+        assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Ok(m));
         // a version 1 page written before quantization existed
-        assert_eq!(MetaPage::from_bytes(&m.to_bytes()[..META_V1]), Some(m));
+        assert_eq!(MetaPage::from_bytes(&m.to_bytes()[..META_V1]), Ok(m));
         let mut q = m;
         q.set_codebook(CodebookRef {
             quantization: 1,
@@ -185,11 +192,14 @@ mod tests {
             len: 100,
             id: [1, 2],
         });
-        assert_eq!(MetaPage::from_bytes(&q.to_bytes()), Some(q));
-        assert_eq!(MetaPage::from_bytes(&q.to_bytes()[..META_V1]), None);
+        assert_eq!(MetaPage::from_bytes(&q.to_bytes()), Ok(q));
+        assert_eq!(
+            MetaPage::from_bytes(&q.to_bytes()[..META_V1]),
+            Err(MetaError::Damaged)
+        );
         let mut bad = m.to_bytes();
         bad[0] ^= 1;
-        assert_eq!(MetaPage::from_bytes(&bad), None);
+        assert_eq!(MetaPage::from_bytes(&bad), Err(MetaError::Damaged));
     }
 
     #[test]

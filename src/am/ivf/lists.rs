@@ -1,6 +1,7 @@
 //! Reading and updating a `ruivfflat` index's meta page and list directory.
 
 use super::layout::{self, ListHeader, MetaPage, Tid};
+use crate::am::meta::{raise_meta_error, MetaError};
 use crate::am::page::{Locked, Mode, Rel, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
@@ -14,9 +15,15 @@ fn invalid_meta() -> ! {
     ))
 }
 
+/// Reads the meta page; an index this build cannot read raises its error (`am::meta`).
 pub fn read_meta(rel: Rel) -> MetaPage {
+    try_read_meta(rel).unwrap_or_else(|e| raise_meta_error(rel, "ruivfflat", layout::VERSIONS, e))
+}
+
+/// Reads the meta page, or says why it cannot be used.
+pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
     let buf = Locked::read(rel, layout::META_BLKNO, Mode::Share);
-    MetaPage::from_bytes(buf.page().contents()).unwrap_or_else(|| invalid_meta())
+    MetaPage::from_bytes(buf.page().contents())
 }
 
 /// Calls `f(location, header, centre image)` for every list, in list order.

@@ -95,13 +95,11 @@ pub unsafe extern "C-unwind" fn amoptions(
     validate: bool,
 ) -> *mut pg_sys::bytea {
     let tab = [
-        pg_sys::relopt_parse_elt {
-            optname: c"lists".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(Options, lists) as i32,
-            #[cfg(feature = "pg18")]
-            isset_offset: 0,
-        },
+        crate::compat::relopt_parse_elt(
+            c"lists",
+            pg_sys::relopt_type::RELOPT_TYPE_INT,
+            std::mem::offset_of!(Options, lists),
+        ),
         crate::am::quantize::parse_elt(std::mem::offset_of!(Options, quantization)),
     ];
     pg_sys::build_reloptions(

@@ -1,0 +1,121 @@
+//! `ALTER EXTENSION ruvector UPDATE` from every earlier release.
+//!
+//! The packages install, beside the current version's script, the frozen install script of
+//! every earlier release (`sql/releases/`) and every upgrade script (`sql/ruvector--A--B.sql`).
+//! For each earlier release this test installs it, builds the fixture's indexes (every type,
+//! both access methods, quantized ones, code pages), updates to the current version, and checks
+//! that (a) the indexes built before the update answer exactly as before and take writes, and
+//! (b) the extension's member objects — `pg_describe_object` of every `pg_depend` 'e' row,
+//! every function's signature and properties, and the whole schema as `pg_dump
+//! --binary-upgrade` prints it — equal those of a fresh install of the current version, byte
+//! for byte.
+
+use ruvector_server_tests::catalog::{
+    extension_members, extension_version, first_difference, function_properties, schema_dump,
+};
+use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::fixture::{self, Data};
+
+/// The releases whose install scripts are frozen in the repository, but `current`.
+fn earlier_releases(current: &str) -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/releases");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            Some(
+                name.strip_prefix("ruvector--")?
+                    .strip_suffix(".sql")?
+                    .to_string(),
+            )
+        })
+        .filter(|v| v != current)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn update_from_every_release_equals_a_fresh_install() {
+    let c = Cluster::new("extension-update", 5540, &[]).unwrap();
+    let mut admin = c.connect("postgres").unwrap();
+    let current: String = admin
+        .query_one(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'ruvector'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let releases = earlier_releases(&current);
+    assert!(!releases.is_empty(), "no earlier release in sql/releases");
+    let available: Vec<String> = admin
+        .query(
+            "SELECT version FROM pg_available_extension_versions WHERE name = 'ruvector' \
+             ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for r in &releases {
+        assert!(
+            available.contains(r),
+            "ruvector {r} is not installable here ({available:?}): install the package \
+             (scripts/package.sh), which carries sql/releases/"
+        );
+    }
+    let data = Data::load();
+
+    admin.batch_execute("CREATE DATABASE fresh").unwrap();
+    let mut fresh = c.connect("fresh").unwrap();
+    fresh.batch_execute("CREATE EXTENSION ruvector").unwrap();
+    assert_eq!(extension_version(&mut fresh).unwrap(), current);
+    fixture::create(&mut fresh, &data).unwrap();
+
+    for release in &releases {
+        let db = format!("from_{}", release.replace('.', "_"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let mut old = c.connect(&db).unwrap();
+        old.batch_execute(&format!("CREATE EXTENSION ruvector VERSION '{release}'"))
+            .unwrap();
+        assert_eq!(&extension_version(&mut old).unwrap(), release);
+        fixture::create(&mut old, &data).unwrap();
+        let before = fixture::answers(&mut old, &data).unwrap();
+
+        old.batch_execute("ALTER EXTENSION ruvector UPDATE")
+            .unwrap();
+        assert_eq!(extension_version(&mut old).unwrap(), current);
+        // A new session, as an application would open after the update.
+        drop(old);
+        let mut updated = c.connect(&db).unwrap();
+        let after = fixture::answers(&mut updated, &data).unwrap();
+        fixture::assert_same(&before, &after, &format!("after updating from {release}"));
+
+        assert_eq!(
+            extension_members(&mut updated).unwrap(),
+            extension_members(&mut fresh).unwrap(),
+            "member objects after updating from {release} differ from a fresh {current}"
+        );
+        assert_eq!(
+            function_properties(&mut updated).unwrap(),
+            function_properties(&mut fresh).unwrap(),
+            "functions after updating from {release} differ from a fresh {current}"
+        );
+        let (u, f) = (
+            schema_dump(&c, &db).unwrap(),
+            schema_dump(&c, "fresh").unwrap(),
+        );
+        assert!(
+            u == f,
+            "pg_dump --binary-upgrade after updating from {release} differs from a fresh \
+             {current}; first difference: {}",
+            first_difference(&u, &f)
+        );
+
+        fixture::write_and_check(&mut updated, &data).unwrap();
+    }
+}
