@@ -20,6 +20,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 source scripts/majors.sh
 
+# The statements of a pgrx-generated install script, one block per line, sorted.
+sql_objects() {
+    awk '/<begin connected objects>/ { b = ""; next }
+         /<\/end connected objects>/ { print b; next }
+         /^--/ { next }
+         { b = b $0 "\\n" }' "$1" | sort
+}
+
 majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=("${RUVECTOR_MAJORS[@]}")
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
@@ -37,11 +45,25 @@ for m in "${majors[@]}"; do
     # `cargo pgrx package` lays the files out under that pg_config's own directories.
     lib=$stage$("$pgc" --pkglibdir)
     ext=$stage$("$pgc" --sharedir)/extension
-    cp sql/releases/ruvector--*.sql "$ext/"
     [ -f "$lib/ruvector.so" ] && [ -f "$ext/ruvector--$version.sql" ] || {
         echo "cargo pgrx package did not produce ruvector.so and ruvector--$version.sql" >&2
         exit 1
     }
+    # A released version's SQL never changes: if $version is frozen in sql/releases/, the build
+    # must define exactly the objects frozen there (compared as pgrx's blocks of connected
+    # objects, sorted — pgrx does not keep their order stable — without comment lines, which
+    # carry source line numbers).
+    frozen=sql/releases/ruvector--$version.sql
+    if [ -f "$frozen" ] && ! cmp -s <(sql_objects "$frozen") <(sql_objects "$ext/ruvector--$version.sql"); then
+        echo "The SQL of ruvector $version, a released version ($frozen), has changed." >&2
+        echo "Bump the version in Cargo.toml and write sql/ruvector--$version--NEXT.sql (README, Upgrades)." >&2
+        exit 1
+    fi
+    for f in sql/releases/ruvector--*.sql; do
+        [ "$f" = "$frozen" ] || cp "$f" "$ext/"
+    done
+    # Symbols stay in the dynamic table PostgreSQL looks functions up in; debug info goes.
+    strip --strip-unneeded "$lib/ruvector.so"
 
     # tarball: lib/ + extension/
     name=ruvector-$version-pg$m-$arch

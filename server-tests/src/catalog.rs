@@ -51,8 +51,8 @@ pub fn extension_version(client: &mut Client) -> Result<String> {
 
 /// Database `db`'s schema as `pg_dump --schema-only --binary-upgrade` prints it — which, unlike
 /// a plain dump, spells out every extension member (types, functions, operators, operator
-/// classes, casts, access methods) — without the lines that carry OIDs or the database's name,
-/// which differ between two databases holding the same objects.
+/// classes, casts, access methods) — without the lines that carry OIDs, transaction ids or the
+/// database's name, which differ between two databases holding the same objects.
 pub fn schema_dump(cluster: &Cluster, db: &str) -> Result<String> {
     let out = cluster
         .run_tool(
@@ -72,6 +72,8 @@ pub fn schema_dump(cluster: &Cluster, db: &str) -> Result<String> {
         .filter(|l| {
             !l.contains("::pg_catalog.oid")
                 && !l.contains("pg_catalog.binary_upgrade_set_")
+                && !l.contains("relfrozenxid")
+                && !l.starts_with("WHERE oid = '")
                 && !l.starts_with("\\restrict")
                 && !l.starts_with("\\unrestrict")
                 && !l.contains(&format!("DATABASE {db}"))
@@ -99,4 +101,25 @@ fn rows(client: &mut Client, sql: &str) -> Result<Vec<String>> {
         .iter()
         .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
         .collect())
+}
+
+/// Removes the attribute option `pg_attver` from every user column of the current database.
+///
+/// Debian's PostgreSQL 15.20 (bookworm-security, November 2026) stamps every column with
+/// `pg_attver=N` in `pg_attribute.attoptions`. Its own `pg_dump` leaves the option out, but the
+/// `pg_dump` of PostgreSQL 18.6 — the newest 18 whose source is reachable here, released before
+/// 15.20 — prints it as `ALTER COLUMN ... SET (pg_attver=N)`, which 18.6's server rejects
+/// (`unrecognized parameter "pg_attver"`). `pg_upgrade` restores the schema with the new
+/// major's `pg_dump`, so from 15.20 to 18.6 it fails on the first table of any kind, with or
+/// without ruvector. Removing the option from the old cluster's catalog just before the upgrade
+/// (what README's upgrade section tells users to do on these two releases) lets it through; no
+/// data or index file is touched. Returns the number of columns changed.
+pub fn strip_column_versions(client: &mut Client) -> Result<u64> {
+    Ok(client.execute(
+        "UPDATE pg_catalog.pg_attribute
+            SET attoptions = (SELECT array_agg(o) FROM unnest(attoptions) o
+                               WHERE o NOT LIKE 'pg_attver=%')
+          WHERE attrelid >= 16384 AND attoptions::text LIKE '%pg_attver=%'",
+        &[],
+    )?)
 }

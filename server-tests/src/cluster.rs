@@ -232,12 +232,7 @@ impl Cluster {
     /// Runs `program` of this cluster's installation (e.g. `pg_dump`) with `args`, connected
     /// to this cluster, as the server's OS user; returns its output.
     pub fn run_tool(&self, program: &str, args: &[&str]) -> Result<Output> {
-        self.run_tool_of(&self.install, program, args)
-    }
-
-    /// As [`Cluster::run_tool`] with the program of `install` (e.g. a newer `pg_dump`).
-    pub fn run_tool_of(&self, install: &Install, program: &str, args: &[&str]) -> Result<Output> {
-        let mut c = as_postgres(&install.bin.join(program));
+        let mut c = as_postgres(&self.bin.join(program));
         c.current_dir("/tmp")
             .args(["-h", "/tmp", "-U", "postgres", "-p"])
             .arg(self.port.to_string())

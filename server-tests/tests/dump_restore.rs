@@ -1,7 +1,9 @@
 //! Logical upgrades: `pg_dumpall` restored with psql, and `pg_dump -Fc` restored with
 //! `pg_restore -j 2`, from the PostgreSQL major under test (`PG_CONFIG`, 15) into a newer one
-//! (`PG_CONFIG_NEW`, 18) and into the same major — each with the newer `pg_dump`, as
-//! PostgreSQL's documentation advises for upgrades.
+//! (`PG_CONFIG_NEW`, 18) and into the same major. The dumps are taken with the source's own
+//! tools: PostgreSQL's documentation prefers the newer `pg_dump`, but 18.6's prints an attribute
+//! option of Debian's 15.20 that 18.6 then rejects, for every table
+//! (`catalog::strip_column_versions`).
 //!
 //! Database `app` holds the fixture (every type, both access methods, quantized indexes, an
 //! 8,100-d sq8 index) and `ALTER DATABASE ... SET ruvector.*` settings. Database `side` holds
@@ -90,11 +92,20 @@ fn side_answers(client: &mut Client) -> Vec<Vec<i32>> {
         )
         .unwrap();
     let mut out = Vec::new();
-    for (table, index) in [("items_pgv", "items_pgv_idx"), ("items_ru", "items_ru_idx")] {
+    // Schema-qualified, as a session without ruvector on its search_path must write them.
+    for (table, index, op, ty) in [
+        ("items_pgv", "items_pgv_idx", "<->", "public.vector"),
+        (
+            "items_ru",
+            "items_ru_idx",
+            "OPERATOR(ruvector.<->)",
+            "ruvector.ruvector",
+        ),
+    ] {
         for q in 0..10 {
             let sql = format!(
-                "SELECT id FROM {table} ORDER BY embedding <-> \
-                 format('[%s,%s,%s]', sin({q}), cos({q}), 0.5) LIMIT 10"
+                "SELECT id FROM public.{table} ORDER BY embedding {op} \
+                 format('[%s,%s,%s]', sin({q}), cos({q}), 0.5)::{ty} LIMIT 10"
             );
             let plan: String = client
                 .query(&format!("EXPLAIN (COSTS OFF) {sql}"), &[])
@@ -121,14 +132,15 @@ fn side_answers(client: &mut Client) -> Vec<Vec<i32>> {
 fn source(data: &Data) -> (Cluster, Snapshot, Answers, Snapshot, Vec<Vec<i32>>) {
     let src = Cluster::new("dump-source", 5547, SETTINGS).unwrap();
     let mut admin = src.connect("postgres").unwrap();
-    admin
-        .batch_execute(
-            "CREATE DATABASE app; CREATE DATABASE side;
-             ALTER DATABASE app SET ruvector.ef_search = 123;
-             ALTER DATABASE app SET ruvector.probes = 7;
-             ALTER ROLE postgres IN DATABASE app SET ruvector.hnsw_iterative_scan = relaxed_order",
-        )
-        .unwrap();
+    for sql in [
+        "CREATE DATABASE app",
+        "CREATE DATABASE side",
+        "ALTER DATABASE app SET ruvector.ef_search = 123",
+        "ALTER DATABASE app SET ruvector.probes = 7",
+        "ALTER ROLE postgres IN DATABASE app SET ruvector.hnsw_iterative_scan = relaxed_order",
+    ] {
+        admin.batch_execute(sql).unwrap();
+    }
     let mut app = src.connect("app").unwrap();
     app.batch_execute("CREATE EXTENSION ruvector").unwrap();
     fixture::create(&mut app, data).unwrap();
@@ -212,14 +224,13 @@ fn dumps_restore_into_the_new_major_and_the_same_one() {
     let (src, app_snap, app_answers, side_snap, side_ans) = source(&data);
     let expect = (app_snap, app_answers, side_snap, side_ans);
 
-    // pg_dumpall, restored with psql, into the new major and into the same one; the dump is
-    // taken with the target's pg_dumpall. Its only error is the bootstrap superuser the target
-    // cluster already has.
+    // pg_dumpall, restored with psql, into the new major and into the same one. Its only
+    // error is the bootstrap superuser the target cluster already has.
+    let dump = src.run_tool("pg_dumpall", &[]).unwrap();
     for (install, name, port) in [
         (&new_install, "dump-all-new", 5548),
         (&old_install, "dump-all-same", 5549),
     ] {
-        let dump = src.run_tool_of(install, "pg_dumpall", &[]).unwrap();
         let file = dump_file(&format!("{name}.sql"));
         write_readable(&file, &dump.stdout);
         let dst = Cluster::create(install, name, port, &[], SETTINGS).unwrap();
@@ -249,9 +260,7 @@ fn dumps_restore_into_the_new_major_and_the_same_one() {
     let dst = Cluster::create(&new_install, "dump-fc-new", 5550, &[], SETTINGS).unwrap();
     for db in ["app", "side"] {
         let file = dump_file(&format!("dump-fc-{db}.dump"));
-        let dump = src
-            .run_tool_of(&new_install, "pg_dump", &["-Fc", "-d", db])
-            .unwrap();
+        let dump = src.run_tool("pg_dump", &["-Fc", "-d", db]).unwrap();
         write_readable(&file, &dump.stdout);
         dst.run_tool(
             "pg_restore",

@@ -193,8 +193,10 @@ fn a_future_format_version_is_refused_everywhere_until_reindex() {
             .batch_execute(&format!("REINDEX INDEX {index}"))
             .unwrap();
     }
+    client.batch_execute("RESET ALL").unwrap();
+    client.batch_execute("VACUUM items").unwrap();
     client
-        .batch_execute("RESET ALL; VACUUM items; INSERT INTO items VALUES (100000, '[1,2,3]')")
+        .batch_execute("INSERT INTO items VALUES (100000, '[1,2,3]')")
         .unwrap();
     client.batch_execute("SET enable_seqscan = off").unwrap();
     let top: i32 = client

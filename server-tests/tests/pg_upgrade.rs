@@ -10,9 +10,13 @@
 //!
 //! pg_upgrade needs the same data-checksum setting on both sides: PostgreSQL 18's `initdb`
 //! enables checksums by default, 15's does not, so the new cluster is made with
-//! `--no-data-checksums`, as PostgreSQL's documentation tells users to.
+//! `--no-data-checksums`, as PostgreSQL's documentation tells users to. And Debian's 15.20
+//! stamps columns with an option 18.6 does not know (`catalog::strip_column_versions`), which
+//! is removed from the old cluster first.
 
-use ruvector_server_tests::catalog::{extension_members, extension_version, function_properties};
+use ruvector_server_tests::catalog::{
+    extension_members, extension_version, function_properties, strip_column_versions,
+};
 use ruvector_server_tests::cluster::{Cluster, Install};
 use ruvector_server_tests::fixture::{self, Data};
 
@@ -41,6 +45,8 @@ fn pg_upgrade_copy_and_link_keep_every_index_answering() {
     fixture::create(&mut client, &data).unwrap();
     let before = fixture::answers(&mut client, &data).unwrap();
     let version = extension_version(&mut client).unwrap();
+    // PostgreSQL 15.20 to 18.6 needs this whatever the extensions (see the function).
+    strip_column_versions(&mut client).unwrap();
     drop(client);
     old.stop().unwrap();
     let old_copy = old.copy_to("upgrade-old-copy", 5543).unwrap();
