@@ -7,13 +7,12 @@
 //! `bit(50)` (`binary_quantize`), and 300 synthetic `ruvector(8100)` rows under an sq8 `ruhnsw`
 //! index, whose codes are longer than a page and live on code pages.
 
-use crate::data::data_dir;
+use crate::data::{copy_rows, data_dir};
 use anyhow::{ensure, Context, Result};
 use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
-use ruvector_bench::wire::{CopyRows, VectorParam};
+use ruvector_bench::wire::VectorParam;
 use std::collections::BTreeMap;
-use std::io::Write;
 
 /// GloVe rows in each table.
 pub const ROWS: usize = 3000;
@@ -177,8 +176,8 @@ pub fn create(client: &mut Client, data: &Data) -> Result<()> {
          CREATE TABLE src_big (id int4 PRIMARY KEY, embedding ruvector(8100));
          SET max_parallel_maintenance_workers = 0",
     )?;
-    copy(client, "src", &data.glove)?;
-    copy(client, "src_big", &data.big)?;
+    copy_rows(client, "src", &data.glove, 0..data.glove.base.len())?;
+    copy_rows(client, "src_big", &data.big, 0..data.big.base.len())?;
     for p in PROBES {
         let (src, value) = match p.column {
             "bit(50)" => ("src", "binary_quantize(embedding)::bit(50)".to_string()),
@@ -208,19 +207,6 @@ pub fn create(client: &mut Client, data: &Data) -> Result<()> {
         client.batch_execute(&format!("VACUUM {}", p.table))?;
     }
     client.batch_execute("DROP TABLE src, src_big; RESET max_parallel_maintenance_workers")?;
-    Ok(())
-}
-
-fn copy(client: &mut Client, table: &str, ds: &Dataset) -> Result<()> {
-    let mut w = client.copy_in(&format!(
-        "COPY {table} (id, embedding) FROM STDIN (FORMAT BINARY)"
-    ))?;
-    let mut c = CopyRows::new();
-    for (i, v) in ds.base.rows().enumerate() {
-        c.row(i as i32, v);
-    }
-    w.write_all(&c.finish())?;
-    w.finish()?;
     Ok(())
 }
 
