@@ -12,11 +12,11 @@
 #      installed packages: on the primary major once per distance-kernel tier this CPU has
 #      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), on the others with the tier chosen at load;
 #   5. the benchmark tool's unit tests and the whole-server tests in server-tests/ (each starts
-#      its own clusters): all of them on the primary major, including the tests across majors
-#      (pg_upgrade and dump/restore into the next major: PG_CONFIG_NEW); on the other majors the
-#      ones that exercise what differs between majors (a recall gate, kill -9 recovery and a
-#      standby with wal_consistency_checking for both access methods, format versions, ALTER
-#      EXTENSION UPDATE).
+#      its own clusters), two test binaries at a time: all of them on the primary major,
+#      including the tests across majors (pg_upgrade and dump/restore into the next major:
+#      PG_CONFIG_NEW); on the other majors the ones that exercise what differs between majors
+#      (a recall gate, kill -9 recovery and a standby with wal_consistency_checking for both
+#      access methods, format versions, ALTER EXTENSION UPDATE).
 # Each step prints its duration; the summary at the end lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,33 +145,69 @@ fi
 step "benchmark tool unit tests"
 cargo test -p ruvector-bench
 
-# One test at a time: each starts its own cluster and the machine has few cores.
-primary_config=$(pg_config_of "$RUVECTOR_PRIMARY_MAJOR")
+# The server tests: every test binary on the primary major (with PG_CONFIG_NEW, the next major,
+# for the tests across majors), and on the other majors the tests of what differs between
+# majors — a recall gate (build, scan, cost model), WAL replay after kill -9 and on a standby
+# checked page by page (wal_consistency_checking) for both access methods, format versions,
+# ALTER EXTENSION UPDATE. Within a binary tests run one at a time (each starts its own clusters);
+# two binaries run at once, longest first: most tests keep one backend busy and the machine has
+# two cores. Other majors' clusters get their own directory and ports (RUVECTOR_TEST_PORT_OFFSET).
+step "server tests: all on PostgreSQL $RUVECTOR_PRIMARY_MAJOR, what differs on the others"
+executables=$(cargo test -p ruvector-server-tests --no-run 2>&1 | grep 'Executable tests/')
+exe_of() { sed -n "s|.*Executable tests/$1\.rs (\(.*\))|\1|p" <<<"$executables"; }
 next_major=""
 for m in "${RUVECTOR_MAJORS[@]}"; do
     [ "$m" = "$RUVECTOR_PRIMARY_MAJOR" ] || { next_major=$m; break; }
 done
-step "server tests on PostgreSQL $RUVECTOR_PRIMARY_MAJOR (and across majors to ${next_major:-none})"
+primary_env="PG_CONFIG=$(pg_config_of "$RUVECTOR_PRIMARY_MAJOR")"
+cross_skip=()
 if [ -n "$next_major" ]; then
-    PG_CONFIG=$primary_config PG_CONFIG_NEW=$(pg_config_of "$next_major") \
-        cargo test -p ruvector-server-tests -- --test-threads=1
+    primary_env+=" PG_CONFIG_NEW=$(pg_config_of "$next_major")"
 else
-    PG_CONFIG=$primary_config cargo test -p ruvector-server-tests -- --test-threads=1 \
-        --skip pg_upgrade --skip dumps_restore
+    cross_skip=(--skip pg_upgrade --skip dumps_restore)
 fi
-# On the other majors: what differs between majors — a recall gate (build, scan, cost model), WAL
-# replay after kill -9 and on a standby checked page by page (wal_consistency_checking) for both
-# access methods, format versions, ALTER EXTENSION UPDATE.
+jobs_list=()
+for t in hnsw_recall $(cd server-tests/tests && ls ./*.rs | sed 's|^\./||; s|\.rs$||' | grep -vx hnsw_recall); do
+    jobs_list+=("pg$RUVECTOR_PRIMARY_MAJOR $t:::env $primary_env $(exe_of "$t") --test-threads=1 ${cross_skip[*]}")
+done
 for m in "${RUVECTOR_MAJORS[@]}"; do
     [ "$m" != "$RUVECTOR_PRIMARY_MAJOR" ] || continue
-    step "server tests on PostgreSQL $m"
-    PG_CONFIG=$(pg_config_of "$m") cargo test -p ruvector-server-tests \
-        --test hnsw_recall --test hnsw_durability --test ivf_durability \
-        --test format_version --test extension_update -- --test-threads=1 --exact \
-        serial_build_cosine kill9_during_bulk_insert_then_recovery \
-        streaming_standby_returns_the_same_results \
-        a_future_format_version_is_refused_everywhere_until_reindex \
-        update_from_every_release_equals_a_fresh_install
+    env_m="PG_CONFIG=$(pg_config_of "$m") RUVECTOR_TEST_DIR=/tmp/ruvector-server-tests-pg$m RUVECTOR_TEST_PORT_OFFSET=$((m * 10))"
+    for spec in "hnsw_recall serial_build_cosine" \
+        "hnsw_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
+        "ivf_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
+        "format_version a_future_format_version_is_refused_everywhere_until_reindex" \
+        "extension_update update_from_every_release_equals_a_fresh_install"; do
+        t=${spec%% *}
+        jobs_list+=("pg$m $t:::env $env_m $(exe_of "$t") --test-threads=1 --exact ${spec#* }")
+    done
 done
+logs=$ROOT/target/server-tests
+rm -rf "$logs" && mkdir -p "$logs"
+for job in "${jobs_list[@]}"; do
+    label=${job%%:::*}
+    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
+    (
+        start=$SECONDS
+        log="$logs/${label// /-}.log"
+        bash -c "${job#*:::}" >"$log" 2>&1
+        rc=$?
+        echo "$rc" >"$log.rc"
+        printf '    %-28s %s in %ds\n' "$label" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" $((SECONDS - start))
+    ) &
+done
+wait
+server_failed=()
+for rc in "$logs"/*.rc; do
+    if [ "$(cat "$rc")" != 0 ]; then
+        server_failed+=("$(basename "$rc" .log.rc)")
+        echo "----- ${rc%.rc}" >&2
+        cat "${rc%.rc}" >&2
+    fi
+done
+if [ ${#server_failed[@]} -gt 0 ]; then
+    echo "FAILED: server tests ${server_failed[*]} (logs in $logs)" >&2
+    exit 1
+fi
 summary
 echo "==> all tests passed on PostgreSQL ${RUVECTOR_MAJORS[*]}"

@@ -101,8 +101,17 @@ fn run(c: &mut Command) -> Result<Output> {
     Ok(out)
 }
 
+/// Added to every test cluster's port (`RUVECTOR_TEST_PORT_OFFSET`, default 0), so that the
+/// same test can run for two majors at once (scripts/test.sh runs two test binaries at a time).
+fn port_offset() -> u16 {
+    std::env::var("RUVECTOR_TEST_PORT_OFFSET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Where test clusters live; `RUVECTOR_TEST_DIR` overrides.
-fn root_dir() -> PathBuf {
+pub fn root_dir() -> PathBuf {
     std::env::var("RUVECTOR_TEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from("/tmp/ruvector-server-tests"))
@@ -179,7 +188,7 @@ impl Cluster {
         Cluster {
             name: name.to_string(),
             dir: root_dir().join(name),
-            port,
+            port: port + port_offset(),
             install: install.clone(),
             bin: install.bin.clone(),
         }

@@ -18,7 +18,7 @@
 //! and the k-means codebooks are then deterministic).
 
 use postgres::Client;
-use ruvector_server_tests::cluster::{Cluster, Install};
+use ruvector_server_tests::cluster::{root_dir, Cluster, Install};
 use ruvector_server_tests::fixture::{self, Answers, Data};
 use std::path::PathBuf;
 
@@ -176,11 +176,9 @@ fn source(data: &Data) -> (Cluster, Snapshot, Answers, Snapshot, Vec<Vec<i32>>) 
     (src, app_snapshot, app_answers, side_snapshot, side_ans)
 }
 
-/// Where dump files go: a directory the server's OS user can read.
+/// Where dump files go: beside the test clusters, readable by the server's OS user.
 fn dump_file(name: &str) -> PathBuf {
-    let dir = std::env::var("RUVECTOR_TEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/tmp/ruvector-server-tests"));
+    let dir = root_dir();
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
