@@ -254,29 +254,38 @@ fn dumps_restore_into_the_new_major_and_the_same_one() {
         );
     }
 
-    // pg_dump -Fc of each database, pg_restore -j 2 --create into the new major.
-    let dst = Cluster::create(&new_install, "dump-fc-new", 5550, &[], SETTINGS).unwrap();
+    // pg_dump -Fc of each database, pg_restore -j 2 --create into the new major and the same.
+    let mut files = Vec::new();
     for db in ["app", "side"] {
         let file = dump_file(&format!("dump-fc-{db}.dump"));
         let dump = src.run_tool("pg_dump", &["-Fc", "-d", db]).unwrap();
         write_readable(&file, &dump.stdout);
-        dst.run_tool(
-            "pg_restore",
-            &[
-                "-j",
-                "2",
-                "--create",
-                "-d",
-                "postgres",
-                file.to_str().unwrap(),
-            ],
-        )
-        .unwrap();
+        files.push(file);
     }
-    check(
-        &dst,
-        &format!("pg_restore -j 2 into {}", new_install.major),
-        &data,
-        &expect,
-    );
+    for (install, name, port) in [
+        (&new_install, "dump-fc-new", 5550),
+        (&old_install, "dump-fc-same", 5552),
+    ] {
+        let dst = Cluster::create(install, name, port, &[], SETTINGS).unwrap();
+        for file in &files {
+            dst.run_tool(
+                "pg_restore",
+                &[
+                    "-j",
+                    "2",
+                    "--create",
+                    "-d",
+                    "postgres",
+                    file.to_str().unwrap(),
+                ],
+            )
+            .unwrap();
+        }
+        check(
+            &dst,
+            &format!("pg_restore -j 2 into {}", install.major),
+            &data,
+            &expect,
+        );
+    }
 }
