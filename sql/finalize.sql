@@ -511,3 +511,25 @@ CREATE OPERATOR CLASS bit_hamming_ops
     FOR TYPE bit USING ruivfflat AS
     OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 hamming_distance(bit, bit);
+
+-- ============================================================================================
+-- pgvector interoperability (src/migrate/casts.rs): casts between pgvector's types and
+-- ruvector's exist whenever both extensions are installed, in either order, and go away before
+-- pgvector does.
+-- ============================================================================================
+
+CREATE EVENT TRIGGER ruvector_pgvector_created ON ddl_command_end
+    WHEN TAG IN ('CREATE EXTENSION')
+    EXECUTE FUNCTION ruvector_pgvector_created();
+
+CREATE EVENT TRIGGER ruvector_pgvector_dropping ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION ruvector_pgvector_dropping();
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'vector') THEN
+        PERFORM ruvector_pgvector_casts();
+    END IF;
+END
+$$;

@@ -3,7 +3,8 @@
 //!
 //! Layout: PURE modules (no pgrx) — `kernels` (distance kernels + SIMD dispatch), `format`
 //! (text/binary formats and validation) — and pgrx glue — `types` (SQL types and functions),
-//! `admin` (observability). The SQL that pgrx does not generate is in `sql/`.
+//! `admin` (observability), `am` (index access methods), `migrate`
+//! (interoperability with pgvector). The SQL that pgrx does not generate is in `sql/`.
 
 pub mod format;
 pub mod graph;
@@ -14,6 +15,7 @@ pub mod quant;
 pub mod admin;
 pub mod am;
 pub mod compat;
+pub mod migrate;
 pub mod types;
 
 use pgrx::prelude::*;
