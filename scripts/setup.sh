@@ -11,7 +11,9 @@
 #   $RUVECTOR_PG_ROOT/pgN with contrib (pg_upgrade, postgres_fdw, amcheck, ...) — about 12
 #   minutes on 2 cores, then reused;
 # * with --pgvector: pgvector from Debian's source package, built and installed into each major
-#   (the tests that run beside pgvector or migrate from it);
+#   (the tests that run beside pgvector or migrate from it), and the real clients those tests
+#   drive — psycopg 3 and pgvector's Python adapter, pinned in server-tests/python/
+#   requirements.txt — in a virtualenv at $RUVECTOR_PG_ROOT/venv;
 # * cargo-pgrx pinned to the pgrx version in Cargo.toml, and `cargo pgrx init` for every major
 #   prepared so far (no download: it uses the pg_configs above).
 set -euo pipefail
@@ -133,6 +135,20 @@ if [ "$with_pgvector" = 1 ]; then
             { tail -n 30 "$build/build.log" >&2; exit 1; }
         as_root make -s -C "$build" install PG_CONFIG="$pgc" >/dev/null
     done
+fi
+
+# --- Python clients -----------------------------------------------------------------------------
+# Recreated only when requirements.txt changes (its copy in the venv says what it holds).
+if [ "$with_pgvector" = 1 ]; then
+    venv=$RUVECTOR_PG_ROOT/venv
+    req=server-tests/python/requirements.txt
+    if ! cmp -s "$req" "$venv/requirements.txt"; then
+        echo "==> Python clients ($(grep -v '^#' "$req" | tr '\n' ' ')) into $venv"
+        as_root rm -rf "$venv"
+        as_root python3 -m venv "$venv"
+        as_root "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+        as_root cp "$req" "$venv/requirements.txt"
+    fi
 fi
 
 # --- cargo-pgrx ---------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ fn snapshot(client: &mut Client, db: &str) -> Snapshot {
     }
 }
 
-/// Top-10 ids through the pgvector and the ruvector index of database `side`.
+/// Top-10 ids through the pgvector and the ruvector index of database `side`, the latter with
+/// ruvector's and with pgvector's type of query vector.
 fn side_answers(client: &mut Client) -> Vec<Vec<i32>> {
     client
         .batch_execute(
@@ -100,6 +101,14 @@ fn side_answers(client: &mut Client) -> Vec<Vec<i32>> {
             "items_ru_idx",
             "OPERATOR(ruvector.<->)",
             "ruvector.ruvector",
+        ),
+        // a pgvector-typed query vector against the ruvector column: needs the casts between
+        // the two extensions' types (src/migrate/casts.rs), which a restore must bring back
+        (
+            "items_ru",
+            "items_ru_idx",
+            "OPERATOR(ruvector.<->)",
+            "public.vector",
         ),
     ] {
         for q in 0..10 {

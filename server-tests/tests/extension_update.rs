@@ -118,4 +118,49 @@ fn update_from_every_release_equals_a_fresh_install() {
 
         fixture::write_and_check(&mut updated, &data).unwrap();
     }
+
+    // With pgvector installed, the update also makes the casts between pgvector's types and
+    // ruvector's (src/migrate/casts.rs) and the event triggers that keep them, as a fresh
+    // install beside pgvector does.
+    admin.batch_execute("CREATE DATABASE fresh_pgv").unwrap();
+    let mut fresh_pgv = c.connect("fresh_pgv").unwrap();
+    fresh_pgv
+        .batch_execute(
+            "CREATE SCHEMA pgv; CREATE EXTENSION vector SCHEMA pgv; CREATE EXTENSION ruvector",
+        )
+        .unwrap();
+    let fresh_members = extension_members(&mut fresh_pgv).unwrap();
+    let casts = fresh_members.iter().filter(|m| m.contains("pgv.")).count();
+    assert_eq!(
+        casts, 9,
+        "casts to and from pgvector's types: {fresh_members:#?}"
+    );
+    for release in &releases {
+        let db = format!("pgv_from_{}", release.replace('.', "_"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let mut old = c.connect(&db).unwrap();
+        old.batch_execute(&format!(
+            "CREATE SCHEMA pgv; CREATE EXTENSION vector SCHEMA pgv; \
+             CREATE EXTENSION ruvector VERSION '{release}'; ALTER EXTENSION ruvector UPDATE"
+        ))
+        .unwrap();
+        assert_eq!(
+            extension_members(&mut old).unwrap(),
+            fresh_members,
+            "member objects beside pgvector after updating from {release} differ from a fresh \
+             {current}"
+        );
+        let (u, f) = (
+            schema_dump(&c, &db).unwrap(),
+            schema_dump(&c, "fresh_pgv").unwrap(),
+        );
+        assert!(
+            u == f,
+            "pg_dump --binary-upgrade beside pgvector after updating from {release} differs \
+             from a fresh {current}; first difference: {}",
+            first_difference(&u, &f)
+        );
+    }
 }
