@@ -100,6 +100,63 @@ SELECT pg_typeof(e + e), pg_typeof(avg(e)) FROM pgv_items GROUP BY 1;
 RESET search_path;
 RESET enable_seqscan;
 
+-- the assessment: every pgvector column, index and setting, with the statement replacing it
+CREATE TABLE plan_docs (id int, e pgv.vector(3), h pgv.halfvec(3), s pgv.sparsevec(5), arr pgv.vector[], cat int);
+INSERT INTO plan_docs SELECT i, ARRAY[i, 1, 2], ARRAY[i, 1, 2], ARRAY[i, 0, 0, 0, 1], NULL, i % 3
+FROM generate_series(1, 100) i;
+ANALYZE plan_docs;
+CREATE INDEX plan_hnsw ON plan_docs USING hnsw (e pgv.vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+CREATE INDEX plan_ivf ON plan_docs USING ivfflat (h pgv.halfvec_l2_ops) WITH (lists = 10) WHERE cat = 1;
+CREATE INDEX plan_bq ON plan_docs USING hnsw ((pgv.binary_quantize(e)::bit(3)) pgv.bit_hamming_ops);
+CREATE INDEX plan_sparse ON plan_docs USING hnsw (s pgv.sparsevec_l1_ops);
+CREATE INDEX plan_btree ON plan_docs (e);
+CREATE INDEX plan_multi ON plan_docs (cat, e);
+CREATE TABLE plan_parted (id int, e pgv.vector(2)) PARTITION BY RANGE (id);
+CREATE TABLE plan_parted_1 PARTITION OF plan_parted FOR VALUES FROM (0) TO (100);
+CREATE INDEX plan_parted_idx ON plan_parted USING hnsw (e pgv.vector_l2_ops);
+CREATE MATERIALIZED VIEW plan_mv AS SELECT id, e FROM plan_docs;
+ALTER DATABASE ruvector_regression SET hnsw.ef_search = 100;
+ALTER ROLE postgres IN DATABASE ruvector_regression SET ivfflat.probes = 10;
+\x on
+SELECT * FROM ruvector_migration_plan() WHERE coalesce(table_name, '') <> 'pgv_items';
+\x off
+-- its statements run: old indexes dropped, columns converted, new indexes built
+CREATE TEMP TABLE plan AS SELECT * FROM ruvector_migration_plan();
+DROP MATERIALIZED VIEW plan_mv;
+ALTER TABLE plan_docs DROP COLUMN arr;
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT * FROM plan WHERE kind = 'index' AND table_name LIKE 'plan%' AND migratable LOOP
+        EXECUTE format('DROP INDEX %I.%I', r.schema_name, r.index_name);
+    END LOOP;
+    FOR r IN SELECT * FROM plan WHERE kind = 'column' AND table_name LIKE 'plan%' AND migratable LOOP
+        EXECUTE r.ruvector_ddl;
+    END LOOP;
+    FOR r IN SELECT * FROM plan WHERE kind IN ('index', 'setting') AND coalesce(table_name, 'plan') LIKE 'plan%'
+                                  AND migratable LOOP
+        EXECUTE r.ruvector_ddl;
+    END LOOP;
+END
+$$;
+SELECT c.relname, am.amname, i.indisvalid, pg_get_indexdef(i.indexrelid) LIKE '%pgv.%' AS uses_pgvector
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+WHERE c.relname LIKE 'plan%' ORDER BY 1;
+SELECT attrelid::regclass, attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid IN ('plan_docs'::regclass, 'plan_parted'::regclass, 'plan_parted_1'::regclass)
+  AND attname IN ('e', 'h', 's') ORDER BY 1, 2;
+SELECT setdatabase <> 0 AS db, setrole <> 0 AS role,
+       array(SELECT c FROM unnest(setconfig) c WHERE c ~ '^(hnsw|ivfflat|ruvector)\.') AS settings
+FROM pg_db_role_setting
+WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 2;
+SET enable_seqscan = off;
+SELECT id FROM plan_docs ORDER BY e <=> '[50,1,2]' LIMIT 1;
+RESET enable_seqscan;
+ALTER DATABASE ruvector_regression RESET hnsw.ef_search;
+ALTER DATABASE ruvector_regression RESET ruvector.ef_search;
+ALTER ROLE postgres IN DATABASE ruvector_regression RESET ALL;
+DROP TABLE plan_docs, plan_parted;
+
 -- DROP EXTENSION vector takes the casts with it, and leaves ruvector and its data alone
 DROP EXTENSION vector;
 DROP TABLE pgv_items;

@@ -57,12 +57,42 @@ struct CastSpec {
 }
 
 const CASTS: [CastSpec; 9] = [
-    CastSpec { pgvector: "vector", ruvector: "ruvector", to_ruvector: true, via: None },
-    CastSpec { pgvector: "vector", ruvector: "ruvector", to_ruvector: false, via: None },
-    CastSpec { pgvector: "halfvec", ruvector: "halfvec", to_ruvector: true, via: None },
-    CastSpec { pgvector: "halfvec", ruvector: "halfvec", to_ruvector: false, via: None },
-    CastSpec { pgvector: "sparsevec", ruvector: "sparsevec", to_ruvector: true, via: None },
-    CastSpec { pgvector: "sparsevec", ruvector: "sparsevec", to_ruvector: false, via: None },
+    CastSpec {
+        pgvector: "vector",
+        ruvector: "ruvector",
+        to_ruvector: true,
+        via: None,
+    },
+    CastSpec {
+        pgvector: "vector",
+        ruvector: "ruvector",
+        to_ruvector: false,
+        via: None,
+    },
+    CastSpec {
+        pgvector: "halfvec",
+        ruvector: "halfvec",
+        to_ruvector: true,
+        via: None,
+    },
+    CastSpec {
+        pgvector: "halfvec",
+        ruvector: "halfvec",
+        to_ruvector: false,
+        via: None,
+    },
+    CastSpec {
+        pgvector: "sparsevec",
+        ruvector: "sparsevec",
+        to_ruvector: true,
+        via: None,
+    },
+    CastSpec {
+        pgvector: "sparsevec",
+        ruvector: "sparsevec",
+        to_ruvector: false,
+        via: None,
+    },
     CastSpec {
         pgvector: "vector",
         ruvector: "halfvec",
@@ -234,7 +264,10 @@ fn conversion_function(via: &str, twin: &MemberType) -> String {
     .unwrap_or_else(|| {
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
-            format!("ruvector's function {via}({}, integer, boolean) is missing", twin.sql),
+            format!(
+                "ruvector's function {via}({}, integer, boolean) is missing",
+                twin.sql
+            ),
             "ruvector",
         )
         .set_hint("Reinstall the extension: DROP EXTENSION ruvector; CREATE EXTENSION ruvector;")
@@ -257,12 +290,18 @@ fn ensure_casts() -> Vec<CastRow> {
     };
     let mut rows = Vec::new();
     for spec in &CASTS {
-        let (Some(p), Some(r)) = (find(&pgvector, spec.pgvector), find(&ruvector, spec.ruvector))
-        else {
+        let (Some(p), Some(r)) = (
+            find(&pgvector, spec.pgvector),
+            find(&ruvector, spec.ruvector),
+        ) else {
             continue;
         };
         let (source, target) = if spec.to_ruvector { (p, r) } else { (r, p) };
-        let context = if spec.to_ruvector { "IMPLICIT" } else { "ASSIGNMENT" };
+        let context = if spec.to_ruvector {
+            "IMPLICIT"
+        } else {
+            "ASSIGNMENT"
+        };
         let method = match spec.via {
             None => "WITHOUT FUNCTION".to_string(),
             Some(via) => {
@@ -290,8 +329,16 @@ fn ensure_casts() -> Vec<CastRow> {
         rows.push(CastRow {
             source: source.sql.clone(),
             target: target.sql.clone(),
-            context: if spec.to_ruvector { "implicit" } else { "assignment" },
-            method: if spec.via.is_some() { "function" } else { "binary" },
+            context: if spec.to_ruvector {
+                "implicit"
+            } else {
+                "assignment"
+            },
+            method: if spec.via.is_some() {
+                "function"
+            } else {
+                "binary"
+            },
             created,
         });
     }
@@ -303,9 +350,13 @@ fn drop_casts() {
     let (Some(pgvector), Some(ruvector)) = (member_types(PGVECTOR), member_types(RUVECTOR)) else {
         return;
     };
-    for spec in &CASTS {
-        let (Some(p), Some(r)) = (find(&pgvector, spec.pgvector), find(&ruvector, spec.ruvector))
-        else {
+    // In reverse: PostgreSQL 18 makes a cast whose function takes a binary-coercible argument
+    // depend on that binary cast (vector -> halfvec depends on vector -> ruvector).
+    for spec in CASTS.iter().rev() {
+        let (Some(p), Some(r)) = (
+            find(&pgvector, spec.pgvector),
+            find(&ruvector, spec.ruvector),
+        ) else {
             continue;
         };
         let (source, target) = if spec.to_ruvector { (p, r) } else { (r, p) };
