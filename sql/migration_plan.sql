@@ -140,25 +140,34 @@ BEGIN
                CASE WHEN ix.opcname IN ('vector_ops', 'halfvec_ops', 'sparsevec_ops') THEN
                         rv || '.' || replace(ix.opcname, 'vector_ops', 'ruvector_ops')
                     WHEN ix.opcname LIKE 'vector\_%' THEN rv || '.ru' || ix.opcname
-                    ELSE rv || '.' || ix.opcname END AS new_opclass
+                    ELSE rv || '.' || ix.opcname END AS new_opclass,
+               -- an expression with pgvector's type names and functions replaced by ruvector's
+               regexp_replace(regexp_replace(regexp_replace(ix.expression,
+                   '::([a-z_]+\.)?vector\M', '::' || rv || '.ruvector', 'g'),
+                   '::([a-z_]+\.)?(halfvec|sparsevec)\M', '::' || rv || '.\2', 'g'),
+                   '\m([a-z_]+\.)?(binary_quantize|subvector|l2_normalize|l2_distance|inner_product|cosine_distance|l1_distance)\(',
+                   rv || '.\2(', 'g') AS new_expression
         FROM ix
     )
     SELECT 'index'::text, m.nspname, m.table_name, m.column_name, m.index_name, NULL::text,
            NULL::integer, NULL::bigint, NULL::bigint, m.amname, m.opcname, m.reloptions,
            m.predicate, m.expression, NULL::text,
-           CASE WHEN m.amname IN ('hnsw', 'ivfflat', 'btree') THEN
-               -- pg_get_indexdef's text with the access method, the operator class and, in an
-               -- expression, pgvector's type names and functions replaced by ruvector's
-               regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-                   -- (a partitioned table's index is printed ON ONLY, which would not
-                   -- build the partitions' indexes)
-                   replace(replace(m.def, ' ON ONLY ', ' ON '),
-                           ' USING ' || m.amname || ' (', ' USING ' || m.new_am || ' ('),
-                   '\m([a-z_]+\.)?' || m.opcname || '\M', m.new_opclass),
-                   '::([a-z_]+\.)?vector\M', '::' || rv || '.ruvector', 'g'),
-                   '::([a-z_]+\.)?(halfvec|sparsevec)\M', '::' || rv || '.\2', 'g'),
-                   '\m([a-z_]+\.)?(binary_quantize|subvector|l2_normalize|l2_distance|inner_product|cosine_distance|l1_distance)\(',
-                   rv || '.\2(', 'g')
+           CASE
+               -- hnsw/ivfflat (one key): the statement from its parts, the operator class
+               -- always named (pgvector's default may not be ruvector's)
+               WHEN m.amname IN ('hnsw', 'ivfflat') THEN
+                   format('CREATE INDEX %I ON %I.%I USING %s (%s %s)%s%s',
+                          m.index_name, m.nspname, m.table_name, m.new_am,
+                          CASE WHEN m.expression IS NULL THEN quote_ident(m.column_name)
+                               ELSE '(' || m.new_expression || ')' END,
+                          m.new_opclass,
+                          CASE WHEN m.reloptions IS NOT NULL
+                               THEN ' WITH (' || array_to_string(m.reloptions, ', ') || ')' END,
+                          CASE WHEN m.predicate IS NOT NULL THEN ' WHERE (' || m.predicate || ')' END)
+               -- btree: pg_get_indexdef's text, whose default operator class stays implicit
+               WHEN m.amname = 'btree' THEN
+                   regexp_replace(replace(m.def, ' ON ONLY ', ' ON '),
+                                  '\m([a-z_]+\.)?' || m.opcname || '\M', m.new_opclass)
            END,
            m.amname IN ('hnsw', 'ivfflat', 'btree'),
            CASE
