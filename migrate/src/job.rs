@@ -220,6 +220,16 @@ impl Job {
         self.target.table_sql()
     }
 
+    /// The dual-write trigger (before the swap) and the copy-back trigger (after it); named
+    /// per migration, so several columns of one table can be migrated one after another.
+    pub fn forward_trigger(&self) -> String {
+        format!("ruvector_migrate_sync_{}", self.id)
+    }
+
+    pub fn back_trigger(&self) -> String {
+        format!("ruvector_migrate_back_{}", self.id)
+    }
+
     pub fn column_sql(&self) -> String {
         quote(&self.target.column)
     }

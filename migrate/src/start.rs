@@ -41,13 +41,14 @@ pub fn start(client: &mut Client, target: &Target, policy: LockPolicy) -> Result
                  RETURN NEW;
              END
              $f$;
-             CREATE TRIGGER ruvector_migrate_sync BEFORE INSERT OR UPDATE ON {table}
+             CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table}
                  FOR EACH ROW EXECUTE FUNCTION {func};",
             table = job.table_sql(),
             shadow = job.shadow_sql(),
             column = job.column_sql(),
             ty = target.ruvector_type(),
             func = job.forward_function(),
+            trigger = job.forward_trigger(),
         ))?;
         if target.not_null {
             // Checked before the swap without blocking writes (VALIDATE CONSTRAINT takes SHARE

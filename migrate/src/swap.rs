@@ -64,9 +64,10 @@ pub fn swap(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()
         let table = job.table_sql();
         tx.batch_execute(&format!(
             "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;
-             DROP TRIGGER ruvector_migrate_sync ON {table};
+             DROP TRIGGER {sync} ON {table};
              ALTER TABLE {table} RENAME COLUMN {col} TO {old};
              ALTER TABLE {table} RENAME COLUMN {shadow} TO {col};",
+            sync = job.forward_trigger(),
             col = job.column_sql(),
             old = job.old_sql(),
             shadow = job.shadow_sql(),
@@ -99,9 +100,10 @@ pub fn swap(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()
                  RETURN NEW;
              END
              $f$;
-             CREATE TRIGGER ruvector_migrate_back BEFORE INSERT OR UPDATE ON {table}
+             CREATE TRIGGER {back} BEFORE INSERT OR UPDATE ON {table}
                  FOR EACH ROW EXECUTE FUNCTION {func};",
             func = job.back_function(),
+            back = job.back_trigger(),
             old = job.old_sql(),
             col = job.column_sql(),
         ))?;
@@ -121,9 +123,10 @@ pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Resul
             let table = job.table_sql();
             tx.batch_execute(&format!(
                 "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;
-                 DROP TRIGGER ruvector_migrate_back ON {table};
+                 DROP TRIGGER {back} ON {table};
                  ALTER TABLE {table} RENAME COLUMN {col} TO {shadow};
                  ALTER TABLE {table} RENAME COLUMN {old} TO {col};",
+                back = job.back_trigger(),
                 col = job.column_sql(),
                 old = job.old_sql(),
                 shadow = job.shadow_sql(),
@@ -150,8 +153,9 @@ pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Resul
                 ))?;
             }
             tx.batch_execute(&format!(
-                "CREATE TRIGGER ruvector_migrate_sync BEFORE INSERT OR UPDATE ON {table}
+                "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table}
                      FOR EACH ROW EXECUTE FUNCTION {};",
+                job.forward_trigger(),
                 job.forward_function()
             ))?;
             // back to where a swap can be made again
@@ -161,7 +165,8 @@ pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Resul
     // Before the swap: the application never saw ruvector's column; take it away.
     ddl::transaction(client, policy, "removing the dual-write trigger", |tx| {
         tx.batch_execute(&format!(
-            "DROP TRIGGER IF EXISTS ruvector_migrate_sync ON {}",
+            "DROP TRIGGER IF EXISTS {} ON {}",
+            job.forward_trigger(),
             job.table_sql()
         ))?;
         Ok(())
@@ -189,7 +194,8 @@ pub fn cleanup(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result
     }
     ddl::transaction(client, policy, "removing the copy-back trigger", |tx| {
         tx.batch_execute(&format!(
-            "DROP TRIGGER IF EXISTS ruvector_migrate_back ON {}",
+            "DROP TRIGGER IF EXISTS {} ON {}",
+            job.back_trigger(),
             job.table_sql()
         ))?;
         Ok(())
