@@ -142,8 +142,10 @@ if [ ${#failed[@]} -gt 0 ]; then
     exit 1
 fi
 
-step "benchmark tool unit tests"
-cargo test -p ruvector-bench
+step "benchmark tool and migration tool unit tests"
+cargo test -p ruvector-bench -p ruvector-migrate
+# the server tests run the migration tool's binary (server-tests/tests/migrate_online.rs)
+cargo build -p ruvector-migrate
 
 # The server tests: every test binary on the primary major (with PG_CONFIG_NEW, the next major,
 # for the tests across majors), and on the other majors the tests of what differs between
@@ -167,7 +169,7 @@ else
     cross_skip=(--skip pg_upgrade --skip dumps_restore)
 fi
 jobs_list=()
-for t in hnsw_recall $(cd server-tests/tests && ls ./*.rs | sed 's|^\./||; s|\.rs$||' | grep -vx hnsw_recall); do
+for t in hnsw_recall migrate_online $(cd server-tests/tests && ls ./*.rs | sed 's|^\./||; s|\.rs$||' | grep -vx 'hnsw_recall\|migrate_online'); do
     jobs_list+=("pg$RUVECTOR_PRIMARY_MAJOR $t:::env $primary_env $(exe_of "$t") --test-threads=1 ${cross_skip[*]}")
 done
 for m in "${RUVECTOR_MAJORS[@]}"; do
@@ -177,7 +179,9 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
         "hnsw_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
         "ivf_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
         "format_version a_future_format_version_is_refused_everywhere_until_reindex" \
-        "extension_update update_from_every_release_equals_a_fresh_install"; do
+        "extension_update update_from_every_release_equals_a_fresh_install" \
+        "pgvector_clients a_pgvector_application_runs_unchanged_on_ruvector_columns" \
+        "migrate_online every_kind_of_column_and_index"; do
         t=${spec%% *}
         jobs_list+=("pg$m $t:::env $env_m $(exe_of "$t") --test-threads=1 --exact ${spec#* }")
     done

@@ -220,6 +220,11 @@ impl Job {
         self.target.table_sql()
     }
 
+    /// A `bit` column: only its indexes are replaced, the column stays.
+    pub fn index_only(&self) -> bool {
+        self.shadow == self.target.column
+    }
+
     /// The dual-write trigger (before the swap) and the copy-back trigger (after it); named
     /// per migration, so several columns of one table can be migrated one after another.
     pub fn forward_trigger(&self) -> String {

@@ -98,6 +98,11 @@ struct CheckArgs {
     /// Also write the validation report as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// When a ruvector index's recall falls short at the current settings, raise
+    /// ruvector.ef_search / ruvector.probes for this database (ALTER DATABASE ... SET) to the
+    /// smallest value that matches pgvector's, and validate again.
+    #[arg(long)]
+    tune_recall: bool,
 }
 
 #[derive(Args, Clone)]
@@ -338,8 +343,32 @@ fn do_validate(
             job.phase.name()
         );
     }
-    let report = validate::validate(client, job, check.queries, 5000, progress)?;
+    let mut report = validate::validate(client, job, check.queries, 5000, progress)?;
     validate::print(&report);
+    let tuned: Vec<&validate::Tuned> = report
+        .indexes
+        .iter()
+        .filter_map(|i| i.tuned.as_ref())
+        .collect();
+    if !report.passed && check.tune_recall && report.differing_rows == 0 && !tuned.is_empty() {
+        // one value per setting (the largest any index needs): it applies database-wide
+        let mut settings: Vec<(String, i64)> = Vec::new();
+        for t in tuned {
+            match settings.iter_mut().find(|(s, _)| *s == t.setting) {
+                Some((_, v)) => *v = (*v).max(t.value),
+                None => settings.push((t.setting.clone(), t.value)),
+            }
+        }
+        for (setting, value) in &settings {
+            client.batch_execute(&format!(
+                "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET {setting} = {value}', current_database()); END $$;
+                 SET {setting} = {value};"
+            ))?;
+            println!("set {setting} = {value} for this database");
+        }
+        report = validate::validate(client, job, check.queries, 5000, progress)?;
+        validate::print(&report);
+    }
     if let Some(path) = &check.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;

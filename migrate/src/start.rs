@@ -4,12 +4,28 @@
 
 use crate::ddl::{self, LockPolicy};
 use crate::job::{self, Job};
-use crate::target::Target;
+use crate::target::{Kind, Target};
 use anyhow::{bail, Result};
 use postgres::Client;
 
 pub fn start(client: &mut Client, target: &Target, policy: LockPolicy) -> Result<Job> {
     job::ensure_schema(client)?;
+    if target.kind == Kind::Bit {
+        // the values stay as they are; only the indexes are replaced
+        let indexes = target.indexes(client, &target.column)?;
+        if indexes.is_empty() {
+            bail!(
+                "no pgvector index on {}.{}: nothing to migrate",
+                target.table_sql(),
+                target.column
+            );
+        }
+        return ddl::transaction(client, policy, "recording the migration", |tx| {
+            let mut job = Job::insert(tx, target, &target.column, &target.column, &indexes)?;
+            job.set_phase(tx, job::Phase::Backfilled)?;
+            Ok(job)
+        });
+    }
     let shadow = format!("{}_ruvector", target.column);
     let old_name = format!("{}_pgvector", target.column);
     for name in [&shadow, &old_name] {

@@ -60,8 +60,14 @@ pub fn swap(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()
         }
     }
     let not_null = job.target.not_null;
+    let index_only = job.index_only();
     ddl::transaction(client, policy, "swapping the columns", |tx| {
         let table = job.table_sql();
+        if index_only {
+            tx.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))?;
+            rename_indexes(tx, job, false)?;
+            return job.set_phase(tx, Phase::Swapped);
+        }
         tx.batch_execute(&format!(
             "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;
              DROP TRIGGER {sync} ON {table};
@@ -83,16 +89,7 @@ pub fn swap(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()
                 nn = not_null_constraint(job),
             ))?;
         }
-        for ix in &job.indexes {
-            tx.batch_execute(&format!(
-                "ALTER INDEX {} RENAME TO {};
-                 ALTER INDEX {} RENAME TO {};",
-                job.index_sql(&ix.old),
-                quote(&format!("{}_pgvector", ix.old)),
-                job.index_sql(&ix.new),
-                quote(&ix.old),
-            ))?;
-        }
+        rename_indexes(tx, job, false)?;
         tx.batch_execute(&format!(
             "CREATE OR REPLACE FUNCTION {func} RETURNS trigger LANGUAGE plpgsql AS $f$
              BEGIN
@@ -112,6 +109,16 @@ pub fn swap(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()
 }
 
 pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result<()> {
+    if job.phase == Phase::Swapped && job.index_only() {
+        return ddl::transaction(client, policy, "renaming the indexes back", |tx| {
+            tx.batch_execute(&format!(
+                "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+                job.table_sql()
+            ))?;
+            rename_indexes(tx, job, true)?;
+            job.set_phase(tx, Phase::Validated)
+        });
+    }
     if job.phase == Phase::Swapped {
         let was_not_null = client
             .query_one(
@@ -142,16 +149,7 @@ pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Resul
                     nn = not_null_constraint(job),
                 ))?;
             }
-            for ix in &job.indexes {
-                tx.batch_execute(&format!(
-                    "ALTER INDEX {} RENAME TO {};
-                     ALTER INDEX {} RENAME TO {};",
-                    job.index_sql(&ix.old),
-                    quote(&ix.new),
-                    job.index_sql(&format!("{}_pgvector", ix.old)),
-                    quote(&ix.old),
-                ))?;
-            }
+            rename_indexes(tx, job, true)?;
             tx.batch_execute(&format!(
                 "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table}
                      FOR EACH ROW EXECUTE FUNCTION {};",
@@ -172,12 +170,15 @@ pub fn rollback(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Resul
         Ok(())
     })?;
     drop_indexes(client, job, |ix| ix.new.clone())?;
+    let index_only = job.index_only();
     ddl::transaction(client, policy, "dropping the shadow column", |tx| {
-        tx.batch_execute(&format!(
-            "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
-            job.table_sql(),
-            job.shadow_sql()
-        ))?;
+        if !index_only {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+                job.table_sql(),
+                job.shadow_sql()
+            ))?;
+        }
         job.delete(tx)
     })
 }
@@ -201,14 +202,39 @@ pub fn cleanup(client: &mut Client, job: &mut Job, policy: LockPolicy) -> Result
         Ok(())
     })?;
     drop_indexes(client, job, |ix| format!("{}_pgvector", ix.old))?;
+    let index_only = job.index_only();
     ddl::transaction(client, policy, "dropping the pgvector column", |tx| {
-        tx.batch_execute(&format!(
-            "ALTER TABLE {} DROP COLUMN {}",
-            job.table_sql(),
-            job.old_sql()
-        ))?;
+        if !index_only {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                job.table_sql(),
+                job.old_sql()
+            ))?;
+        }
         job.delete(tx)
     })
+}
+
+/// Exchanges the indexes' names: pgvector's become `<name>_pgvector` and ruvector's take
+/// `<name>`, or (`back`) the reverse.
+fn rename_indexes(tx: &mut postgres::Transaction, job: &Job, back: bool) -> Result<()> {
+    for ix in &job.indexes {
+        let pgvector = format!("{}_pgvector", ix.old);
+        let (first, first_to, second, second_to) = if back {
+            (&ix.old, &ix.new, &pgvector, &ix.old)
+        } else {
+            (&ix.old, &pgvector, &ix.new, &ix.old)
+        };
+        tx.batch_execute(&format!(
+            "ALTER INDEX {} RENAME TO {};
+             ALTER INDEX {} RENAME TO {};",
+            job.index_sql(first),
+            quote(first_to),
+            job.index_sql(second),
+            quote(second_to),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Drops the indexes named by `name` (concurrently, except on a partitioned table, where

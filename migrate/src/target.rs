@@ -12,6 +12,9 @@ pub enum Kind {
     Vector,
     Halfvec,
     Sparsevec,
+    /// PostgreSQL's own `bit`, indexed with pgvector's `bit_hamming_ops`/`bit_jaccard_ops`:
+    /// only the indexes move (an index-only migration: no shadow column).
+    Bit,
 }
 
 impl Kind {
@@ -20,6 +23,7 @@ impl Kind {
             "vector" => Some(Kind::Vector),
             "halfvec" => Some(Kind::Halfvec),
             "sparsevec" => Some(Kind::Sparsevec),
+            "bit" => Some(Kind::Bit),
             _ => None,
         }
     }
@@ -30,6 +34,7 @@ impl Kind {
             Kind::Vector => "ruvector",
             Kind::Halfvec => "halfvec",
             Kind::Sparsevec => "sparsevec",
+            Kind::Bit => "bit",
         }
     }
 
@@ -40,6 +45,7 @@ impl Kind {
             Kind::Vector => ("vector_send", "ruvector_send"),
             Kind::Halfvec => ("halfvec_send", "halfvec_send"),
             Kind::Sparsevec => ("sparsevec_send", "sparsevec_send"),
+            Kind::Bit => ("bit_send", "bit_send"),
         }
     }
 }
@@ -112,10 +118,11 @@ impl Target {
             .with_context(|| format!("column {column} of {table} does not exist"))?;
         let typname: String = col.get(0);
         let kind = Kind::from_typname(&typname)
-            .filter(|_| col.get::<_, bool>(4))
+            .filter(|k| *k == Kind::Bit || col.get::<_, bool>(4))
             .with_context(|| {
                 format!(
-                    "column {column} of {table} is of type {}, not pgvector's vector, halfvec or sparsevec",
+                    "column {column} of {table} is of type {}, not pgvector's vector, halfvec or \
+                     sparsevec, nor bit",
                     col.get::<_, String>(1)
                 )
             })?;
@@ -182,14 +189,27 @@ impl Target {
         qualified(&self.schema, &self.table)
     }
 
-    /// ruvector's type for the column, e.g. `ruvector.ruvector(384)`.
+    /// ruvector's type for the column, e.g. `ruvector.ruvector(384)` (`bit` stays itself).
     pub fn ruvector_type(&self) -> String {
         let dims = self.dims.map(|d| format!("({d})")).unwrap_or_default();
+        if self.kind == Kind::Bit {
+            return format!("bit{dims}");
+        }
         format!(
             "{}.{}{dims}",
             self.ruvector_schema,
             self.kind.ruvector_type()
         )
+    }
+
+    /// The schema of the column's type on pgvector's or ruvector's side (for its send
+    /// function).
+    pub fn type_schema(&self, pgvector: bool) -> &str {
+        match (self.kind, pgvector) {
+            (Kind::Bit, _) => "pg_catalog",
+            (_, true) => &self.pgvector_schema,
+            (_, false) => &self.ruvector_schema,
+        }
     }
 
     /// The primary key's columns, quoted and comma-separated.

@@ -46,7 +46,18 @@ pub struct IndexReport {
     pub overlap: Option<f64>,
     pub ms_per_query_pgvector: Option<f64>,
     pub ms_per_query_ruvector: Option<f64>,
+    /// When the ruvector index falls short at the current settings: the smallest search
+    /// setting found (doubling from the current one) at which it does not.
+    pub tuned: Option<Tuned>,
     pub note: Option<String>,
+}
+
+/// A search setting and the recall the ruvector index reaches with it.
+#[derive(Debug, Serialize, Clone)]
+pub struct Tuned {
+    pub setting: String,
+    pub value: i64,
+    pub recall_ruvector: f64,
 }
 
 pub fn validate(
@@ -127,7 +138,9 @@ fn compare_values(
         .join(", ");
     // After the swap the names are exchanged: compare the pgvector column with the ruvector one
     // whatever they are called now.
-    let (pgv_col, rv_col) = if job.phase == Phase::Swapped {
+    let (pgv_col, rv_col) = if job.index_only() {
+        (job.column_sql(), job.column_sql())
+    } else if job.phase == Phase::Swapped {
         (job.old_sql(), job.column_sql())
     } else {
         (job.column_sql(), job.shadow_sql())
@@ -145,8 +158,8 @@ fn compare_values(
                 (SELECT ARRAY[{key_text}] FROM b ORDER BY {desc} LIMIT 1)
            FROM b",
         table = job.table_sql(),
-        pgv_schema = t.pgvector_schema,
-        rv_schema = t.ruvector_schema,
+        pgv_schema = t.type_schema(true),
+        rv_schema = t.type_schema(false),
     );
     let bar = if progress {
         let pb = ProgressBar::new(t.est_rows.max(1) as u64);
@@ -195,6 +208,7 @@ fn check_index(
         overlap: None,
         ms_per_query_pgvector: None,
         ms_per_query_ruvector: None,
+        tuned: None,
         note: None,
     };
     let Some(op) = ix.operator() else {
@@ -207,7 +221,11 @@ fn check_index(
     }
     let (pgv_col, rv_col, pgv_index, rv_index) = if job.phase == Phase::Swapped {
         (
-            job.old_sql(),
+            if job.index_only() {
+                job.column_sql()
+            } else {
+                job.old_sql()
+            },
             job.column_sql(),
             format!("{}_pgvector", ix.old),
             ix.old.clone(),
@@ -232,7 +250,7 @@ fn check_index(
         .map(|p| format!("AND ({p})"))
         .unwrap_or_default();
     // The pgvector column's name inside the predicates: after the swap it is old_name.
-    let (pred_old, pred_new) = if job.phase == Phase::Swapped {
+    let (pred_old, pred_new) = if job.phase == Phase::Swapped && !job.index_only() {
         (
             crate::ident::rename_column(&pred_old, &job.target.column, &job.old_name),
             crate::ident::rename_column(&pred_new, &job.shadow, &job.target.column),
@@ -277,23 +295,7 @@ fn check_index(
           ORDER BY {rv_col} OPERATOR({}.{op}) $1::text::{rv_type} LIMIT 10",
         job.target.ruvector_schema
     );
-    let bar = if progress {
-        let pb = ProgressBar::new(samples.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(&format!(
-                "recall {} {{wide_bar}} {{pos}}/{{len}}",
-                ix.old
-            ))
-            .unwrap(),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-    let (mut hit_old, mut hit_new, mut agree, mut total) = (0usize, 0usize, 0usize, 0usize);
-    let (mut t_old, mut t_new) = (0f64, 0f64);
-    // exact answers with index scans off; index answers with sequential scans off, checked to
-    // come from the intended index
+    // the index queries must use the indexes they measure
     for (name, sql) in [(&pgv_index, &old_sql), (&rv_index, &new_sql)] {
         let plan: String = {
             let mut tx = client.transaction()?;
@@ -319,53 +321,140 @@ fn check_index(
                 .iter()
                 .map(|r| r.get::<_, String>(0)),
         );
-        let uses = names.iter().any(|n| {
-            plan.contains(&format!(" {n} ")) || plan.contains(&format!(" {} ", quote(n)))
-        });
+        let uses = names
+            .iter()
+            .any(|n| plan.contains(&format!(" {n} ")) || plan.contains(&format!(" {} ", quote(n))));
         if !uses || plan.contains("Seq Scan") {
             bail!("the query through index {name} does not use it:\n{plan}");
         }
     }
-    for q in &samples {
-        // the exact answer and both indexes' answers from one snapshot, so the application's
-        // concurrent writes cannot make them disagree
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()?;
-        tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")?;
-        let exact: HashSet<String> = tx
-            .query(&exact_sql, &[q])?
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect();
-        tx.batch_execute(
-            "SET LOCAL enable_indexscan = on; SET LOCAL enable_bitmapscan = on;
-             SET LOCAL enable_seqscan = off",
-        )?;
-        let started = Instant::now();
-        let old: Vec<String> = tx.query(&old_sql, &[q])?.iter().map(|r| r.get(0)).collect();
-        t_old += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let new: Vec<String> = tx.query(&new_sql, &[q])?.iter().map(|r| r.get(0)).collect();
-        t_new += started.elapsed().as_secs_f64();
-        tx.commit()?;
-        hit_old += old.iter().filter(|id| exact.contains(*id)).count();
-        hit_new += new.iter().filter(|id| exact.contains(*id)).count();
-        let old_set: HashSet<&String> = old.iter().collect();
-        agree += new.iter().filter(|id| old_set.contains(id)).count();
-        total += exact.len();
-        bar.inc(1);
-    }
+    let bar = if progress {
+        let pb = ProgressBar::new(samples.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template(&format!(
+                "recall {} {{wide_bar}} {{pos}}/{{len}}",
+                ix.old
+            ))
+            .unwrap(),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let queries = Queries {
+        samples: &samples,
+        exact: &exact_sql,
+        old: &old_sql,
+        new: &new_sql,
+    };
+    let m = queries.measure(client, None, &bar)?;
     bar.finish_and_clear();
     let n = samples.len();
     report.queries = n;
-    report.recall_pgvector = Some(hit_old as f64 / total.max(1) as f64);
-    report.recall_ruvector = Some(hit_new as f64 / total.max(1) as f64);
-    report.overlap = Some(agree as f64 / total.max(1) as f64);
-    report.ms_per_query_pgvector = Some(t_old * 1000.0 / n as f64);
-    report.ms_per_query_ruvector = Some(t_new * 1000.0 / n as f64);
+    report.recall_pgvector = Some(m.recall_old);
+    report.recall_ruvector = Some(m.recall_new);
+    report.overlap = Some(m.overlap);
+    report.ms_per_query_pgvector = Some(m.seconds_old * 1000.0 / n as f64);
+    report.ms_per_query_ruvector = Some(m.seconds_new * 1000.0 / n as f64);
+    if m.recall_new < m.recall_old - RECALL_TOLERANCE {
+        // which search setting would close the gap: ruvector.ef_search for ruhnsw,
+        // ruvector.probes for ruivfflat, doubled from the current value
+        let (setting, max) = match ix.access_method.as_str() {
+            "hnsw" => ("ruvector.ef_search", 1000),
+            "ivfflat" => ("ruvector.probes", 32768),
+            _ => return Ok(report),
+        };
+        let mut value: i64 = client
+            .query_one(&format!("SELECT current_setting('{setting}')::int8"), &[])?
+            .get(0);
+        while value < max {
+            value = (value * 2).min(max);
+            let m = queries.measure(client, Some((setting, value)), &ProgressBar::hidden())?;
+            if m.recall_new >= m.recall_old - RECALL_TOLERANCE {
+                report.tuned = Some(Tuned {
+                    setting: setting.to_string(),
+                    value,
+                    recall_ruvector: m.recall_new,
+                });
+                break;
+            }
+        }
+    }
     Ok(report)
+}
+
+/// The recall queries of one index pair.
+struct Queries<'a> {
+    samples: &'a [String],
+    exact: &'a str,
+    old: &'a str,
+    new: &'a str,
+}
+
+struct Measured {
+    recall_old: f64,
+    recall_new: f64,
+    overlap: f64,
+    seconds_old: f64,
+    seconds_new: f64,
+}
+
+impl Queries<'_> {
+    /// Runs every sample query exactly and through both indexes, with `setting` applied to the
+    /// ruvector query.
+    fn measure(
+        &self,
+        client: &mut Client,
+        setting: Option<(&str, i64)>,
+        bar: &ProgressBar,
+    ) -> Result<Measured> {
+        let (mut hit_old, mut hit_new, mut agree, mut total) = (0usize, 0usize, 0usize, 0usize);
+        let (mut t_old, mut t_new) = (0f64, 0f64);
+        for q in self.samples {
+            // the exact answer and both indexes' answers from one snapshot, so the
+            // application's concurrent writes cannot make them disagree
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .start()?;
+            tx.batch_execute(
+                "SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off",
+            )?;
+            let exact: HashSet<String> = tx
+                .query(self.exact, &[q])?
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect();
+            tx.batch_execute(
+                "SET LOCAL enable_indexscan = on; SET LOCAL enable_bitmapscan = on;
+                 SET LOCAL enable_seqscan = off",
+            )?;
+            let started = Instant::now();
+            let old: Vec<String> = tx.query(self.old, &[q])?.iter().map(|r| r.get(0)).collect();
+            t_old += started.elapsed().as_secs_f64();
+            if let Some((name, value)) = setting {
+                tx.batch_execute(&format!("SET LOCAL {name} = {value}"))?;
+            }
+            let started = Instant::now();
+            let new: Vec<String> = tx.query(self.new, &[q])?.iter().map(|r| r.get(0)).collect();
+            t_new += started.elapsed().as_secs_f64();
+            tx.commit()?;
+            hit_old += old.iter().filter(|id| exact.contains(*id)).count();
+            hit_new += new.iter().filter(|id| exact.contains(*id)).count();
+            let old_set: HashSet<&String> = old.iter().collect();
+            agree += new.iter().filter(|id| old_set.contains(id)).count();
+            total += exact.len();
+            bar.inc(1);
+        }
+        let total = total.max(1) as f64;
+        Ok(Measured {
+            recall_old: hit_old as f64 / total,
+            recall_new: hit_new as f64 / total,
+            overlap: agree as f64 / total,
+            seconds_old: t_old,
+            seconds_new: t_new,
+        })
+    }
 }
 
 /// The report as a user reads it.
@@ -395,6 +484,15 @@ pub fn print(report: &Report) {
                 i.ruvector_index,
                 i.note.as_deref().unwrap_or("")
             ),
+        }
+    }
+    for i in &report.indexes {
+        if let Some(t) = &i.tuned {
+            println!(
+                "  {}: recall@10 {:.3} with {} = {} (ALTER DATABASE ... SET {} = {}; \
+                 --tune-recall does it)",
+                i.ruvector_index, t.recall_ruvector, t.setting, t.value, t.setting, t.value
+            );
         }
     }
     println!(

@@ -10,8 +10,9 @@
 //! - `backfill_resumes_after_kill9`: the server is killed with SIGKILL in the middle of the
 //!   backfill; after restart, `run` resumes from the last committed batch and ends in the same
 //!   state.
-//! - `every_kind_of_column_and_index`: halfvec, sparsevec, an `ivfflat` index, a partial index
-//!   and a partitioned table.
+//! - `every_kind_of_column_and_index`: halfvec, sparsevec and bit columns (a bit column keeps
+//!   its type; only its index moves), an `ivfflat` index, a partial index and a partitioned
+//!   table.
 
 use postgres::{Client, NoTls};
 use ruvector_bench::dataset::Metric;
@@ -330,7 +331,7 @@ fn online_migration_under_writes() {
     );
 
     // swap again, clean up: pgvector's column and index are gone, and pgvector can go too
-    migrate_ok(&c, &["validate", "items", "embedding"]);
+    migrate_ok(&c, &["validate", "items", "embedding", "--tune-recall"]);
     migrate_ok(&c, &["swap", "items", "embedding"]);
     migrate_ok(&c, &["cleanup", "items", "embedding"]);
     let columns: Vec<String> = db
@@ -416,7 +417,7 @@ fn backfill_resumes_after_kill9() {
     assert_eq!(filled, last as i64 + 1);
     assert_eq!(filled, done);
 
-    let out = migrate_ok(&c, &["run", "items", "embedding"]);
+    let out = migrate_ok(&c, &["run", "items", "embedding", "--tune-recall"]);
     let resumed: i64 = out
         .split("backfilled ")
         .nth(1)
@@ -440,13 +441,17 @@ fn backfill_resumes_after_kill9() {
 fn every_kind_of_column_and_index() {
     let (c, mut db) = cluster("migrate-kinds", 5556);
     db.batch_execute(
-        "CREATE TABLE docs (id int PRIMARY KEY, h halfvec(8), s sparsevec(100), e vector(8), cat int);
+        "CREATE TABLE docs (id int PRIMARY KEY, h halfvec(8), s sparsevec(100), e vector(8), cat int,
+                            b bit(64));
          INSERT INTO docs SELECT i,
                 (SELECT array_agg(sin(i * 0.7 + j)) FROM generate_series(1, 8) j)::halfvec,
                 ('{' || (i % 50) + 1 || ':' || (i % 13) + 1 || ',' || (i % 47) + 51 || ':1}/100')::sparsevec,
                 (SELECT array_agg(cos(i * 0.3 + j)) FROM generate_series(1, 8) j)::vector,
-                i % 4
+                i % 4,
+                (SELECT string_agg(((i * j + j / 3) % 5 < 2)::int::text, '')
+                   FROM generate_series(1, 64) j)::bit(64)
            FROM generate_series(1, 3000) i;
+         CREATE INDEX docs_b ON docs USING hnsw (b bit_hamming_ops);
          CREATE INDEX docs_h ON docs USING hnsw (h halfvec_l2_ops);
          CREATE INDEX docs_s ON docs USING hnsw (s sparsevec_l2_ops);
          CREATE INDEX docs_e_ivf ON docs USING ivfflat (e vector_l2_ops) WITH (lists = 10);
@@ -468,11 +473,11 @@ fn every_kind_of_column_and_index() {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
-    for column in ["h", "s", "e"] {
-        let out = migrate_ok(&c, &["run", "docs", column]);
+    for column in ["h", "s", "e", "b"] {
+        let out = migrate_ok(&c, &["run", "docs", column, "--tune-recall"]);
         assert!(out.contains("PASSED"), "{out}");
     }
-    let out = migrate_ok(&c, &["run", "parted", "e"]);
+    let out = migrate_ok(&c, &["run", "parted", "e", "--tune-recall"]);
     assert!(out.contains("PASSED"), "{out}");
     assert_eq!(column_type(&mut db, "docs", "h"), "ruvector.halfvec(8)");
     assert_eq!(column_type(&mut db, "docs", "s"), "ruvector.sparsevec(100)");
@@ -485,6 +490,7 @@ fn every_kind_of_column_and_index() {
         ("docs_s", "ruhnsw"),
         ("docs_e_ivf", "ruivfflat"),
         ("docs_e_partial", "ruhnsw"),
+        ("docs_b", "ruhnsw"),
         ("parted_e", "ruhnsw"),
     ] {
         assert_eq!(index_am(&mut db, index), (am.to_string(), true), "{index}");
@@ -516,7 +522,9 @@ fn every_kind_of_column_and_index() {
         .unwrap()
         .get(0);
     assert_eq!(attached, 2);
-    for column in ["h", "s", "e"] {
+    // a bit column keeps its type: only its index moved
+    assert_eq!(column_type(&mut db, "docs", "b"), "bit(64)");
+    for column in ["h", "s", "e", "b"] {
         migrate_ok(&c, &["cleanup", "docs", column]);
     }
     migrate_ok(&c, &["cleanup", "parted", "e"]);
