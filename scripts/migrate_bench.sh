@@ -40,8 +40,8 @@ q -c "SET maintenance_work_mem = '1GB'; CREATE INDEX docs_embedding_idx ON docs 
 echo "    built in $((SECONDS - start)) s"
 echo "==> ruvector-migrate plan"
 target/release/ruvector-migrate --dsn "host=$SOCKET_DIR port=$port user=postgres dbname=postgres" plan
-echo "==> ruvector-migrate run docs embedding --tune-recall"
+echo "==> ruvector-migrate run docs embedding --tune-recall --maintenance-work-mem 1GB"
 start=$SECONDS
 target/release/ruvector-migrate --dsn "host=$SOCKET_DIR port=$port user=postgres dbname=postgres" \
-    run docs embedding --tune-recall
+    run docs embedding --tune-recall --maintenance-work-mem 1GB
 echo "    migrated in $((SECONDS - start)) s"

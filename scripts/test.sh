@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh machine (README's test command; CI runs it via .ci/run), on
 # every PostgreSQL major in scripts/majors.sh (15 and 18):
 #   1. toolchain: scripts/setup.sh --pgvector (apt packages, PostgreSQL 18 built once from
-#      Debian's source package, pgvector built into every major, cargo-pgrx, cargo pgrx init);
+#      Debian's source package, pgvector built into every major, the pinned Python clients,
+#      cargo-pgrx, cargo pgrx init);
 #   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests and the
 #      in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
 #   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
@@ -11,12 +12,14 @@
 #   4. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
 #      installed packages: on the primary major once per distance-kernel tier this CPU has
 #      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), on the others with the tier chosen at load;
-#   5. the benchmark tool's unit tests and the whole-server tests in server-tests/ (each starts
-#      its own clusters), two test binaries at a time: all of them on the primary major,
-#      including the tests across majors (pg_upgrade and dump/restore into the next major:
-#      PG_CONFIG_NEW); on the other majors the ones that exercise what differs between majors
-#      (a recall gate, kill -9 recovery and a standby with wal_consistency_checking for both
-#      access methods, format versions, ALTER EXTENSION UPDATE).
+#   5. the benchmark and migration tools' unit tests and the whole-server tests in server-tests/
+#      (each starts its own clusters; the migration tests run the ruvector-migrate binary and a
+#      psycopg + pgvector-python application), two test binaries at a time: all of them on the
+#      primary major, including the tests across majors (pg_upgrade and dump/restore into the
+#      next major: PG_CONFIG_NEW); on the other majors the ones that exercise what differs
+#      between majors (a recall gate, kill -9 recovery and a standby with
+#      wal_consistency_checking for both access methods, format versions, ALTER EXTENSION
+#      UPDATE, the Python application, the migration of every kind of column).
 # Each step prints its duration; the summary at the end lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -42,7 +42,7 @@ enum Command {
     /// Copies existing rows into the shadow column (resumable).
     Backfill(BackfillArgs),
     /// Builds the ruvector indexes on the shadow column, concurrently.
-    Index(Column),
+    Index(IndexArgs),
     /// Compares values and recall; exits 1 if they do not pass.
     Validate(ValidateArgs),
     /// Exchanges the columns' and indexes' names in one short transaction.
@@ -80,6 +80,22 @@ struct PaceArgs {
     /// Pause between backfill batches, in milliseconds.
     #[arg(long, default_value_t = 0)]
     sleep_ms: u64,
+}
+
+#[derive(Args, Clone)]
+struct IndexArgs {
+    #[command(flatten)]
+    column: Column,
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+#[derive(Args, Clone)]
+struct BuildArgs {
+    /// maintenance_work_mem for the index builds (e.g. 1GB); ruhnsw builds in memory up to it
+    /// and slower beyond. Default: the server's setting.
+    #[arg(long)]
+    maintenance_work_mem: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +154,8 @@ struct RunArgs {
     column: Column,
     #[command(flatten)]
     pace: PaceArgs,
+    #[command(flatten)]
+    build: BuildArgs,
     #[command(flatten)]
     check: CheckArgs,
     #[command(flatten)]
@@ -204,9 +222,9 @@ fn run(cli: &Cli) -> Result<i32> {
             let mut job = job(&mut client, &a.column)?;
             do_backfill(&mut client, &mut job, &a.pace, progress)?;
         }
-        Command::Index(c) => {
-            let mut job = job(&mut client, c)?;
-            index::build(&mut client, &mut job, progress)?;
+        Command::Index(a) => {
+            let mut job = job(&mut client, &a.column)?;
+            build_indexes(&mut client, &mut job, &a.build, progress)?;
         }
         Command::Validate(a) => {
             let mut job = job(&mut client, &a.column)?;
@@ -280,7 +298,7 @@ fn run(cli: &Cli) -> Result<i32> {
                 do_backfill(&mut client, &mut job, &a.pace, progress)?;
             }
             if job.phase == Phase::Backfilled {
-                index::build(&mut client, &mut job, progress)?;
+                build_indexes(&mut client, &mut job, &a.build, progress)?;
             }
             if job.phase == Phase::Indexed {
                 let code = do_validate(&mut client, &mut job, &a.check, progress)?;
@@ -327,6 +345,23 @@ fn do_backfill(client: &mut Client, job: &mut Job, pace: &PaceArgs, progress: bo
         r.rows as f64 / r.seconds.max(1e-9)
     );
     Ok(())
+}
+
+fn build_indexes(
+    client: &mut Client,
+    job: &mut Job,
+    build: &BuildArgs,
+    progress: bool,
+) -> Result<()> {
+    if let Some(mem) = &build.maintenance_work_mem {
+        client
+            .execute(
+                "SELECT set_config('maintenance_work_mem', $1, false)",
+                &[mem],
+            )
+            .with_context(|| format!("maintenance_work_mem = {mem}"))?;
+    }
+    index::build(client, job, progress)
 }
 
 fn do_validate(
