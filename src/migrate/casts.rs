@@ -248,32 +248,89 @@ fn existing_cast(source: pg_sys::Oid, target: pg_sys::Oid) -> Option<bool> {
     ))
 }
 
-/// `via(twin, integer, boolean)`, a member function of ruvector, as `regprocedure` prints it.
-fn conversion_function(via: &str, twin: &MemberType) -> String {
-    query_one::<String>(&format!(
-        "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p \
-         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
-              AND d.objid = p.oid AND d.deptype = 'e' \
-              AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
-              AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {}) \
-         WHERE p.proname = {} AND p.pronargs = 3 AND p.proargtypes[0] = {}",
-        pgrx::spi::quote_literal(RUVECTOR),
-        pgrx::spi::quote_literal(via),
-        twin.oid.to_u32()
+/// The function a cast from pgvector's `source` type calls: `pgvector_<source>_to_<target>`
+/// declared on pgvector's type itself, running the C function of ruvector's `via(twin, integer,
+/// boolean)` (the bytes are the same). Declaring it on pgvector's type rather than using `via`
+/// through the binary cast keeps the two casts independent: `pg_dump --binary-upgrade` (used by
+/// `pg_upgrade`) recreates casts in name order, and a cast whose function needs another cast
+/// to exist first would fail there. Created if missing (as a member of ruvector); returns its
+/// signature.
+fn bridge_function(
+    via: &str,
+    twin: &MemberType,
+    source: &MemberType,
+    target: &MemberType,
+    in_ruvector_script: bool,
+) -> String {
+    let name = format!("pgvector_{}_to_{}", source.name, target.name);
+    let schema = query_one::<String>(&format!(
+        "SELECT n.nspname::text FROM pg_catalog.pg_type t          JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = {}",
+        target.oid.to_u32()
     ))
-    .unwrap_or_else(|| {
+    .unwrap_or_default();
+    let signature = format!(
+        "{}.{}({}, integer, boolean)",
+        pgrx::spi::quote_identifier(&schema),
+        name,
+        source.sql
+    );
+    let exists = query_one::<bool>(&format!(
+        "SELECT pg_catalog.to_regprocedure({}) IS NOT NULL",
+        pgrx::spi::quote_literal(&signature)
+    ));
+    if exists == Some(true) {
+        return signature;
+    }
+    let Some((library, symbol)) = Spi::connect(|client| {
+        let table = client.select(
+            &format!(
+                "SELECT p.probin::text, p.prosrc::text FROM pg_catalog.pg_proc p \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+                      AND d.objid = p.oid AND d.deptype = 'e' \
+                      AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
+                      AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {}) \
+                 WHERE p.proname = {} AND p.pronargs = 3 AND p.proargtypes[0] = {}",
+                pgrx::spi::quote_literal(RUVECTOR),
+                pgrx::spi::quote_literal(via),
+                twin.oid.to_u32()
+            ),
+            Some(1),
+            &[],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let row = table.first();
+        Ok::<_, pgrx::spi::Error>(Some((
+            row.get::<String>(1)?.unwrap_or_default(),
+            row.get::<String>(2)?.unwrap_or_default(),
+        )))
+    })
+    .unwrap_or_else(|e| spi_failed(e)) else {
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
-            format!(
-                "ruvector's function {via}({}, integer, boolean) is missing",
-                twin.sql
-            ),
+            format!("ruvector's function {via}({}, integer, boolean) is missing", twin.sql),
             "ruvector",
         )
         .set_hint("Reinstall the extension: DROP EXTENSION ruvector; CREATE EXTENSION ruvector;")
         .report(PgLogLevel::ERROR);
         unreachable!("ERROR reports do not return")
-    })
+    };
+    as_bootstrap_superuser(|| {
+        execute(&format!(
+            "CREATE FUNCTION {signature} RETURNS {} AS {}, {} \
+             LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE",
+            target.sql,
+            pgrx::spi::quote_literal(&library),
+            pgrx::spi::quote_literal(&symbol)
+        ));
+        if !in_ruvector_script {
+            execute(&format!(
+                "ALTER EXTENSION ruvector ADD FUNCTION {signature}"
+            ));
+        }
+    });
+    signature
 }
 
 /// Creates every cast of [`CASTS`] that does not exist yet, as members of ruvector; returns all
@@ -308,7 +365,14 @@ fn ensure_casts() -> Vec<CastRow> {
                 let Some(twin) = find(&ruvector, ruvector_twin(spec.pgvector)) else {
                     continue;
                 };
-                format!("WITH FUNCTION {}", conversion_function(via, twin))
+                if existing_cast(source.oid, target.oid).is_some() {
+                    String::new()
+                } else {
+                    format!(
+                        "WITH FUNCTION {}",
+                        bridge_function(via, twin, source, target, in_ruvector_script)
+                    )
+                }
             }
         };
         let created = match existing_cast(source.oid, target.oid) {
@@ -367,6 +431,37 @@ fn drop_casts() {
                 execute(&format!("DROP CAST {pair}"));
             });
         }
+    }
+    // then the functions of the function casts, declared on pgvector's types
+    let functions: Vec<String> = Spi::connect(|client| {
+        client
+            .select(
+                &format!(
+                    "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p \
+                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+                          AND d.objid = p.oid AND d.deptype = 'e' \
+                          AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
+                          AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {}) \
+                     WHERE p.proname LIKE 'pgvector\\_%\\_to\\_%' AND p.proargtypes[0] IN ({})",
+                    pgrx::spi::quote_literal(RUVECTOR),
+                    pgvector
+                        .iter()
+                        .map(|t| t.oid.to_u32().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None,
+                &[],
+            )?
+            .map(|row| row.get::<String>(1).map(Option::unwrap_or_default))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap_or_else(|e| spi_failed(e));
+    for f in functions {
+        as_bootstrap_superuser(|| {
+            execute(&format!("ALTER EXTENSION ruvector DROP FUNCTION {f}"));
+            execute(&format!("DROP FUNCTION {f}"));
+        });
     }
 }
 
