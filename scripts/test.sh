@@ -205,11 +205,14 @@ for job in "${jobs_list[@]}"; do
 done
 wait
 server_failed=()
-for rc in "$logs"/*.rc; do
-    if [ "$(cat "$rc")" != 0 ]; then
-        server_failed+=("$(basename "$rc" .log.rc)")
-        echo "----- ${rc%.rc}" >&2
-        cat "${rc%.rc}" >&2
+# every job must have left its exit status: one that did not (killed, or never started) fails
+for job in "${jobs_list[@]}"; do
+    label=${job%%:::*}
+    log="$logs/${label// /-}.log"
+    if [ ! -f "$log.rc" ] || [ "$(cat "$log.rc")" != 0 ]; then
+        server_failed+=("${label// /-}")
+        echo "----- $log (exit status: $(cat "$log.rc" 2>/dev/null || echo none))" >&2
+        cat "$log" >&2 || true
     fi
 done
 if [ ${#server_failed[@]} -gt 0 ]; then
