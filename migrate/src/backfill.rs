@@ -32,65 +32,23 @@ pub struct Report {
 
 pub fn backfill(client: &mut Client, job: &mut Job, pace: Pace) -> Result<Report> {
     let t = &job.target;
-    let key_types: Vec<String> = t
-        .key
-        .iter()
-        .map(|k| {
-            client
-                .query_one(
-                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-                      WHERE attrelid = $1::int8::oid AND attname = $2",
-                    &[&(t.relid as i64), k],
-                )
-                .map(|r| r.get::<_, String>(0))
-        })
-        .collect::<Result<_, _>>()?;
-    let keys = t.key_list();
-    let qualified_keys = t
-        .key
-        .iter()
-        .map(|k| format!("t.{}", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let b_keys = t
-        .key
-        .iter()
-        .map(|k| format!("b.{}", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let last_param = key_types
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| format!("($1::text[])[{}]::{ty}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let key_text = t
-        .key
-        .iter()
-        .map(|k| format!("{}::text", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let desc = t
-        .key
-        .iter()
-        .map(|k| format!("{} DESC", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let walk = t.key_walk(client)?;
     // One statement per batch: pick the next `batch` keys, write the shadow of those that lack
     // it, and say how many were written and where the batch ended.
     let sql = format!(
         "WITH b AS (
-             SELECT {keys} FROM {table}
-              WHERE $1::text[] IS NULL OR ({keys}) > ({last_param})
-              ORDER BY {keys} LIMIT $2
+             SELECT {keys} FROM {table} WHERE {after_last} ORDER BY {keys} LIMIT $2
          ), u AS (
              UPDATE {table} t SET {shadow} = t.{column}
-               FROM b WHERE ({qualified_keys}) = ({b_keys})
+               FROM b WHERE {join_b}
                 AND t.{shadow} IS NULL AND t.{column} IS NOT NULL
              RETURNING 1
          )
-         SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u),
-                (SELECT ARRAY[{key_text}] FROM b ORDER BY {desc} LIMIT 1)",
+         SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), {last_of_b}",
+        keys = walk.keys,
+        after_last = walk.after_last,
+        join_b = walk.join_b,
+        last_of_b = walk.last_of_b,
         table = job.table_sql(),
         shadow = job.shadow_sql(),
         column = job.column_sql(),

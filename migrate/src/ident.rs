@@ -144,6 +144,11 @@ pub fn rename_column(sql: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// Whether `sql` (as for [`rename_column`]) refers to column `column`.
+pub fn mentions_column(sql: &str, column: &str) -> bool {
+    rename_column(sql, column, "\u{1}") != sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +192,8 @@ mod tests {
             "(\"Emb_ruvector\" ops) WHERE emb IS NULL"
         );
         assert_eq!(rename_column("(Emb)", "emb", "x"), "(x)");
+        assert!(mentions_column("USING ruhnsw (e ops) WHERE cat = 1", "cat"));
+        assert!(!mentions_column("USING ruhnsw (e ops)", "ops_x"));
         assert_eq!(
             rename_column("('it''s e' || e)", "e", "x"),
             "('it''s e' || x)"

@@ -235,6 +235,19 @@ impl Job {
         format!("ruvector_migrate_back_{}", self.id)
     }
 
+    /// The pgvector column and the ruvector column, quoted, by their names now: before the
+    /// swap the column and its shadow; after it the old name and the column; for a `bit`
+    /// column (index-only) the column itself twice.
+    pub fn columns_now(&self) -> (String, String) {
+        if self.index_only() {
+            (self.column_sql(), self.column_sql())
+        } else if self.phase == Phase::Swapped {
+            (self.old_sql(), self.column_sql())
+        } else {
+            (self.column_sql(), self.shadow_sql())
+        }
+    }
+
     pub fn column_sql(&self) -> String {
         quote(&self.target.column)
     }

@@ -187,13 +187,18 @@ fn connect(cli: &Cli) -> Result<Client> {
     Ok(client)
 }
 
-/// The migration of a column, which must have been started.
-fn job(client: &mut Client, c: &Column) -> Result<Job> {
+/// The migration of a column, if one was started.
+fn find_job(client: &mut Client, c: &Column) -> Result<Option<Job>> {
     let relid = client
         .query_opt("SELECT to_regclass($1)::oid::int8", &[&c.table])?
         .and_then(|r| r.get::<_, Option<i64>>(0))
         .with_context(|| format!("table {} does not exist", c.table))? as u32;
-    Job::load(client, relid, &c.column)?.with_context(|| {
+    Job::load(client, relid, &c.column)
+}
+
+/// The migration of a column, which must have been started.
+fn job(client: &mut Client, c: &Column) -> Result<Job> {
+    find_job(client, c)?.with_context(|| {
         format!(
             "no migration of {}.{} is under way: ruvector-migrate start {} {}",
             c.table, c.column, c.table, c.column
@@ -274,12 +279,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Run(a) => {
             let c = &a.column;
-            let relid = client
-                .query_opt("SELECT to_regclass($1)::oid::int8", &[&c.table])?
-                .and_then(|r| r.get::<_, Option<i64>>(0))
-                .with_context(|| format!("table {} does not exist", c.table))?
-                as u32;
-            let mut job = match Job::load(&mut client, relid, &c.column)? {
+            let mut job = match find_job(&mut client, c)? {
                 Some(j) => {
                     eprintln!(
                         "resuming: {}.{} is {}",

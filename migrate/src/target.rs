@@ -2,7 +2,7 @@
 //! with their ruvector replacements (from `ruvector_migration_plan()`, the extension's own
 //! mapping).
 
-use crate::ident::{qualified, quote, rename_column};
+use crate::ident::{mentions_column, qualified, quote, rename_column};
 use anyhow::{bail, Context, Result};
 use postgres::Client;
 
@@ -221,6 +221,45 @@ impl Target {
             .join(", ")
     }
 
+    /// SQL fragments for walking the table in primary-key order in batches, each batch
+    /// starting after the last key of the previous one (passed as `$1`, a text[]).
+    pub fn key_walk(&self, client: &mut Client) -> Result<KeyWalk> {
+        let list = |f: &dyn Fn(usize, &str) -> String| -> String {
+            self.key
+                .iter()
+                .enumerate()
+                .map(|(i, k)| f(i, &quote(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut after = Vec::new();
+        for (i, k) in self.key.iter().enumerate() {
+            let ty: String = client
+                .query_one(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                      WHERE attrelid = $1::int8::oid AND attname = $2",
+                    &[&(self.relid as i64), k],
+                )?
+                .get(0);
+            after.push(format!("($1::text[])[{}]::{ty}", i + 1));
+        }
+        let keys = self.key_list();
+        Ok(KeyWalk {
+            after_last: format!("($1::text[] IS NULL OR ({keys}) > ({}))", after.join(", ")),
+            last_of_b: format!(
+                "(SELECT ARRAY[{}] FROM b ORDER BY {} LIMIT 1)",
+                list(&|_, k| format!("{k}::text")),
+                list(&|_, k| format!("{k} DESC"))
+            ),
+            join_b: format!(
+                "({}) = ({})",
+                list(&|_, k| format!("t.{k}")),
+                list(&|_, k| format!("b.{k}"))
+            ),
+            keys,
+        })
+    }
+
     pub fn is_partitioned(&self) -> bool {
         self.relkind == 'p'
     }
@@ -247,7 +286,7 @@ impl Target {
             let on_column = ddl
                 .as_deref()
                 .and_then(|d| d.find(" USING ").map(|i| &d[i..]))
-                .is_some_and(|using| rename_column(using, &self.column, "\u{1}") != using);
+                .is_some_and(|using| mentions_column(using, &self.column));
             if !on_column {
                 continue;
             }
@@ -272,6 +311,18 @@ impl Target {
         }
         Ok(plans)
     }
+}
+
+/// SQL fragments of a walk in primary-key order ([`Target::key_walk`]).
+pub struct KeyWalk {
+    /// The key columns, for SELECT and ORDER BY.
+    pub keys: String,
+    /// The condition for rows after the key in `$1` (all rows when `$1` is NULL).
+    pub after_last: String,
+    /// The last key of CTE `b`, as text[] (the next `$1`).
+    pub last_of_b: String,
+    /// Joins table alias `t` to CTE `b` on the key.
+    pub join_b: String,
 }
 
 /// One pgvector index on the column and the ruvector index that replaces it.

@@ -104,59 +104,24 @@ fn compare_values(
 ) -> Result<(i64, i64, i64)> {
     let t = &job.target;
     let (pgv_send, rv_send) = t.kind.send_functions();
-    let keys = t.key_list();
-    let key_text = t
-        .key
-        .iter()
-        .map(|k| format!("{}::text", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let desc = t
-        .key
-        .iter()
-        .map(|k| format!("{} DESC", quote(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let key_types: Vec<String> = t
-        .key
-        .iter()
-        .map(|k| {
-            client
-                .query_one(
-                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-                      WHERE attrelid = $1::int8::oid AND attname = $2",
-                    &[&(t.relid as i64), k],
-                )
-                .map(|r| r.get::<_, String>(0))
-        })
-        .collect::<Result<_, _>>()?;
-    let last_param = key_types
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| format!("($1::text[])[{}]::{ty}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let walk = t.key_walk(client)?;
     // After the swap the names are exchanged: compare the pgvector column with the ruvector one
     // whatever they are called now.
-    let (pgv_col, rv_col) = if job.index_only() {
-        (job.column_sql(), job.column_sql())
-    } else if job.phase == Phase::Swapped {
-        (job.old_sql(), job.column_sql())
-    } else {
-        (job.column_sql(), job.shadow_sql())
-    };
+    let (pgv_col, rv_col) = job.columns_now();
     let sql = format!(
         "WITH b AS (
              SELECT {keys}, {pgv_col} AS p, {rv_col} AS r FROM {table}
-              WHERE $1::text[] IS NULL OR ({keys}) > ({last_param})
-              ORDER BY {keys} LIMIT $2
+              WHERE {after_last} ORDER BY {keys} LIMIT $2
          )
          SELECT count(*),
                 count(*) FILTER (WHERE p IS NULL AND r IS NULL),
                 count(*) FILTER (WHERE {pgv_schema}.{pgv_send}(p) IS DISTINCT FROM
                                        {rv_schema}.{rv_send}(r)),
-                (SELECT ARRAY[{key_text}] FROM b ORDER BY {desc} LIMIT 1)
+                {last_of_b}
            FROM b",
+        keys = walk.keys,
+        after_last = walk.after_last,
+        last_of_b = walk.last_of_b,
         table = job.table_sql(),
         pgv_schema = t.type_schema(true),
         rv_schema = t.type_schema(false),
@@ -219,24 +184,11 @@ fn check_index(
         report.note = Some("an expression index: recall not measured".into());
         return Ok(report);
     }
-    let (pgv_col, rv_col, pgv_index, rv_index) = if job.phase == Phase::Swapped {
-        (
-            if job.index_only() {
-                job.column_sql()
-            } else {
-                job.old_sql()
-            },
-            job.column_sql(),
-            format!("{}_pgvector", ix.old),
-            ix.old.clone(),
-        )
+    let (pgv_col, rv_col) = job.columns_now();
+    let (pgv_index, rv_index) = if job.phase == Phase::Swapped {
+        (format!("{}_pgvector", ix.old), ix.old.clone())
     } else {
-        (
-            job.column_sql(),
-            job.shadow_sql(),
-            ix.old.clone(),
-            ix.new.clone(),
-        )
+        (ix.old.clone(), ix.new.clone())
     };
     let table = job.table_sql();
     let pred_old = ix

@@ -15,6 +15,12 @@ use ruvector_bench::wire::VectorParam;
 use std::collections::BTreeMap;
 
 /// GloVe rows in each table.
+/// pgvector in `public` and ruvector in its own schema `ruvector`, as a pgvector user installs
+/// them side by side (both define `halfvec` and `sparsevec`). Fails if pgvector is not installed
+/// on the server (scripts/setup.sh --pgvector).
+pub const BESIDE_PGVECTOR: &str =
+    "CREATE EXTENSION vector; CREATE SCHEMA ruvector; CREATE EXTENSION ruvector SCHEMA ruvector;";
+
 pub const ROWS: usize = 3000;
 /// Rows of the 8,100-dimensional table.
 pub const BIG_ROWS: usize = 300;

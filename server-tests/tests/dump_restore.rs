@@ -162,9 +162,8 @@ fn source(data: &Data) -> (Cluster, Snapshot, Answers, Snapshot, Vec<Vec<i32>>) 
 
     let mut side = src.connect("side").unwrap();
     side.batch_execute(
-        "CREATE EXTENSION vector;
-         CREATE SCHEMA ruvector;
-         CREATE EXTENSION ruvector SCHEMA ruvector;
+        &format!(
+            "{}
          SET search_path = public, ruvector;
          CREATE TABLE items_pgv (id int4 PRIMARY KEY, embedding vector(3), h public.halfvec(3));
          CREATE TABLE items_ru (id int4 PRIMARY KEY, embedding ruvector(3), h ruvector.halfvec(3),
@@ -178,6 +177,8 @@ fn source(data: &Data) -> (Cluster, Snapshot, Answers, Snapshot, Vec<Vec<i32>>) 
          CREATE INDEX items_pgv_idx ON items_pgv USING hnsw (embedding vector_l2_ops);
          CREATE INDEX items_ru_idx ON items_ru USING ruhnsw (embedding ruvector_l2_ops);
          CREATE INDEX items_ru_h_idx ON items_ru USING ruivfflat (h halfvec_cosine_ops) WITH (lists = 4)",
+            fixture::BESIDE_PGVECTOR
+        ),
     )
     .expect("database side needs pgvector installed (scripts/setup.sh --pgvector)");
     let side_ans = side_answers(&mut side);

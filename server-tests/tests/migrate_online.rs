@@ -18,6 +18,7 @@ use postgres::{Client, NoTls};
 use ruvector_bench::dataset::Metric;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data;
+use ruvector_server_tests::fixture;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,16 +68,33 @@ fn migrate_ok(c: &Cluster, args: &[&str]) -> String {
 fn cluster(name: &str, port: u16) -> (Cluster, Client) {
     let c = Cluster::new(name, port, &["maintenance_work_mem = '256MB'"]).unwrap();
     let mut db = c.connect("postgres").unwrap();
-    db.batch_execute(
-        "CREATE EXTENSION vector;
-         CREATE SCHEMA ruvector;
-         CREATE EXTENSION ruvector SCHEMA ruvector;
+    db.batch_execute(&format!(
+        "{}
          ALTER DATABASE postgres SET search_path = \"$user\", public, ruvector;",
-    )
+        fixture::BESIDE_PGVECTOR
+    ))
     .expect("pgvector must be installed (scripts/setup.sh --pgvector)");
     drop(db);
     let db = c.connect("postgres").unwrap();
     (c, db)
+}
+
+/// Table `items (id, embedding vector(50))` with the first `rows` GloVe rows and a pgvector
+/// `hnsw` index `index` of operator class `opclass`.
+fn pgvector_items(
+    db: &mut Client,
+    ds: &ruvector_bench::dataset::Dataset,
+    rows: usize,
+    index: &str,
+    opclass: &str,
+) {
+    db.batch_execute("CREATE TABLE items (id int4 PRIMARY KEY, embedding vector(50))")
+        .unwrap();
+    data::copy_rows(db, "items", ds, 0..rows).unwrap();
+    db.batch_execute(&format!(
+        "CREATE INDEX {index} ON items USING hnsw (embedding {opclass}); ANALYZE items;"
+    ))
+    .unwrap();
 }
 
 /// pgvector's text form of a vector (shortest round-trip floats, as the server prints them).
@@ -214,14 +232,13 @@ fn assert_contents(db: &mut Client, column: &str, want: &BTreeMap<i32, Vec<f32>>
 fn online_migration_under_writes() {
     let ds = data::glove(Metric::Cosine);
     let (c, mut db) = cluster("migrate-online", 5554);
-    db.batch_execute("CREATE TABLE items (id int4 PRIMARY KEY, embedding vector(50))")
-        .unwrap();
-    data::copy_rows(&mut db, "items", &ds, 0..100_000).unwrap();
-    db.batch_execute(
-        "CREATE INDEX items_embedding_idx ON items USING hnsw (embedding vector_cosine_ops);
-         ANALYZE items;",
-    )
-    .unwrap();
+    pgvector_items(
+        &mut db,
+        &ds,
+        100_000,
+        "items_embedding_idx",
+        "vector_cosine_ops",
+    );
     let base: Vec<Vec<f32>> = (0..100_000).map(|i| ds.base.row(i).to_vec()).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -355,14 +372,7 @@ fn online_migration_under_writes() {
 fn backfill_resumes_after_kill9() {
     let ds = data::glove(Metric::L2);
     let (c, mut db) = cluster("migrate-kill9", 5555);
-    db.batch_execute("CREATE TABLE items (id int4 PRIMARY KEY, embedding vector(50))")
-        .unwrap();
-    data::copy_rows(&mut db, "items", &ds, 0..30_000).unwrap();
-    db.batch_execute(
-        "CREATE INDEX items_l2 ON items USING hnsw (embedding vector_l2_ops);
-         ANALYZE items;",
-    )
-    .unwrap();
+    pgvector_items(&mut db, &ds, 30_000, "items_l2", "vector_l2_ops");
     migrate_ok(&c, &["start", "items", "embedding"]);
     let mut backfill = Command::new(migrate_bin())
         .args(["--dsn", &c.conninfo("postgres"), "--quiet"])

@@ -30,14 +30,13 @@ fn create_side(c: &Cluster) {
     let mut admin = c.connect("postgres").unwrap();
     admin.batch_execute("CREATE DATABASE side").unwrap();
     let mut side = c.connect("side").unwrap();
-    side.batch_execute(
-        "CREATE EXTENSION vector;
-         CREATE SCHEMA ruvector;
-         CREATE EXTENSION ruvector SCHEMA ruvector;
+    side.batch_execute(&format!(
+        "{}
          CREATE TABLE t (id int, e ruvector.ruvector(3));
          INSERT INTO t SELECT i, ARRAY[sin(i), cos(i), i % 7] FROM generate_series(1, 300) i;
          CREATE INDEX t_e ON t USING ruhnsw (e ruvector.ruvector_l2_ops);",
-    )
+        fixture::BESIDE_PGVECTOR
+    ))
     .expect("pgvector must be installed (scripts/setup.sh --pgvector)");
 }
 

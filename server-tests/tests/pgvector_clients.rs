@@ -15,6 +15,7 @@
 //!    types (README, "Migrating from pgvector"), prints the same answers again.
 
 use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::fixture;
 use serde_json::Value;
 use std::process::Command;
 
@@ -76,10 +77,8 @@ fn a_pgvector_application_runs_unchanged_on_ruvector_columns() {
     let mut admin = c.connect("postgres").unwrap();
     admin.batch_execute("CREATE DATABASE shop").unwrap();
     let mut db = c.connect("shop").unwrap();
-    db.batch_execute(
-        "CREATE EXTENSION vector;
-         CREATE SCHEMA ruvector;
-         CREATE EXTENSION ruvector SCHEMA ruvector;
+    db.batch_execute(&format!(
+        "{}
          ALTER DATABASE shop SET search_path = \"$user\", public, ruvector;
          CREATE TABLE items (id int PRIMARY KEY, embedding vector(3), half halfvec(3),
                              sparse sparsevec(5));
@@ -90,7 +89,8 @@ fn a_pgvector_application_runs_unchanged_on_ruvector_columns() {
          CREATE INDEX items_l2_idx ON items USING hnsw (embedding vector_l2_ops);
          CREATE INDEX items_half_idx ON items USING hnsw (half halfvec_l2_ops);
          CREATE INDEX items_sparse_idx ON items USING hnsw (sparse sparsevec_l2_ops);",
-    )
+        fixture::BESIDE_PGVECTOR
+    ))
     .expect("pgvector must be installed (scripts/setup.sh --pgvector)");
     let conninfo = c.conninfo("shop");
     // a new session, with the database's search_path

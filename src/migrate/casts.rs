@@ -10,8 +10,9 @@
 //! resolves to ruvector's operators when the other side is a ruvector column), back towards
 //! pgvector ASSIGNMENT only — two implicit directions would make every mixed expression
 //! ambiguous. Three more mirror pgvector's own implicit casts `vector → halfvec`,
-//! `vector → sparsevec` and `halfvec → sparsevec`, into ruvector's types, through ruvector's
-//! conversion functions, so a `vector` parameter also reaches a ruvector `halfvec` column.
+//! `vector → sparsevec` and `halfvec → sparsevec`, into ruvector's types, through functions
+//! declared on pgvector's types that run ruvector's conversions (see [`bridge_function`]), so a
+//! `vector` parameter also reaches a ruvector `halfvec` column.
 //!
 //! How they come and go (PostgreSQL docs, "Packaging Related Objects into an Extension" and
 //! "Event Triggers"):
@@ -129,6 +130,18 @@ struct MemberType {
     name: String,
     oid: pg_sys::Oid,
     sql: String,
+    /// Its schema, quoted as an identifier.
+    schema: String,
+}
+
+/// SQL: whether the object `objid` of catalog `catalog` is a member of extension ruvector.
+fn ruvector_member(catalog: &str, objid: &str) -> String {
+    format!(
+        "EXISTS (SELECT FROM pg_catalog.pg_depend d \
+          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = {objid} \
+            AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e' \
+            AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = '{RUVECTOR}'))"
+    )
 }
 
 /// The vector types that are members of extension `ext`, or None if it is not installed.
@@ -142,7 +155,8 @@ fn member_types(ext: &str) -> Option<Vec<MemberType>> {
         };
         let rows = client.select(
             &format!(
-                "SELECT t.typname::text, t.oid, t.oid::pg_catalog.regtype::text \
+                "SELECT t.typname::text, t.oid, t.oid::pg_catalog.regtype::text, \
+                        t.typnamespace::pg_catalog.regnamespace::text \
                  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type t ON t.oid = d.objid \
                  WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass \
                    AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
@@ -159,6 +173,7 @@ fn member_types(ext: &str) -> Option<Vec<MemberType>> {
                 name: row.get::<String>(1)?.unwrap_or_default(),
                 oid: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::InvalidOid),
                 sql: row.get::<String>(3)?.unwrap_or_default(),
+                schema: row.get::<String>(4)?.unwrap_or_default(),
             });
         }
         Ok::<_, pgrx::spi::Error>(Some(types))
@@ -236,13 +251,8 @@ fn execute(sql: &str) {
 /// Whether a cast from `source` to `target` exists, and whether it is a member of ruvector.
 fn existing_cast(source: pg_sys::Oid, target: pg_sys::Oid) -> Option<bool> {
     query_one::<bool>(&format!(
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_depend d \
-             WHERE d.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND d.objid = c.oid \
-               AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
-               AND d.deptype = 'e' \
-               AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {})) \
-         FROM pg_catalog.pg_cast c WHERE c.castsource = {} AND c.casttarget = {}",
-        pgrx::spi::quote_literal(RUVECTOR),
+        "SELECT {} FROM pg_catalog.pg_cast c WHERE c.castsource = {} AND c.casttarget = {}",
+        ruvector_member("pg_cast", "c.oid"),
         source.to_u32(),
         target.to_u32()
     ))
@@ -263,16 +273,9 @@ fn bridge_function(
     in_ruvector_script: bool,
 ) -> String {
     let name = format!("pgvector_{}_to_{}", source.name, target.name);
-    let schema = query_one::<String>(&format!(
-        "SELECT n.nspname::text FROM pg_catalog.pg_type t          JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = {}",
-        target.oid.to_u32()
-    ))
-    .unwrap_or_default();
     let signature = format!(
         "{}.{}({}, integer, boolean)",
-        pgrx::spi::quote_identifier(&schema),
-        name,
-        source.sql
+        target.schema, name, source.sql
     );
     let exists = query_one::<bool>(&format!(
         "SELECT pg_catalog.to_regprocedure({}) IS NOT NULL",
@@ -285,12 +288,8 @@ fn bridge_function(
         let table = client.select(
             &format!(
                 "SELECT p.probin::text, p.prosrc::text FROM pg_catalog.pg_proc p \
-                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
-                      AND d.objid = p.oid AND d.deptype = 'e' \
-                      AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
-                      AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {}) \
-                 WHERE p.proname = {} AND p.pronargs = 3 AND p.proargtypes[0] = {}",
-                pgrx::spi::quote_literal(RUVECTOR),
+                 WHERE {} AND p.proname = {} AND p.pronargs = 3 AND p.proargtypes[0] = {}",
+                ruvector_member("pg_proc", "p.oid"),
                 pgrx::spi::quote_literal(via),
                 twin.oid.to_u32()
             ),
@@ -309,7 +308,10 @@ fn bridge_function(
     .unwrap_or_else(|e| spi_failed(e)) else {
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
-            format!("ruvector's function {via}({}, integer, boolean) is missing", twin.sql),
+            format!(
+                "ruvector's function {via}({}, integer, boolean) is missing",
+                twin.sql
+            ),
             "ruvector",
         )
         .set_hint("Reinstall the extension: DROP EXTENSION ruvector; CREATE EXTENSION ruvector;")
@@ -359,26 +361,22 @@ fn ensure_casts() -> Vec<CastRow> {
         } else {
             "ASSIGNMENT"
         };
-        let method = match spec.via {
-            None => "WITHOUT FUNCTION".to_string(),
-            Some(via) => {
-                let Some(twin) = find(&ruvector, ruvector_twin(spec.pgvector)) else {
-                    continue;
-                };
-                if existing_cast(source.oid, target.oid).is_some() {
-                    String::new()
-                } else {
-                    format!(
-                        "WITH FUNCTION {}",
-                        bridge_function(via, twin, source, target, in_ruvector_script)
-                    )
-                }
-            }
-        };
         let created = match existing_cast(source.oid, target.oid) {
             // ours already, or a cast somebody else made: left as it is
             Some(_) => false,
             None => {
+                let method = match spec.via {
+                    None => "WITHOUT FUNCTION".to_string(),
+                    Some(via) => {
+                        let Some(twin) = find(&ruvector, ruvector_twin(spec.pgvector)) else {
+                            continue;
+                        };
+                        format!(
+                            "WITH FUNCTION {}",
+                            bridge_function(via, twin, source, target, in_ruvector_script)
+                        )
+                    }
+                };
                 let pair = format!("({} AS {})", source.sql, target.sql);
                 as_bootstrap_superuser(|| {
                     execute(&format!("CREATE CAST {pair} {method} AS {context}"));
@@ -414,9 +412,7 @@ fn drop_casts() {
     let (Some(pgvector), Some(ruvector)) = (member_types(PGVECTOR), member_types(RUVECTOR)) else {
         return;
     };
-    // In reverse: PostgreSQL 18 makes a cast whose function takes a binary-coercible argument
-    // depend on that binary cast (vector -> halfvec depends on vector -> ruvector).
-    for spec in CASTS.iter().rev() {
+    for spec in &CASTS {
         let (Some(p), Some(r)) = (
             find(&pgvector, spec.pgvector),
             find(&ruvector, spec.ruvector),
@@ -438,12 +434,9 @@ fn drop_casts() {
             .select(
                 &format!(
                     "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p \
-                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
-                          AND d.objid = p.oid AND d.deptype = 'e' \
-                          AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
-                          AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = {}) \
-                     WHERE p.proname LIKE 'pgvector\\_%\\_to\\_%' AND p.proargtypes[0] IN ({})",
-                    pgrx::spi::quote_literal(RUVECTOR),
+                     WHERE {} AND p.proname LIKE 'pgvector\\_%\\_to\\_%' \
+                       AND p.proargtypes[0] IN ({})",
+                    ruvector_member("pg_proc", "p.oid"),
                     pgvector
                         .iter()
                         .map(|t| t.oid.to_u32().to_string())
