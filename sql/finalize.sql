@@ -471,6 +471,81 @@ CREATE OPERATOR CLASS bit_jaccard_ops
     OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 jaccard_distance(bit, bit);
 
+-- ============================================================================================
+-- Key columns of ruhnsw indexes: `USING ruhnsw (embedding ruvector_cosine_ops, tenant_id,
+-- category)`. Their operator classes list btree's comparison operators under btree's strategy
+-- numbers (1 <, 2 <=, 3 =, 4 >=, 5 >), so that the planner hands WHERE clauses on these columns
+-- to the index as scan keys, checked inside the index during the search (src/am/keys.rs).
+-- Integers form one family with every cross-type operator, as btree's integer_ops does, so
+-- `int8_column = 5` (an int4 constant) is a scan key too. Text and uuid have equality only.
+-- ============================================================================================
+
+CREATE OPERATOR FAMILY integer_ops USING ruhnsw;
+
+CREATE OPERATOR CLASS int2_ops
+    DEFAULT FOR TYPE int2 USING ruhnsw FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int4_ops
+    DEFAULT FOR TYPE int4 USING ruhnsw FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int8_ops
+    DEFAULT FOR TYPE int8 USING ruhnsw FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+ALTER OPERATOR FAMILY integer_ops USING ruhnsw ADD
+    OPERATOR 1 pg_catalog.< (int2, int4),
+    OPERATOR 2 pg_catalog.<= (int2, int4),
+    OPERATOR 3 pg_catalog.= (int2, int4),
+    OPERATOR 4 pg_catalog.>= (int2, int4),
+    OPERATOR 5 pg_catalog.> (int2, int4),
+    OPERATOR 1 pg_catalog.< (int2, int8),
+    OPERATOR 2 pg_catalog.<= (int2, int8),
+    OPERATOR 3 pg_catalog.= (int2, int8),
+    OPERATOR 4 pg_catalog.>= (int2, int8),
+    OPERATOR 5 pg_catalog.> (int2, int8),
+    OPERATOR 1 pg_catalog.< (int4, int2),
+    OPERATOR 2 pg_catalog.<= (int4, int2),
+    OPERATOR 3 pg_catalog.= (int4, int2),
+    OPERATOR 4 pg_catalog.>= (int4, int2),
+    OPERATOR 5 pg_catalog.> (int4, int2),
+    OPERATOR 1 pg_catalog.< (int4, int8),
+    OPERATOR 2 pg_catalog.<= (int4, int8),
+    OPERATOR 3 pg_catalog.= (int4, int8),
+    OPERATOR 4 pg_catalog.>= (int4, int8),
+    OPERATOR 5 pg_catalog.> (int4, int8),
+    OPERATOR 1 pg_catalog.< (int8, int2),
+    OPERATOR 2 pg_catalog.<= (int8, int2),
+    OPERATOR 3 pg_catalog.= (int8, int2),
+    OPERATOR 4 pg_catalog.>= (int8, int2),
+    OPERATOR 5 pg_catalog.> (int8, int2),
+    OPERATOR 1 pg_catalog.< (int8, int4),
+    OPERATOR 2 pg_catalog.<= (int8, int4),
+    OPERATOR 3 pg_catalog.= (int8, int4),
+    OPERATOR 4 pg_catalog.>= (int8, int4),
+    OPERATOR 5 pg_catalog.> (int8, int4);
+
+CREATE OPERATOR CLASS text_ops
+    DEFAULT FOR TYPE text USING ruhnsw AS
+    OPERATOR 3 pg_catalog.=;
+
+CREATE OPERATOR CLASS uuid_ops
+    DEFAULT FOR TYPE uuid USING ruhnsw AS
+    OPERATOR 3 pg_catalog.=;
+
 
 -- ============================================================================================
 -- ruivfflat operator classes (pgvector's set: no L1, sparse or Jaccard for IVF). FUNCTION 1 is

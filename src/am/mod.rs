@@ -5,6 +5,7 @@
 pub mod codebook;
 pub mod hnsw;
 pub mod ivf;
+pub mod keys;
 pub mod memcx;
 pub mod memstats;
 pub mod meta;

@@ -24,6 +24,19 @@ pub trait Graph {
     fn distances(&mut self, ids: &[Self::Id], level: usize, out: &mut Vec<Option<f32>>) {
         out.extend(ids.iter().map(|&id| self.distance(id, level)));
     }
+
+    /// Whether `id`, whose distance was computed, may be a result on `level`. A filtered
+    /// search walks through nodes that fail its filter (they keep the graph navigable) but
+    /// never returns them. Every node, by default.
+    fn accepts(&self, _id: Self::Id, _level: usize) -> bool {
+        true
+    }
+
+    /// Whether the search has used up its budget of visits (see [`search_layer`]). Never, by
+    /// default.
+    fn exhausted(&self) -> bool {
+        false
+    }
 }
 
 /// The set of nodes a search has already looked at.
@@ -197,6 +210,14 @@ pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 /// first. Entry points must already be in `visited`. Nodes whose distance was computed but which
 /// did not make (or were pushed out of) the result go to `discarded`, if given: iterative scans
 /// resume from them.
+///
+/// Only nodes the graph [accepts](Graph::accepts) enter the result; the others are walked
+/// through like any candidate. While fewer than `ef` nodes were accepted every reached node is
+/// a candidate, so a filtered search goes on until it has `ef` results (or has reached every
+/// node it can, or the graph says its budget is [exhausted](Graph::exhausted)): the in-index
+/// counterpart of post-filtering, which returns rows that pass the filter instead of hoping
+/// `ef` unfiltered ones contain enough of them. Unexpanded candidates the result does not hold
+/// go to `discarded` when the search stops.
 pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     g: &mut G,
     entry: &[Scored<G::Id>],
@@ -209,7 +230,7 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> =
         entry.iter().map(|s| Reverse(*s)).collect();
     let mut result: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
-    for s in entry {
+    for s in entry.iter().filter(|s| g.accepts(s.id, level)) {
         result.push(*s);
         if result.len() > ef {
             let out = result.pop().expect("non-empty");
@@ -221,9 +242,19 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     let mut neighbors = Vec::new();
     let mut fresh = Vec::new();
     let mut distances = Vec::new();
+    let bound = |result: &BinaryHeap<Scored<G::Id>>| {
+        if result.len() < ef {
+            f32::INFINITY
+        } else {
+            result.peek().map_or(f32::INFINITY, |f| f.distance)
+        }
+    };
     while let Some(Reverse(c)) = candidates.pop() {
-        let furthest = result.peek().map_or(f32::INFINITY, |f| f.distance);
-        if c.distance > furthest {
+        if c.distance > bound(&result) || g.exhausted() {
+            if let Some(d) = discarded.as_deref_mut() {
+                let rest = std::iter::once(c).chain(candidates.drain().map(|Reverse(r)| r));
+                d.extend(rest.filter(|r| !g.accepts(r.id, level)));
+            }
             break;
         }
         neighbors.clear();
@@ -237,9 +268,11 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
                 continue;
             };
             let s = Scored { distance: d, id: e };
-            let furthest = result.peek().map_or(f32::INFINITY, |f| f.distance);
-            if result.len() < ef || d < furthest {
+            if result.len() < ef || d < bound(&result) {
                 candidates.push(Reverse(s));
+                if !g.accepts(e, level) {
+                    continue;
+                }
                 result.push(s);
                 if result.len() > ef {
                     let out = result.pop().expect("non-empty");

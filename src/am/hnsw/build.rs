@@ -17,6 +17,7 @@
 use super::layout::{self, MetaPage, PagePlanner, Tid};
 use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook;
+use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
 use crate::am::relation_name;
@@ -49,6 +50,9 @@ struct BuildState {
     levels: LevelGenerator,
     /// Heap TID of each graph node's row.
     heap_tids: Vec<Tid>,
+    /// Key columns, and each graph node's key blob (`keys.layout.len()` bytes each).
+    keys: KeyColumns,
+    key_blobs: Vec<u8>,
     memory_limit: usize,
     memory_used: usize,
     /// Rows seen by the heap scan / rows indexed.
@@ -61,6 +65,7 @@ struct BuildState {
 /// Validates the index definition (pgvector's checks and messages) and returns metric,
 /// parameters, dimensions and quantization.
 fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
+    check_first_column(index, "ruhnsw");
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
     let quantization = options::quantization(index);
@@ -105,6 +110,8 @@ impl BuildState {
             graph: MemoryGraph::new(metric, params),
             levels: LevelGenerator::new(&params, max_level(params.m), 0x5256_4543_544F_5221),
             heap_tids: Vec::new(),
+            keys: KeyColumns::of(index, "ruhnsw"),
+            key_blobs: Vec::new(),
             memory_limit,
             memory_used: 0,
             reltuples: 0.0,
@@ -113,14 +120,15 @@ impl BuildState {
         }
     }
 
-    fn add(&mut self, image: &[u8], tid: Tid) {
+    fn add(&mut self, image: &[u8], keys: &[u8], tid: Tid) {
         if self.flushed {
-            insert::insert_image(self.index, image, tid);
+            insert::insert_image(self.index, image, keys, tid);
             self.indtuples += 1.0;
             return;
         }
         let level = self.levels.next_level();
-        let cost = image.len().div_ceil(8) * 8 + 16 + node_overhead(&self.params, level) + 8;
+        let cost =
+            image.len().div_ceil(8) * 8 + 16 + node_overhead(&self.params, level) + 8 + keys.len();
         if self.memory_used + cost > self.memory_limit && !self.graph.is_empty() {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
@@ -134,11 +142,12 @@ impl BuildState {
             .set_hint("Increase maintenance_work_mem to speed up builds.")
             .report(PgLogLevel::NOTICE);
             self.flush();
-            return self.add(image, tid);
+            return self.add(image, keys, tid);
         }
         self.memory_used += cost;
         self.graph.add(image, level);
         self.heap_tids.push(tid);
+        self.key_blobs.extend_from_slice(keys);
         self.indtuples += 1.0;
     }
 
@@ -146,6 +155,7 @@ impl BuildState {
     fn flush(&mut self) {
         let graph = std::mem::replace(&mut self.graph, MemoryGraph::new(self.metric, self.params));
         let tids = std::mem::take(&mut self.heap_tids);
+        let key_blobs = std::mem::take(&mut self.key_blobs);
         let codebook = self.train_codebook(&graph);
         write_index(
             self.index,
@@ -154,6 +164,7 @@ impl BuildState {
             self.dimensions,
             graph,
             tids,
+            (&self.keys, &key_blobs),
             codebook.as_ref(),
         );
         self.flushed = true;
@@ -192,18 +203,24 @@ struct Element {
     heap_tids: Vec<Tid>,
 }
 
-/// Groups rows with identical values: each group of up to [`layout::HEAP_TIDS`] rows becomes
-/// one element (the first row's node).
-fn group_duplicates(graph: &MemoryGraph, tids: &[Tid]) -> Vec<Element> {
+/// Groups rows with identical values and keys: each group of up to [`layout::HEAP_TIDS`]
+/// rows becomes one element (the first row's node). `key_of(node)` is a node's key blob.
+fn group_duplicates<'k>(
+    graph: &MemoryGraph,
+    tids: &[Tid],
+    key_of: impl Fn(u32) -> &'k [u8],
+) -> Vec<Element> {
     let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut elements: Vec<Element> = Vec::with_capacity(tids.len());
     for (i, tid) in tids.iter().enumerate() {
         let value = graph.value(i as u32);
-        let h = hash_bytes(value);
+        let keys = key_of(i as u32);
+        let h = hash_bytes(value) ^ hash_bytes(keys);
         let group = by_hash.entry(h).or_default();
         let same = group.iter().copied().find(|&e| {
             elements[e].heap_tids.len() < layout::HEAP_TIDS
                 && graph.value(elements[e].node) == value
+                && key_of(elements[e].node) == keys
         });
         match same {
             Some(e) => elements[e].heap_tids.push(*tid),
@@ -268,9 +285,12 @@ fn write_index(
     dimensions: u32,
     graph: MemoryGraph,
     tids: Vec<Tid>,
+    (keys, key_blobs): (&KeyColumns, &[u8]),
     codebook: Option<&Codebook>,
 ) {
-    let elements = group_duplicates(&graph, &tids);
+    let key_len = keys.layout.len();
+    let key_of = |node: u32| &key_blobs[node as usize * key_len..(node as usize + 1) * key_len];
+    let elements = group_duplicates(&graph, &tids, key_of);
     // What each element stores: its value image, or its code in a quantized index.
     let stored = |node: u32| -> std::borrow::Cow<'_, [u8]> {
         match codebook {
@@ -282,7 +302,7 @@ fn write_index(
     // Codes too long for a page are split over code pages, written after the element pages:
     // element j's part i goes alone on block `first_code_block + j * parts + i`.
     let format = match stored_len {
-        Some(len) => layout::code_format(len),
+        Some(len) => layout::code_format(len, key_len),
         None => layout::FORMAT_PLAIN,
     };
     let parts = match (format, stored_len) {
@@ -301,12 +321,15 @@ fn write_index(
     let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
     for e in &elements {
         let level = graph.level(e.node);
-        let size = layout::element_tuple_size(match (parts, stored_len) {
-            (0, Some(len)) => len,
-            (0, None) => graph.value(e.node).len(),
-            (_, Some(len)) => layout::directory_len(len),
-            (_, None) => unreachable!("only codes are split"),
-        });
+        let size = layout::element_tuple_size(
+            match (parts, stored_len) {
+                (0, Some(len)) => len,
+                (0, None) => graph.value(e.node).len(),
+                (_, Some(len)) => layout::directory_len(len),
+                (_, None) => unreachable!("only codes are split"),
+            },
+            key_len,
+        );
         if size > layout::MAX_ITEM {
             raise(VecError::new(
                 SqlState::ProgramLimitExceeded,
@@ -326,6 +349,7 @@ fn write_index(
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(dimensions, m as u16, params.ef_construction as u16, metric);
+    meta.set_keys(keys.layout.count(), key_len);
     {
         let (blk, mut page) = pages.append(layout::PAGE_META);
         debug_assert_eq!(blk, layout::META_BLKNO);
@@ -359,6 +383,7 @@ fn write_index(
             } else {
                 stored(e.node)
             },
+            key_of(e.node),
         );
         let ntup = layout::encode_neighbors(level, m, &layers);
         for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
@@ -419,12 +444,8 @@ unsafe extern "C-unwind" fn build_callback(
         return;
     }
     if let Some(image) = image_from_datum(*values, state.metric, Some("ruhnsw")) {
-        let t = &*ctid;
-        let tid = Tid::new(
-            (t.ip_blkid.bi_hi as u32) << 16 | t.ip_blkid.bi_lo as u32,
-            t.ip_posid,
-        );
-        state.add(&image, tid);
+        let keys = state.keys.encode(values, isnull);
+        state.add(&image, &keys, Tid::from_item_pointer(&*ctid));
     }
     if (state.reltuples as u64).is_multiple_of(1024) {
         pgrx::check_for_interrupts!();
@@ -475,6 +496,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         params.ef_construction as u16,
         metric,
     );
+    let keys = KeyColumns::of(index, "ruhnsw");
+    meta.set_keys(keys.layout.count(), keys.layout.len());
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());

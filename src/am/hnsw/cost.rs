@@ -2,6 +2,11 @@
 //! ORDER BY on the distance operator gets infinite cost, so a plain WHERE or COUNT(*) never uses
 //! the index; otherwise the share of the index a search reads grows with `ef_search` and `m`
 //! and shrinks (logarithmically) with the number of rows, so a selective btree plan can win.
+//!
+//! WHERE clauses on key columns (index quals) filter inside the index: the search walks on
+//! until `ef_search` elements pass, so it reads about 1/selectivity times as much of the
+//! index (at most all of it) — the planner's estimate of the clauses' selectivity decides
+//! between this, a sequential scan and a btree/bitmap plan.
 
 use super::disk::try_read_meta;
 use super::options;
@@ -28,9 +33,19 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         return;
     }
     let mut costs = pg_sys::GenericCosts::default();
-    pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
-
+    // A search reads the whole index's pages at most, whatever the quals' selectivity (which
+    // genericcostestimate would otherwise apply to the tuples and pages read).
     let info = (*path).indexinfo;
+    costs.numIndexTuples = (*info).tuples.max(1.0);
+    pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
+    let filter_selectivity = if (*path).indexclauses.is_null() {
+        1.0
+    } else {
+        costs
+            .indexSelectivity
+            .clamp(1.0 / costs.numIndexTuples, 1.0)
+    };
+
     let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
     // An index this build cannot read is costed with the default m: its scan raises the error
     // (`am::meta`), and planning must not, so that the query can run without the index.
@@ -46,7 +61,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let entry_level = (tuples.ln() / m.ln()).floor();
         let layer0_max = 2.0 * m * ef_search;
         let layer0_selectivity = 0.55 * tuples.ln() / (m.ln() * (1.0 + ef_search.ln()));
-        ((entry_level * m + layer0_max * layer0_selectivity) / tuples).min(1.0)
+        ((entry_level * m + layer0_max * layer0_selectivity) / tuples / filter_selectivity).min(1.0)
     } else {
         1.0
     };

@@ -13,7 +13,7 @@
 //!   left out — the graph stays valid, only slightly less connected);
 //! * every page change is one Generic WAL record.
 
-use super::disk::{read_meta, update_meta, DiskGraph};
+use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{maxalign, Locked, Mode, PageLock, Rel, WalChange};
 use crate::format::{SqlState, VecError};
@@ -105,8 +105,9 @@ pub fn find_neighbors(
     layers
 }
 
-/// Inserts one value image (already validated and normalised) for heap row `heap_tid`.
-pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
+/// Inserts one value image (already validated and normalised) with its key blob for heap row
+/// `heap_tid`.
+pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
     let mut lock = PageLock::share(index, UPDATE_LOCK);
     let mut meta = read_meta(index);
     let m = meta.m as usize;
@@ -126,10 +127,12 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
     );
     let layers = find_neighbors(&mut g, &meta, meta.entry(), level, None, &mut images);
 
-    // Rows with identical values share an element (up to HEAP_TIDS rows).
+    // Rows with identical values and keys share an element (up to HEAP_TIDS rows).
     if let Some(layer0) = layers.first() {
         for n in layer0.iter().take_while(|n| n.distance == 0.0) {
             if images.get(&n.id).map(|v| v.as_slice()) == Some(value)
+                && g.read_item(Tid::unpack(n.id), |item| layout::element_keys(item) == keys)
+                    == Some(true)
                 && add_duplicate(index, Tid::unpack(n.id), heap_tid)
             {
                 return;
@@ -144,7 +147,7 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         None => value.to_vec(),
     };
     let format = if g.estimates() {
-        layout::code_format(stored.len())
+        layout::code_format(stored.len(), keys.len())
     } else {
         layout::FORMAT_PLAIN
     };
@@ -172,7 +175,8 @@ pub fn insert_image(index: Rel, value: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let (etid, new_insert_page) = add_element(index, &meta, &element, &in_element, split, &lists);
+    let (etid, new_insert_page) =
+        add_element(index, &meta, &element, &in_element, keys, split, &lists);
     if let Some(p) = new_insert_page {
         update_meta(index, |mm| mm.insert_page = p);
     }
@@ -261,18 +265,19 @@ fn add_element(
     meta: &MetaPage,
     element: &layout::Element,
     value: &[u8],
+    keys: &[u8],
     split: Option<&[u8]>,
     layers: &[Vec<Tid>],
 ) -> (Tid, Option<u32>) {
     let new_parts = |etup: &mut Vec<u8>| {
         if let Some(code) = split {
             let directory = write_parts(index, code);
-            *etup = layout::encode_element(element, &layout::encode_directory(&directory));
+            *etup = layout::encode_element(element, &layout::encode_directory(&directory), keys);
         }
     };
     let m = meta.m as usize;
     let level = element.level as usize;
-    let mut etup = layout::encode_element(element, value);
+    let mut etup = layout::encode_element(element, value, keys);
     let ntup = layout::encode_neighbors(level, m, layers);
     let esize = maxalign(etup.len());
     let nsize = maxalign(ntup.len());
@@ -327,7 +332,7 @@ fn add_element(
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
             if let Some(code) = split {
-                etup = layout::encode_element(element, &layout::encode_directory(&parts));
+                etup = layout::encode_element(element, &layout::encode_directory(&parts), keys);
                 let chunks = code.chunks(layout::PART_MAX);
                 for (i, ((pb, t), chunk)) in part_bufs.iter().zip(&parts).zip(chunks).enumerate() {
                     let mut part_page = wal.register(pb, false);
@@ -658,17 +663,13 @@ pub unsafe extern "C-unwind" fn aminsert(
         return false;
     }
     let index = Rel::from_raw(index);
-    let t = &*heap_tid;
-    let tid = Tid::new(
-        (t.ip_blkid.bi_hi as u32) << 16 | t.ip_blkid.bi_lo as u32,
-        t.ip_posid,
-    );
-    let value = *values;
+    let tid = Tid::from_item_pointer(&*heap_tid);
     crate::am::memcx::scoped(c"ruhnsw insert", || {
         let meta = read_meta(index);
         let metric = meta.metric().expect("validated meta page");
-        if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruhnsw")) {
-            insert_image(index, &image, tid);
+        if let Some(image) = crate::am::value::image_from_datum(*values, metric, Some("ruhnsw")) {
+            let keys = key_columns(index, &meta).encode(values, isnull);
+            insert_image(index, &image, &keys, tid);
         }
     });
     false

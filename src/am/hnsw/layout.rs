@@ -34,8 +34,11 @@ pub const VERSION: u32 = 1;
 /// Format version of quantized indexes: elements hold codes ([`FORMAT_CODE`]) and the meta
 /// page a [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
 pub const VERSION_QUANTIZED: u32 = 2;
+/// Format version of indexes with key columns (quantized or not): element tuples end with a
+/// key blob ([`element_keys`]) and the meta page says how many keys and bytes.
+pub const VERSION_KEYS: u32 = 3;
 /// The format versions this build reads (`am::meta`).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_QUANTIZED;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_KEYS;
 
 pub const META_BLKNO: u32 = 0;
 /// First element page.
@@ -93,7 +96,11 @@ pub struct MetaPage {
     pub entry_level: i16,
     /// First page to try for new elements.
     pub insert_page: u32,
-    pub reserved: [u32; 4],
+    /// Key columns after the vector, and bytes of an element's key blob (version 3; zero
+    /// before).
+    pub keys: u16,
+    pub key_len: u16,
+    pub reserved: [u32; 3],
     /// The codebook of a quantized index (zero in version 1).
     pub codebook: CodebookRef,
 }
@@ -115,22 +122,43 @@ impl MetaPage {
             entry_offset: 0,
             entry_level: -1,
             insert_page: HEAD_BLKNO,
-            reserved: [0; 4],
+            keys: 0,
+            key_len: 0,
+            reserved: [0; 3],
             codebook: CodebookRef::default(),
         }
     }
 
     /// Makes this a quantized index's meta page.
     pub fn set_codebook(&mut self, codebook: CodebookRef) {
-        self.version = VERSION_QUANTIZED;
         self.codebook = codebook;
         self.quantization = self.code_format().into();
+        self.version = self.format_version();
+    }
+
+    /// Makes this the meta page of an index with `count` key columns stored in blobs of `len`
+    /// bytes (none: `count` 0).
+    pub fn set_keys(&mut self, count: usize, len: usize) {
+        self.keys = count as u16;
+        self.key_len = len as u16;
+        self.version = self.format_version();
+    }
+
+    /// The oldest format version that can describe this index.
+    fn format_version(&self) -> u32 {
+        if self.keys > 0 {
+            VERSION_KEYS
+        } else if self.codebook.is_quantized() {
+            VERSION_QUANTIZED
+        } else {
+            VERSION
+        }
     }
 
     /// How elements store their values ([`FORMAT_PLAIN`] for an unquantized index).
     pub fn code_format(&self) -> u8 {
         match self.code_len() {
-            Some(len) => code_format(len),
+            Some(len) => code_format(len, self.key_len as usize),
             None => FORMAT_PLAIN,
         }
     }
@@ -174,7 +202,7 @@ impl MetaPage {
     /// vary, and a guess of 256 bytes is used for them.
     pub fn value_len_hint(&self) -> usize {
         if let Some(n) = self.code_len() {
-            return match code_format(n) {
+            return match code_format(n, self.key_len as usize) {
                 FORMAT_CODE_PARTS => directory_len(n),
                 _ => n,
             };
@@ -206,9 +234,14 @@ impl MetaPage {
             return Err(MetaError::Damaged);
         }
         match m.version {
+            VERSION | VERSION_QUANTIZED if m.keys != 0 || m.key_len != 0 => {
+                return Err(MetaError::Damaged)
+            }
             VERSION => m.codebook = CodebookRef::default(),
             VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
             VERSION_QUANTIZED => return Err(MetaError::Damaged),
+            VERSION_KEYS if n == raw.len() && m.keys > 0 => {}
+            VERSION_KEYS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
         m.metric().map(|_| m).ok_or(MetaError::Damaged)
@@ -228,9 +261,10 @@ pub fn neighbor_tuple_size(level: usize, m: usize) -> usize {
 /// Bytes of the heap TIDs kept after the value (all but the first, which is in the header).
 const EXTRA_TIDS: usize = (HEAP_TIDS - 1) * TID_SIZE;
 
-/// Size of an element tuple for a value image of `value_len` bytes (a multiple of 8).
-pub fn element_tuple_size(value_len: usize) -> usize {
-    (ELEMENT_HEADER + value_len + EXTRA_TIDS).div_ceil(8) * 8
+/// Size of an element tuple for a value image of `value_len` bytes and a key blob of
+/// `key_len` bytes (a multiple of 8).
+pub fn element_tuple_size(value_len: usize, key_len: usize) -> usize {
+    (ELEMENT_HEADER + key_area(key_len) + value_len + EXTRA_TIDS).div_ceil(8) * 8
 }
 
 /// Where layer `level`'s list starts in a neighbour tuple, and its capacity.
@@ -257,18 +291,22 @@ pub struct Element {
 // header and value — is contiguous; the other heap TIDs of shared values come after the value:
 //   [0] type  [1] level  [2] deleted  [3] version  [4] heap TID count  [5] value format
 //   [6..8] value length (u16)  [8..14] neighbour tuple TID  [14..20] first heap TID
-//   [20..24] unused  [24..24+len] value image  then HEAP_TIDS - 1 heap TIDs (6 bytes each)
+//   [20..22] key blob length k (u16; format version 3, else 0)  [22..24] unused
+//   [24..24+k] key blob, padded to 8 bytes (keys share the header's cache line: a filtered
+//   search checks them before it reads the value)  then the value image  then HEAP_TIDS - 1
+//   heap TIDs (6 bytes each)
 const H_COUNT: usize = 4;
 const H_FORMAT: usize = 5;
 const H_VALUE_LEN: usize = 6;
 const H_NEIGHBORS: usize = 8;
 const H_FIRST_TID: usize = 14;
+const H_KEY_LEN: usize = 20;
 
-/// Encodes an element tuple.
-pub fn encode_element(e: &Element, value: &[u8]) -> Vec<u8> {
+/// Encodes an element tuple; `keys` is the key blob (empty without key columns).
+pub fn encode_element(e: &Element, value: &[u8], keys: &[u8]) -> Vec<u8> {
     assert!(e.heap_tids.len() <= HEAP_TIDS);
-    assert!(value.len() <= u16::MAX as usize);
-    let mut out = vec![0u8; element_tuple_size(value.len())];
+    assert!(value.len() <= u16::MAX as usize && keys.len() <= u16::MAX as usize);
+    let mut out = vec![0u8; element_tuple_size(value.len(), keys.len())];
     out[0] = ELEMENT_TUPLE;
     out[1] = e.level;
     out[2] = e.deleted as u8;
@@ -276,9 +314,37 @@ pub fn encode_element(e: &Element, value: &[u8]) -> Vec<u8> {
     out[H_FORMAT] = e.format;
     out[H_VALUE_LEN..H_VALUE_LEN + 2].copy_from_slice(&(value.len() as u16).to_ne_bytes());
     e.neighbors.write(&mut out[H_NEIGHBORS..]);
-    out[ELEMENT_HEADER..ELEMENT_HEADER + value.len()].copy_from_slice(value);
+    out[H_KEY_LEN..H_KEY_LEN + 2].copy_from_slice(&(keys.len() as u16).to_ne_bytes());
+    out[ELEMENT_HEADER..ELEMENT_HEADER + keys.len()].copy_from_slice(keys);
+    let at = value_at(&out);
+    out[at..at + value.len()].copy_from_slice(value);
     set_element_heap_tids(&mut out, &e.heap_tids);
     out
+}
+
+/// Bytes the key blob takes before the value (padded so that the value stays 8-aligned for
+/// the SIMD kernels that read it in place).
+pub fn key_area(key_len: usize) -> usize {
+    key_len.div_ceil(8) * 8
+}
+
+#[inline]
+fn key_len(b: &[u8]) -> usize {
+    u16::from_ne_bytes([b[H_KEY_LEN], b[H_KEY_LEN + 1]]) as usize
+}
+
+/// Where the value image starts.
+#[inline]
+fn value_at(b: &[u8]) -> usize {
+    ELEMENT_HEADER + key_area(key_len(b))
+}
+
+/// The key blob of an element tuple (empty without key columns, or if the tuple is damaged:
+/// a blob of the wrong length matches no predicate).
+#[inline]
+pub fn element_keys(b: &[u8]) -> &[u8] {
+    b.get(ELEMENT_HEADER..ELEMENT_HEADER + key_len(b))
+        .unwrap_or(&[])
 }
 
 /// Decodes an element tuple's header; `None` if `b` is not a (well-formed) element tuple.
@@ -305,13 +371,13 @@ fn value_len(b: &[u8]) -> usize {
 
 #[inline]
 fn extra_tids_at(b: &[u8]) -> usize {
-    ELEMENT_HEADER + value_len(b)
+    value_at(b) + value_len(b)
 }
 
 /// The value image stored in an element tuple (empty if the tuple is damaged).
 #[inline]
 pub fn element_value(b: &[u8]) -> &[u8] {
-    b.get(ELEMENT_HEADER..ELEMENT_HEADER + value_len(b))
+    b.get(value_at(b)..value_at(b) + value_len(b))
         .unwrap_or(&[])
 }
 
@@ -375,7 +441,7 @@ pub fn set_element_deleted(b: &mut [u8]) {
     b[2] = 1;
     set_element_heap_tids(b, &[]);
     if b[H_FORMAT] != FORMAT_CODE_PARTS {
-        let (start, end) = (ELEMENT_HEADER, extra_tids_at(b).min(b.len()));
+        let (start, end) = (value_at(b).min(b.len()), extra_tids_at(b).min(b.len()));
         b[start..end].fill(0);
     }
 }
@@ -460,10 +526,10 @@ pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
 pub const PART_MAX: usize = (MAX_ITEM & !7) - CODE_HEADER;
 const _: () = assert!(PART_MAX + CODE_HEADER <= MAX_ITEM);
 
-/// How an element stores a code of `code_len` bytes: in its tuple ([`FORMAT_CODE`]) when the
-/// tuple fits a page, else in parts ([`FORMAT_CODE_PARTS`]).
-pub fn code_format(code_len: usize) -> u8 {
-    if element_tuple_size(code_len) <= MAX_ITEM {
+/// How an element with a key blob of `key_len` bytes stores a code of `code_len` bytes: in its
+/// tuple ([`FORMAT_CODE`]) when the tuple fits a page, else in parts ([`FORMAT_CODE_PARTS`]).
+pub fn code_format(code_len: usize, key_len: usize) -> u8 {
+    if element_tuple_size(code_len, key_len) <= MAX_ITEM {
         FORMAT_CODE
     } else {
         FORMAT_CODE_PARTS
@@ -596,7 +662,7 @@ mod tests {
     #[test]
     fn planner_packs_pairs_per_page() {
         let mut p = PagePlanner::new();
-        let (e, n) = (element_tuple_size(208), neighbor_tuple_size(0, 16));
+        let (e, n) = (element_tuple_size(208, 0), neighbor_tuple_size(0, 16));
         let mut last = (Tid::INVALID, Tid::INVALID);
         for i in 0..40 {
             let (et, nt) = p.place(e, n);
@@ -624,6 +690,17 @@ mod tests {
             MetaPage::from_bytes(&[0u8; 48]),
             Err(crate::am::meta::MetaError::Damaged)
         );
+        // Key columns make a version 3 meta page; versions 1 and 2 have none.
+        let mut k = m;
+        k.set_keys(2, 17);
+        assert_eq!(k.version, VERSION_KEYS);
+        assert_eq!(MetaPage::from_bytes(&k.to_bytes()).unwrap(), k);
+        let mut bad = m;
+        bad.keys = 1;
+        assert_eq!(
+            MetaPage::from_bytes(&bad.to_bytes()),
+            Err(crate::am::meta::MetaError::Damaged)
+        );
     }
 
     #[test]
@@ -637,7 +714,7 @@ mod tests {
             neighbors: Tid::new(9, 4),
         };
         let value = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        let b = encode_element(&e, &value);
+        let b = encode_element(&e, &value, &[]);
         assert_eq!(b.len() % 8, 0);
         assert_eq!(decode_element(&b).unwrap(), e);
         assert_eq!(element_value(&b), &value);
@@ -654,6 +731,15 @@ mod tests {
         let d = decode_element(&b2).unwrap();
         assert!(d.deleted && d.heap_tids.is_empty());
         assert!(element_value(&b2).iter().all(|x| *x == 0));
+        // A key blob precedes the value (8-aligned) and survives rewriting the heap TIDs.
+        let keys = [9u8, 8, 7, 6, 5, 4, 3, 2, 1];
+        let mut k = encode_element(&e, &value, &keys);
+        assert_eq!(k.len(), element_tuple_size(value.len(), keys.len()));
+        assert_eq!(element_keys(&k), &keys);
+        set_element_heap_tids(&mut k, &tids);
+        assert_eq!(element_keys(&k), &keys);
+        assert_eq!(element_value(&k), &value);
+        assert!(element_keys(&b).is_empty());
         // A truncated tuple is not an element.
         assert!(decode_element(&b[..b.len() - 40]).is_none());
     }
@@ -661,8 +747,9 @@ mod tests {
     #[test]
     fn long_codes_split_into_parts() {
         // sq8 codes: 8,074 dimensions fit an element tuple, 8,075 and up are split.
-        assert_eq!(code_format(8074), FORMAT_CODE);
-        assert_eq!(code_format(8075), FORMAT_CODE_PARTS);
+        assert_eq!(code_format(8074, 0), FORMAT_CODE);
+        assert_eq!(code_format(8074, 9), FORMAT_CODE_PARTS);
+        assert_eq!(code_format(8075, 0), FORMAT_CODE_PARTS);
         assert_eq!(code_parts(16000), 2);
         let parts = [Tid::new(40, 1), Tid::new(70000, 1)];
         let dir = encode_directory(&parts);
@@ -682,7 +769,7 @@ mod tests {
             heap_tids: vec![Tid::new(1, 1)],
             neighbors: Tid::new(2, 2),
         };
-        let mut b = encode_element(&e, &dir);
+        let mut b = encode_element(&e, &dir, &[]);
         set_element_deleted(&mut b);
         assert_eq!(decode_directory(element_value(&b)), parts);
     }

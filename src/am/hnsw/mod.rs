@@ -53,6 +53,10 @@ unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_cha
 pub unsafe extern "C-unwind" fn ruhnsw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let am = crate::am::routine::ordered_by_distance();
     let a = &mut *am;
+    // Columns after the vector are key columns, their WHERE clauses (`=`, ranges, `IN`/
+    // `= ANY`) checked inside the index during the search (`crate::am::keys`).
+    a.amcanmulticol = true;
+    a.amsearcharray = true;
     a.ambuild = Some(build::ambuild);
     a.ambuildempty = Some(build::ambuildempty);
     a.aminsert = Some(insert::aminsert);

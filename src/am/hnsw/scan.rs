@@ -13,7 +13,7 @@
 //! exclusively before it marks elements deleted, so no search in progress can see an element
 //! slot being reused.
 
-use super::disk::{read_meta, DiskGraph};
+use super::disk::{key_columns, read_meta, DiskGraph};
 use super::insert::SCAN_LOCK;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
@@ -26,12 +26,18 @@ use crate::am::scan::{
     IndexSearch,
 };
 use crate::format::{SqlState, VecError};
-use crate::graph::search::{descend, search_layer, HashVisited, Visited};
+use crate::graph::search::{descend, search_layer, Graph, HashVisited, Visited};
 use crate::graph::Scored;
 use crate::types::error::raise;
 use pgrx::pg_sys;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+
+/// A filtered graph search may read this many elements per index page before the exact scan
+/// of every element page is cheaper (measured: see README "Filtered search").
+const EXACT_VISITS_PER_PAGE: f64 = 0.25;
+/// ... and at least this many (small indexes).
+const EXACT_MIN_VISITS: usize = 1000;
 
 struct Search {
     graph: DiskGraph,
@@ -50,6 +56,9 @@ struct Search {
     max_tuples: usize,
     max_memory: usize,
     exhausted: bool,
+    /// The filter on key columns may pass rows that fail the clauses (text hashes): the
+    /// executor rechecks them.
+    recheck: bool,
 }
 
 #[pgrx::pg_guard]
@@ -117,16 +126,56 @@ impl Search {
                 max_tuples: options::MAX_SCAN_TUPLES.get().max(1) as usize,
                 max_memory,
                 exhausted: false,
+                recheck: false,
             };
             if s.graph.estimates() {
                 s.rerank = quantize::RERANK.get().max(1) as usize;
             }
+            // WHERE clauses on key columns (scan keys) filter the search inside the index.
+            let keys = key_columns(index, &meta);
+            if !keys.is_empty() {
+                let filter = keys.predicate(scan);
+                if filter.is_never() {
+                    s.exhausted = true;
+                    return s;
+                }
+                if !filter.is_always() {
+                    s.recheck = filter.is_lossy();
+                    // The graph walk may read as many elements as reading every element page
+                    // in order costs; past that, the exact scan is cheaper (`exact_filtered`).
+                    let pages = index.blocks() as f64;
+                    let budget = ((pages * EXACT_VISITS_PER_PAGE) as usize).max(EXACT_MIN_VISITS);
+                    s.graph.set_filter(filter, budget.min(s.max_tuples));
+                }
+            }
             let lock = PageLock::share(index, SCAN_LOCK);
             s.first_search(&meta);
+            if s.graph.filtered() {
+                if s.graph.exhausted() {
+                    s.exact_filtered();
+                } else {
+                    s.graph.set_limit(s.max_tuples);
+                }
+            }
             s.graph.release();
             drop(lock);
             s
         }
+    }
+
+    /// Replaces a filtered graph search that used up its budget by the exact answer
+    /// ([`DiskGraph::scan_all`]): all rows that pass the filter, nearest first, as many as
+    /// the scan's memory allows (`work_mem × ruvector.hnsw_scan_mem_multiplier`).
+    fn exact_filtered(&mut self) {
+        let cap = (self.max_memory / std::mem::size_of::<(Tid, f32)>()).max(self.ef);
+        self.pending = self
+            .graph
+            .scan_all(cap)
+            .into_iter()
+            .map(|(d, t)| (t, d))
+            .collect();
+        self.discarded.clear();
+        self.exhausted = true;
     }
 
     fn iterative(&self) -> bool {
@@ -183,8 +232,15 @@ impl Search {
         }
         if self.graph.tuples >= self.max_tuples || self.memory() > self.max_memory {
             // Out of budget: hand out the set-aside candidates in distance order (under the
-            // scan lock: reading an element's heap TIDs must not race with VACUUM reusing it).
-            let Reverse(next) = self.discarded.pop().expect("non-empty");
+            // scan lock: reading an element's heap TIDs must not race with VACUUM reusing it),
+            // those that pass the filter.
+            let next = loop {
+                match self.discarded.pop() {
+                    Some(Reverse(c)) if self.graph.accepted(c.id) => break c,
+                    Some(_) => {}
+                    None => return false,
+                }
+            };
             let lock = PageLock::share(index, SCAN_LOCK);
             self.queue(&[next]);
             self.graph.release();
@@ -272,7 +328,7 @@ impl IndexSearch for Search {
                 h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
                 h.ip_blkid.bi_lo = tid.block as u16;
                 h.ip_posid = tid.offset;
-                (*scan).xs_recheck = false;
+                (*scan).xs_recheck = s.recheck;
                 (*scan).xs_recheckorderby = false;
                 return true;
             }
