@@ -15,7 +15,7 @@
 //! on-disk insert path (`insert.rs`), which is much slower but bounded in memory.
 
 use super::layout::{self, MetaPage, PagePlanner, Tid};
-use super::{insert, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
+use super::{insert, keydir, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
@@ -278,6 +278,7 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
 }
 
 /// Lays out and writes the index pages for a linked graph.
+#[allow(clippy::too_many_arguments)]
 fn write_index(
     index: Rel,
     metric: Metric,
@@ -416,6 +417,14 @@ fn write_index(
             pgrx::check_for_interrupts!();
         }
     }
+    if !keys.is_empty() {
+        let entries: Vec<(Tid, &[u8])> = elements
+            .iter()
+            .zip(&places)
+            .map(|(e, (et, _))| (*et, key_of(e.node)))
+            .collect();
+        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, key_len, &entries);
+    }
     if let Some((entry, level)) = graph.entry() {
         meta.set_entry(Some((node_to_element[&entry], level)));
     }
@@ -503,6 +512,10 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         page.set_contents(&meta.to_bytes());
     }
     pages.append(layout::PAGE_ELEMENT);
+    if !keys.is_empty() {
+        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, keys.layout.len(), &[]);
+        pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+    }
     if quantization != Quantization::None {
         // The table is empty after a crash: a codebook for unit-scale data.
         let cb = quantize::train(quantization, dimensions as usize, &[], None);

@@ -9,6 +9,7 @@
 //! between this, a sequential scan and a btree/bitmap plan.
 
 use super::disk::try_read_meta;
+use super::keydir;
 use super::options;
 use pgrx::pg_sys;
 
@@ -49,8 +50,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
     // An index this build cannot read is costed with the default m: its scan raises the error
     // (`am::meta`), and planning must not, so that the query can run without the index.
-    let m = try_read_meta(crate::am::page::Rel::from_raw(index))
-        .map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
+    let meta = try_read_meta(crate::am::page::Rel::from_raw(index)).ok();
+    let m = meta.map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
+    let key_len = meta.map_or(0, |meta| meta.key_len as usize);
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
 
     let tuples = (*info).tuples;
@@ -78,6 +80,24 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     if startup_pages > rel_pages && ratio < 0.5 {
         costs.indexStartupCost -= startup_pages * (costs.spc_random_page_cost - spc_seq_page_cost);
         costs.indexStartupCost -= (startup_pages - rel_pages) * spc_seq_page_cost;
+    }
+    // Few rows pass the key columns' clauses: the scan visits them directly from the key
+    // directory (`keydir.rs`), reading the directory and the element pages that hold them in
+    // block order, and produces every row before the first.
+    let passing = filter_selectivity * tuples;
+    if !(*path).indexclauses.is_null()
+        && key_len > 0
+        && passing <= keydir::exact_most(ef_search as usize, m as usize, tuples) as f64
+    {
+        let entries_per_page = keydir::capacity(key_len) as f64;
+        let dir_pages = (tuples / entries_per_page).ceil();
+        let element_pages = (costs.numIndexPages - dir_pages).max(1.0);
+        let touched = element_pages * (1.0 - (-passing / element_pages).exp());
+        let cost = (dir_pages + touched) * spc_seq_page_cost
+            + tuples * pg_sys::cpu_operator_cost
+            + passing * (pg_sys::cpu_index_tuple_cost + pg_sys::cpu_operator_cost);
+        costs.indexStartupCost = cost;
+        costs.indexTotalCost = cost;
     }
     *startup = costs.indexStartupCost;
     *total = costs.indexTotalCost;

@@ -145,18 +145,13 @@ impl DiskGraph {
         self.filter.is_some()
     }
 
-    /// Changes how many elements the search may read in all ([`Graph::exhausted`]).
-    pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
-    }
-
-    /// The exact answer of a filtered search without the graph: every live element on the
-    /// index's element pages, read in block order, whose keys pass the filter, with its
-    /// distance (an estimate in a quantized index) and heap rows. At most `cap` rows are kept,
-    /// the nearest, in distance order. Filters that pass few elements make this much cheaper
-    /// than a graph walk, which would read about 1/selectivity times the elements an
-    /// unfiltered search reads, at random (`scan.rs` chooses).
-    pub fn scan_all(&mut self, cap: usize) -> Vec<(f32, Tid)> {
+    /// The exact answer of a filtered search without the graph walk: the elements `ids` (from
+    /// the key directory, possibly stale or repeated) visited in block order, those that are
+    /// live and pass the filter with their distance (an estimate in a quantized index) and
+    /// heap rows; at most `cap` rows are kept, the nearest, in distance order.
+    pub fn visit_exact(&mut self, mut ids: Vec<u64>, cap: usize) -> Vec<(f32, Tid)> {
+        ids.sort_unstable();
+        ids.dedup();
         let mut best: std::collections::BinaryHeap<(ordered::Dist, u64)> =
             std::collections::BinaryHeap::new();
         let mut keep = |d: f32, t: Tid| {
@@ -165,49 +160,50 @@ impl DiskGraph {
                 best.pop();
             }
         };
-        let est = self.estimator.take().expect("estimator");
-        let filter = self.filter.take();
-        let mut split = Vec::new();
-        let blocks = self.rel.blocks();
-        self.pin = None;
-        for blk in layout::HEAD_BLKNO..blocks {
+        if self.parts > 0 {
+            // Codes on code pages: through `visit`, which reads the parts.
+            for id in ids {
+                if let Some(seen) = self.visit(id).filter(|s| s.accepted) {
+                    for t in self.heap_tids(id) {
+                        keep(seen.distance, t);
+                    }
+                }
+            }
+        } else {
+            let est = self.estimator.take().expect("estimator");
+            let filter = self.filter.take();
+            self.pin = None;
+            // One page at a time, under one share lock, in block order.
+            for (n, group) in ids
+                .chunk_by(|a, b| Tid::unpack(*a).block == Tid::unpack(*b).block)
+                .enumerate()
             {
-                let buf = Locked::read(self.rel, blk, Mode::Share);
+                let buf = Locked::read(self.rel, Tid::unpack(group[0]).block, Mode::Share);
                 let page = buf.page();
-                if page.opaque().page_type != layout::PAGE_ELEMENT {
-                    continue;
-                }
-                for off in 1..=page.max_offset() {
-                    let Some(item) = page.item(off) else { continue };
-                    let Some(seen) = read_header(item, filter.as_ref()) else {
-                        continue;
-                    };
-                    self.tuples += 1;
-                    if !seen.accepted {
-                        continue;
-                    }
-                    if self.parts > 0 {
-                        split.push(Tid::new(blk, off).pack());
-                        continue;
-                    }
-                    let d = est.distance(layout::element_value(item));
-                    for i in 0..layout::element_heap_tid_count(item) {
-                        keep(d, layout::element_heap_tid(item, i));
+                if page.opaque().page_type == layout::PAGE_ELEMENT {
+                    for &id in group {
+                        let off = Tid::unpack(id).offset;
+                        let Some(item) = page.item(off) else { continue };
+                        let Some(seen) = read_header(item, filter.as_ref()) else {
+                            continue;
+                        };
+                        self.tuples += 1;
+                        if !seen.accepted {
+                            continue;
+                        }
+                        let d = est.distance(layout::element_value(item));
+                        for i in 0..layout::element_heap_tid_count(item) {
+                            keep(d, layout::element_heap_tid(item, i));
+                        }
                     }
                 }
-            }
-            if blk % 64 == 0 {
-                pgrx::check_for_interrupts!();
-            }
-        }
-        self.estimator = Some(est);
-        self.filter = filter;
-        for id in split {
-            if let Some(seen) = self.visit(id) {
-                for t in self.heap_tids(id) {
-                    keep(seen.distance, t);
+                drop(buf);
+                if n % 256 == 255 {
+                    pgrx::check_for_interrupts!();
                 }
             }
+            self.estimator = Some(est);
+            self.filter = filter;
         }
         let mut out: Vec<(f32, Tid)> = best
             .into_iter()

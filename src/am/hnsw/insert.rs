@@ -14,6 +14,7 @@
 //! * every page change is one Generic WAL record.
 
 use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
+use super::keydir;
 use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{maxalign, Locked, Mode, PageLock, Rel, WalChange};
 use crate::format::{SqlState, VecError};
@@ -175,10 +176,31 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let (etid, new_insert_page) =
-        add_element(index, &meta, &element, &in_element, keys, split, &lists);
-    if let Some(p) = new_insert_page {
-        update_meta(index, |mm| mm.insert_page = p);
+    let mut new_key_tail = None;
+    let (etid, new_insert_page) = add_element(
+        index,
+        &meta,
+        &element,
+        &in_element,
+        keys,
+        split,
+        &lists,
+        &mut |etid| {
+            if meta.keys > 0 {
+                new_key_tail = keydir::append(index, meta.key_tail, etid, keys);
+            }
+        },
+    );
+    if new_insert_page.is_some() || new_key_tail.is_some() {
+        update_meta(index, |mm| {
+            if let Some(p) = new_insert_page {
+                mm.insert_page = p;
+            }
+            // Only ever forward: another insert may have grown the directory further.
+            if let Some(t) = new_key_tail.filter(|t| *t > mm.key_tail) {
+                mm.key_tail = t;
+            }
+        });
     }
 
     images.insert(etid.pack(), value.to_vec());
@@ -259,7 +281,10 @@ fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
 /// page that has room, or in the slot of a deleted element, or on new pages at the end.
 /// `split`: the code of a [`layout::FORMAT_CODE_PARTS`] element (`value` is then a directory
 /// to fill in), written on new code pages, or over the parts of the deleted element whose slot
-/// is reused. Returns the element's TID and, if it changed, the new insert page.
+/// is reused. `chosen` is called with the element's TID once its slot is chosen and locked,
+/// before the element is written (the key directory entry goes first, `keydir.rs`). Returns
+/// the element's TID and, if it changed, the new insert page.
+#[allow(clippy::too_many_arguments)]
 fn add_element(
     index: Rel,
     meta: &MetaPage,
@@ -268,6 +293,7 @@ fn add_element(
     keys: &[u8],
     split: Option<&[u8]>,
     layers: &[Vec<Tid>],
+    chosen: &mut dyn FnMut(Tid),
 ) -> (Tid, Option<u32>) {
     let new_parts = |etup: &mut Vec<u8>| {
         if let Some(code) = split {
@@ -307,6 +333,7 @@ fn add_element(
         // Both tuples on this page.
         if free >= combined {
             new_parts(&mut etup);
+            chosen(Tid::new(blk, buf.page().max_offset() + 1));
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
             let eoff = page.as_ref().max_offset() + 1;
@@ -325,6 +352,7 @@ fn add_element(
         // The slot of a deleted element (and the code pages of its parts).
         let split_parts = split.map(|code| layout::code_parts(code.len()));
         if let Some((etid, ntid, parts)) = free_slot(&buf, esize, nsize, split_parts) {
+            chosen(etid);
             let part_bufs: Vec<Locked> = parts
                 .iter()
                 .map(|t| Locked::read(index, t.block, Mode::Exclusive))
@@ -365,6 +393,7 @@ fn add_element(
     let prev = buf;
     let ebuf = Locked::extend(index);
     let nbuf = (combined > layout::MAX_ITEM).then(|| Locked::extend(index));
+    chosen(Tid::new(ebuf.block(), 1));
     let wal = WalChange::start(index);
     {
         let mut pp = wal.register(&prev, false);

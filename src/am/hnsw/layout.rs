@@ -69,6 +69,8 @@ pub const FORMAT_CODE_PARTS: u8 = 2;
 
 /// Page type of code pages.
 pub const PAGE_CODE: u8 = 3;
+/// Page type of key directory pages (`keydir.rs`).
+pub const PAGE_KEYS: u8 = 4;
 /// Tuple type of a code part.
 pub const CODE_TUPLE: u8 = 3;
 /// A code tuple's header: type, part number, length (u16), 4 unused bytes.
@@ -100,7 +102,10 @@ pub struct MetaPage {
     /// before).
     pub keys: u16,
     pub key_len: u16,
-    pub reserved: [u32; 3],
+    /// First and last page of the key directory (`keydir.rs`; version 3).
+    pub key_head: u32,
+    pub key_tail: u32,
+    pub reserved: [u32; 1],
     /// The codebook of a quantized index (zero in version 1).
     pub codebook: CodebookRef,
 }
@@ -124,7 +129,9 @@ impl MetaPage {
             insert_page: HEAD_BLKNO,
             keys: 0,
             key_len: 0,
-            reserved: [0; 3],
+            key_head: u32::MAX,
+            key_tail: u32::MAX,
+            reserved: [0; 1],
             codebook: CodebookRef::default(),
         }
     }
@@ -237,10 +244,17 @@ impl MetaPage {
             VERSION | VERSION_QUANTIZED if m.keys != 0 || m.key_len != 0 => {
                 return Err(MetaError::Damaged)
             }
-            VERSION => m.codebook = CodebookRef::default(),
-            VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
-            VERSION_QUANTIZED => return Err(MetaError::Damaged),
-            VERSION_KEYS if n == raw.len() && m.keys > 0 => {}
+            // Versions 1 and 2 wrote zeros where version 3 has the key directory.
+            VERSION_QUANTIZED if n < raw.len() || !m.codebook.is_quantized() => {
+                return Err(MetaError::Damaged)
+            }
+            VERSION | VERSION_QUANTIZED => {
+                (m.key_head, m.key_tail) = (u32::MAX, u32::MAX);
+                if m.version == VERSION {
+                    m.codebook = CodebookRef::default();
+                }
+            }
+            VERSION_KEYS if n == raw.len() && m.keys > 0 && m.key_head != u32::MAX => {}
             VERSION_KEYS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
@@ -693,6 +707,7 @@ mod tests {
         // Key columns make a version 3 meta page; versions 1 and 2 have none.
         let mut k = m;
         k.set_keys(2, 17);
+        (k.key_head, k.key_tail) = (5, 9);
         assert_eq!(k.version, VERSION_KEYS);
         assert_eq!(MetaPage::from_bytes(&k.to_bytes()).unwrap(), k);
         let mut bad = m;

@@ -7,6 +7,7 @@
 //! | `disk.rs`    | the on-disk graph seen by the pure search; meta page access |
 //! | `build.rs`   | `ambuild` (parallel in-memory build, bulk write) and `ambuildempty` |
 //! | `insert.rs`  | `aminsert` and the locking protocol |
+//! | `keydir.rs`  | the key directory of an index with key columns (filtered search) |
 //! | `scan.rs`    | `ambeginscan` / `amrescan` / `amgettuple` / `amendscan`, iterative scans |
 //! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` with graph repair |
 //! | `cost.rs`    | `amcostestimate` |
@@ -19,6 +20,7 @@ pub mod build;
 pub mod cost;
 pub mod disk;
 pub mod insert;
+pub mod keydir;
 pub mod layout;
 pub mod options;
 pub mod scan;

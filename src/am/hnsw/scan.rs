@@ -15,6 +15,7 @@
 
 use super::disk::{key_columns, read_meta, DiskGraph};
 use super::insert::SCAN_LOCK;
+use super::keydir;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
@@ -26,18 +27,12 @@ use crate::am::scan::{
     IndexSearch,
 };
 use crate::format::{SqlState, VecError};
-use crate::graph::search::{descend, search_layer, Graph, HashVisited, Visited};
+use crate::graph::search::{descend, search_layer, HashVisited, Visited};
 use crate::graph::Scored;
 use crate::types::error::raise;
 use pgrx::pg_sys;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-
-/// A filtered graph search may read this many elements per index page before the exact scan
-/// of every element page is cheaper (measured: see README "Filtered search").
-const EXACT_VISITS_PER_PAGE: f64 = 0.25;
-/// ... and at least this many (small indexes).
-const EXACT_MIN_VISITS: usize = 1000;
 
 struct Search {
     graph: DiskGraph,
@@ -59,6 +54,18 @@ struct Search {
     /// The filter on key columns may pass rows that fail the clauses (text hashes): the
     /// executor rechecks them.
     recheck: bool,
+}
+
+/// Rows of the index as PostgreSQL last counted them (VACUUM, ANALYZE, CREATE INDEX), or an
+/// estimate from its size before that.
+fn index_rows(index: Rel) -> f64 {
+    // SAFETY: an open relation has a pg_class entry.
+    let counted = unsafe { (*(*index.as_ptr()).rd_rel).reltuples } as f64;
+    if counted > 0.0 {
+        counted
+    } else {
+        index.blocks() as f64 * 16.0
+    }
 }
 
 #[pgrx::pg_guard]
@@ -141,40 +148,50 @@ impl Search {
                 }
                 if !filter.is_always() {
                     s.recheck = filter.is_lossy();
-                    // The graph walk may read as many elements as reading every element page
-                    // in order costs; past that, the exact scan is cheaper (`exact_filtered`).
-                    let pages = index.blocks() as f64;
-                    let budget = ((pages * EXACT_VISITS_PER_PAGE) as usize).max(EXACT_MIN_VISITS);
-                    s.graph.set_filter(filter, budget.min(s.max_tuples));
+                    // The elements that pass, from the key directory, unless there are too
+                    // many for visiting them all to beat the graph walk.
+                    let most = keydir::exact_most(ef, meta.m as usize, index_rows(index));
+                    let mut passing = Vec::new();
+                    let few = keydir::for_each(
+                        index,
+                        meta.key_head,
+                        meta.key_len as usize,
+                        |tid, keys| {
+                            if filter.matches(keys) {
+                                passing.push(tid.pack());
+                            }
+                            passing.len() <= most
+                        },
+                    );
+                    s.graph.set_filter(filter, s.max_tuples);
+                    if few {
+                        let lock = PageLock::share(index, SCAN_LOCK);
+                        s.exact(passing);
+                        s.graph.release();
+                        drop(lock);
+                        return s;
+                    }
                 }
             }
             let lock = PageLock::share(index, SCAN_LOCK);
             s.first_search(&meta);
-            if s.graph.filtered() {
-                if s.graph.exhausted() {
-                    s.exact_filtered();
-                } else {
-                    s.graph.set_limit(s.max_tuples);
-                }
-            }
             s.graph.release();
             drop(lock);
             s
         }
     }
 
-    /// Replaces a filtered graph search that used up its budget by the exact answer
-    /// ([`DiskGraph::scan_all`]): all rows that pass the filter, nearest first, as many as
-    /// the scan's memory allows (`work_mem × ruvector.hnsw_scan_mem_multiplier`).
-    fn exact_filtered(&mut self) {
+    /// Answers a filtered search exactly from the elements `ids` that passed the filter in
+    /// the key directory ([`DiskGraph::visit_exact`]): all their rows, nearest first, as many
+    /// as the scan's memory allows (`work_mem × ruvector.hnsw_scan_mem_multiplier`).
+    fn exact(&mut self, ids: Vec<u64>) {
         let cap = (self.max_memory / std::mem::size_of::<(Tid, f32)>()).max(self.ef);
         self.pending = self
             .graph
-            .scan_all(cap)
+            .visit_exact(ids, cap)
             .into_iter()
             .map(|(d, t)| (t, d))
             .collect();
-        self.discarded.clear();
         self.exhausted = true;
     }
 
