@@ -206,6 +206,14 @@ impl std::hash::Hasher for IdHasher {
 
 pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
+/// How many nodes in a row that fail a filter a filtered search walks through once it has `ef`
+/// results. Nodes that pass are usually a few hops apart (ACORN-1 expands the neighbours'
+/// neighbours of nodes that fail: Patel et al., "ACORN: Performant and Predicate-Agnostic
+/// Search Over Vector Embeddings and Structured Data", SIGMOD 2024); walking further only
+/// floods regions where nothing passes — the query's own neighbourhood, when the filter is
+/// correlated with the vectors.
+const MAX_HOPS: u8 = 3;
+
 /// SEARCH-LAYER: the `ef` nodes nearest to the query reachable on `level` from `entry`, nearest
 /// first. Entry points must already be in `visited`. Nodes whose distance was computed but which
 /// did not make (or were pushed out of) the result go to `discarded`, if given: iterative scans
@@ -216,7 +224,8 @@ pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 /// a candidate, so a filtered search goes on until it has `ef` results (or has reached every
 /// node it can, or the graph says its budget is [exhausted](Graph::exhausted)): the in-index
 /// counterpart of post-filtering, which returns rows that pass the filter instead of hoping
-/// `ef` unfiltered ones contain enough of them. Unexpanded candidates the result does not hold
+/// `ef` unfiltered ones contain enough of them. Once it has `ef` results it walks through at
+/// most [`MAX_HOPS`] failing nodes in a row. Unexpanded candidates the result does not hold
 /// go to `discarded` when the search stops.
 pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     g: &mut G,
@@ -227,8 +236,13 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     mut discarded: Option<&mut Vec<Scored<G::Id>>>,
 ) -> Vec<Scored<G::Id>> {
     let ef = ef.max(1);
-    let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> =
-        entry.iter().map(|s| Reverse(*s)).collect();
+    // Candidates with the number of hops since the last accepted node on their path. An entry
+    // that fails the filter counts as far from every accepted node: only its neighbours that
+    // pass lead on (other entries may be nodes known to pass).
+    let mut candidates: BinaryHeap<Reverse<(Scored<G::Id>, u8)>> = entry
+        .iter()
+        .map(|s| Reverse((*s, if g.accepts(s.id, level) { 0 } else { MAX_HOPS })))
+        .collect();
     let mut result: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
     for s in entry.iter().filter(|s| g.accepts(s.id, level)) {
         result.push(*s);
@@ -249,10 +263,10 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
             result.peek().map_or(f32::INFINITY, |f| f.distance)
         }
     };
-    while let Some(Reverse(c)) = candidates.pop() {
+    while let Some(Reverse((c, hops))) = candidates.pop() {
         if c.distance > bound(&result) || g.exhausted() {
             if let Some(d) = discarded.as_deref_mut() {
-                let rest = std::iter::once(c).chain(candidates.drain().map(|Reverse(r)| r));
+                let rest = std::iter::once(c).chain(candidates.drain().map(|Reverse((r, _))| r));
                 d.extend(rest.filter(|r| !g.accepts(r.id, level)));
             }
             break;
@@ -268,9 +282,18 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
                 continue;
             };
             let s = Scored { distance: d, id: e };
+            let accepted = g.accepts(e, level);
+            let e_hops = if accepted { 0 } else { hops + 1 };
+            if e_hops > MAX_HOPS && result.len() >= ef {
+                // Far from every accepted node: kept for an iterative scan, not walked.
+                if let Some(dd) = discarded.as_deref_mut() {
+                    dd.push(s);
+                }
+                continue;
+            }
             if result.len() < ef || d < bound(&result) {
-                candidates.push(Reverse(s));
-                if !g.accepts(e, level) {
+                candidates.push(Reverse((s, e_hops)));
+                if !accepted {
                     continue;
                 }
                 result.push(s);

@@ -140,6 +140,11 @@ impl DiskGraph {
         self.limit = limit;
     }
 
+    /// Changes how many elements the search may read in all ([`Graph::exhausted`]).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
     /// Whether the search is filtered.
     pub fn filtered(&self) -> bool {
         self.filter.is_some()

@@ -27,7 +27,7 @@ use crate::am::scan::{
     IndexSearch,
 };
 use crate::format::{SqlState, VecError};
-use crate::graph::search::{descend, search_layer, HashVisited, Visited};
+use crate::graph::search::{descend, search_layer, Graph, HashVisited, Visited};
 use crate::graph::Scored;
 use crate::types::error::raise;
 use pgrx::pg_sys;
@@ -152,29 +152,67 @@ impl Search {
                     // many for visiting them all to beat the graph walk.
                     let most = keydir::exact_most(ef, meta.m as usize, index_rows(index));
                     let mut passing = Vec::new();
+                    let mut read = 0usize;
                     let few = keydir::for_each(
                         index,
                         meta.key_head,
                         meta.key_len as usize,
                         |tid, keys| {
+                            read += 1;
                             if filter.matches(keys) {
                                 passing.push(tid.pack());
                             }
                             passing.len() <= most
                         },
                     );
-                    s.graph.set_filter(filter, s.max_tuples);
+                    // Rows expected to pass in all: what visiting them directly would cost.
+                    let expected = if few {
+                        passing.len()
+                    } else {
+                        (passing.len() as f64 * index_rows(index) / read.max(1) as f64) as usize
+                    };
+                    let predicate = filter.clone();
+                    // A walk that reads more elements than pass is slower than visiting
+                    // those: it stops there and the scan visits them instead.
+                    s.graph
+                        .set_filter(filter, expected.max(most).min(s.max_tuples));
+                    let lock = PageLock::share(index, SCAN_LOCK);
                     if few {
-                        let lock = PageLock::share(index, SCAN_LOCK);
                         s.exact(passing);
-                        s.graph.release();
-                        drop(lock);
-                        return s;
+                    } else {
+                        // Many pass: walk the graph, entering it also at elements known to
+                        // pass, spread over those the directory pass found — when the rows
+                        // that pass lie away from the query (a filter correlated with the
+                        // vectors), the walk starts among them instead of searching for them.
+                        let step = (passing.len() / ef).max(1);
+                        let seeds: Vec<u64> = passing.iter().step_by(step).copied().collect();
+                        s.first_search(&meta, &seeds);
+                        if s.graph.exhausted() && expected < s.max_tuples {
+                            let mut all = Vec::new();
+                            keydir::for_each(
+                                index,
+                                meta.key_head,
+                                meta.key_len as usize,
+                                |tid, keys| {
+                                    if predicate.matches(keys) {
+                                        all.push(tid.pack());
+                                    }
+                                    true
+                                },
+                            );
+                            s.discarded.clear();
+                            s.exact(all);
+                        } else {
+                            s.graph.set_limit(s.max_tuples);
+                        }
                     }
+                    s.graph.release();
+                    drop(lock);
+                    return s;
                 }
             }
             let lock = PageLock::share(index, SCAN_LOCK);
-            s.first_search(&meta);
+            s.first_search(&meta, &[]);
             s.graph.release();
             drop(lock);
             s
@@ -199,7 +237,9 @@ impl Search {
         self.mode != IterativeScan::Off
     }
 
-    fn first_search(&mut self, meta: &MetaPage) {
+    /// The first SEARCH-LAYER on layer 0, from the entry point found by the descent and from
+    /// `seeds` (elements a filtered search knows pass its filter).
+    fn first_search(&mut self, meta: &MetaPage, seeds: &[u64]) {
         let Some((entry, level)) = meta.entry() else {
             self.exhausted = true;
             return;
@@ -215,11 +255,22 @@ impl Search {
         let ep = descend(&mut self.graph, start, level, 0, &mut self.visited);
         self.visited.clear();
         self.visited.insert(ep.id);
+        let mut entries = vec![ep];
+        for &id in seeds {
+            if self.visited.insert(id) {
+                if let Some(seen) = self.graph.visit(id) {
+                    entries.push(Scored {
+                        distance: seen.distance,
+                        id,
+                    });
+                }
+            }
+        }
         let mut discarded = Vec::new();
         let iterative = self.iterative();
         let w = search_layer(
             &mut self.graph,
-            &[ep],
+            &entries,
             self.ef,
             0,
             &mut self.visited,
