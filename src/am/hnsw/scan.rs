@@ -99,7 +99,11 @@ impl Search {
         unsafe {
             count_index_scan((*scan).indexRelation);
             let index = Rel::from_raw((*scan).indexRelation);
-            if (*scan).orderByData.is_null() {
+            // Without ORDER BY only conditions on key columns make a scan (the planner costs
+            // it as infinite, but from PostgreSQL 18 on it may still choose it when every
+            // other plan is disabled): it returns every row that passes them, unordered.
+            let ordered = !(*scan).orderByData.is_null() && (*scan).numberOfOrderBys > 0;
+            if !ordered && (*scan).numberOfKeys == 0 {
                 raise(VecError::new(
                     SqlState::InternalError,
                     "cannot scan ruhnsw index without order",
@@ -112,11 +116,15 @@ impl Search {
                 ));
             }
             let meta = read_meta(index);
-            let query = query_image(
-                scan,
-                meta.metric().expect("validated meta page"),
-                meta.dimensions,
-            );
+            let query = if ordered {
+                query_image(
+                    scan,
+                    meta.metric().expect("validated meta page"),
+                    meta.dimensions,
+                )
+            } else {
+                None
+            };
             let ef = options::EF_SEARCH.get().max(1) as usize;
             let multiplier = options::SCAN_MEM_MULTIPLIER.get();
             let max_memory = (pg_sys::work_mem as f64 * 1024.0 * multiplier) as usize;
@@ -135,7 +143,7 @@ impl Search {
                 exhausted: false,
                 recheck: false,
             };
-            if s.graph.estimates() {
+            if ordered && s.graph.estimates() {
                 s.rerank = quantize::RERANK.get().max(1) as usize;
             }
             // WHERE clauses on key columns (scan keys) filter the search inside the index.
@@ -144,6 +152,22 @@ impl Search {
                 let filter = keys.predicate(scan);
                 if filter.is_never() {
                     s.exhausted = true;
+                    return s;
+                }
+                if !ordered {
+                    s.recheck = filter.is_lossy();
+                    let mut all = Vec::new();
+                    keydir::for_each(index, meta.key_head, meta.key_len as usize, |tid, keys| {
+                        if filter.matches(keys) {
+                            all.push(tid.pack());
+                        }
+                        true
+                    });
+                    s.graph.set_filter(filter, usize::MAX);
+                    let lock = PageLock::share(index, SCAN_LOCK);
+                    s.exact(all, usize::MAX);
+                    s.graph.release();
+                    drop(lock);
                     return s;
                 }
                 if !filter.is_always() {
@@ -178,7 +202,7 @@ impl Search {
                         .set_filter(filter, expected.max(most).min(s.max_tuples));
                     let lock = PageLock::share(index, SCAN_LOCK);
                     if few {
-                        s.exact(passing);
+                        s.exact(passing, s.memory_cap());
                     } else {
                         // Many pass: walk the graph, entering it also at elements known to
                         // pass, spread over those the directory pass found — when the rows
@@ -201,7 +225,7 @@ impl Search {
                                 },
                             );
                             s.discarded.clear();
-                            s.exact(all);
+                            s.exact(all, s.memory_cap());
                         } else {
                             s.graph.set_limit(s.max_tuples);
                         }
@@ -219,11 +243,16 @@ impl Search {
         }
     }
 
+    /// Rows an ordered exact answer keeps: as many as the scan's memory allows
+    /// (`work_mem × ruvector.hnsw_scan_mem_multiplier`), like an iterative scan.
+    fn memory_cap(&self) -> usize {
+        (self.max_memory / std::mem::size_of::<(Tid, f32)>()).max(self.ef)
+    }
+
     /// Answers a filtered search exactly from the elements `ids` that passed the filter in
-    /// the key directory ([`DiskGraph::visit_exact`]): all their rows, nearest first, as many
-    /// as the scan's memory allows (`work_mem × ruvector.hnsw_scan_mem_multiplier`).
-    fn exact(&mut self, ids: Vec<u64>) {
-        let cap = (self.max_memory / std::mem::size_of::<(Tid, f32)>()).max(self.ef);
+    /// the key directory ([`DiskGraph::visit_exact`]): all their rows, nearest first, at most
+    /// `cap` (an unordered scan keeps them all: every row that passes must come back).
+    fn exact(&mut self, ids: Vec<u64>, cap: usize) {
         self.pending = self
             .graph
             .visit_exact(ids, cap)
