@@ -6,6 +6,11 @@ use std::path::PathBuf;
 /// Benchmarks vector indexes in PostgreSQL: loads a dataset with binary COPY, builds the index,
 /// sweeps the search setting, and reports recall@k, QPS, latency, build time and index size —
 /// for ruvector, and for pgvector on the same server with `--compare pgvector`.
+///
+/// With `--filter` it measures filtered search instead,
+/// `SELECT id FROM t WHERE col = $2 ORDER BY embedding <op> $1 LIMIT k`, on filter columns the
+/// tool adds to the table (uniform, cluster-correlated and Zipf tenant workloads), against the
+/// exact filtered top-k: recall, fill rate, QPS, latency and the plan the planner chose.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "ruvector-bench", version)]
 pub struct Args {
@@ -32,7 +37,7 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     pub clusters: usize,
 
-    /// Seed of the synthetic dataset.
+    /// Seed of the synthetic dataset, and of the filter columns and filter values of --filter.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
@@ -43,15 +48,18 @@ pub struct Args {
     #[arg(long)]
     pub rows: Option<usize>,
 
-    /// Number of queries (the first ones of the dataset).
-    #[arg(long, default_value_t = 1000)]
-    pub queries: usize,
+    /// Number of queries (the first ones of the dataset) [default: 1000; with --filter 300 per
+    /// workload point, enough for recall to ±0.02 while a slow point (an iterative scan that
+    /// visits 20,000 elements per query) stays under half a minute].
+    #[arg(long)]
+    pub queries: Option<usize>,
 
-    /// Queries for the exact-scan reference (slow: a full scan each).
+    /// Queries for the exact-scan reference (slow: a full scan each). With --filter the exact
+    /// configurations run the same queries as the others, for comparable numbers.
     #[arg(long, default_value_t = 100)]
     pub exact_queries: usize,
 
-    /// Skip the exact-scan reference.
+    /// Skip the exact-scan reference (with --filter: the exact configurations).
     #[arg(long)]
     pub no_exact: bool,
 
@@ -80,8 +88,9 @@ pub struct Args {
     #[arg(long)]
     pub quantization: Option<String>,
 
-    /// Values of the search setting to sweep (ef_search for HNSW, probes for IVFFlat).
-    #[arg(long, value_delimiter = ',', default_value = "10,20,40,80,160,320")]
+    /// Values of the search setting to sweep (ef_search for HNSW, probes for IVFFlat)
+    /// [default: 10,20,40,80,160,320; with --filter only 40, both extensions' default].
+    #[arg(long, value_delimiter = ',')]
     pub sweep: Vec<i64>,
 
     /// Concurrent client connections.
@@ -92,7 +101,8 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub compare: Option<CompareArg>,
 
-    /// Alternating rounds per setting; the reported point is the round with median QPS.
+    /// Alternating rounds per setting (with --filter: per configuration and workload point);
+    /// the reported point is the round with median QPS.
     #[arg(long, default_value_t = 1)]
     pub rounds: usize,
 
@@ -112,8 +122,39 @@ pub struct Args {
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
 
+    /// Filtered search instead of the sweep: these workloads (comma-separated), each a set of
+    /// equality filters on int4 columns added to the table — `uniform` (u50, u10, u1, u01:
+    /// independent of the vector, 50%/10%/1%/0.1% of the rows per value), `correlated` (c50 …
+    /// c01: the vector's k-means cluster among 2/10/100/1000, and each query asks for a cluster
+    /// other than its own), `tenant` (tenant_id over 10,000 Zipf-sized tenants). Every
+    /// configuration runs with the planner's own choice of plan (no enable_* settings): HNSW with
+    /// iterative scan off / relaxed_order / strict_order per --sweep value, and an exact scan
+    /// without the vector index (unless --no-exact). Writes `<dataset>-<metric>-filter.json`
+    /// and `.png` to --out.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "WORKLOAD,...",
+        conflicts_with = "merge"
+    )]
+    pub filter: Vec<FilterArg>,
+
+    /// With --filter: ruvector builds a multi-column index
+    /// `USING ruhnsw (embedding <opclass>, u50, u10, u1, u01, c50, c10, c1, c01, tenant_id)`,
+    /// whose extra key columns are checked during the graph traversal, instead of the
+    /// one-column index (pgvector, which has no such index, keeps its own).
+    #[arg(long, requires = "filter")]
+    pub filter_keys: bool,
+
+    /// With --filter: also measure every configuration again with a btree index on each filter
+    /// column, on both extensions (pgvector's advice for exact filtered search), so the planner
+    /// may choose a bitmap or btree plan; reported as its own configuration set ("+btree").
+    #[arg(long, requires = "filter")]
+    pub filter_btree: bool,
+
     /// Instead of benchmarking: draw the runs of these result files (of one dataset) in one
-    /// chart, written to --chart.
+    /// chart, written to --chart (or a single --filter result file's chart and table again).
     #[arg(
         long,
         value_delimiter = ',',
@@ -145,4 +186,41 @@ pub enum IndexArg {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompareArg {
     Pgvector,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterArg {
+    /// u50, u10, u1, u01: drawn independently of the vector.
+    Uniform,
+    /// c50, c10, c1, c01: the vector's k-means cluster; queries ask for another cluster.
+    Correlated,
+    /// tenant_id: 10,000 tenants with Zipf (exponent 1) sizes.
+    Tenant,
+    /// All three.
+    All,
+}
+
+/// The sweep's default values of the search setting.
+pub const DEFAULT_SWEEP: [i64; 6] = [10, 20, 40, 80, 160, 320];
+
+impl Args {
+    /// Whether this is a filtered-search run (`--filter`).
+    pub fn filtered(&self) -> bool {
+        !self.filter.is_empty()
+    }
+
+    /// The search-setting values to measure: `--sweep`, or its default for the mode.
+    pub fn sweep_values(&self) -> Vec<i64> {
+        match (self.sweep.is_empty(), self.filtered()) {
+            (false, _) => self.sweep.clone(),
+            (true, false) => DEFAULT_SWEEP.to_vec(),
+            (true, true) => vec![40],
+        }
+    }
+
+    /// Queries to run (per setting, or per workload point with --filter).
+    pub fn query_count(&self) -> usize {
+        self.queries
+            .unwrap_or(if self.filtered() { 300 } else { 1000 })
+    }
 }

@@ -127,22 +127,46 @@ pub struct LoadReport {
     pub table_bytes: i64,
 }
 
-/// A fingerprint of the data, stored as the table comment so an identical table is reused.
-fn fingerprint(ds: &Dataset) -> String {
-    // FNV-1a over the raw floats.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for x in &ds.base.data {
-        for b in x.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
+/// FNV-1a, continuing from `h`.
+fn fnv(mut h: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    for b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
     }
-    format!(
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf29ce484222325;
+
+/// A fingerprint of the data, stored as the table comment so an identical table is reused:
+/// the raw floats, and the names and values of any extra columns.
+fn fingerprint(ds: &Dataset, columns: &[IntColumn]) -> String {
+    let h = fnv(
+        FNV_OFFSET,
+        ds.base.data.iter().flat_map(|x| x.to_le_bytes()),
+    );
+    let mut fp = format!(
         "ruvector-bench {} rows={} dim={} fnv={h:016x}",
         ds.name,
         ds.base.len(),
         ds.base.dim
-    )
+    );
+    if !columns.is_empty() {
+        let mut h = FNV_OFFSET;
+        for c in columns {
+            h = fnv(h, c.name.bytes());
+            h = fnv(h, c.values.iter().flat_map(|x| x.to_le_bytes()));
+        }
+        let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+        fp.push_str(&format!(" columns={} fnv={h:016x}", names.join(",")));
+    }
+    fp
+}
+
+/// A non-null `int4` column loaded with the vectors (`values[i]` for the row with id `i`).
+pub struct IntColumn<'a> {
+    pub name: &'a str,
+    pub values: &'a [i32],
 }
 
 /// Loads the dataset into `table (id int4 primary key, embedding <type>(dim))` with binary COPY,
@@ -154,7 +178,28 @@ pub fn load(
     ds: &Dataset,
     progress: &indicatif::ProgressBar,
 ) -> Result<LoadReport> {
-    let fp = fingerprint(ds);
+    load_with_columns(client, ext, table, ds, &[], progress)
+}
+
+/// [`load`] with further `int4 NOT NULL` columns after `embedding` (the filter columns of
+/// `--filter`); they are part of the fingerprint, so a table with other values is reloaded.
+pub fn load_with_columns(
+    client: &mut Client,
+    ext: Extension,
+    table: &str,
+    ds: &Dataset,
+    columns: &[IntColumn],
+    progress: &indicatif::ProgressBar,
+) -> Result<LoadReport> {
+    if let Some(c) = columns.iter().find(|c| c.values.len() != ds.base.len()) {
+        bail!(
+            "column {} has {} values for {} rows",
+            c.name,
+            c.values.len(),
+            ds.base.len()
+        );
+    }
+    let fp = fingerprint(ds, columns);
     // The fingerprint, if the table still has its embedding column of the right type (DROP
     // EXTENSION ... CASCADE drops the column and keeps the table and its comment).
     let column_type = format!("{}({})", ext.type_name(), ds.base.dim);
@@ -182,8 +227,17 @@ pub fn load(
             table_bytes: size(client)?,
         });
     }
+    let extra_defs: String = columns
+        .iter()
+        .map(|c| format!(", {} int4 NOT NULL", ident(c.name)))
+        .collect();
+    let extra_names: String = columns
+        .iter()
+        .map(|c| format!(", {}", ident(c.name)))
+        .collect();
     client.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id int4 PRIMARY KEY, embedding {ty}({dim}))",
+        "DROP TABLE IF EXISTS {t}; \
+         CREATE TABLE {t} (id int4 PRIMARY KEY, embedding {ty}({dim}){extra_defs})",
         t = ident(table),
         ty = ext.type_name(),
         dim = ds.base.dim
@@ -192,12 +246,15 @@ pub fn load(
     progress.set_message(format!("loading {table} ({})", ext.label()));
     let start = Instant::now();
     let mut w = client.copy_in(&format!(
-        "COPY {} (id, embedding) FROM STDIN (FORMAT BINARY)",
+        "COPY {} (id, embedding{extra_names}) FROM STDIN (FORMAT BINARY)",
         ident(table)
     ))?;
     let mut rows = CopyRows::new();
+    let mut ints = Vec::with_capacity(columns.len());
     for (i, v) in ds.base.rows().enumerate() {
-        rows.row(i as i32, v);
+        ints.clear();
+        ints.extend(columns.iter().map(|c| c.values[i]));
+        rows.row_with_ints(i as i32, v, &ints);
         if rows.len() >= 1 << 20 {
             w.write_all(&rows.take())?;
             progress.set_position(i as u64 + 1);

@@ -11,6 +11,11 @@
 //! | `report`  | JSON results, Markdown table, ratios at equal recall |
 //! | `chart`   | the recall–QPS PNG |
 //! | `run`     | the whole benchmark |
+//! | `filter`  | `--filter`: filter columns, filter values, exact filtered top-k, fill rate |
+//! | `kmeans`  | the clusters of the `correlated` filter columns |
+//! | `plan`    | EXPLAIN (FORMAT JSON) → a one-line plan shape |
+//! | `filter_run` | the whole filtered benchmark: configurations, indexes, measurements |
+//! | `filter_report` | its results (JSON), tables and best plans |
 //!
 //! Also used as a library by `server-tests` (recall gates on the real server).
 
@@ -18,6 +23,11 @@ pub mod chart;
 pub mod cli;
 pub mod dataset;
 pub mod db;
+pub mod filter;
+pub mod filter_report;
+pub mod filter_run;
+pub mod kmeans;
+pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod run;

@@ -57,6 +57,10 @@ pub struct Profile {
     pub index: IndexKind,
     /// ruvector's `quantization` index option (`None`: not given; pgvector has no such option).
     pub quantization: Option<String>,
+    /// Further key columns after the vector (`--filter-keys`: a multi-column ruhnsw index
+    /// whose extra columns are checked during the graph traversal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
 }
 
 impl Profile {
@@ -65,7 +69,17 @@ impl Profile {
             extension,
             index,
             quantization: None,
+            keys: Vec::new(),
         }
+    }
+
+    /// The profile with further key columns after the vector (ruvector's HNSW only; pgvector's
+    /// hnsw indexes one column).
+    pub fn with_keys(mut self, keys: &[String]) -> Profile {
+        if self.extension == Extension::Ruvector && matches!(self.index, IndexKind::Hnsw { .. }) {
+            self.keys = keys.to_vec();
+        }
+        self
     }
 
     /// The profile with ruvector's `quantization` option (ignored for pgvector, which has none).
@@ -98,6 +112,15 @@ impl Profile {
         })
     }
 
+    /// The GUC of iterative scans (`off`, `relaxed_order`, `strict_order`) for HNSW.
+    pub fn iterative_scan_guc(&self) -> Option<&'static str> {
+        Some(match (self.extension, self.index) {
+            (Extension::Ruvector, IndexKind::Hnsw { .. }) => "ruvector.hnsw_iterative_scan",
+            (Extension::Pgvector, IndexKind::Hnsw { .. }) => "hnsw.iterative_scan",
+            _ => return None,
+        })
+    }
+
     pub fn opclass(&self, metric: Metric) -> String {
         format!("{}_{}_ops", self.extension.type_name(), metric.name())
     }
@@ -120,14 +143,25 @@ impl Profile {
     pub fn name(&self) -> String {
         match self.access_method() {
             None => format!("{} exact scan", self.extension.label()),
+            Some(am) if !self.keys.is_empty() => format!(
+                "{} {am} (embedding, {}) ({})",
+                self.extension.label(),
+                self.keys.join(", "),
+                self.options()
+            ),
             Some(am) => format!("{} {am} ({})", self.extension.label(), self.options()),
         }
     }
 
     pub fn create_index_sql(&self, table: &str, index: &str, metric: Metric) -> Option<String> {
         let am = self.access_method()?;
+        let keys: String = self
+            .keys
+            .iter()
+            .map(|k| format!(", {}", crate::db::ident(k)))
+            .collect();
         Some(format!(
-            "CREATE INDEX {index} ON {table} USING {am} (embedding {}) WITH ({})",
+            "CREATE INDEX {index} ON {table} USING {am} (embedding {}{keys}) WITH ({})",
             self.opclass(metric),
             self.options()
         ))
@@ -181,6 +215,21 @@ mod tests {
         let ex = Profile::new(Extension::Ruvector, IndexKind::Exact);
         assert!(ex.create_index_sql("t", "i", Metric::L2).is_none());
         assert_eq!(ex.name(), "ruvector exact scan");
+        let keys = ["u10".to_string(), "tenant_id".to_string()];
+        assert_eq!(
+            rv.clone()
+                .with_keys(&keys)
+                .create_index_sql("t", "t_idx", Metric::Cosine)
+                .unwrap(),
+            "CREATE INDEX t_idx ON t USING ruhnsw (embedding ruvector_cosine_ops, \"u10\", \
+             \"tenant_id\") WITH (m = 16, ef_construction = 64)"
+        );
+        assert!(pv.clone().with_keys(&keys).keys.is_empty());
+        assert_eq!(pv.iterative_scan_guc(), Some("hnsw.iterative_scan"));
+        assert_eq!(
+            rv.iterative_scan_guc(),
+            Some("ruvector.hnsw_iterative_scan")
+        );
         assert_eq!(
             rv.query_sql("t", Metric::Ip, 10),
             "SELECT id FROM t ORDER BY embedding <#> $1 LIMIT 10"

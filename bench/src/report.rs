@@ -99,11 +99,15 @@ pub struct Results {
     pub clients: usize,
     pub runs: Vec<Run>,
     pub ratios: Option<Ratios>,
+    /// A `--filter` run's results (its `runs` are empty); absent in sweep result files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<crate::filter_report::FilteredResults>,
 }
 
 /// The index runs of several result files of one dataset as one [`Results`] (for a chart
 /// comparing runs made separately, such as one per quantization): the first file's header, every
-/// file's index runs (exact-scan references left out), no ratios.
+/// file's index runs (exact-scan references left out), no ratios. A single `--filter` result
+/// file comes back whole (to draw its chart and table again); filtered results do not merge.
 pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<Results> {
     use anyhow::{bail, Context};
     let mut merged: Option<Results> = None;
@@ -112,6 +116,15 @@ pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<Results> {
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let r: Results = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a ruvector-bench result file", f.display()))?;
+        if r.filtered.is_some() {
+            if files.len() > 1 {
+                bail!(
+                    "{} holds filtered-search results, which do not merge: give it alone",
+                    f.display()
+                );
+            }
+            return Ok(r);
+        }
         let runs = r.runs.iter().filter(|run| run.build.is_some()).cloned();
         match &mut merged {
             None => {

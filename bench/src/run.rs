@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
-fn progress_bar() -> ProgressBar {
+pub(crate) fn progress_bar() -> ProgressBar {
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
@@ -44,18 +44,24 @@ pub fn load_dataset(args: &Args) -> Result<Dataset> {
             Dataset::synthetic(
                 parse(rows)?,
                 parse(dims)?,
-                args.queries,
+                args.query_count(),
                 args.clusters,
                 metric,
                 args.seed,
                 args.k,
             )
         }
-        None => Dataset::texmex(&args.dataset, metric, args.rows, Some(args.queries), args.k),
+        None => Dataset::texmex(
+            &args.dataset,
+            metric,
+            args.rows,
+            Some(args.query_count()),
+            args.k,
+        ),
     }
 }
 
-fn table_name(ds: &Dataset) -> String {
+pub(crate) fn table_name(ds: &Dataset) -> String {
     let clean: String = ds
         .name
         .chars()
@@ -77,8 +83,12 @@ struct Target {
     load: db::LoadReport,
 }
 
-/// Runs the benchmark and returns (and writes) its results.
+/// Runs the benchmark — the sweep, or with `--filter` the filtered one
+/// ([`crate::filter_run::run`]) — and returns (and writes) its results.
 pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> {
+    if args.filtered() {
+        return crate::filter_run::run(args, command);
+    }
     let ds = load_dataset(args)?;
     eprintln!(
         "dataset {}: {} rows × {} dims, {} queries ({})",
@@ -202,7 +212,7 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
             builds.push(b);
         }
         let mut points: Vec<Vec<Point>> = vec![Vec::new(); targets.len()];
-        for (vi, &value) in args.sweep.iter().enumerate() {
+        for (vi, &value) in args.sweep_values().iter().enumerate() {
             let mut rounds: Vec<Vec<Point>> = vec![Vec::new(); targets.len()];
             for round in 0..args.rounds.max(1) {
                 // Alternate which extension goes first.
@@ -222,11 +232,11 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
                             "SET enable_seqscan = off".to_string(),
                         ],
                         Some(builds[i].index.clone()),
-                        args.queries,
+                        args.query_count(),
                     );
                     m.check_plan()?;
                     if vi == 0 && round == 0 {
-                        m.warm_up(args.queries)?;
+                        m.warm_up(args.query_count())?;
                     }
                     let pb = progress_bar();
                     pb.set_message(format!("{} {guc}={value}", t.ext.label()));
@@ -293,6 +303,7 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
         clients: args.clients,
         runs,
         ratios,
+        filtered: None,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;

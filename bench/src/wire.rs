@@ -39,7 +39,8 @@ impl ToSql for VectorParam<'_> {
     to_sql_checked!();
 }
 
-/// A `COPY table (id, embedding) FROM STDIN (FORMAT BINARY)` stream of `(int4, vector)` rows.
+/// A `COPY table (id, embedding [, int4 columns...]) FROM STDIN (FORMAT BINARY)` stream of
+/// `(int4, vector [, int4...])` rows.
 pub struct CopyRows {
     buf: Vec<u8>,
 }
@@ -60,12 +61,23 @@ impl CopyRows {
     }
 
     pub fn row(&mut self, id: i32, v: &[f32]) {
-        self.buf.extend_from_slice(&2i16.to_be_bytes());
+        self.row_with_ints(id, v, &[]);
+    }
+
+    /// A row with further non-null `int4` columns after the vector (the filter columns of
+    /// `--filter`).
+    pub fn row_with_ints(&mut self, id: i32, v: &[f32], ints: &[i32]) {
+        self.buf
+            .extend_from_slice(&(2 + ints.len() as i16).to_be_bytes());
         self.buf.extend_from_slice(&4i32.to_be_bytes());
         self.buf.extend_from_slice(&id.to_be_bytes());
         self.buf
             .extend_from_slice(&((4 + 4 * v.len()) as i32).to_be_bytes());
         encode_vector(v, &mut self.buf);
+        for x in ints {
+            self.buf.extend_from_slice(&4i32.to_be_bytes());
+            self.buf.extend_from_slice(&x.to_be_bytes());
+        }
     }
 
     /// Takes the bytes written so far (to stream them in chunks).
@@ -114,5 +126,18 @@ mod tests {
         assert_eq!(&bytes[25..29], &[0, 0, 0, 7]);
         assert_eq!(&bytes[29..33], &[0, 0, 0, 8]);
         assert_eq!(&bytes[bytes.len() - 2..], &[0xff, 0xff]);
+    }
+
+    #[test]
+    fn copy_int_columns_follow_the_vector() {
+        let mut c = CopyRows::new();
+        c.row_with_ints(7, &[1.0], &[-2, 300]);
+        let bytes = c.finish();
+        assert_eq!(&bytes[19..21], &[0, 4]); // four fields
+        assert_eq!(&bytes[29..33], &[0, 0, 0, 8]); // the vector's length, as before
+        assert_eq!(&bytes[41..45], &[0, 0, 0, 4]);
+        assert_eq!(&bytes[45..49], &(-2i32).to_be_bytes());
+        assert_eq!(&bytes[53..57], &300i32.to_be_bytes());
+        assert_eq!(bytes.len(), 57 + 2);
     }
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The filtered-search benchmark of bench/README.md: ruvector-bench
+# --filter all on a dataset, ruvector against pgvector, without and with btree indexes on the
+# filter columns (one run measures both configuration sets), ef_search 40 and 80, results in
+# docs/bench/filter/.
+#
+#   scripts/filter_bench.sh [DATASET] [more ruvector-bench options...]
+#
+# DATASET is a directory under ../shared/data (default glove-100k). The server is $URL (default
+# a scratch cluster on port 5499 with ruvector and pgvector installed, as in the README's index
+# benchmark); the tool creates its databases rvbench_ruvector and rvbench_pgvector there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ds=${1:-glove-100k}
+shift || true
+url=${URL:-"host=/tmp port=5499 user=postgres dbname=postgres"}
+cargo build --release -q -p ruvector-bench
+start=$SECONDS
+"${CARGO_TARGET_DIR:-target}/release/ruvector-bench" --url "$url" --dataset "../shared/data/$ds" \
+    --filter all --filter-btree --compare pgvector --queries 300 --sweep 40,80 --out docs/bench/filter "$@"
+echo "filtered benchmark of $ds: $((SECONDS - start)) s"
