@@ -68,6 +68,10 @@ fn index_rows(index: Rel) -> f64 {
     }
 }
 
+/// Directory entries a filtered scan reads before it may conclude from their share that the
+/// graph walk will be cheaper (see `Search::start`).
+const SAMPLE: usize = 1024;
+
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambeginscan(
     index: pg_sys::Relation,
@@ -174,7 +178,8 @@ impl Search {
                     s.recheck = filter.is_lossy();
                     // The elements that pass, from the key directory, unless there are too
                     // many for visiting them all to beat the graph walk.
-                    let most = keydir::exact_most(ef, meta.m as usize, index_rows(index));
+                    let rows = index_rows(index);
+                    let most = keydir::exact_most(ef, meta.m as usize, rows);
                     let mut passing = Vec::new();
                     let mut read = 0usize;
                     let few = keydir::for_each(
@@ -186,14 +191,19 @@ impl Search {
                             if filter.matches(keys) {
                                 passing.push(tid.pack());
                             }
+                            // Stop as soon as the rows that pass are clearly too many: more
+                            // than `most`, or, after a sample, projected to twice that.
                             passing.len() <= most
+                                && !(read >= SAMPLE
+                                    && passing.len() as f64 * rows / read as f64
+                                        > 2.0 * most as f64)
                         },
                     );
                     // Rows expected to pass in all: what visiting them directly would cost.
                     let expected = if few {
                         passing.len()
                     } else {
-                        (passing.len() as f64 * index_rows(index) / read.max(1) as f64) as usize
+                        (passing.len() as f64 * rows / read.max(1) as f64) as usize
                     };
                     let predicate = filter.clone();
                     // A walk that reads more elements than pass is slower than visiting
