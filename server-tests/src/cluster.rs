@@ -129,6 +129,15 @@ fn make_owned_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Settings of a primary whose standby checks every page it replays against the full-page
+/// image the primary logged (`wal_consistency_checking`): the replication tests.
+pub const CHECKED_PRIMARY: &[&str] = &[
+    "wal_level = replica",
+    "max_wal_senders = 4",
+    "wal_consistency_checking = 'all'",
+    "max_wal_size = 4GB",
+];
+
 pub struct Cluster {
     pub name: String,
     pub dir: PathBuf,

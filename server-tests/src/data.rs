@@ -224,3 +224,23 @@ pub fn top10_ids(client: &mut Client, ds: &Dataset, setup: &str, n: usize) -> Ve
         })
         .collect()
 }
+
+/// Asserts that PostgreSQL plans `sql` (with `params`) as an index scan of `index`.
+pub fn assert_index_scan(
+    client: &mut Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    index: &str,
+) {
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN (COSTS OFF) {sql}"), params)
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains(&format!("Index Scan using {index}"))),
+        "{plan:?}"
+    );
+}

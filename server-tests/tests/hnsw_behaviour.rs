@@ -6,7 +6,7 @@ use postgres::Client;
 use ruvector_bench::dataset::{recall, Metric, Vectors};
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
-use ruvector_server_tests::data::{copy_rows, create_table, glove};
+use ruvector_server_tests::data::{assert_index_scan, copy_rows, create_table, glove};
 use ruvector_server_tests::gate;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -53,19 +53,11 @@ fn filtered_query_with_iterative_scan_fills_limit() {
             .collect();
 
     let sql = "SELECT id, embedding <=> $1 AS d FROM items WHERE category = 3 ORDER BY embedding <=> $1 LIMIT 10";
-    let plan: Vec<String> = client
-        .query(
-            &format!("EXPLAIN (COSTS OFF) {sql}"),
-            &[&VectorParam(queries.row(0))],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(
-        plan.iter()
-            .any(|l| l.contains("Index Scan using items_idx")),
-        "{plan:?}"
+    assert_index_scan(
+        &mut client,
+        sql,
+        &[&VectorParam(queries.row(0))],
+        "items_idx",
     );
     let stmt = client.prepare(sql).unwrap();
     let run = |client: &mut Client, mode: &str| -> (usize, f64, bool) {

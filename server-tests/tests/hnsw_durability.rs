@@ -7,9 +7,10 @@
 use postgres::Client;
 use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
-use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::cluster::{Cluster, CHECKED_PRIMARY};
 use ruvector_server_tests::data::{
-    copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows, top10_ids,
+    assert_index_scan, copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
+    top10_ids,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -30,20 +31,7 @@ fn ids_through_index(
         )
         .unwrap();
     let sql = format!("SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 100000000");
-    let plan: Vec<String> = client
-        .query(
-            &format!("EXPLAIN (COSTS OFF) {sql}"),
-            &[&VectorParam(query)],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(
-        plan.iter()
-            .any(|l| l.contains(&format!("Index Scan using {index}"))),
-        "{plan:?}"
-    );
+    assert_index_scan(client, &sql, &[&VectorParam(query)], index);
     let ids = client
         .query(&sql, &[&VectorParam(query)])
         .unwrap()
@@ -166,17 +154,7 @@ fn kill9_case(name: &str, port: u16, options: &str) {
 
 fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
     let ds = glove(Metric::Cosine);
-    let primary = Cluster::new(
-        primary.0,
-        primary.1,
-        &[
-            "wal_level = replica",
-            "max_wal_senders = 4",
-            "wal_consistency_checking = 'all'",
-            "max_wal_size = 4GB",
-        ],
-    )
-    .unwrap();
+    let primary = Cluster::new(primary.0, primary.1, CHECKED_PRIMARY).unwrap();
     let mut p = primary.with_extension().unwrap();
     // The standby starts before any index exists: the build (log_newpage_range), inserts,
     // deletes and VACUUM all reach it through WAL.

@@ -11,9 +11,9 @@
 use postgres::Client;
 use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
-use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::cluster::{Cluster, CHECKED_PRIMARY};
 use ruvector_server_tests::data::{
-    copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
+    assert_index_scan, copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -55,20 +55,7 @@ fn answer(client: &mut Client, filter: &str, query: &[f32], limit: i64, index: b
     client.batch_execute(setup).unwrap();
     let sql = format!("SELECT id FROM items WHERE {filter} ORDER BY embedding <=> $1 LIMIT $2");
     if index {
-        let plan: Vec<String> = client
-            .query(
-                &format!("EXPLAIN (COSTS OFF) {sql}"),
-                &[&VectorParam(query), &limit],
-            )
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        assert!(
-            plan.iter()
-                .any(|l| l.contains("Index Scan using items_keys")),
-            "{plan:?}"
-        );
+        assert_index_scan(client, &sql, &[&VectorParam(query), &limit], "items_keys");
     }
     let ids = client
         .query(&sql, &[&VectorParam(query), &limit])
@@ -203,17 +190,7 @@ fn kill9_during_bulk_insert_then_recovery_with_keys() {
 #[test]
 fn streaming_standby_answers_filtered_queries_like_the_primary() {
     let ds = glove(Metric::Cosine);
-    let primary = Cluster::new(
-        "filter-primary",
-        5563,
-        &[
-            "wal_level = replica",
-            "max_wal_senders = 4",
-            "wal_consistency_checking = 'all'",
-            "max_wal_size = 4GB",
-        ],
-    )
-    .unwrap();
+    let primary = Cluster::new("filter-primary", 5563, CHECKED_PRIMARY).unwrap();
     let mut p = primary.with_extension().unwrap();
     let standby = primary.standby("filter-standby", 5564).unwrap();
     create_table(&mut p, "items", ds.base.dim).unwrap();
