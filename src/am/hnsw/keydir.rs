@@ -161,7 +161,7 @@ pub fn append(index: Rel, tail: u32, element: Tid, keys: &[u8]) -> Option<u32> {
 
 /// Calls `f` with each entry (element TID, key blob) from page `head` on, one page at a time
 /// under a share lock; `f` returns false to stop. Returns whether every page was read.
-pub fn for_each(
+fn for_each(
     index: Rel,
     head: u32,
     key_len: usize,
@@ -196,6 +196,28 @@ pub fn for_each(
         blk = next;
     }
     true
+}
+
+/// The elements (packed TIDs) whose directory keys pass `filter`, read from page `head` on
+/// while `go_on(entries read, elements passing)` holds; also the entries read and whether the
+/// whole directory was read.
+pub fn passing(
+    index: Rel,
+    head: u32,
+    key_len: usize,
+    filter: &crate::filter::Predicate,
+    mut go_on: impl FnMut(usize, usize) -> bool,
+) -> (Vec<u64>, usize, bool) {
+    let mut ids = Vec::new();
+    let mut read = 0usize;
+    let complete = for_each(index, head, key_len, |tid, keys| {
+        read += 1;
+        if filter.matches(keys) {
+            ids.push(tid.pack());
+        }
+        go_on(read, ids.len())
+    });
+    (ids, read, complete)
 }
 
 fn damaged(index: Rel) -> ! {

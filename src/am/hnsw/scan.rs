@@ -160,13 +160,13 @@ impl Search {
                 }
                 if !ordered {
                     s.recheck = filter.is_lossy();
-                    let mut all = Vec::new();
-                    keydir::for_each(index, meta.key_head, meta.key_len as usize, |tid, keys| {
-                        if filter.matches(keys) {
-                            all.push(tid.pack());
-                        }
-                        true
-                    });
+                    let (all, _, _) = keydir::passing(
+                        index,
+                        meta.key_head,
+                        meta.key_len as usize,
+                        &filter,
+                        |_, _| true,
+                    );
                     s.graph.set_filter(filter, usize::MAX);
                     let lock = PageLock::share(index, SCAN_LOCK);
                     s.exact(all, usize::MAX);
@@ -180,23 +180,17 @@ impl Search {
                     // many for visiting them all to beat the graph walk.
                     let rows = index_rows(index);
                     let most = keydir::exact_most(ef, meta.m as usize, rows);
-                    let mut passing = Vec::new();
-                    let mut read = 0usize;
-                    let few = keydir::for_each(
+                    // Stop as soon as the rows that pass are clearly too many: more than
+                    // `most`, or, after a sample, projected to twice that.
+                    let (passing, read, few) = keydir::passing(
                         index,
                         meta.key_head,
                         meta.key_len as usize,
-                        |tid, keys| {
-                            read += 1;
-                            if filter.matches(keys) {
-                                passing.push(tid.pack());
-                            }
-                            // Stop as soon as the rows that pass are clearly too many: more
-                            // than `most`, or, after a sample, projected to twice that.
-                            passing.len() <= most
+                        &filter,
+                        |read, passing| {
+                            passing <= most
                                 && !(read >= SAMPLE
-                                    && passing.len() as f64 * rows / read as f64
-                                        > 2.0 * most as f64)
+                                    && passing as f64 * rows / read as f64 > 2.0 * most as f64)
                         },
                     );
                     // Rows expected to pass in all: what visiting them directly would cost.
@@ -222,17 +216,12 @@ impl Search {
                         let seeds: Vec<u64> = passing.iter().step_by(step).copied().collect();
                         s.first_search(&meta, &seeds);
                         if s.graph.exhausted() && expected < s.max_tuples {
-                            let mut all = Vec::new();
-                            keydir::for_each(
+                            let (all, _, _) = keydir::passing(
                                 index,
                                 meta.key_head,
                                 meta.key_len as usize,
-                                |tid, keys| {
-                                    if predicate.matches(keys) {
-                                        all.push(tid.pack());
-                                    }
-                                    true
-                                },
+                                &predicate,
+                                |_, _| true,
                             );
                             s.discarded.clear();
                             s.exact(all, s.memory_cap());
