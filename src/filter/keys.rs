@@ -51,6 +51,13 @@ pub fn text_hash(bytes: &[u8]) -> u64 {
     h
 }
 
+/// A uuid folded into one word (its two halves XORed): how the key directory stores it. Lossy,
+/// like text hashes: the element's own 16 bytes decide.
+pub fn fold_uuid(u: &[u8]) -> u64 {
+    let (a, b) = u.split_at(8);
+    u64::from_ne_bytes(a.try_into().expect("8 bytes")) ^ u64::from_ne_bytes(b.try_into().expect("8 bytes"))
+}
+
 /// Where each key column sits in a key blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyLayout {
@@ -129,6 +136,19 @@ impl KeyLayout {
         u64::from_ne_bytes(blob[at..at + 8].try_into().expect("8 bytes"))
     }
 
+    /// The key of `column` as one word for the key directory's hash buckets (`None` for
+    /// NULL): integers and text hashes as they are, a uuid folded ([`fold_uuid`]).
+    #[inline]
+    pub fn directory_word(&self, blob: &[u8], column: usize) -> Option<u64> {
+        if self.is_null(blob, column) {
+            return None;
+        }
+        Some(match self.kinds[column] {
+            KeyKind::Int | KeyKind::Text => self.word(blob, column),
+            KeyKind::Uuid => fold_uuid(self.uuid(blob, column)),
+        })
+    }
+
     /// The 16 bytes of a `Uuid` key.
     #[inline]
     pub fn uuid<'b>(&self, blob: &'b [u8], column: usize) -> &'b [u8] {
@@ -155,7 +175,11 @@ mod tests {
         assert_eq!(l.word(&b, 0) as i64, -5);
         assert_eq!(l.uuid(&b, 1), &u);
         assert_eq!(l.word(&b, 2), text_hash(b"abc"));
+        assert_eq!(l.directory_word(&b, 0), Some(-5i64 as u64));
+        assert_eq!(l.directory_word(&b, 1), Some(0));
+        assert_eq!(l.directory_word(&b, 2), Some(text_hash(b"abc")));
         let n = l.encode(&[None, Some(KeyValue::Uuid(u)), None]);
+        assert_eq!(l.directory_word(&n, 0), None);
         assert!(l.is_null(&n, 0) && !l.is_null(&n, 1) && l.is_null(&n, 2));
         // Nine keys need two bitmap bytes.
         assert_eq!(KeyLayout::new(vec![KeyKind::Int; 9]).len(), 2 + 72);

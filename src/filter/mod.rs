@@ -10,4 +10,4 @@ pub mod keys;
 pub mod predicate;
 
 pub use keys::{KeyKind, KeyLayout, KeyValue};
-pub use predicate::{Cmp, Predicate, PredicateBuilder};
+pub use predicate::{Cmp, Predicate, PredicateBuilder, Probe};

@@ -7,7 +7,7 @@
 //! and NULL constants (no row can match). NULL keys match nothing: every operator involved is
 //! strict.
 
-use super::keys::{KeyKind, KeyLayout};
+use super::keys::{fold_uuid, KeyKind, KeyLayout};
 
 /// A btree comparison strategy (`<`, `<=`, `=`, `>=`, `>`: strategy numbers 1 to 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +173,35 @@ enum Test {
     Uuids(usize, Vec<[u8; 16]>),
 }
 
+/// One column's test seen from the key directory, which stores each key as one word
+/// ([`KeyLayout::directory_word`]): the words to look up (an equality set) or a range to scan
+/// for. A probe may accept a word whose row fails the test (text hashes, folded uuids): the
+/// element's own keys decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub column: usize,
+    /// The words of an equality set, sorted; `None` for a range.
+    words: Option<Vec<u64>>,
+    lo: i64,
+    hi: i64,
+}
+
+impl Probe {
+    /// The words to look up, if the test is an equality set.
+    pub fn words(&self) -> Option<&[u64]> {
+        self.words.as_deref()
+    }
+
+    /// Whether a row whose directory word is `w` may pass the test.
+    #[inline]
+    pub fn accepts(&self, w: u64) -> bool {
+        match &self.words {
+            Some(set) => set.binary_search(&w).is_ok(),
+            None => (self.lo..=self.hi).contains(&(w as i64)),
+        }
+    }
+}
+
 /// The conditions a row's keys must meet.
 #[derive(Clone, Debug)]
 pub struct Predicate {
@@ -197,6 +226,33 @@ impl Predicate {
     /// be rechecked against the original clauses.
     pub fn is_lossy(&self) -> bool {
         self.lossy
+    }
+
+    /// One [`Probe`] per column with a condition: a row passes only if it passes each.
+    pub fn probes(&self) -> Vec<Probe> {
+        self.tests
+            .iter()
+            .map(|t| {
+                let (column, words, lo, hi) = match t {
+                    Test::Range(c, lo, hi) => (*c, None, *lo, *hi),
+                    Test::Words(c, set) => (*c, Some(set.clone()), 0, 0),
+                    Test::Uuids(c, set) => {
+                        (*c, Some(set.iter().map(|u| fold_uuid(u)).collect()), 0, 0)
+                    }
+                };
+                let words = words.map(|mut w: Vec<u64>| {
+                    w.sort_unstable();
+                    w.dedup();
+                    w
+                });
+                Probe {
+                    column,
+                    words,
+                    lo,
+                    hi,
+                }
+            })
+            .collect()
     }
 
     /// Whether the key blob `blob` meets every condition (false for a blob of the wrong
@@ -320,5 +376,42 @@ mod tests {
         b.text_in(1, &[text_hash(b"red")]);
         b.text_in(1, &[text_hash(b"blue")]);
         assert!(b.build().is_never());
+    }
+
+    #[test]
+    fn probes_accept_what_the_rows_hold() {
+        let mut b = PredicateBuilder::new(layout());
+        b.int(0, Cmp::Ge, -2);
+        b.int(0, Cmp::Lt, 3);
+        b.text_in(1, &[text_hash(b"red"), text_hash(b"blue")]);
+        b.uuid_in(2, &[[3; 16], [1; 16]]);
+        let probes = b.build().probes();
+        assert_eq!(probes.len(), 3);
+        let l = layout();
+        // Every row that passes a column's test is accepted by its probe, on the word the
+        // directory stores; ranges are scans, equality sets are lookups.
+        for (a, t, u) in [(-2, "red", 3u8), (2, "blue", 1)] {
+            let r = row(Some(a), Some(t), Some(u));
+            for p in &probes {
+                assert!(p.accepts(l.directory_word(&r, p.column).unwrap()), "{p:?}");
+            }
+        }
+        let r = row(Some(3), Some("green"), Some(2));
+        for p in &probes {
+            let mut u = [2u8; 16];
+            u[0] = 9;
+            let w = match p.column {
+                2 => fold_uuid(&u),
+                c => l.directory_word(&r, c).unwrap(),
+            };
+            assert!(!p.accepts(w), "{p:?}");
+        }
+        assert!(probes[0].words().is_none());
+        assert_eq!(probes[1].words().map(|w| w.len()), Some(2));
+        // Negative integers: the equality set is sorted by the word, not the integer.
+        let mut b = PredicateBuilder::new(layout());
+        b.int_any(0, Cmp::Eq, &[-1, 5]);
+        let p = &b.build().probes()[0];
+        assert!(p.accepts(-1i64 as u64) && p.accepts(5) && !p.accepts(4));
     }
 }

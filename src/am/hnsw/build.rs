@@ -423,7 +423,7 @@ fn write_index(
             .zip(&places)
             .map(|(e, (et, _))| (*et, key_of(e.node)))
             .collect();
-        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, key_len, &entries);
+        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, &keys.layout, &entries);
     }
     if let Some((entry, level)) = graph.entry() {
         meta.set_entry(Some((node_to_element[&entry], level)));
@@ -513,7 +513,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     }
     pages.append(layout::PAGE_ELEMENT);
     if !keys.is_empty() {
-        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, keys.layout.len(), &[]);
+        (meta.key_head, meta.key_tail) = keydir::write(&mut pages, &keys.layout, &[]);
         pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     }
     if quantization != Quantization::None {

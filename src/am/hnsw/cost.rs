@@ -52,7 +52,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // (`am::meta`), and planning must not, so that the query can run without the index.
     let meta = try_read_meta(crate::am::page::Rel::from_raw(index)).ok();
     let m = meta.map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
-    let key_len = meta.map_or(0, |meta| meta.key_len as usize);
+    let key_columns = meta.map_or(0, |meta| meta.keys as usize);
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
 
     let tuples = (*info).tuples;
@@ -86,11 +86,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // block order, and produces every row before the first.
     let passing = filter_selectivity * tuples;
     if !(*path).indexclauses.is_null()
-        && key_len > 0
+        && key_columns > 0
         && passing <= keydir::exact_most(ef_search as usize, m as usize, tuples) as f64
     {
-        let entries_per_page = keydir::capacity(key_len) as f64;
-        let dir_pages = (tuples / entries_per_page).ceil();
+        let dir_pages =
+            keydir::lookup_pages(tuples, passing, has_equality(info, path), key_columns);
         let element_pages = (costs.numIndexPages - dir_pages).max(1.0);
         let touched = element_pages * (1.0 - (-passing / element_pages).exp());
         let cost = (dir_pages + touched) * spc_seq_page_cost
@@ -104,4 +104,30 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     *selectivity = costs.indexSelectivity;
     *correlation = costs.indexCorrelation;
     *pages = costs.numIndexPages;
+}
+
+/// Whether a clause of the path on a key column is an equality (`=`, `IN`, `= ANY`): the key
+/// directory then reads that column's buckets of the values looked for, not all of them.
+unsafe fn has_equality(info: *mut pg_sys::IndexOptInfo, path: *mut pg_sys::IndexPath) -> bool {
+    let clauses = (*path).indexclauses;
+    if clauses.is_null() {
+        return false;
+    }
+    (0..(*clauses).length).any(|i| {
+        let ic = pg_sys::list_nth(clauses, i) as *const pg_sys::IndexClause;
+        let column = (*ic).indexcol as usize;
+        let clause = (*(*ic).rinfo).clause as *const pg_sys::Node;
+        if column == 0 || clause.is_null() {
+            return false;
+        }
+        let opno = match (*clause).type_ {
+            pg_sys::NodeTag::T_OpExpr => (*(clause as *const pg_sys::OpExpr)).opno,
+            pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                (*(clause as *const pg_sys::ScalarArrayOpExpr)).opno
+            }
+            _ => return false,
+        };
+        let family = *(*info).opfamily.add(column);
+        pg_sys::get_op_opfamily_strategy(opno, family) == pg_sys::BTEqualStrategyNumber as i32
+    })
 }

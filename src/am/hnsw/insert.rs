@@ -176,7 +176,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let mut new_key_tail = None;
+    let key_layout = (meta.keys > 0).then(|| key_columns(index, &meta).layout);
     let (etid, new_insert_page) = add_element(
         index,
         &meta,
@@ -186,21 +186,13 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         split,
         &lists,
         &mut |etid| {
-            if meta.keys > 0 {
-                new_key_tail = keydir::append(index, meta.key_tail, etid, keys);
+            if let Some(layout) = &key_layout {
+                keydir::append(index, meta.key_head, layout, etid, keys);
             }
         },
     );
-    if new_insert_page.is_some() || new_key_tail.is_some() {
-        update_meta(index, |mm| {
-            if let Some(p) = new_insert_page {
-                mm.insert_page = p;
-            }
-            // Only ever forward: another insert may have grown the directory further.
-            if let Some(t) = new_key_tail.filter(|t| *t > mm.key_tail) {
-                mm.key_tail = t;
-            }
-        });
+    if let Some(p) = new_insert_page {
+        update_meta(index, |mm| mm.insert_page = p);
     }
 
     images.insert(etid.pack(), value.to_vec());

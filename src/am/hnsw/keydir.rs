@@ -1,29 +1,51 @@
-//! The key directory of an index with key columns: every element's TID with a copy of its key
-//! blob, packed on pages of their own (a chain from the meta page's `key_head` to `key_tail`).
+//! The key directory of an index with key columns: for each key column, every element's TID
+//! with that column's key as one word ([`KeyLayout::directory_word`]), hashed into
+//! [`BUCKETS`] buckets by the word — a small hash index per key column, inside the index.
 //!
-//! A filtered search reads it first (`scan.rs`): it is small — 14 to 30 bytes an element
-//! against hundreds for the element with its vector and neighbours — so a pass over it finds,
-//! and counts, the elements whose keys pass the filter, without touching the graph. When few
-//! pass, visiting just those in block order gives the exact answer faster than any graph walk
-//! (which would read about 1/selectivity times the elements an unfiltered search reads); when
-//! many pass, the pass stops early and the graph walk, filtered, takes over.
+//! A filtered search reads it first (`scan.rs`): an equality condition (`=`, `IN`) reads only
+//! the buckets of its values, a range condition every bucket of its column (14 bytes an
+//! element, against hundreds for the element with its vector and neighbours); the scan picks
+//! the condition whose buckets hold the fewest entries, and the slot table's counts tell it
+//! before it reads any. The TIDs found are the elements that may pass (a superset: the other
+//! columns' conditions, hash collisions and folded uuids are decided by the elements' own
+//! keys). When few pass, visiting just those in block order gives the exact answer faster
+//! than any graph walk (which would read about 1/selectivity times the elements an
+//! unfiltered search reads); when many pass, the read stops early and the graph walk,
+//! filtered, takes over.
 //!
-//! Entries are hints, the elements are the truth: an insert appends its element's entry
+//! Entries are hints, the elements are the truth: an insert appends its element's entries
 //! (after choosing the element's slot, before writing it, under the slot's page lock), so a
-//! crash in between leaves an entry pointing at nothing — skipped. VACUUM leaves entries of
-//! deleted elements in place; when a slot is reused, its new element gets a new entry, and the
-//! old one points at an element whose own keys the search checks again. So the directory may
-//! hold stale and repeated TIDs, never miss a live element.
+//! crash in between leaves entries pointing at nothing — skipped. VACUUM leaves entries of
+//! deleted elements in place; when a slot is reused, its new element gets new entries, and the
+//! old ones point at an element whose own keys the search checks again. So the directory may
+//! hold stale and repeated TIDs, never miss a live element. NULL keys have no entry: no
+//! condition passes them.
 //!
-//! Page contents: `[entries: u32][entry length: u16][0: u16]` then the entries, each a 6-byte
-//! element TID and the key blob.
+//! Pages: the slot table (page type [`layout::PAGE_KEY_TABLE`], blocks `key_head..=key_tail`
+//! of the meta page, consecutive), `[slots: u32][0: u32]` then per column and bucket
+//! (`column · BUCKETS + bucket`) a slot `[head: u32][tail: u32][entries: u32]` (an empty
+//! bucket's head and tail are `InvalidBlockNumber`); and each bucket's chain of entry pages
+//! (page type [`layout::PAGE_KEYS`]), `[entries: u32][entry length: u16][0: u16]` then the
+//! entries, a 6-byte element TID and the 8-byte word each.
 
 use super::layout::{self, Tid};
 use crate::am::page::{BuildPages, Locked, Mode, Rel, WalChange};
+use crate::filter::{KeyLayout, Predicate};
 use crate::format::{SqlState, VecError};
 use crate::types::error::raise;
+use pgrx::pg_sys::InvalidBlockNumber;
+
+/// Hash buckets per key column. A lookup reads about `rows / BUCKETS` entries besides those
+/// of its values (1,600 entries, three pages, at 100,000 rows); an index built empty and
+/// filled by inserts starts a page per bucket it uses (64 pages, 512 kB, per key column).
+pub const BUCKETS: usize = 64;
+const BUCKET_BITS: u32 = BUCKETS.trailing_zeros();
 
 const HEADER: usize = 8;
+const TID_SIZE: usize = 6;
+const WORD: usize = 8;
+const ENTRY: usize = TID_SIZE + WORD;
+const SLOT: usize = 12;
 
 /// A filtered search visits the elements that pass its filter directly (in block order: the
 /// exact answer) when there are at most `sqrt(EXACT_FACTOR · ef_search · 2m · rows)` of them,
@@ -39,185 +61,354 @@ pub fn exact_most(ef_search: usize, m: usize, rows: f64) -> usize {
     ((EXACT_FACTOR * ef_search as f64 * 2.0 * m as f64 * rows.max(1.0)).sqrt() as usize)
         .max(ef_search)
 }
-const TID_SIZE: usize = 6;
+
+/// The bucket of a directory word (Fibonacci hashing: consecutive integers spread evenly).
+fn bucket(word: u64) -> usize {
+    (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
+}
 
 /// Bytes of a page's contents area (between the page header and the special space).
 fn area() -> usize {
     crate::am::page::max_item_size() + std::mem::size_of::<pgrx::pg_sys::ItemIdData>()
 }
 
-/// Entries a directory page holds with key blobs of `key_len` bytes.
-pub fn capacity(key_len: usize) -> usize {
-    (area() - HEADER) / (TID_SIZE + key_len)
+/// Entries an entry page holds.
+pub fn capacity() -> usize {
+    (area() - HEADER) / ENTRY
 }
 
-/// Encodes a page's contents from its entries.
-fn encode(entries: &[u8], entry_len: usize) -> Vec<u8> {
+/// Slots a slot table page holds.
+fn slots_per_page() -> usize {
+    (area() - HEADER) / SLOT
+}
+
+/// Slot table pages of an index with `keys` key columns.
+pub fn table_pages(keys: usize) -> usize {
+    (keys * BUCKETS).div_ceil(slots_per_page()).max(1)
+}
+
+/// Directory pages a search reads, at most, to find the `passing` rows of `rows` that pass a
+/// condition: an equality condition reads its values' buckets (at least one bucket's worth of
+/// entries), a range condition its column's every bucket (for the planner, `cost.rs`).
+pub fn lookup_pages(rows: f64, passing: f64, equality: bool, keys: usize) -> f64 {
+    let entries = if equality {
+        passing.max(rows / BUCKETS as f64)
+    } else {
+        rows
+    };
+    table_pages(keys) as f64 + (entries / capacity() as f64).ceil()
+}
+
+/// One bucket's chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    head: u32,
+    tail: u32,
+    entries: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        head: InvalidBlockNumber,
+        tail: InvalidBlockNumber,
+        entries: 0,
+    };
+
+    fn read(b: &[u8]) -> Slot {
+        let w = |i: usize| u32::from_ne_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Slot {
+            head: w(0),
+            tail: w(4),
+            entries: w(8),
+        }
+    }
+
+    fn write(&self, b: &mut [u8]) {
+        b[0..4].copy_from_slice(&self.head.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.tail.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.entries.to_ne_bytes());
+    }
+}
+
+/// Encodes a slot table page's contents.
+fn encode_table(slots: &[Slot]) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER + slots.len() * SLOT];
+    out[0..4].copy_from_slice(&(slots.len() as u32).to_ne_bytes());
+    for (s, b) in slots.iter().zip(out[HEADER..].chunks_exact_mut(SLOT)) {
+        s.write(b);
+    }
+    out
+}
+
+/// The slots of a table page's contents (`None` if they do not fit: a damaged page).
+fn table_slots(contents: &[u8]) -> Option<Vec<Slot>> {
+    let n = u32::from_ne_bytes(contents.get(0..4)?.try_into().ok()?) as usize;
+    let bytes = contents.get(HEADER..HEADER + n.checked_mul(SLOT)?)?;
+    Some(bytes.chunks_exact(SLOT).map(Slot::read).collect())
+}
+
+/// Encodes an entry page's contents from its entries.
+fn encode(entries: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + entries.len());
-    out.extend_from_slice(&((entries.len() / entry_len) as u32).to_ne_bytes());
-    out.extend_from_slice(&(entry_len as u16).to_ne_bytes());
+    out.extend_from_slice(&((entries.len() / ENTRY) as u32).to_ne_bytes());
+    out.extend_from_slice(&(ENTRY as u16).to_ne_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(entries);
     out
 }
 
-/// The entries of a page's contents (`None` if they do not fit the page or their length is
-/// not `entry_len`: a damaged page).
-fn entries(contents: &[u8], entry_len: usize) -> Option<&[u8]> {
+/// The entries of an entry page's contents (`None` if they do not fit the page or their
+/// length is not [`ENTRY`]: a damaged page).
+fn entries(contents: &[u8]) -> Option<&[u8]> {
     let count = u32::from_ne_bytes(contents.get(0..4)?.try_into().ok()?) as usize;
     let len = u16::from_ne_bytes(contents.get(4..6)?.try_into().ok()?) as usize;
-    if len != entry_len {
+    if len != ENTRY {
         return None;
     }
-    contents.get(HEADER..HEADER + count.checked_mul(entry_len)?)
+    contents.get(HEADER..HEADER + count.checked_mul(ENTRY)?)
 }
 
-/// Writes a bulk build's directory: one entry per element, in `entries` (TID, key blob)
-/// order, on pages chained after whatever `pages` wrote last. Returns the first and last
-/// block (an index with key columns always has at least one directory page).
-pub fn write(pages: &mut BuildPages, key_len: usize, entries: &[(Tid, &[u8])]) -> (u32, u32) {
-    let per_page = capacity(key_len);
-    let entry_len = TID_SIZE + key_len;
+fn entry(element: Tid, word: u64) -> [u8; ENTRY] {
+    let mut e = [0u8; ENTRY];
+    element.write(&mut e[..TID_SIZE]);
+    e[TID_SIZE..].copy_from_slice(&word.to_ne_bytes());
+    e
+}
+
+/// Writes a bulk build's directory for the elements `entries` (TID, key blob), in that order
+/// within each bucket, on pages after whatever `pages` wrote last. Returns the first and last
+/// slot table block.
+pub fn write(pages: &mut BuildPages, keys: &KeyLayout, entries: &[(Tid, &[u8])]) -> (u32, u32) {
+    let per_page = capacity();
+    let mut slots = vec![Slot::EMPTY; keys.count() * BUCKETS];
+    for column in 0..keys.count() {
+        let mut words: Vec<(usize, Tid, u64)> = entries
+            .iter()
+            .filter_map(|(t, blob)| keys.directory_word(blob, column).map(|w| (bucket(w), *t, w)))
+            .collect();
+        // Stable: within a bucket, entries stay in element order (block order after a build).
+        words.sort_by_key(|(b, _, _)| *b);
+        for group in words.chunk_by(|a, b| a.0 == b.0) {
+            let slot = &mut slots[column * BUCKETS + group[0].0];
+            slot.entries = group.len() as u32;
+            for (i, chunk) in group.chunks(per_page).enumerate() {
+                let bytes: Vec<u8> = chunk.iter().flat_map(|(_, t, w)| entry(*t, *w)).collect();
+                let (blk, mut page) = if i == 0 {
+                    pages.append_new_chain(layout::PAGE_KEYS)
+                } else {
+                    pages.append(layout::PAGE_KEYS)
+                };
+                page.set_contents(&encode(&bytes));
+                if i == 0 {
+                    slot.head = blk;
+                }
+                slot.tail = blk;
+            }
+        }
+    }
     let mut head = None;
     let mut last = 0;
-    let chunks: Vec<&[(Tid, &[u8])]> = if entries.is_empty() {
-        vec![&[]]
-    } else {
-        entries.chunks(per_page).collect()
-    };
-    for chunk in chunks {
-        let mut bytes = Vec::with_capacity(chunk.len() * entry_len);
-        for (t, keys) in chunk {
-            let mut tid = [0u8; TID_SIZE];
-            t.write(&mut tid);
-            bytes.extend_from_slice(&tid);
-            bytes.extend_from_slice(keys);
-        }
+    for chunk in slots.chunks(slots_per_page()) {
         let (blk, mut page) = if head.is_none() {
-            pages.append_new_chain(layout::PAGE_KEYS)
+            pages.append_new_chain(layout::PAGE_KEY_TABLE)
         } else {
-            pages.append(layout::PAGE_KEYS)
+            pages.append(layout::PAGE_KEY_TABLE)
         };
-        page.set_contents(&encode(&bytes, entry_len));
+        page.set_contents(&encode_table(chunk));
         head.get_or_insert(blk);
         last = blk;
     }
-    (head.expect("at least one page"), last)
+    (head.expect("at least one column"), last)
 }
 
-/// Appends the entry of element `element` with key blob `keys`, starting from the directory
-/// page `tail` the caller read in the meta page (later pages are followed). Returns the new
-/// last page if the directory grew. Called with the element's page locked: directory pages
-/// are only ever locked after element pages.
-pub fn append(index: Rel, tail: u32, element: Tid, keys: &[u8]) -> Option<u32> {
-    let entry_len = TID_SIZE + keys.len();
-    let mut blk = tail;
-    let mut buf = Locked::read(index, blk, Mode::Exclusive);
-    loop {
-        let next = buf.page().opaque().next_blkno;
-        if next == pgrx::pg_sys::InvalidBlockNumber {
-            break;
-        }
-        drop(buf);
-        blk = next;
-        buf = Locked::read(index, blk, Mode::Exclusive);
-    }
-    let mut entry = vec![0u8; entry_len];
-    element.write(&mut entry[..TID_SIZE]);
-    entry[TID_SIZE..].copy_from_slice(keys);
-    let current = {
-        let page = buf.page();
-        if page.opaque().page_type != layout::PAGE_KEYS {
-            damaged(index);
-        }
-        entries(page.contents(), entry_len)
-            .unwrap_or_else(|| damaged(index))
-            .to_vec()
-    };
-    if current.len() / entry_len < capacity(keys.len()) {
-        let wal = WalChange::start(index);
-        let mut page = wal.register(&buf, false);
-        let mut all = current;
-        all.extend_from_slice(&entry);
-        page.set_contents(&encode(&all, entry_len));
-        wal.commit();
-        return None;
-    }
-    // The last page is full: a new one chained after it.
-    let new = Locked::extend(index);
-    let wal = WalChange::start(index);
-    {
-        let mut old = wal.register(&buf, false);
-        let mut o = old.as_ref().opaque();
-        o.next_blkno = new.block();
-        old.set_opaque(o);
-    }
-    let mut page = wal.register(&new, true);
-    page.init(layout::PAGE_KEYS);
-    page.set_contents(&encode(&entry, entry_len));
-    wal.commit();
-    Some(new.block())
+/// Where slot `slot` lives: its table block and its place there.
+fn slot_place(head: u32, slot: usize) -> (u32, usize) {
+    (
+        head + (slot / slots_per_page()) as u32,
+        slot % slots_per_page(),
+    )
 }
 
-/// Calls `f` with each entry (element TID, key blob) from page `head` on, one page at a time
-/// under a share lock; `f` returns false to stop. Returns whether every page was read.
-fn for_each(
-    index: Rel,
-    head: u32,
-    key_len: usize,
-    mut f: impl FnMut(Tid, &[u8]) -> bool,
-) -> bool {
-    let entry_len = TID_SIZE + key_len;
-    let mut blk = head;
-    let mut pages = 0u32;
-    while blk != pgrx::pg_sys::InvalidBlockNumber {
-        let next = {
-            let buf = Locked::read(index, blk, Mode::Share);
+/// Reads and checks the slot table page `blk` (the caller locked it).
+fn table_of(index: Rel, buf: &Locked) -> Vec<Slot> {
+    let page = buf.page();
+    if page.opaque().page_type != layout::PAGE_KEY_TABLE {
+        damaged(index);
+    }
+    table_slots(page.contents()).unwrap_or_else(|| damaged(index))
+}
+
+/// Appends the entries of element `element` with key blob `blob` (one per key column that is
+/// not NULL) to the directory whose slot table starts at `head`. Called with the element's
+/// page locked: directory pages are only ever locked after element pages, and table pages
+/// before entry pages. One WAL record per entry.
+pub fn append(index: Rel, head: u32, keys: &KeyLayout, element: Tid, blob: &[u8]) {
+    for column in 0..keys.count() {
+        let Some(word) = keys.directory_word(blob, column) else {
+            continue;
+        };
+        let (tblk, at) = slot_place(head, column * BUCKETS + bucket(word));
+        let table = Locked::read(index, tblk, Mode::Exclusive);
+        let mut slots = table_of(index, &table);
+        let Some(slot) = slots.get(at).copied() else {
+            damaged(index)
+        };
+        let e = entry(element, word);
+        let tail = (slot.tail != InvalidBlockNumber)
+            .then(|| Locked::read(index, slot.tail, Mode::Exclusive));
+        let current = tail.as_ref().map(|buf| {
             let page = buf.page();
-            if page.opaque().page_type != layout::PAGE_KEYS {
+            if page.opaque().page_type != layout::PAGE_KEYS
+                || page.opaque().next_blkno != InvalidBlockNumber
+            {
                 damaged(index);
             }
-            let all = entries(page.contents(), entry_len).unwrap_or_else(|| damaged(index));
-            for e in all.chunks_exact(entry_len) {
-                if !f(Tid::read(&e[..TID_SIZE]), &e[TID_SIZE..]) {
-                    return false;
-                }
+            entries(page.contents())
+                .unwrap_or_else(|| damaged(index))
+                .to_vec()
+        });
+        let mut updated = slot;
+        updated.entries += 1;
+        match (&tail, current) {
+            (Some(buf), Some(mut all)) if all.len() / ENTRY < capacity() => {
+                let wal = WalChange::start(index);
+                let mut page = wal.register(buf, false);
+                all.extend_from_slice(&e);
+                page.set_contents(&encode(&all));
+                slots[at] = updated;
+                wal.register(&table, false)
+                    .set_contents(&encode_table(&slots));
+                wal.commit();
             }
-            page.opaque().next_blkno
-        };
-        pages += 1;
-        if pages.is_multiple_of(64) {
-            pgrx::check_for_interrupts!();
+            _ => {
+                // No page yet, or the last one is full: a new one at the end of the chain.
+                let new = Locked::extend(index);
+                let wal = WalChange::start(index);
+                if let Some(buf) = &tail {
+                    let mut old = wal.register(buf, false);
+                    let mut o = old.as_ref().opaque();
+                    o.next_blkno = new.block();
+                    old.set_opaque(o);
+                } else {
+                    updated.head = new.block();
+                }
+                let mut page = wal.register(&new, true);
+                page.init(layout::PAGE_KEYS);
+                page.set_contents(&encode(&e));
+                updated.tail = new.block();
+                slots[at] = updated;
+                wal.register(&table, false)
+                    .set_contents(&encode_table(&slots));
+                wal.commit();
+            }
         }
-        // A chain longer than the index has blocks loops: damaged.
-        if pages > index.blocks() {
-            damaged(index);
-        }
-        blk = next;
     }
-    true
 }
 
-/// The elements (packed TIDs) whose directory keys pass `filter`, read from page `head` on
-/// while `go_on(entries read, elements passing)` holds; also the entries read and whether the
-/// whole directory was read.
+/// What [`passing`] found.
+pub struct Found {
+    /// The elements (packed TIDs) that may pass the filter.
+    pub ids: Vec<u64>,
+    /// Entries read.
+    pub read: usize,
+    /// Entries of the buckets the read was to cover (reading all of them finds every element
+    /// that passes).
+    pub total: usize,
+    /// Whether they were all read.
+    pub complete: bool,
+}
+
+/// The elements that may pass `filter` (a superset of those that do: only one condition is
+/// checked, on directory words), read from the directory whose slot table is at
+/// `head..=tail` while `go_on(entries read, elements found, entries to read)` holds. The condition is the one
+/// whose buckets hold the fewest entries.
 pub fn passing(
     index: Rel,
-    head: u32,
-    key_len: usize,
-    filter: &crate::filter::Predicate,
-    mut go_on: impl FnMut(usize, usize) -> bool,
-) -> (Vec<u64>, usize, bool) {
-    let mut ids = Vec::new();
-    let mut read = 0usize;
-    let complete = for_each(index, head, key_len, |tid, keys| {
-        read += 1;
-        if filter.matches(keys) {
-            ids.push(tid.pack());
+    (head, tail): (u32, u32),
+    keys: &KeyLayout,
+    filter: &Predicate,
+    mut go_on: impl FnMut(usize, usize, usize) -> bool,
+) -> Found {
+    let mut found = Found {
+        ids: Vec::new(),
+        read: 0,
+        total: 0,
+        complete: true,
+    };
+    let probes = filter.probes();
+    if tail < head || (tail - head + 1) as usize != table_pages(keys.count()) {
+        damaged(index);
+    }
+    // The slot table, one page at a time (a few slots are all a search needs, but the table
+    // is one page up to 10 key columns).
+    let mut slots = Vec::with_capacity(keys.count() * BUCKETS);
+    for blk in head..=tail {
+        let buf = Locked::read(index, blk, Mode::Share);
+        slots.extend(table_of(index, &buf));
+    }
+    if slots.len() != keys.count() * BUCKETS {
+        damaged(index);
+    }
+    let buckets_of = |p: &crate::filter::Probe| -> Vec<usize> {
+        let base = p.column * BUCKETS;
+        match p.words() {
+            Some(words) => {
+                let mut b: Vec<usize> = words.iter().map(|w| base + bucket(*w)).collect();
+                b.sort_unstable();
+                b.dedup();
+                b
+            }
+            None => (base..base + BUCKETS).collect(),
         }
-        go_on(read, ids.len())
-    });
-    (ids, read, complete)
+    };
+    let Some((probe, buckets, total)) = probes
+        .iter()
+        .map(|p| {
+            let b = buckets_of(p);
+            let total: usize = b.iter().map(|&s| slots[s].entries as usize).sum();
+            (p, b, total)
+        })
+        .min_by_key(|(_, _, total)| *total)
+    else {
+        return found;
+    };
+    found.total = total;
+    let mut pages = 0u32;
+    for s in buckets {
+        let mut blk = slots[s].head;
+        while blk != InvalidBlockNumber {
+            let next = {
+                let buf = Locked::read(index, blk, Mode::Share);
+                let page = buf.page();
+                if page.opaque().page_type != layout::PAGE_KEYS {
+                    damaged(index);
+                }
+                let all = entries(page.contents()).unwrap_or_else(|| damaged(index));
+                for e in all.chunks_exact(ENTRY) {
+                    found.read += 1;
+                    let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
+                    if probe.accepts(word) {
+                        found.ids.push(Tid::read(&e[..TID_SIZE]).pack());
+                    }
+                    if !go_on(found.read, found.ids.len(), total) {
+                        found.complete = false;
+                        return found;
+                    }
+                }
+                page.opaque().next_blkno
+            };
+            pages += 1;
+            if pages.is_multiple_of(64) {
+                pgrx::check_for_interrupts!();
+            }
+            // A chain longer than the index has blocks loops: damaged.
+            if pages > index.blocks() {
+                damaged(index);
+            }
+            blk = next;
+        }
+    }
+    found
 }
 
 fn damaged(index: Rel) -> ! {
@@ -236,12 +427,40 @@ mod tests {
 
     #[test]
     fn pages_round_trip() {
-        let e = [1u8; 15 * 3];
-        let c = encode(&e, 15);
-        assert_eq!(entries(&c, 15), Some(&e[..]));
-        assert_eq!(entries(&c, 16), None);
-        assert_eq!(entries(&c[..20], 15), None);
-        // One int key (9-byte blob): 15-byte entries, over 500 a page.
-        assert!(capacity(9) > 500);
+        let e: Vec<u8> = (0..3).flat_map(|i| entry(Tid::new(i, 1), i as u64)).collect();
+        let c = encode(&e);
+        assert_eq!(entries(&c), Some(&e[..]));
+        assert_eq!(entries(&c[..20]), None);
+        let mut bad = c.clone();
+        bad[4] = 15;
+        assert_eq!(entries(&bad), None);
+        let slots = [
+            Slot::EMPTY,
+            Slot {
+                head: 3,
+                tail: 9,
+                entries: 1000,
+            },
+        ];
+        assert_eq!(table_slots(&encode_table(&slots)), Some(slots.to_vec()));
+        assert_eq!(table_slots(&encode_table(&slots)[..20]), None);
+        assert!(capacity() > 500);
+        // Up to ten key columns: one slot table page.
+        assert_eq!(table_pages(10), 1);
+        assert_eq!(table_pages(32), 4);
+    }
+
+    #[test]
+    fn buckets_spread_integers() {
+        let mut counts = [0usize; BUCKETS];
+        for v in 0..64_000i64 {
+            counts[bucket(v as u64)] += 1;
+        }
+        assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+        let mut counts = [0usize; BUCKETS];
+        for v in -640i64..0 {
+            counts[bucket(v as u64)] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
     }
 }

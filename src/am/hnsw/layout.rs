@@ -69,8 +69,10 @@ pub const FORMAT_CODE_PARTS: u8 = 2;
 
 /// Page type of code pages.
 pub const PAGE_CODE: u8 = 3;
-/// Page type of key directory pages (`keydir.rs`).
+/// Page type of the key directory's entry pages (`keydir.rs`).
 pub const PAGE_KEYS: u8 = 4;
+/// Page type of the key directory's slot table pages (`keydir.rs`).
+pub const PAGE_KEY_TABLE: u8 = 5;
 /// Tuple type of a code part.
 pub const CODE_TUPLE: u8 = 3;
 /// A code tuple's header: type, part number, length (u16), 4 unused bytes.

@@ -154,50 +154,49 @@ impl Search {
             let keys = key_columns(index, &meta);
             if !keys.is_empty() {
                 let filter = keys.predicate(scan);
+                let directory = (meta.key_head, meta.key_tail);
                 if filter.is_never() {
                     s.exhausted = true;
                     return s;
                 }
                 if !ordered {
                     s.recheck = filter.is_lossy();
-                    let (all, _, _) = keydir::passing(
-                        index,
-                        meta.key_head,
-                        meta.key_len as usize,
-                        &filter,
-                        |_, _| true,
-                    );
+                    let all = keydir::passing(index, directory, &keys.layout, &filter, |_, _, _| true);
                     s.graph.set_filter(filter, usize::MAX);
                     let lock = PageLock::share(index, SCAN_LOCK);
-                    s.exact(all, usize::MAX);
+                    s.exact(all.ids, usize::MAX);
                     s.graph.release();
                     drop(lock);
                     return s;
                 }
                 if !filter.is_always() {
                     s.recheck = filter.is_lossy();
-                    // The elements that pass, from the key directory, unless there are too
-                    // many for visiting them all to beat the graph walk.
+                    // The elements that may pass, from the key directory, unless there are
+                    // too many for visiting them all to beat the graph walk.
                     let rows = index_rows(index);
                     let most = keydir::exact_most(ef, meta.m as usize, rows);
-                    // Stop as soon as the rows that pass are clearly too many: more than
-                    // `most`, or, after a sample, projected to twice that.
-                    let (passing, read, few) = keydir::passing(
+                    // Stop as soon as they are clearly too many: more than `most`, or, after
+                    // a sample of the entries to read, projected to twice that.
+                    let found = keydir::passing(
                         index,
-                        meta.key_head,
-                        meta.key_len as usize,
+                        directory,
+                        &keys.layout,
                         &filter,
-                        |read, passing| {
+                        |read, passing, total| {
                             passing <= most
                                 && !(read >= SAMPLE
-                                    && passing as f64 * rows / read as f64 > 2.0 * most as f64)
+                                    && passing as f64 * total as f64 / read as f64
+                                        > 2.0 * most as f64)
                         },
                     );
+                    let total = found.total as f64;
+                    let few = found.complete;
+                    let passing = found.ids;
                     // Rows expected to pass in all: what visiting them directly would cost.
                     let expected = if few {
                         passing.len()
                     } else {
-                        (passing.len() as f64 * rows / read.max(1) as f64) as usize
+                        (passing.len() as f64 * total / found.read.max(1) as f64) as usize
                     };
                     let predicate = filter.clone();
                     // A walk that reads more elements than pass is slower than visiting
@@ -216,15 +215,15 @@ impl Search {
                         let seeds: Vec<u64> = passing.iter().step_by(step).copied().collect();
                         s.first_search(&meta, &seeds);
                         if s.graph.exhausted() && expected < s.max_tuples {
-                            let (all, _, _) = keydir::passing(
+                            let all = keydir::passing(
                                 index,
-                                meta.key_head,
-                                meta.key_len as usize,
+                                directory,
+                                &keys.layout,
                                 &predicate,
-                                |_, _| true,
+                                |_, _, _| true,
                             );
                             s.discarded.clear();
-                            s.exact(all, s.memory_cap());
+                            s.exact(all.ids, s.memory_cap());
                         } else {
                             s.graph.set_limit(s.max_tuples);
                         }
