@@ -148,5 +148,21 @@ SET ruvector.ef_search = 1000;
 SELECT knn('SELECT id FROM kt WHERE tenant = 2 ORDER BY v <-> ''[0.5,0.5,0.5]'' LIMIT 20', true)
     = knn('SELECT id FROM kt WHERE tenant = 2 ORDER BY v <-> ''[0.5,0.5,0.5]'' LIMIT 20', false)
     AS sq8_same;
-DROP TABLE kt, cases;
+
+-- An index created empty and filled by inserts: the key directory's buckets grow a page at a
+-- time (t = 7 fills a chain of four pages); lookups of one value, of several, ranges and text
+-- keys equal the exact answers.
+CREATE TABLE kt2 (id int PRIMARY KEY, v ruvector(3), t int4, s text);
+CREATE INDEX kt2_idx ON kt2 USING ruhnsw (v ruvector_l2_ops, t, s);
+INSERT INTO kt2 SELECT i, ARRAY[sin(i * 0.9), cos(i * 0.4), sin(i * 1.7)]::ruvector(3),
+    CASE WHEN i % 10 = 0 THEN i ELSE 7 END, 's' || (i % 3)
+FROM generate_series(1, 2500) i;
+SELECT w, coalesce(array_length(knn(q, false), 1), 0) AS rows,
+       knn(q, true) IS NOT DISTINCT FROM knn(q, false) AS same
+FROM (VALUES ('t = 7'), ('t = 30'), ('t IN (10, 20, 7)'), ('t = ANY(ARRAY[40, 50])'),
+             ('t BETWEEN 100 AND 300'), ('t > 2400'), ('s = ''s1'''), ('t = 7 AND s = ''s2'''),
+             ('t = 8')) c(w),
+     LATERAL (SELECT 'SELECT id FROM kt2 WHERE ' || w ||
+                     ' ORDER BY v <-> ''[0.2,0.1,-0.4]'' LIMIT 30' AS q) x;
+DROP TABLE kt, kt2, cases;
 DROP FUNCTION knn, uses_index, check_all;

@@ -173,6 +173,10 @@ enum Test {
     Uuids(usize, Vec<[u8; 16]>),
 }
 
+/// Integer ranges of fewer values than this are probed as equality sets (`=` is a range of one
+/// value): looking up each value's bucket beats reading every bucket of the column.
+const LOOKUP_RANGE: i128 = 16;
+
 /// One column's test seen from the key directory, which stores each key as one word
 /// ([`KeyLayout::directory_word`]): the words to look up (an equality set) or a range to scan
 /// for. A probe may accept a word whose row fails the test (text hashes, folded uuids): the
@@ -234,6 +238,10 @@ impl Predicate {
             .iter()
             .map(|t| {
                 let (column, words, lo, hi) = match t {
+                    // A short range (`=` is one of length 1) is looked up value by value.
+                    Test::Range(c, lo, hi) if (*hi as i128 - *lo as i128) < LOOKUP_RANGE => {
+                        (*c, Some((*lo..=*hi).map(|x| x as u64).collect()), 0, 0)
+                    }
                     Test::Range(c, lo, hi) => (*c, None, *lo, *hi),
                     Test::Words(c, set) => (*c, Some(set.clone()), 0, 0),
                     Test::Uuids(c, set) => {
@@ -406,7 +414,16 @@ mod tests {
             };
             assert!(!p.accepts(w), "{p:?}");
         }
-        assert!(probes[0].words().is_none());
+        // A short range is looked up value by value (words sorted as words).
+        let short = [0, 1, 2, -2i64 as u64, -1i64 as u64];
+        assert_eq!(probes[0].words(), Some(&short[..]));
+        let mut b = PredicateBuilder::new(layout());
+        b.int(0, Cmp::Ge, 10);
+        let p = &b.build().probes()[0];
+        assert!(p.words().is_none() && p.accepts(10) && p.accepts(1 << 40) && !p.accepts(9));
+        let mut b = PredicateBuilder::new(layout());
+        b.int(0, Cmp::Eq, 7);
+        assert_eq!(b.build().probes()[0].words(), Some(&[7u64][..]));
         assert_eq!(probes[1].words().map(|w| w.len()), Some(2));
         // Negative integers: the equality set is sorted by the word, not the integer.
         let mut b = PredicateBuilder::new(layout());
