@@ -243,6 +243,14 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
         .iter()
         .map(|s| Reverse((*s, if g.accepts(s.id, level) { 0 } else { MAX_HOPS })))
         .collect();
+    // Entered at a node that passes (a filtered search is also seeded with nodes known to
+    // pass): the walk need not cross regions where nothing passes to find results, so the hop
+    // limit holds from the start, not only once it has `ef` results — otherwise, while it has
+    // fewer, it would first flood the query's own neighbourhood when none of it passes (a
+    // filter correlated with the vectors). Nodes cut off meanwhile wait in `far`; should the
+    // limited walk run dry before it has `ef` results, it goes on from them unlimited.
+    let mut limited = entry.iter().any(|s| g.accepts(s.id, level));
+    let mut far: Vec<Reverse<(Scored<G::Id>, u8)>> = Vec::new();
     let mut result: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
     for s in entry.iter().filter(|s| g.accepts(s.id, level)) {
         result.push(*s);
@@ -263,7 +271,15 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
             result.peek().map_or(f32::INFINITY, |f| f.distance)
         }
     };
-    while let Some(Reverse((c, hops))) = candidates.pop() {
+    loop {
+        let Some(Reverse((c, hops))) = candidates.pop() else {
+            if limited && result.len() < ef && !far.is_empty() {
+                limited = false;
+                candidates.extend(far.drain(..));
+                continue;
+            }
+            break;
+        };
         if c.distance > bound(&result) || g.exhausted() {
             if let Some(d) = discarded.as_deref_mut() {
                 let rest = std::iter::once(c).chain(candidates.drain().map(|Reverse((r, _))| r));
@@ -284,6 +300,10 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
             let s = Scored { distance: d, id: e };
             let accepted = g.accepts(e, level);
             let e_hops = if accepted { 0 } else { hops + 1 };
+            if e_hops > MAX_HOPS && result.len() < ef && limited {
+                far.push(Reverse((s, e_hops)));
+                continue;
+            }
             if e_hops > MAX_HOPS && result.len() >= ef {
                 // Far from every accepted node: kept for an iterative scan, not walked.
                 if let Some(dd) = discarded.as_deref_mut() {
@@ -307,6 +327,9 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
                 dd.push(s);
             }
         }
+    }
+    if let Some(d) = discarded {
+        d.extend(far.into_iter().map(|Reverse((s, _))| s));
     }
     result.into_sorted_vec()
 }
@@ -372,6 +395,40 @@ mod tests {
         let w = search_layer(&mut g, &[start], 3, 0, &mut v, Some(&mut discarded));
         assert_eq!(w.iter().map(|s| s.id).collect::<Vec<_>>(), vec![70, 71, 69]);
         assert!(!discarded.is_empty());
+    }
+
+    /// The line, filtered: only node 0 and nodes 95 to 99 pass.
+    struct FilteredLine(Line);
+
+    impl Graph for FilteredLine {
+        type Id = u32;
+        fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
+            self.0.neighbors(id, level, out)
+        }
+        fn distance(&mut self, id: u32, level: usize) -> Option<f32> {
+            self.0.distance(id, level)
+        }
+        fn accepts(&self, id: u32, _level: usize) -> bool {
+            id == 0 || id >= 95
+        }
+    }
+
+    #[test]
+    fn filtered_walk_crosses_a_gap_when_it_must() {
+        // Entered at a node that passes, the walk is limited to MAX_HOPS failing nodes in a
+        // row; the 94 failing nodes between 0 and 95 stop it with one result, so it goes on
+        // unlimited and finds the nearest nodes that pass.
+        let mut g = FilteredLine(Line { query: 50.0 });
+        let mut v = EpochVisited::new(100);
+        v.insert(0);
+        let start = Scored {
+            distance: 50.0,
+            id: 0,
+        };
+        let mut discarded = Vec::new();
+        let w = search_layer(&mut g, &[start], 3, 0, &mut v, Some(&mut discarded));
+        assert_eq!(w.iter().map(|s| s.id).collect::<Vec<_>>(), vec![95, 96, 97]);
+        assert!(discarded.iter().any(|s| s.id == 0));
     }
 
     #[test]
