@@ -206,13 +206,15 @@ impl std::hash::Hasher for IdHasher {
 
 pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
-/// How many nodes in a row that fail a filter a filtered search walks through once it has `ef`
-/// results. Nodes that pass are usually a few hops apart (ACORN-1 expands the neighbours'
-/// neighbours of nodes that fail: Patel et al., "ACORN: Performant and Predicate-Agnostic
-/// Search Over Vector Embeddings and Structured Data", SIGMOD 2024); walking further only
-/// floods regions where nothing passes — the query's own neighbourhood, when the filter is
-/// correlated with the vectors.
-const MAX_HOPS: u8 = 3;
+/// How many nodes in a row that fail a filter a filtered search walks through (see
+/// [`search_layer`]). Nodes that pass are usually a few hops apart (ACORN-1 expands the
+/// neighbours' neighbours of nodes that fail: Patel et al., "ACORN: Performant and
+/// Predicate-Agnostic Search Over Vector Embeddings and Structured Data", SIGMOD 2024); walking
+/// further only floods regions where nothing passes — the query's own neighbourhood, when the
+/// filter is correlated with the vectors, where every node is nearer than any result and each
+/// hop multiplies the nodes walked by up to 2m. Measured on glove-100k (m 16, walks at 10% and
+/// 50% selectivity): 2 hops reach the recall of 3 at a smaller ef_search, faster.
+const MAX_HOPS: u8 = 2;
 
 /// SEARCH-LAYER: the `ef` nodes nearest to the query reachable on `level` from `entry`, nearest
 /// first. Entry points must already be in `visited`. Nodes whose distance was computed but which
@@ -224,9 +226,10 @@ const MAX_HOPS: u8 = 3;
 /// a candidate, so a filtered search goes on until it has `ef` results (or has reached every
 /// node it can, or the graph says its budget is [exhausted](Graph::exhausted)): the in-index
 /// counterpart of post-filtering, which returns rows that pass the filter instead of hoping
-/// `ef` unfiltered ones contain enough of them. Once it has `ef` results it walks through at
-/// most [`MAX_HOPS`] failing nodes in a row. Unexpanded candidates the result does not hold
-/// go to `discarded` when the search stops.
+/// `ef` unfiltered ones contain enough of them. It walks through at most [`MAX_HOPS`] failing
+/// nodes in a row once it has `ef` results, or from the start when it was entered at a node
+/// that passes (falling back to an unlimited walk if that runs dry first). Unexpanded
+/// candidates the result does not hold go to `discarded` when the search stops.
 pub fn search_layer<G: Graph, V: Visited<G::Id>>(
     g: &mut G,
     entry: &[Scored<G::Id>],
