@@ -159,7 +159,7 @@ INSERT INTO kt2 SELECT i, ARRAY[sin(i * 0.9), cos(i * 0.4), sin(i * 1.7)]::ruvec
 FROM generate_series(1, 2500) i;
 SELECT w, coalesce(array_length(knn(q, false), 1), 0) AS rows,
        knn(q, true) IS NOT DISTINCT FROM knn(q, false) AS same
-FROM (VALUES ('t = 7'), ('t = 30'), ('t IN (10, 20, 7)'), ('t = ANY(ARRAY[40, 50])'),
+FROM (VALUES ('t = 7'), ('t = 30'), ('t IN (10, 20, 7)'), ('t BETWEEN 40 AND 50'),
              ('t BETWEEN 100 AND 300'), ('t > 2400'), ('s = ''s1'''), ('t = 7 AND s = ''s2'''),
              ('t = 8')) c(w),
      LATERAL (SELECT 'SELECT id FROM kt2 WHERE ' || w ||

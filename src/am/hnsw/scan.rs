@@ -54,6 +54,18 @@ struct Search {
     /// The filter on key columns may pass rows that fail the clauses (text hashes): the
     /// executor rechecks them.
     recheck: bool,
+    /// A filtered walk whose passing rows are few enough to visit: when an iterative scan
+    /// wants more rows than the walk gave, it visits them all instead of resuming the walk.
+    fallback: Option<Fallback>,
+    /// Heap rows returned so far (only while `fallback` may still be used).
+    returned: std::collections::HashSet<u64, crate::graph::search::IdHash>,
+}
+
+/// What the exact answer of a filtered scan needs: the key directory and the filter.
+struct Fallback {
+    directory: (u32, u32),
+    keys: crate::filter::KeyLayout,
+    filter: crate::filter::Predicate,
 }
 
 /// Rows of the index as PostgreSQL last counted them (VACUUM, ANALYZE, CREATE INDEX), or an
@@ -146,6 +158,8 @@ impl Search {
                 max_memory,
                 exhausted: false,
                 recheck: false,
+                fallback: None,
+                returned: Default::default(),
             };
             if ordered && s.graph.estimates() {
                 s.rerank = quantize::RERANK.get().max(1) as usize;
@@ -226,6 +240,13 @@ impl Search {
                             s.exact(all.ids, s.memory_cap());
                         } else {
                             s.graph.set_limit(s.max_tuples);
+                            if s.iterative() && expected < s.max_tuples {
+                                s.fallback = Some(Fallback {
+                                    directory,
+                                    keys: keys.layout.clone(),
+                                    filter: predicate,
+                                });
+                            }
                         }
                     }
                     s.graph.release();
@@ -322,6 +343,26 @@ impl Search {
 
     /// Produces more rows for an iterative scan; false when there are none left.
     fn resume(&mut self, index: Rel) -> bool {
+        if let Some(f) = self.fallback.take() {
+            // A filtered walk that did not give enough rows, with few enough passing rows to
+            // visit them all: the rest of the exact answer, nearest first, without the rows
+            // already returned (the walk's resumptions would return them out of order, which
+            // `strict_order` then drops).
+            let all = keydir::passing(index, f.directory, &f.keys, &f.filter, |_, _, _| true);
+            let lock = PageLock::share(index, SCAN_LOCK);
+            let rows = self.graph.visit_exact(all.ids, self.memory_cap());
+            self.graph.release();
+            drop(lock);
+            let returned = std::mem::take(&mut self.returned);
+            self.pending = rows
+                .into_iter()
+                .filter(|(_, t)| !returned.contains(&t.pack()))
+                .map(|(d, t)| (t, d))
+                .collect();
+            self.discarded.clear();
+            self.exhausted = true;
+            return !self.pending.is_empty();
+        }
         if self.discarded.is_empty() {
             return false;
         }
@@ -418,6 +459,9 @@ impl IndexSearch for Search {
                         continue;
                     }
                     s.previous = distance;
+                }
+                if s.fallback.is_some() {
+                    s.returned.insert(tid.pack());
                 }
                 let h = &mut (*scan).xs_heaptid;
                 h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
