@@ -55,7 +55,8 @@ pub fn text_hash(bytes: &[u8]) -> u64 {
 /// like text hashes: the element's own 16 bytes decide.
 pub fn fold_uuid(u: &[u8]) -> u64 {
     let (a, b) = u.split_at(8);
-    u64::from_ne_bytes(a.try_into().expect("8 bytes")) ^ u64::from_ne_bytes(b.try_into().expect("8 bytes"))
+    u64::from_ne_bytes(a.try_into().expect("8 bytes"))
+        ^ u64::from_ne_bytes(b.try_into().expect("8 bytes"))
 }
 
 /// Where each key column sits in a key blob.

@@ -184,7 +184,10 @@ pub fn write(pages: &mut BuildPages, keys: &KeyLayout, entries: &[(Tid, &[u8])])
     for column in 0..keys.count() {
         let mut words: Vec<(usize, Tid, u64)> = entries
             .iter()
-            .filter_map(|(t, blob)| keys.directory_word(blob, column).map(|w| (bucket(w), *t, w)))
+            .filter_map(|(t, blob)| {
+                keys.directory_word(blob, column)
+                    .map(|w| (bucket(w), *t, w))
+            })
             .collect();
         // Stable: within a bucket, entries stay in element order (block order after a build).
         words.sort_by_key(|(b, _, _)| *b);
@@ -427,7 +430,9 @@ mod tests {
 
     #[test]
     fn pages_round_trip() {
-        let e: Vec<u8> = (0..3).flat_map(|i| entry(Tid::new(i, 1), i as u64)).collect();
+        let e: Vec<u8> = (0..3)
+            .flat_map(|i| entry(Tid::new(i, 1), i as u64))
+            .collect();
         let c = encode(&e);
         assert_eq!(entries(&c), Some(&e[..]));
         assert_eq!(entries(&c[..20]), None);
@@ -456,7 +461,10 @@ mod tests {
         for v in 0..64_000i64 {
             counts[bucket(v as u64)] += 1;
         }
-        assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (900..1100).contains(&c)),
+            "{counts:?}"
+        );
         let mut counts = [0usize; BUCKETS];
         for v in -640i64..0 {
             counts[bucket(v as u64)] += 1;

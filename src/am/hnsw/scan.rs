@@ -175,7 +175,8 @@ impl Search {
                 }
                 if !ordered {
                     s.recheck = filter.is_lossy();
-                    let all = keydir::passing(index, directory, &keys.layout, &filter, |_, _, _| true);
+                    let all =
+                        keydir::passing(index, directory, &keys.layout, &filter, |_, _, _| true);
                     s.graph.set_filter(filter, usize::MAX);
                     let lock = PageLock::share(index, SCAN_LOCK);
                     s.exact(all.ids, usize::MAX);
