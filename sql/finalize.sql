@@ -546,6 +546,74 @@ CREATE OPERATOR CLASS uuid_ops
     DEFAULT FOR TYPE uuid USING ruhnsw AS
     OPERATOR 3 pg_catalog.=;
 
+-- The same operator classes for key columns of ruivfflat indexes (checked while the lists are
+-- read).
+CREATE OPERATOR FAMILY integer_ops USING ruivfflat;
+
+CREATE OPERATOR CLASS int2_ops
+    DEFAULT FOR TYPE int2 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int4_ops
+    DEFAULT FOR TYPE int4 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int8_ops
+    DEFAULT FOR TYPE int8 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+ALTER OPERATOR FAMILY integer_ops USING ruivfflat ADD
+    OPERATOR 1 pg_catalog.< (int2, int4),
+    OPERATOR 2 pg_catalog.<= (int2, int4),
+    OPERATOR 3 pg_catalog.= (int2, int4),
+    OPERATOR 4 pg_catalog.>= (int2, int4),
+    OPERATOR 5 pg_catalog.> (int2, int4),
+    OPERATOR 1 pg_catalog.< (int2, int8),
+    OPERATOR 2 pg_catalog.<= (int2, int8),
+    OPERATOR 3 pg_catalog.= (int2, int8),
+    OPERATOR 4 pg_catalog.>= (int2, int8),
+    OPERATOR 5 pg_catalog.> (int2, int8),
+    OPERATOR 1 pg_catalog.< (int4, int2),
+    OPERATOR 2 pg_catalog.<= (int4, int2),
+    OPERATOR 3 pg_catalog.= (int4, int2),
+    OPERATOR 4 pg_catalog.>= (int4, int2),
+    OPERATOR 5 pg_catalog.> (int4, int2),
+    OPERATOR 1 pg_catalog.< (int4, int8),
+    OPERATOR 2 pg_catalog.<= (int4, int8),
+    OPERATOR 3 pg_catalog.= (int4, int8),
+    OPERATOR 4 pg_catalog.>= (int4, int8),
+    OPERATOR 5 pg_catalog.> (int4, int8),
+    OPERATOR 1 pg_catalog.< (int8, int2),
+    OPERATOR 2 pg_catalog.<= (int8, int2),
+    OPERATOR 3 pg_catalog.= (int8, int2),
+    OPERATOR 4 pg_catalog.>= (int8, int2),
+    OPERATOR 5 pg_catalog.> (int8, int2),
+    OPERATOR 1 pg_catalog.< (int8, int4),
+    OPERATOR 2 pg_catalog.<= (int8, int4),
+    OPERATOR 3 pg_catalog.= (int8, int4),
+    OPERATOR 4 pg_catalog.>= (int8, int4),
+    OPERATOR 5 pg_catalog.> (int8, int4);
+
+CREATE OPERATOR CLASS text_ops
+    DEFAULT FOR TYPE text USING ruivfflat AS
+    OPERATOR 3 pg_catalog.=;
+
+CREATE OPERATOR CLASS uuid_ops
+    DEFAULT FOR TYPE uuid USING ruivfflat AS
+    OPERATOR 3 pg_catalog.=;
+
 
 -- ============================================================================================
 -- ruivfflat operator classes (pgvector's set: no L1, sparse or Jaccard for IVF). FUNCTION 1 is

@@ -1,9 +1,9 @@
 -- ruvector 0.3.0 -> 0.4.0 (ALTER EXTENSION ruvector UPDATE TO '0.4.0')
 --
--- 0.4.0 adds key columns to ruhnsw indexes (filtered search inside the index): the operator
--- classes below, the same a fresh 0.4.0 install creates (server-tests/tests/extension_update.rs
--- compares the two). Existing indexes keep their format versions 1 and 2; indexes with key
--- columns are written in format version 3.
+-- 0.4.0 adds key columns to ruhnsw and ruivfflat indexes (filtered search inside the index):
+-- the operator classes below, the same a fresh 0.4.0 install creates
+-- (server-tests/tests/extension_update.rs compares the two). Existing indexes keep their format
+-- versions 1 and 2; indexes with key columns are written in format version 3.
 \echo Use "ALTER EXTENSION ruvector UPDATE TO '0.4.0'" to load this file. \quit
 
 -- ============================================================================================
@@ -79,4 +79,72 @@ CREATE OPERATOR CLASS text_ops
 
 CREATE OPERATOR CLASS uuid_ops
     DEFAULT FOR TYPE uuid USING ruhnsw AS
+    OPERATOR 3 pg_catalog.=;
+
+-- The same operator classes for key columns of ruivfflat indexes (checked while the lists are
+-- read).
+CREATE OPERATOR FAMILY integer_ops USING ruivfflat;
+
+CREATE OPERATOR CLASS int2_ops
+    DEFAULT FOR TYPE int2 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int4_ops
+    DEFAULT FOR TYPE int4 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+CREATE OPERATOR CLASS int8_ops
+    DEFAULT FOR TYPE int8 USING ruivfflat FAMILY integer_ops AS
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>;
+
+ALTER OPERATOR FAMILY integer_ops USING ruivfflat ADD
+    OPERATOR 1 pg_catalog.< (int2, int4),
+    OPERATOR 2 pg_catalog.<= (int2, int4),
+    OPERATOR 3 pg_catalog.= (int2, int4),
+    OPERATOR 4 pg_catalog.>= (int2, int4),
+    OPERATOR 5 pg_catalog.> (int2, int4),
+    OPERATOR 1 pg_catalog.< (int2, int8),
+    OPERATOR 2 pg_catalog.<= (int2, int8),
+    OPERATOR 3 pg_catalog.= (int2, int8),
+    OPERATOR 4 pg_catalog.>= (int2, int8),
+    OPERATOR 5 pg_catalog.> (int2, int8),
+    OPERATOR 1 pg_catalog.< (int4, int2),
+    OPERATOR 2 pg_catalog.<= (int4, int2),
+    OPERATOR 3 pg_catalog.= (int4, int2),
+    OPERATOR 4 pg_catalog.>= (int4, int2),
+    OPERATOR 5 pg_catalog.> (int4, int2),
+    OPERATOR 1 pg_catalog.< (int4, int8),
+    OPERATOR 2 pg_catalog.<= (int4, int8),
+    OPERATOR 3 pg_catalog.= (int4, int8),
+    OPERATOR 4 pg_catalog.>= (int4, int8),
+    OPERATOR 5 pg_catalog.> (int4, int8),
+    OPERATOR 1 pg_catalog.< (int8, int2),
+    OPERATOR 2 pg_catalog.<= (int8, int2),
+    OPERATOR 3 pg_catalog.= (int8, int2),
+    OPERATOR 4 pg_catalog.>= (int8, int2),
+    OPERATOR 5 pg_catalog.> (int8, int2),
+    OPERATOR 1 pg_catalog.< (int8, int4),
+    OPERATOR 2 pg_catalog.<= (int8, int4),
+    OPERATOR 3 pg_catalog.= (int8, int4),
+    OPERATOR 4 pg_catalog.>= (int8, int4),
+    OPERATOR 5 pg_catalog.> (int8, int4);
+
+CREATE OPERATOR CLASS text_ops
+    DEFAULT FOR TYPE text USING ruivfflat AS
+    OPERATOR 3 pg_catalog.=;
+
+CREATE OPERATOR CLASS uuid_ops
+    DEFAULT FOR TYPE uuid USING ruivfflat AS
     OPERATOR 3 pg_catalog.=;

@@ -19,6 +19,7 @@ use super::insert::insert_image;
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use super::options;
 use crate::am::codebook;
+use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
 use crate::am::quantize;
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
@@ -48,6 +49,7 @@ fn progress(param: u32, value: i64) {
 /// Validates the index definition (pgvector's checks and messages); metric, lists, dimensions
 /// and quantization.
 pub fn index_setup(index: Rel) -> (Metric, usize, u32, Quantization) {
+    check_first_column(index, "ruivfflat");
     let metric = metric_from_support(index);
     let lists = options::lists(index) as usize;
     if metric.kind() == ValueKind::Sparse {
@@ -72,6 +74,9 @@ struct BuildState {
     images: Vec<u8>,
     tids: Vec<Tid>,
     stride: usize,
+    /// Key columns, and the rows' key blobs (`keys.layout.len()` bytes each) back to back.
+    keys: KeyColumns,
+    key_blobs: Vec<u8>,
     sample: Reservoir<Vec<f32>>,
     quantization: Quantization,
     /// Training rows of the codebook (raw floats; quantized indexes only).
@@ -84,7 +89,7 @@ struct BuildState {
 }
 
 impl BuildState {
-    fn add(&mut self, image: &[u8], tid: Tid) {
+    fn add(&mut self, image: &[u8], keys: &[u8], tid: Tid) {
         self.indtuples += 1.0;
         let metric = self.metric;
         self.sample.offer(|| {
@@ -102,7 +107,12 @@ impl BuildState {
         if self.stride == 0 {
             self.stride = image.len();
         }
-        let used = self.images.len() + self.tids.len() * 8 + image.len() + 8;
+        let used = self.images.len()
+            + self.key_blobs.len()
+            + self.tids.len() * 8
+            + image.len()
+            + keys.len()
+            + 8;
         if image.len() != self.stride || used > self.memory_limit {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
@@ -117,10 +127,12 @@ impl BuildState {
             .report(PgLogLevel::NOTICE);
             self.spilled = true;
             self.images = Vec::new();
+            self.key_blobs = Vec::new();
             self.tids = Vec::new();
             return;
         }
         self.images.extend_from_slice(image);
+        self.key_blobs.extend_from_slice(keys);
         self.tids.push(tid);
     }
 
@@ -130,6 +142,11 @@ impl BuildState {
 
     fn image(&self, i: usize) -> &[u8] {
         &self.images[i * self.stride..(i + 1) * self.stride]
+    }
+
+    fn key_blob(&self, i: usize) -> &[u8] {
+        let n = self.keys.layout.len();
+        &self.key_blobs[i * n..(i + 1) * n]
     }
 }
 
@@ -256,7 +273,8 @@ fn write_index(
     let lists_per_page = per_page(list_tuple);
     let list_pages = lists.div_ceil(lists_per_page);
     let code_len = codebook.map(|c| c.code_len());
-    let data_tuple = layout::TUPLE_HEADER + code_len.unwrap_or(state.stride);
+    let key_len = state.keys.layout.len();
+    let data_tuple = layout::data_tuple_size(code_len.unwrap_or(state.stride), key_len);
     let rows_per_page = per_page(data_tuple).max(1);
     // Block numbers: meta, list pages, then the data pages of list 0, 1, ...
     let mut next_block = 1 + list_pages as u32;
@@ -279,6 +297,7 @@ fn write_index(
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
+    meta.set_keys(state.keys.layout.count(), key_len);
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());
@@ -308,14 +327,16 @@ fn write_index(
                 };
                 debug_assert!(blk >= headers[list].start && blk <= headers[list].insert);
             }
-            buffer.clear();
-            buffer.resize(layout::TUPLE_HEADER, 0);
-            state.tids[*row as usize].write(&mut buffer[0..6]);
             let row = *row as usize;
-            match code_len {
-                Some(n) => buffer.extend_from_slice(&codes[row * n..(row + 1) * n]),
-                None => buffer.extend_from_slice(state.image(row)),
-            }
+            buffer.clear();
+            buffer.extend_from_slice(&layout::encode_data(
+                state.tids[row],
+                state.key_blob(row),
+                match code_len {
+                    Some(n) => &codes[row * n..(row + 1) * n],
+                    None => state.image(row),
+                },
+            ));
             if pages.current_page().add_item(&buffer).is_none() {
                 add_failed(index);
             }
@@ -364,7 +385,8 @@ unsafe extern "C-unwind" fn build_callback(
     state.reltuples += 1.0;
     if !*isnull {
         if let Some(image) = image_from_datum(*values, state.metric, Some("ruivfflat")) {
-            state.add(&image, Tid::from_item_pointer(&*ctid));
+            let keys = state.keys.encode(values, isnull);
+            state.add(&image, &keys, Tid::from_item_pointer(&*ctid));
         }
     }
     if (state.reltuples as u64).is_multiple_of(1024) {
@@ -392,9 +414,15 @@ unsafe extern "C-unwind" fn insert_callback(
     }
     let metric = state.metric;
     let value = *values;
+    let keys = state.keys.encode(values, isnull);
     crate::am::memcx::scoped(c"ruivfflat build insert", || {
         if let Some(image) = image_from_datum(value, metric, Some("ruivfflat")) {
-            insert_image(Rel::from_raw(index), &image, Tid::from_item_pointer(&*ctid));
+            insert_image(
+                Rel::from_raw(index),
+                &image,
+                &keys,
+                Tid::from_item_pointer(&*ctid),
+            );
         }
     });
     state.indtuples += 1.0;
@@ -451,6 +479,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         images: Vec::new(),
         tids: Vec::new(),
         stride: 0,
+        keys: KeyColumns::of(index, "ruivfflat"),
+        key_blobs: Vec::new(),
         sample: Reservoir::new(sample_size, SEED),
         quantization,
         code_sample: Reservoir::new(code_sample_size, SEED ^ 1),
@@ -516,6 +546,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         .collect();
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
     let mut meta = MetaPage::new(dimensions, lists as u32, metric);
+    let keys = KeyColumns::of(index, "ruivfflat");
+    meta.set_keys(keys.layout.count(), keys.layout.len());
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());

@@ -9,7 +9,7 @@
 //! other in a cycle. A stale insert hint costs a few page reads, never correctness.
 
 use super::layout::{self, ListHeader, Tid};
-use super::lists::{nearest_list, read_meta, update_list};
+use super::lists::{key_columns, nearest_list, read_meta, update_list};
 use crate::am::codebook;
 use crate::am::page::{maxalign, Locked, Mode, Rel, WalChange};
 use crate::am::quantize;
@@ -24,16 +24,17 @@ fn add_failed() -> ! {
     ))
 }
 
-/// Inserts one (already normalised) value image for heap row `heap`.
-pub fn insert_image(index: Rel, image: &[u8], heap: Tid) {
+/// Inserts one (already normalised) value image with its key blob (empty without key columns)
+/// for heap row `heap`.
+pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
     let meta = read_meta(index);
     let metric = meta.metric().expect("validated meta page");
     let (loc, header) = nearest_list(index, &meta, metric, image);
     let tuple = if meta.is_quantized() {
         let cb = codebook::load(index, &meta.codebook);
-        layout::encode_data(heap, &quantize::encode_image(&cb, metric, image))
+        layout::encode_data(heap, keys, &quantize::encode_image(&cb, metric, image))
     } else {
-        layout::encode_data(heap, image)
+        layout::encode_data(heap, keys, image)
     };
     if tuple.len() > crate::am::page::max_item_size() {
         raise(VecError::new(
@@ -146,7 +147,12 @@ pub unsafe extern "C-unwind" fn aminsert(
         let meta = read_meta(index);
         let metric = meta.metric().expect("validated meta page");
         if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) {
-            insert_image(index, &image, tid);
+            let keys = if meta.keys > 0 {
+                key_columns(index, &meta).encode(values, isnull)
+            } else {
+                Vec::new()
+            };
+            insert_image(index, &image, &keys, tid);
         }
     });
     false

@@ -5,8 +5,12 @@
 //! block 1 …      list pages (chained): one list tuple per list, in list order
 //!                  [start block u32][insert block u32][centre image …]
 //! other blocks   data pages, one chain per list (from its start block):
-//!                  [heap TID 6 bytes][2 unused][value image …]
+//!                  [heap TID 6 bytes][key length u16][key blob, padded to 8][value image …]
 //! ```
+//!
+//! The key blob (`crate::filter::keys`) holds the values of the index's key columns (format
+//! version 3, indexes with columns after the vector); without key columns its length is 0 and
+//! the value starts at offset 8, as in versions 1 and 2, whose tuples have zero there.
 //!
 //! Value and centre images are varlena images of the column type (normalised for cosine), at
 //! offset 8 of a MAXALIGNed item, so the SIMD kernels read them in place. A list with no rows
@@ -26,8 +30,11 @@ pub const VERSION: u32 = 1;
 /// Format version of quantized indexes: data tuples hold codes, the meta page a
 /// [`CodebookRef`] (older binaries refuse these indexes instead of misreading them).
 pub const VERSION_QUANTIZED: u32 = 2;
+/// Format version of indexes with key columns: data tuples hold a key blob, the meta page its
+/// layout (older binaries refuse these indexes instead of misreading them).
+pub const VERSION_KEYS: u32 = 3;
 /// The format versions this build reads (`am::meta`).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_QUANTIZED;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_KEYS;
 
 pub const META_BLKNO: u32 = 0;
 /// First list page.
@@ -57,10 +64,15 @@ pub struct MetaPage {
     pub list_head: u32,
     /// The codebook of a quantized index (zero in version 1).
     pub codebook: CodebookRef,
+    /// Key columns and the bytes of their key blob (zero before version 3).
+    pub keys: u16,
+    pub key_len: u16,
 }
 
 /// Bytes of a version 1 meta page.
 const META_V1: usize = 24;
+/// Bytes of a version 2 meta page.
+const META_V2: usize = 44;
 
 impl MetaPage {
     pub fn new(dimensions: u32, lists: u32, metric: Metric) -> MetaPage {
@@ -73,14 +85,28 @@ impl MetaPage {
             format: 0,
             list_head: LIST_HEAD_BLKNO,
             codebook: CodebookRef::default(),
+            keys: 0,
+            key_len: 0,
         }
     }
 
     /// Makes this a quantized index's meta page.
     pub fn set_codebook(&mut self, codebook: CodebookRef) {
-        self.version = VERSION_QUANTIZED;
+        if self.version != VERSION_KEYS {
+            self.version = VERSION_QUANTIZED;
+        }
         self.format = 1;
         self.codebook = codebook;
+    }
+
+    /// Records the index's key columns (`count` of them, blobs of `len` bytes); an index with
+    /// any has format version 3.
+    pub fn set_keys(&mut self, count: usize, len: usize) {
+        self.keys = count as u16;
+        self.key_len = len as u16;
+        if count > 0 {
+            self.version = VERSION_KEYS;
+        }
     }
 
     pub fn is_quantized(&self) -> bool {
@@ -116,9 +142,19 @@ impl MetaPage {
             return Err(MetaError::Damaged);
         }
         match m.version {
-            VERSION => m.codebook = CodebookRef::default(),
-            VERSION_QUANTIZED if n == raw.len() && m.codebook.is_quantized() => {}
-            VERSION_QUANTIZED => return Err(MetaError::Damaged),
+            VERSION => {
+                m.codebook = CodebookRef::default();
+                (m.keys, m.key_len) = (0, 0);
+            }
+            VERSION_QUANTIZED if n >= META_V2 && m.codebook.is_quantized() => {
+                (m.keys, m.key_len) = (0, 0);
+            }
+            VERSION_KEYS
+                if n == raw.len()
+                    && m.keys > 0
+                    && m.key_len > 0
+                    && (m.format == 1) == m.codebook.is_quantized() => {}
+            VERSION_QUANTIZED | VERSION_KEYS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
         m.metric().map(|_| m).ok_or(MetaError::Damaged)
@@ -153,10 +189,23 @@ pub fn set_list_header(item: &mut [u8], header: ListHeader) {
     item[4..8].copy_from_slice(&header.insert.to_ne_bytes());
 }
 
-pub fn encode_data(heap: Tid, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; TUPLE_HEADER + value.len()];
+/// Bytes a key blob of `key_len` bytes takes in a data tuple (padded: the value after it stays
+/// 8-aligned for the SIMD kernels).
+pub fn key_area(key_len: usize) -> usize {
+    key_len.div_ceil(8) * 8
+}
+
+/// Bytes of a data tuple with a value of `value_len` bytes and a key blob of `key_len`.
+pub fn data_tuple_size(value_len: usize, key_len: usize) -> usize {
+    TUPLE_HEADER + key_area(key_len) + value_len
+}
+
+pub fn encode_data(heap: Tid, keys: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; data_tuple_size(value.len(), keys.len())];
     heap.write(&mut out[0..6]);
-    out[TUPLE_HEADER..].copy_from_slice(value);
+    out[6..8].copy_from_slice(&(keys.len() as u16).to_ne_bytes());
+    out[TUPLE_HEADER..TUPLE_HEADER + keys.len()].copy_from_slice(keys);
+    out[TUPLE_HEADER + key_area(keys.len())..].copy_from_slice(value);
     out
 }
 
@@ -164,7 +213,24 @@ pub fn data_heap_tid(item: &[u8]) -> Tid {
     Tid::read(&item[0..6])
 }
 
-/// The image in a list or data tuple.
+fn data_key_len(item: &[u8]) -> usize {
+    u16::from_ne_bytes([item[6], item[7]]) as usize
+}
+
+/// The key blob of a data tuple (empty without key columns, or if the tuple is too short to
+/// hold the length it states: a damaged tuple, whose keys then match nothing).
+pub fn data_keys(item: &[u8]) -> &[u8] {
+    item.get(TUPLE_HEADER..TUPLE_HEADER + data_key_len(item))
+        .unwrap_or(&[])
+}
+
+/// The value image of a data tuple.
+pub fn data_image(item: &[u8]) -> &[u8] {
+    item.get(TUPLE_HEADER + key_area(data_key_len(item))..)
+        .unwrap_or(&[])
+}
+
+/// The centre image of a list tuple.
 pub fn image(item: &[u8]) -> &[u8] {
     &item[TUPLE_HEADER..]
 }
@@ -180,7 +246,7 @@ mod tests {
 
     #[test]
     fn meta_round_trip() {
-        assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 20);
+        assert_eq!(std::mem::size_of::<MetaPage>(), META_V2 + 4);
         let m = MetaPage::new(50, 316, Metric::CosineF32);
         assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Ok(m));
         // a version 1 page written before quantization existed
@@ -197,9 +263,35 @@ mod tests {
             MetaPage::from_bytes(&q.to_bytes()[..META_V1]),
             Err(MetaError::Damaged)
         );
+        // a version 2 page written before key columns existed
+        assert_eq!(MetaPage::from_bytes(&q.to_bytes()[..META_V2]), Ok(q));
+        let mut k = m;
+        k.set_keys(2, 17);
+        assert_eq!(k.version, VERSION_KEYS);
+        assert_eq!(MetaPage::from_bytes(&k.to_bytes()), Ok(k));
+        assert_eq!(
+            MetaPage::from_bytes(&k.to_bytes()[..META_V2]),
+            Err(MetaError::Damaged)
+        );
+        let mut kq = k;
+        kq.set_codebook(q.codebook);
+        assert_eq!(kq.version, VERSION_KEYS);
+        assert_eq!(MetaPage::from_bytes(&kq.to_bytes()), Ok(kq));
+        let mut no_keys = k;
+        no_keys.keys = 0;
+        assert_eq!(
+            MetaPage::from_bytes(&no_keys.to_bytes()),
+            Err(MetaError::Damaged)
+        );
         let mut bad = m.to_bytes();
         bad[0] ^= 1;
         assert_eq!(MetaPage::from_bytes(&bad), Err(MetaError::Damaged));
+        let mut future = m;
+        future.version = 4;
+        assert_eq!(
+            MetaPage::from_bytes(&future.to_bytes()),
+            Err(MetaError::Version(4))
+        );
     }
 
     #[test]
@@ -219,8 +311,17 @@ mod tests {
             }
         );
         assert_eq!(image(&l), &[1, 2, 3]);
-        let d = encode_data(Tid::new(70000, 12), &[4, 5]);
+        let d = encode_data(Tid::new(70000, 12), &[], &[4, 5]);
         assert_eq!(data_heap_tid(&d), Tid::new(70000, 12));
-        assert_eq!(image(&d), &[4, 5]);
+        assert_eq!(data_image(&d), &[4, 5]);
+        assert_eq!(data_keys(&d), &[] as &[u8]);
+        let k = encode_data(Tid::new(3, 4), &[9; 9], &[4, 5]);
+        assert_eq!(k.len(), 8 + 16 + 2);
+        assert_eq!(data_heap_tid(&k), Tid::new(3, 4));
+        assert_eq!(data_keys(&k), &[9; 9]);
+        assert_eq!(data_image(&k), &[4, 5]);
+        // a tuple too short for the key length it states
+        assert_eq!(data_keys(&k[..12]), &[] as &[u8]);
+        assert_eq!(data_image(&k[..12]), &[] as &[u8]);
     }
 }

@@ -51,6 +51,9 @@ pub unsafe extern "C-unwind" fn ruivfflat_handler(
 ) -> pg_sys::Datum {
     let am = crate::am::routine::ordered_by_distance();
     let a = &mut *am;
+    // Key columns after the vector (`crate::am::keys`), with `IN (...)` as one scan key.
+    a.amcanmulticol = true;
+    a.amsearcharray = true;
     a.ambuild = Some(build::ambuild);
     a.ambuildempty = Some(build::ambuildempty);
     a.aminsert = Some(insert::aminsert);

@@ -11,9 +11,15 @@
 //! more rows than the probed lists held (a WHERE clause filtered them), the next `probes`
 //! lists in centre order are read, up to `ruvector.ivfflat_max_probes` lists in all. Rows of a
 //! later batch can be nearer than rows already returned, hence "relaxed".
+//!
+//! Key columns (`USING ruivfflat (embedding ..., tenant_id, category)`): the scan's `WHERE`
+//! clauses on them (scan keys, `crate::am::keys`) are checked on each row's key blob while the
+//! lists are read; rows that fail are skipped before their distance is computed, and never
+//! reach the heap. Without ORDER BY (PostgreSQL 18 may plan it when every other plan is
+//! disabled) the scan reads every list and returns every row that passes, unordered.
 
 use super::layout::{self, Tid};
-use super::lists::{for_each_list, read_meta};
+use super::lists::{for_each_list, key_columns, read_meta};
 use super::options::{self, IterativeScan};
 use crate::am::codebook;
 use crate::am::page::{Locked, Mode, Rel};
@@ -23,6 +29,7 @@ use crate::am::scan::{
     begin_scan, count_index_scan, end_scan, get_tuple, heap_fetch, is_mvcc, query_image, rescan,
     IndexSearch,
 };
+use crate::filter::Predicate;
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
 use crate::types::error::raise;
@@ -48,6 +55,10 @@ struct Search {
     rows: Vec<(f32, u64)>,
     sorted: usize,
     next: usize,
+    /// The scan's conditions on key columns: rows whose keys fail them are skipped.
+    filter: Option<Predicate>,
+    /// The filter may pass rows that fail the clauses (text hashes): the executor rechecks.
+    recheck: bool,
 }
 
 #[pgrx::pg_guard]
@@ -85,7 +96,8 @@ impl Search {
         unsafe {
             count_index_scan((*scan).indexRelation);
             let index = Rel::from_raw((*scan).indexRelation);
-            if (*scan).orderByData.is_null() {
+            let ordered = !(*scan).orderByData.is_null() && (*scan).numberOfOrderBys > 0;
+            if !ordered && (*scan).numberOfKeys == 0 {
                 raise(VecError::new(
                     SqlState::InternalError,
                     "cannot scan ruivfflat index without order",
@@ -99,11 +111,23 @@ impl Search {
             }
             let meta = read_meta(index);
             let metric = meta.metric().expect("validated meta page");
-            let query = query_image(scan, metric, meta.dimensions);
+            let query = if ordered {
+                query_image(scan, metric, meta.dimensions)
+            } else {
+                None
+            };
+            let filter = (meta.keys > 0)
+                .then(|| key_columns(index, &meta).predicate(scan))
+                .filter(|f| !f.is_always());
             let codebook = meta
                 .is_quantized()
                 .then(|| codebook::load(index, &meta.codebook));
-            let probes = (options::PROBES.get().max(1) as usize).min(meta.lists as usize);
+            // Unordered: every list (every row that passes must come back).
+            let probes = if ordered {
+                (options::PROBES.get().max(1) as usize).min(meta.lists as usize)
+            } else {
+                meta.lists as usize
+            };
             let iterative = options::ITERATIVE_SCAN.get() != IterativeScan::Off;
             let max_probes = if iterative {
                 (options::MAX_PROBES.get().max(1) as usize).max(probes)
@@ -125,10 +149,11 @@ impl Search {
                 ranked.truncate(keep);
             }
             ranked.sort_by(cmp);
+            let never = filter.as_ref().is_some_and(|f| f.is_never());
             let mut s = Search {
                 metric,
                 estimator: Estimator::new(metric, query, codebook.as_deref()),
-                rerank: if codebook.is_some() {
+                rerank: if codebook.is_some() && ordered {
                     quantize::RERANK.get().max(1) as usize
                 } else {
                     0
@@ -142,7 +167,13 @@ impl Search {
                 rows: Vec::new(),
                 sorted: 0,
                 next: 0,
+                recheck: filter.as_ref().is_some_and(|f| f.is_lossy()),
+                filter,
             };
+            if never {
+                // No row can pass: nothing to read.
+                s.lists.clear();
+            }
             s.probe(index);
             s
         }
@@ -167,7 +198,12 @@ impl Search {
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };
-                    let distance = self.estimator.distance(layout::image(item));
+                    if let Some(f) = &self.filter {
+                        if !f.matches(layout::data_keys(item)) {
+                            continue;
+                        }
+                    }
+                    let distance = self.estimator.distance(layout::data_image(item));
                     self.rows
                         .push((distance, layout::data_heap_tid(item).pack()));
                 }
@@ -256,7 +292,7 @@ impl IndexSearch for Search {
             };
             if let Some((_, tid)) = row {
                 (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
-                (*scan).xs_recheck = false;
+                (*scan).xs_recheck = s.recheck;
                 (*scan).xs_recheckorderby = false;
                 return true;
             }

@@ -16,11 +16,11 @@ use pgrx::pg_sys;
 fn data_tuple_len(meta: &layout::MetaPage) -> usize {
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
-    layout::TUPLE_HEADER
-        + match meta.codebook.quantization().code_len(dims) {
-            Some(code) => code,
-            None => image_len(kind, dims).expect("fixed-size type"),
-        }
+    let value = match meta.codebook.quantization().code_len(dims) {
+        Some(code) => code,
+        None => image_len(kind, dims).expect("fixed-size type"),
+    };
+    layout::data_tuple_size(value, meta.key_len as usize)
 }
 
 #[pgrx::pg_guard]
