@@ -2,7 +2,8 @@
 //! of the whole server during a bulk insert into an indexed table, then recovery from WAL; and
 //! a streaming standby replaying with `wal_consistency_checking = all` that must answer exactly
 //! like the primary after inserts, deletes and VACUUM. With every list probed, an index scan
-//! must return exactly the table's rows.
+//! must return exactly the table's rows — also, for an index with key columns, the rows that
+//! pass a condition on them.
 
 use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
@@ -16,14 +17,33 @@ use std::time::Duration;
 
 const LISTS: i32 = 50;
 
+/// Key columns computed from the id, and the index's columns after the vector, of the
+/// `_with_keys` cases.
+const KEYS: (&str, &str) = (
+    "ALTER TABLE items ADD COLUMN c10 int4 GENERATED ALWAYS AS (id % 10) STORED,
+                      ADD COLUMN c1000 int8 GENERATED ALWAYS AS (id % 1000) STORED",
+    ", c10, c1000",
+);
+
 /// Every row an index scan returns with all lists probed.
 fn ids_through_index(client: &mut Client, index: &str, query: &[f32]) -> BTreeSet<i32> {
+    ids_through_index_where(client, index, query, "true")
+}
+
+/// Every row passing `filter` an index scan returns with all lists probed.
+fn ids_through_index_where(
+    client: &mut Client,
+    index: &str,
+    query: &[f32],
+    filter: &str,
+) -> BTreeSet<i32> {
     client
         .batch_execute(&format!(
             "SET enable_seqscan = off; SET enable_bitmapscan = off; SET ruvector.probes = {LISTS}"
         ))
         .unwrap();
-    let sql = "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 100000000";
+    let sql =
+        &format!("SELECT id FROM items WHERE {filter} ORDER BY embedding <=> $1 LIMIT 100000000");
     assert_index_scan(client, sql, &[&VectorParam(query)], index);
     let ids = client
         .query(sql, &[&VectorParam(query)])
@@ -38,8 +58,12 @@ fn ids_through_index(client: &mut Client, index: &str, query: &[f32]) -> BTreeSe
 }
 
 fn ids_in_table(client: &mut Client) -> BTreeSet<i32> {
+    ids_in_table_where(client, "true")
+}
+
+fn ids_in_table_where(client: &mut Client, filter: &str) -> BTreeSet<i32> {
     client
-        .query("SELECT id FROM items", &[])
+        .query(&format!("SELECT id FROM items WHERE {filter}"), &[])
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -66,17 +90,22 @@ fn top10(client: &mut Client, ds: &Dataset, n: usize) -> Vec<Vec<(i32, f64)>> {
 
 #[test]
 fn kill9_during_bulk_insert_then_recovery() {
-    kill9_case("ivf-crash", 5511, "");
+    kill9_case("ivf-crash", 5511, "", false);
 }
 
 #[test]
 fn kill9_during_bulk_insert_then_recovery_sq8() {
-    kill9_case("ivf-crash-sq8", 5514, ", quantization = 'sq8'");
+    kill9_case("ivf-crash-sq8", 5514, ", quantization = 'sq8'", false);
+}
+
+#[test]
+fn kill9_during_bulk_insert_then_recovery_with_keys() {
+    kill9_case("ivf-crash-keys", 5517, "", true);
 }
 
 #[test]
 fn streaming_standby_returns_the_same_results() {
-    standby_case(("ivf-primary", 5512), ("ivf-standby", 5513), "");
+    standby_case(("ivf-primary", 5512), ("ivf-standby", 5513), "", false);
 }
 
 #[test]
@@ -85,11 +114,35 @@ fn streaming_standby_returns_the_same_results_binary() {
         ("ivf-primary-bin", 5515),
         ("ivf-standby-bin", 5516),
         ", quantization = 'binary'",
+        false,
     );
 }
 
-/// `options`: more index options (quantized indexes must be just as durable).
-fn kill9_case(name: &str, port: u16, options: &str) {
+#[test]
+fn streaming_standby_returns_the_same_results_with_keys() {
+    standby_case(
+        ("ivf-primary-keys", 5518),
+        ("ivf-standby-keys", 5519),
+        "",
+        true,
+    );
+}
+
+/// With key columns ([`KEYS`]), the rows passing conditions on them through the index, with
+/// every list probed, are exactly the table's.
+fn check_keys(client: &mut Client, table: &mut Client, query: &[f32]) {
+    for f in ["c1000 = 0", "c1000 = 499", "c10 = 3 AND c1000 < 100", "c10 IN (1, 2)"] {
+        assert_eq!(
+            ids_through_index_where(client, "items_idx", query, f),
+            ids_in_table_where(table, f),
+            "{f}: index and table disagree"
+        );
+    }
+}
+
+/// `options`: more index options (quantized indexes must be just as durable); `keys`: the index
+/// has key columns ([`KEYS`]).
+fn kill9_case(name: &str, port: u16, options: &str, keys: bool) {
     let ds = glove(Metric::Cosine);
     let c = Cluster::new(
         name,
@@ -99,10 +152,17 @@ fn kill9_case(name: &str, port: u16, options: &str) {
     .unwrap();
     let mut client = c.with_extension().unwrap();
     create_table(&mut client, "items", ds.base.dim).unwrap();
+    let columns = if keys {
+        client.batch_execute(KEYS.0).unwrap();
+        KEYS.1
+    } else {
+        ""
+    };
     copy_rows(&mut client, "items", &ds, 0..20_000).unwrap();
     client
         .batch_execute(&format!(
-            "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
+            "CREATE INDEX items_idx ON items
+                 USING ruivfflat (embedding ruvector_cosine_ops{columns})
                  WITH (lists = {LISTS}{options});
              CHECKPOINT"
         ))
@@ -122,6 +182,10 @@ fn kill9_case(name: &str, port: u16, options: &str) {
         table,
         "index and table disagree after recovery"
     );
+    if keys {
+        let mut table = c.connect("postgres").unwrap();
+        check_keys(&mut client, &mut table, ds.queries.row(0));
+    }
 
     // The recovered index keeps working: inserts, VACUUM, and still consistent.
     copy_rows(&mut client, "items", &ds, next..next + 2000).unwrap();
@@ -135,9 +199,13 @@ fn kill9_case(name: &str, port: u16, options: &str) {
         table,
         "index and table disagree after post-recovery VACUUM"
     );
+    if keys {
+        let mut table = c.connect("postgres").unwrap();
+        check_keys(&mut client, &mut table, ds.queries.row(1));
+    }
 }
 
-fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
+fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str, keys: bool) {
     let ds = glove(Metric::Cosine);
     let primary = Cluster::new(primary.0, primary.1, CHECKED_PRIMARY).unwrap();
     let mut p = primary.with_extension().unwrap();
@@ -146,9 +214,15 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
     let standby = primary.standby(standby.0, standby.1).unwrap();
 
     create_table(&mut p, "items", ds.base.dim).unwrap();
+    let columns = if keys {
+        p.batch_execute(KEYS.0).unwrap();
+        KEYS.1
+    } else {
+        ""
+    };
     copy_rows(&mut p, "items", &ds, 0..20_000).unwrap();
     p.batch_execute(&format!(
-        "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops)
+        "CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_cosine_ops{columns})
              WITH (lists = {LISTS}{options})"
     ))
     .unwrap();
@@ -175,6 +249,9 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
         ids_through_index(&mut s, "items_idx", ds.queries.row(0)),
         ids_in_table(&mut p)
     );
+    if keys {
+        check_keys(&mut s, &mut p, ds.queries.row(2));
+    }
     assert!(
         !standby.log_contains("inconsistent page") && !standby.log_contains("PANIC"),
         "{}",
