@@ -164,5 +164,16 @@ FROM (VALUES ('t = 7'), ('t = 30'), ('t IN (10, 20, 7)'), ('t BETWEEN 40 AND 50'
              ('t = 8')) c(w),
      LATERAL (SELECT 'SELECT id FROM kt2 WHERE ' || w ||
                      ' ORDER BY v <-> ''[0.2,0.1,-0.4]'' LIMIT 30' AS q) x;
+-- The directory in ruvector_index_stats: one entry per key that is not NULL (2,500 t, 2,500 s);
+-- deleted rows' entries stay (stale) after VACUUM until REINDEX.
+SELECT s -> 'key_columns' AS keys, s -> 'key_bytes' AS key_bytes, s -> 'key_directory' AS dir
+FROM ruvector_index_stats('kt2_idx') s;
+DELETE FROM kt2 WHERE id % 5 = 0;
+VACUUM kt2;
+SELECT s -> 'key_directory' -> 'entries' AS entries, s -> 'key_directory' -> 'stale_entries' AS stale
+FROM ruvector_index_stats('kt2_idx') s;
+REINDEX INDEX kt2_idx;
+SELECT s -> 'key_directory' -> 'entries' AS entries, s -> 'key_directory' -> 'stale_entries' AS stale
+FROM ruvector_index_stats('kt2_idx') s;
 DROP TABLE kt, kt2, cases;
 DROP FUNCTION knn, uses_index, check_all;

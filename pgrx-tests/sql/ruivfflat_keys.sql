@@ -125,5 +125,7 @@ SET ruvector.rerank = 1000;
 SELECT knn('SELECT id FROM kv WHERE tenant = 2 ORDER BY v <-> ''[0.5,0.5,0.5]'' LIMIT 20', true)
     = knn('SELECT id FROM kv WHERE tenant = 2 ORDER BY v <-> ''[0.5,0.5,0.5]'' LIMIT 20', false)
     AS sq8_same;
+SELECT s -> 'format_version' AS version, s -> 'key_columns' AS keys, s -> 'key_bytes' AS key_bytes
+FROM ruvector_index_stats('kv_sq8') s;
 DROP TABLE kv, cases;
 DROP FUNCTION knn, uses_index, check_all;

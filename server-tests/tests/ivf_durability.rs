@@ -131,7 +131,12 @@ fn streaming_standby_returns_the_same_results_with_keys() {
 /// With key columns ([`KEYS`]), the rows passing conditions on them through the index, with
 /// every list probed, are exactly the table's.
 fn check_keys(client: &mut Client, table: &mut Client, query: &[f32]) {
-    for f in ["c1000 = 0", "c1000 = 499", "c10 = 3 AND c1000 < 100", "c10 IN (1, 2)"] {
+    for f in [
+        "c1000 = 0",
+        "c1000 = 499",
+        "c10 = 3 AND c1000 < 100",
+        "c10 IN (1, 2)",
+    ] {
         assert_eq!(
             ids_through_index_where(client, "items_idx", query, f),
             ids_in_table_where(table, f),

@@ -414,6 +414,32 @@ pub fn passing(
     found
 }
 
+/// The directory's pages and entries (for `ruvector_index_stats()`): every chain is followed.
+pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
+    let mut pages = 0u64;
+    let mut entries = 0u64;
+    for blk in head..=tail {
+        let slots = {
+            let buf = Locked::read(index, blk, Mode::Share);
+            table_of(index, &buf)
+        };
+        pages += 1;
+        for slot in slots {
+            entries += slot.entries as u64;
+            let mut b = slot.head;
+            while b != InvalidBlockNumber {
+                pages += 1;
+                if pages > index.blocks() as u64 {
+                    damaged(index);
+                }
+                let buf = Locked::read(index, b, Mode::Share);
+                b = buf.page().opaque().next_blkno;
+            }
+        }
+    }
+    (pages, entries)
+}
+
 fn damaged(index: Rel) -> ! {
     raise(VecError::new(
         SqlState::IndexCorrupted,

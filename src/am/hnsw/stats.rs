@@ -1,6 +1,7 @@
 //! `ruvector_index_stats()` for a `ruhnsw` index: read from the pages themselves.
 
-use super::disk::read_meta;
+use super::disk::{key_columns, read_meta};
+use super::keydir;
 use super::layout::{self, Tid};
 use crate::am::page::{Locked, Mode, Rel};
 use crate::kernels::metric::Metric;
@@ -41,6 +42,9 @@ pub fn stats(index: Rel) -> Value {
     let mut upper_slots = 0u64;
     let mut value_bytes = 0u64;
     let mut element_pages = 0u64;
+    let keys = (meta.keys > 0).then(|| key_columns(index, &meta).layout);
+    // Keys of live elements that are not NULL: what the key directory needs entries for.
+    let mut live_keys = 0u64;
     let mut blk = layout::HEAD_BLKNO;
     while blk != pg_sys::InvalidBlockNumber {
         let buf = Locked::read(index, blk, Mode::Share);
@@ -55,6 +59,12 @@ pub fn stats(index: Rel) -> Value {
                 }
                 elements += 1;
                 heap_tuples += e.heap_tids.len() as u64;
+                if let Some(k) = &keys {
+                    let blob = layout::element_keys(item);
+                    if blob.len() == k.len() {
+                        live_keys += (0..k.count()).filter(|&c| !k.is_null(blob, c)).count() as u64;
+                    }
+                }
                 value_bytes += match meta.code_len() {
                     Some(len) if split => len as u64,
                     _ => layout::element_value(item).len() as u64,
@@ -87,6 +97,15 @@ pub fn stats(index: Rel) -> Value {
     let size = pages * pg_sys::BLCKSZ as u64;
     let entry = meta.entry();
     let live = elements.max(1) as f64;
+    let directory = keys.as_ref().map(|_| {
+        let (pages, entries) = keydir::summary(index, (meta.key_head, meta.key_tail));
+        // Entries of deleted elements, and repeated ones of reused slots, stay until REINDEX.
+        json!({
+            "pages": pages,
+            "entries": entries,
+            "stale_entries": entries.saturating_sub(live_keys),
+        })
+    });
     json!({
         "access_method": "ruhnsw",
         "format_version": meta.version,
@@ -112,6 +131,9 @@ pub fn stats(index: Rel) -> Value {
         "avg_degree_upper": if upper_slots > 0 { upper_links as f64 / upper_slots as f64 } else { 0.0 },
         "bytes_per_vector": if heap_tuples > 0 { size as f64 / heap_tuples as f64 } else { 0.0 },
         "value_bytes_per_vector": if elements > 0 { value_bytes as f64 / live } else { 0.0 },
+        "key_columns": meta.keys,
+        "key_bytes": meta.key_len,
+        "key_directory": directory,
     })
 }
 

@@ -63,6 +63,8 @@ pub fn stats(index: Rel) -> Value {
         "data_pages": data_pages,
         "size_bytes": size,
         "bytes_per_vector": if tuples > 0 { size as f64 / tuples as f64 } else { 0.0 },
+        "key_columns": meta.keys,
+        "key_bytes": meta.key_len,
         "hint": crate::ivf::layout_hint(lists, &per_list),
     })
 }
