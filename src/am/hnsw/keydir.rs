@@ -414,6 +414,103 @@ pub fn passing(
     found
 }
 
+/// VACUUM's compaction: removes the entries whose element is gone (deleted, or never written
+/// after a crash) or whose element now holds another key in that column (its slot reused by a
+/// later insert). `current(element)` is the element's key blob if it is live, read under its
+/// page's lock: an insert writes its element under that lock after appending its entries, so
+/// an entry read here is never judged before its element exists. Each page's entries are read
+/// under a share lock, judged without any directory lock, then removed under an exclusive lock
+/// by position (entries are only ever appended meanwhile, so positions stay; a reused slot's
+/// new entry, identical to the stale one, sits after it and stays). Emptied pages stay in their
+/// chain. Returns the entries removed.
+pub fn compact(
+    index: Rel,
+    (head, tail): (u32, u32),
+    keys: &KeyLayout,
+    mut current: impl FnMut(Tid) -> Option<Vec<u8>>,
+) -> u64 {
+    let per_page = slots_per_page();
+    let mut removed_all = 0u64;
+    for (t, tblk) in (head..=tail).enumerate() {
+        let slots = {
+            let buf = Locked::read(index, tblk, Mode::Share);
+            table_of(index, &buf)
+        };
+        for (i, slot) in slots.iter().enumerate() {
+            let column = (t * per_page + i) / BUCKETS;
+            if column >= keys.count() {
+                break;
+            }
+            let mut removed = 0u32;
+            let mut blk = slot.head;
+            let mut pages = 0u32;
+            while blk != InvalidBlockNumber {
+                crate::am::vacuum::delay_point();
+                pages += 1;
+                if pages > index.blocks() {
+                    damaged(index);
+                }
+                let (before, next) = {
+                    let buf = Locked::read(index, blk, Mode::Share);
+                    let page = buf.page();
+                    if page.opaque().page_type != layout::PAGE_KEYS {
+                        damaged(index);
+                    }
+                    let all = entries(page.contents()).unwrap_or_else(|| damaged(index));
+                    (all.to_vec(), page.opaque().next_blkno)
+                };
+                let stale: Vec<usize> = before
+                    .chunks_exact(ENTRY)
+                    .enumerate()
+                    .filter(|(_, e)| {
+                        let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
+                        current(Tid::read(&e[..TID_SIZE]))
+                            .is_none_or(|blob| keys.directory_word(&blob, column) != Some(word))
+                    })
+                    .map(|(n, _)| n)
+                    .collect();
+                if !stale.is_empty() {
+                    let buf = Locked::read(index, blk, Mode::Exclusive);
+                    let now = entries(buf.page().contents())
+                        .unwrap_or_else(|| damaged(index))
+                        .to_vec();
+                    let gone = |n: usize, e: &[u8]| {
+                        stale.binary_search(&n).is_ok()
+                            && before.get(n * ENTRY..(n + 1) * ENTRY) == Some(e)
+                    };
+                    let keep: Vec<u8> = now
+                        .chunks_exact(ENTRY)
+                        .enumerate()
+                        .filter(|(n, e)| !gone(*n, e))
+                        .flat_map(|(_, e)| e.iter().copied())
+                        .collect();
+                    let n = ((now.len() - keep.len()) / ENTRY) as u32;
+                    if n > 0 {
+                        let wal = WalChange::start(index);
+                        wal.register(&buf, false).set_contents(&encode(&keep));
+                        wal.commit();
+                        removed += n;
+                    }
+                }
+                blk = next;
+            }
+            if removed > 0 {
+                // The slot's count, under the table page's lock (taken with no other directory
+                // lock held, as inserts take it first).
+                let buf = Locked::read(index, tblk, Mode::Exclusive);
+                let mut all = table_of(index, &buf);
+                let s = &mut all[i];
+                s.entries = s.entries.saturating_sub(removed);
+                let wal = WalChange::start(index);
+                wal.register(&buf, false).set_contents(&encode_table(&all));
+                wal.commit();
+                removed_all += removed as u64;
+            }
+        }
+    }
+    removed_all
+}
+
 /// The directory's pages and entries (for `ruvector_index_stats()`): every chain is followed.
 pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
     let mut pages = 0u64;

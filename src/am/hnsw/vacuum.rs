@@ -11,17 +11,18 @@
 //!    deleted (value zeroed, neighbour list cleared, version bumped) under cleanup locks; a later
 //!    insert reuses the slot, and the meta page's insert page moves back to the first free slot.
 
-use super::disk::{read_meta, update_meta, DiskGraph};
+use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::insert::{
     ensure_in_link, find_neighbors, link_back, ImageCache, SCAN_LOCK, UPDATE_LOCK,
 };
+use super::keydir;
 use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
 use crate::graph::Scored;
 use pgrx::pg_sys;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 struct Vacuum {
     index: Rel,
@@ -85,6 +86,50 @@ fn for_each_page(mut f: impl FnMut(u32) -> u32) {
 }
 
 impl Vacuum {
+    /// After pass 3: the key directory loses the entries of the elements just deleted (and any
+    /// other stale ones, `keydir::compact`). The live elements' keys are read in one pass over
+    /// the element pages; an entry whose element is not among them (inserted since, or gone)
+    /// is judged by reading that element.
+    fn compact_key_directory(&self) {
+        let index = self.index;
+        let meta = read_meta(index);
+        if meta.keys == 0 {
+            return;
+        }
+        let keys = key_columns(index, &meta).layout;
+        let live = |item: &[u8]| {
+            (item.len() >= layout::ELEMENT_HEADER
+                && item[0] == layout::ELEMENT_TUPLE
+                && !layout::element_deleted(item))
+            .then(|| layout::element_keys(item).to_vec())
+        };
+        let mut known: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
+        for_each_page(|blk| {
+            let buf = Locked::read_with(index, blk, Mode::Share, &self.strategy);
+            let page = buf.page();
+            for off in 1..=page.max_offset() {
+                if let Some(blob) = page.item(off).and_then(live) {
+                    known.insert(Tid::new(blk, off).pack(), blob);
+                }
+            }
+            page.opaque().next_blkno
+        });
+        keydir::compact(index, (meta.key_head, meta.key_tail), &keys, |t| {
+            if let Some(blob) = known.get(&t.pack()) {
+                return Some(blob.clone());
+            }
+            if t.block >= index.blocks() {
+                return None;
+            }
+            let buf = Locked::read(index, t.block, Mode::Share);
+            let page = buf.page();
+            if page.opaque().page_type != layout::PAGE_ELEMENT {
+                return None;
+            }
+            page.item(t.offset).and_then(live)
+        });
+    }
+
     /// Pass 1.
     fn remove_heap_tids(
         &mut self,
@@ -570,6 +615,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         v.repair_graph();
         v.ensure_reachable();
         v.mark_deleted();
+        v.compact_key_directory();
     }
     drop(v);
     stats
