@@ -416,7 +416,8 @@ pub fn passing(
 
 /// VACUUM's compaction: removes the entries whose element is gone (deleted, or never written
 /// after a crash) or whose element now holds another key in that column (its slot reused by a
-/// later insert). `current(element)` is the element's key blob if it is live, read under its
+/// later insert), and repeated entries (a reused slot whose new element has the same key: the
+/// two entries are identical, one is enough). `current(element)` is the element's key blob if it is live, read under its
 /// page's lock: an insert writes its element under that lock after appending its entries, so
 /// an entry read here is never judged before its element exists. Each page's entries are read
 /// under a share lock, judged without any directory lock, then removed under an exclusive lock
@@ -444,6 +445,8 @@ pub fn compact(
             let mut removed = 0u32;
             let mut blk = slot.head;
             let mut pages = 0u32;
+            // Identical entries share a bucket: the first one found stays.
+            let mut seen: std::collections::HashSet<[u8; ENTRY]> = Default::default();
             while blk != InvalidBlockNumber {
                 crate::am::vacuum::delay_point();
                 pages += 1;
@@ -463,6 +466,9 @@ pub fn compact(
                     .chunks_exact(ENTRY)
                     .enumerate()
                     .filter(|(_, e)| {
+                        if !seen.insert((*e).try_into().expect("an entry")) {
+                            return true;
+                        }
                         let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
                         current(Tid::read(&e[..TID_SIZE]))
                             .is_none_or(|blob| keys.directory_word(&blob, column) != Some(word))
