@@ -100,6 +100,14 @@ impl KeyColumns {
         self.types.is_empty()
     }
 
+    /// The key columns of `index` if they are what its meta page says were built (`count`
+    /// columns, blobs of `len` bytes); `None` for an index whose pages disagree with its
+    /// definition (damaged: the caller raises its access method's error).
+    pub fn built(index: Rel, am: &str, count: u16, len: u16) -> Option<KeyColumns> {
+        let keys = KeyColumns::of(index, am);
+        (keys.layout.count() == count as usize && keys.layout.len() == len as usize).then_some(keys)
+    }
+
     /// The key blob of one row: `values`/`isnull` are the index's column values as
     /// `ambuild`'s callback and `aminsert` receive them (the vector first).
     ///

@@ -32,11 +32,8 @@ pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
 /// The key columns of an index, checked against what its meta page says were built (an index
 /// whose pages disagree with its definition is damaged).
 pub fn key_columns(rel: Rel, meta: &MetaPage) -> KeyColumns {
-    let keys = KeyColumns::of(rel, "ruhnsw");
-    if keys.layout.count() != meta.keys as usize || keys.layout.len() != meta.key_len as usize {
-        meta_error(rel, MetaError::Damaged);
-    }
-    keys
+    KeyColumns::built(rel, "ruhnsw", meta.keys, meta.key_len)
+        .unwrap_or_else(|| meta_error(rel, MetaError::Damaged))
 }
 
 fn meta_error(rel: Rel, e: MetaError) -> ! {

@@ -68,6 +68,20 @@ struct Fallback {
     filter: crate::filter::Predicate,
 }
 
+impl Fallback {
+    /// Every element that may pass the filter, from the key directory.
+    fn candidates(&self, index: Rel) -> Vec<u64> {
+        keydir::passing(
+            index,
+            self.directory,
+            &self.keys,
+            &self.filter,
+            |_, _, _| true,
+        )
+        .ids
+    }
+}
+
 /// Rows of the index as PostgreSQL last counted them (VACUUM, ANALYZE, CREATE INDEX), or an
 /// estimate from its size before that.
 fn index_rows(index: Rel) -> f64 {
@@ -213,7 +227,11 @@ impl Search {
                     } else {
                         (passing.len() as f64 * total / found.read.max(1) as f64) as usize
                     };
-                    let predicate = filter.clone();
+                    let fallback = Fallback {
+                        directory,
+                        keys: keys.layout.clone(),
+                        filter: filter.clone(),
+                    };
                     // A walk that reads more elements than pass is slower than visiting
                     // those: it stops there and the scan visits them instead.
                     s.graph
@@ -230,23 +248,12 @@ impl Search {
                         let seeds: Vec<u64> = passing.iter().step_by(step).copied().collect();
                         s.first_search(&meta, &seeds);
                         if s.graph.exhausted() && expected < s.max_tuples {
-                            let all = keydir::passing(
-                                index,
-                                directory,
-                                &keys.layout,
-                                &predicate,
-                                |_, _, _| true,
-                            );
                             s.discarded.clear();
-                            s.exact(all.ids, s.memory_cap());
+                            s.exact(fallback.candidates(index), s.memory_cap());
                         } else {
                             s.graph.set_limit(s.max_tuples);
                             if s.iterative() && expected < s.max_tuples {
-                                s.fallback = Some(Fallback {
-                                    directory,
-                                    keys: keys.layout.clone(),
-                                    filter: predicate,
-                                });
+                                s.fallback = Some(fallback);
                             }
                         }
                     }
@@ -349,9 +356,9 @@ impl Search {
             // visit them all: the rest of the exact answer, nearest first, without the rows
             // already returned (the walk's resumptions would return them out of order, which
             // `strict_order` then drops).
-            let all = keydir::passing(index, f.directory, &f.keys, &f.filter, |_, _, _| true);
+            let candidates = f.candidates(index);
             let lock = PageLock::share(index, SCAN_LOCK);
-            let rows = self.graph.visit_exact(all.ids, self.memory_cap());
+            let rows = self.graph.visit_exact(candidates, self.memory_cap());
             self.graph.release();
             drop(lock);
             let returned = std::mem::take(&mut self.returned);

@@ -316,7 +316,6 @@ fn write_index(
         }
     }
     let mut written = 0i64;
-    let mut buffer = Vec::with_capacity(data_tuple);
     for (list, m) in members.iter().enumerate() {
         for (j, row) in m.iter().enumerate() {
             if j % rows_per_page == 0 {
@@ -328,16 +327,15 @@ fn write_index(
                 debug_assert!(blk >= headers[list].start && blk <= headers[list].insert);
             }
             let row = *row as usize;
-            buffer.clear();
-            buffer.extend_from_slice(&layout::encode_data(
+            let tuple = layout::encode_data(
                 state.tids[row],
                 state.key_blob(row),
                 match code_len {
                     Some(n) => &codes[row * n..(row + 1) * n],
                     None => state.image(row),
                 },
-            ));
-            if pages.current_page().add_item(&buffer).is_none() {
+            );
+            if pages.current_page().add_item(&tuple).is_none() {
                 add_failed(index);
             }
             written += 1;

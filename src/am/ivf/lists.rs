@@ -29,11 +29,8 @@ pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
 /// The key columns of an index, checked against what its meta page says were built (an index
 /// whose pages disagree with its definition is damaged).
 pub fn key_columns(rel: Rel, meta: &MetaPage) -> crate::am::keys::KeyColumns {
-    let keys = crate::am::keys::KeyColumns::of(rel, "ruivfflat");
-    if keys.layout.count() != meta.keys as usize || keys.layout.len() != meta.key_len as usize {
-        raise_meta_error(rel, "ruivfflat", layout::VERSIONS, MetaError::Damaged);
-    }
-    keys
+    crate::am::keys::KeyColumns::built(rel, "ruivfflat", meta.keys, meta.key_len)
+        .unwrap_or_else(|| raise_meta_error(rel, "ruivfflat", layout::VERSIONS, MetaError::Damaged))
 }
 
 /// Calls `f(location, header, centre image)` for every list, in list order.
