@@ -1,6 +1,6 @@
 //! `ruvector-migrate`, the real command line, against real pgvector.
 //!
-//! - `online_migration_under_writes`: 100,000 GloVe rows with a pgvector `hnsw` index; four
+//! - `online_migration_under_writes`: 50,000 GloVe rows with a pgvector `hnsw` index; four
 //!   clients insert, update and delete at a steady rate while `ruvector-migrate run` starts,
 //!   backfills, builds, validates and swaps. Afterwards the table holds exactly what the
 //!   clients' acknowledged writes say (no lost or stale vector), the clients saw no error, the
@@ -155,7 +155,7 @@ fn writer(
         while !stop.load(Ordering::Relaxed) {
             k += 1;
             // own base ids: w, w + 4, w + 8, ... ; new ids from 1,000,000 + 100,000 w
-            let own = ((k * 7919) % 25_000 * 4 + w) as i32;
+            let own = ((k * 7919) % (base.len() / 4) * 4 + w) as i32;
             let v = &base[(k * 31 + w * 1000) % base.len()];
             let (sql, id, value): (&str, i32, Option<&Vec<f32>>) = match k % 4 {
                 0 | 1 => (
@@ -228,6 +228,10 @@ fn assert_contents(db: &mut Client, column: &str, want: &BTreeMap<i32, Vec<f32>>
     );
 }
 
+/// Rows of the online migration: enough for the backfill, build and validation to run for
+/// tens of seconds under the writers.
+const ROWS: usize = 50_000;
+
 #[test]
 fn online_migration_under_writes() {
     let ds = data::glove(Metric::Cosine);
@@ -235,11 +239,11 @@ fn online_migration_under_writes() {
     pgvector_items(
         &mut db,
         &ds,
-        100_000,
+        ROWS,
         "items_embedding_idx",
         "vector_cosine_ops",
     );
-    let base: Vec<Vec<f32>> = (0..100_000).map(|i| ds.base.row(i).to_vec()).collect();
+    let base: Vec<Vec<f32>> = (0..ROWS).map(|i| ds.base.row(i).to_vec()).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)

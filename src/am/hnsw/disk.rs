@@ -175,31 +175,61 @@ impl DiskGraph {
             let est = self.estimator.take().expect("estimator");
             let filter = self.filter.take();
             self.pin = None;
-            // One page at a time, under one share lock, in block order.
-            for (n, group) in ids
+            // One page at a time, under one share lock, in block order. The blocks come from
+            // this index's key directory, so pages are read as the graph walk reads them
+            // (`with_page`): through the buffer hint, without the trailer check — an item that
+            // is not an element tuple is skipped by `read_header` — and with the next page's
+            // buffer descriptors and line pointers prefetched a few pages ahead, and their
+            // tuples a little less far ahead, so that the cache misses of consecutive pages
+            // overlap (as `visit_batch` does for a neighbour list).
+            const AHEAD: usize = 4;
+            let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
+            let groups: Vec<&[u64]> = ids
                 .chunk_by(|a, b| Tid::unpack(*a).block == Tid::unpack(*b).block)
-                .enumerate()
-            {
-                let buf = Locked::read(self.rel, Tid::unpack(group[0]).block, Mode::Share);
-                let page = buf.page();
-                if page.opaque().page_type == layout::PAGE_ELEMENT {
-                    for &id in group {
-                        let off = Tid::unpack(id).offset;
-                        let Some(item) = page.item(off) else { continue };
-                        let Some(seen) = read_header(item, filter.as_ref()) else {
-                            continue;
-                        };
-                        self.tuples += 1;
-                        if !seen.accepted {
-                            continue;
-                        }
-                        let d = est.distance(layout::element_value(item));
-                        for i in 0..layout::element_heap_tid_count(item) {
-                            keep(d, layout::element_heap_tid(item, i));
-                        }
+                .collect();
+            let hints: Vec<Option<BufferHint>> = groups
+                .iter()
+                .map(|g| BufferHint::of(self.rel, Tid::unpack(g[0]).block))
+                .collect();
+            let prefetch_lines = |n: usize| {
+                if let (Some(g), Some(Some(h))) = (groups.get(n), hints.get(n)) {
+                    for &id in g.iter() {
+                        h.prefetch(Tid::unpack(id).offset);
                     }
                 }
-                drop(buf);
+            };
+            let prefetch_items = |n: usize| {
+                if let (Some(g), Some(Some(h))) = (groups.get(n), hints.get(n)) {
+                    for &id in g.iter() {
+                        h.prefetch_item(Tid::unpack(id).offset, value_bytes);
+                    }
+                }
+            };
+            (0..AHEAD).for_each(prefetch_lines);
+            (0..AHEAD / 2).for_each(prefetch_items);
+            for (n, group) in groups.iter().enumerate() {
+                prefetch_lines(n + AHEAD);
+                prefetch_items(n + AHEAD / 2);
+                let pin = Pinned::read_with_hint(self.rel, Tid::unpack(group[0]).block, hints[n]);
+                let lock = pin.share();
+                let page = lock.page_of_this_index();
+                for &id in group.iter() {
+                    let off = Tid::unpack(id).offset;
+                    let Some(item) = page.item(off) else { continue };
+                    let Some(seen) = read_header(item, filter.as_ref()) else {
+                        continue;
+                    };
+                    self.tuples += 1;
+                    if !seen.accepted {
+                        continue;
+                    }
+                    let d = est.distance(layout::element_value(item));
+                    for i in 0..layout::element_heap_tid_count(item) {
+                        keep(d, layout::element_heap_tid(item, i));
+                    }
+                }
+                drop(lock);
+                drop(pin);
                 if n % 256 == 255 {
                     pgrx::check_for_interrupts!();
                 }
