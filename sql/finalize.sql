@@ -7,13 +7,19 @@
 -- ruvector
 -- ============================================================================================
 
+-- PREFERRED: where an untyped literal leaves PostgreSQL a choice between ruvector and another
+-- user-defined type of the same name's function (pgvector's `vector_norm(vector)` beside
+-- `vector_norm(ruvector)` when both extensions are on the search_path), the literal is taken
+-- as a ruvector instead of the call failing as ambiguous ("Type Conversion: Functions",
+-- step 4.e, in the PostgreSQL docs). Only calls that were ambiguous resolve differently.
 CREATE TYPE ruvector (
     INPUT     = ruvector_in,
     OUTPUT    = ruvector_out,
     TYPMOD_IN = ruvector_typmod_in,
     RECEIVE   = ruvector_recv,
     SEND      = ruvector_send,
-    STORAGE   = external
+    STORAGE   = external,
+    PREFERRED = true
 );
 -- casts
 CREATE CAST (ruvector AS ruvector)

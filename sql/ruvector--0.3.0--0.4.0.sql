@@ -1,10 +1,19 @@
 -- ruvector 0.3.0 -> 0.4.0 (ALTER EXTENSION ruvector UPDATE TO '0.4.0')
 --
--- 0.4.0 adds key columns to ruhnsw and ruivfflat indexes (filtered search inside the index):
--- the operator classes below, the same a fresh 0.4.0 install creates
+-- 0.4.0 makes ruvector a preferred type (below) and adds key columns to ruhnsw and ruivfflat
+-- indexes (filtered search inside the index): the operator classes below, the same a fresh
+-- 0.4.0 install creates
 -- (server-tests/tests/extension_update.rs compares the two). Existing indexes keep their format
 -- versions 1 and 2; indexes with key columns are written in format version 3.
 \echo Use "ALTER EXTENSION ruvector UPDATE TO '0.4.0'" to load this file. \quit
+
+-- ruvector becomes its category's preferred type, as CREATE TYPE makes it in a fresh 0.4.0
+-- install (see sql/finalize.sql): an untyped literal given to a function that pgvector and
+-- ruvector both define (`vector_norm('[1,1]')` with both on the search_path) resolves instead
+-- of failing as ambiguous. ALTER TYPE cannot change this property; the script runs as the
+-- bootstrap superuser (the extension is trusted), like CREATE TYPE itself.
+UPDATE pg_catalog.pg_type SET typispreferred = true
+    WHERE typname = 'ruvector' AND typnamespace = '@extschema@'::pg_catalog.regnamespace;
 
 -- ============================================================================================
 -- Key columns of ruhnsw indexes: `USING ruhnsw (embedding ruvector_cosine_ops, tenant_id,

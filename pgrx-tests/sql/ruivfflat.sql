@@ -175,6 +175,22 @@ CREATE TABLE t (val ruvector(2001));
 CREATE INDEX ON t USING ruivfflat (val ruvector_l2_ops);
 DROP TABLE t;
 
+-- memory follows the rows actually sampled: an empty or small table builds with many lists
+-- and dimensions (little data: a NOTICE), a table whose sample outgrows maintenance_work_mem
+-- errors with pgvector's message
+SET maintenance_work_mem = '1MB';
+CREATE TABLE t (val ruvector(2000));
+CREATE INDEX t_empty ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 1000);
+INSERT INTO t SELECT array_fill(i::real, ARRAY[2000])::ruvector FROM generate_series(1, 50) i;
+CREATE INDEX t_small ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 1000);
+SET ruvector.probes = 1000;
+SELECT string_agg(subvector(val, 1, 1)::text, ' ') FROM (SELECT val FROM t ORDER BY val <-> array_fill(7.2::real, ARRAY[2000])::ruvector LIMIT 3) s;
+RESET ruvector.probes;
+INSERT INTO t SELECT array_fill(i::real, ARRAY[2000])::ruvector FROM generate_series(51, 200) i;
+CREATE INDEX t_large ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 1000);
+RESET maintenance_work_mem;
+DROP TABLE t;
+
 -- GUCs
 SHOW ruvector.probes;
 SET ruvector.probes = 0;

@@ -142,6 +142,18 @@ fn update_from_every_release_equals_a_fresh_install() {
         (9, 3),
         "casts to and from pgvector's types: {fresh_members:#?}"
     );
+    // A function both extensions define, called with an untyped literal while both are on
+    // the search_path, resolves (pgvector alone resolves it too) instead of being ambiguous:
+    // ruvector is its category's preferred type.
+    let norm = |db: &mut postgres::Client, what: &str| {
+        db.batch_execute("SET search_path = public, pgv").unwrap();
+        let n: f64 = db
+            .query_one("SELECT vector_norm('[3,4]')", &[])
+            .map(|r| r.get(0))
+            .unwrap_or_else(|e| panic!("{what}: vector_norm('[3,4]'): {e}"));
+        assert_eq!(n, 5.0, "{what}");
+    };
+    norm(&mut fresh_pgv, "fresh install beside pgvector");
     for release in &releases {
         let db = format!("pgv_from_{}", release.replace('.', "_"));
         admin
@@ -168,6 +180,10 @@ fn update_from_every_release_equals_a_fresh_install() {
             "pg_dump --binary-upgrade beside pgvector after updating from {release} differs \
              from a fresh {current}; first difference: {}",
             first_difference(&u, &f)
+        );
+        norm(
+            &mut old,
+            &format!("beside pgvector, updated from {release}"),
         );
     }
 }

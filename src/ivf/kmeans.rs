@@ -84,6 +84,11 @@ impl<T> Reservoir<T> {
     }
 
     /// Offers the next item of the stream; `make` is called only if it is kept.
+    /// How many items it keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn offer(&mut self, make: impl FnOnce() -> T) {
         self.seen += 1;
         if self.items.len() < self.capacity {

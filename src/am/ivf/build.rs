@@ -82,6 +82,8 @@ struct BuildState {
     /// Training rows of the codebook (raw floats; quantized indexes only).
     code_sample: Reservoir<Vec<f32>>,
     memory_limit: usize,
+    /// Bytes one sampled row takes (training point and its share of the k-means state).
+    sample_row_bytes: usize,
     /// Rows no longer fit in memory: the second heap scan inserts them.
     spilled: bool,
     reltuples: f64,
@@ -101,6 +103,23 @@ impl BuildState {
             self.code_sample
                 .offer(|| quantize::image_floats(metric, image));
         }
+        // The samples grow with the rows read (up to their target size), so what they need is
+        // known only as the table is read: a small table builds with little memory however
+        // many lists and dimensions the index has (pgvector sizes its k-means by the rows it
+        // actually sampled too).
+        let sample_memory = self.sample_memory();
+        if sample_memory > self.memory_limit {
+            let target =
+                (self.sample.capacity() + self.code_sample.capacity()) * self.sample_row_bytes;
+            raise(VecError::new(
+                SqlState::ProgramLimitExceeded,
+                format!(
+                    "memory required is {} MB, maintenance_work_mem is {} MB",
+                    target.max(sample_memory).div_ceil(1024 * 1024),
+                    self.memory_limit / (1024 * 1024)
+                ),
+            ));
+        }
         if self.spilled {
             return;
         }
@@ -113,7 +132,7 @@ impl BuildState {
             + image.len()
             + keys.len()
             + 8;
-        if image.len() != self.stride || used > self.memory_limit {
+        if image.len() != self.stride || used + sample_memory > self.memory_limit {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                 format!(
@@ -138,6 +157,11 @@ impl BuildState {
 
     fn rows(&self) -> usize {
         self.tids.len()
+    }
+
+    /// Bytes the samples taken so far need.
+    fn sample_memory(&self) -> usize {
+        (self.sample.items.len() + self.code_sample.items.len()) * self.sample_row_bytes
     }
 
     fn image(&self, i: usize) -> &[u8] {
@@ -458,17 +482,6 @@ pub unsafe extern "C-unwind" fn ambuild(
     } else {
         quantize::SAMPLE_ROWS
     };
-    let sample_memory = (sample_size + code_sample_size) * (dimensions as usize * 4 + 24);
-    if sample_memory > memory_limit {
-        raise(VecError::new(
-            SqlState::ProgramLimitExceeded,
-            format!(
-                "memory required is {} MB, maintenance_work_mem is {} MB",
-                sample_memory.div_ceil(1024 * 1024),
-                memory_limit / (1024 * 1024)
-            ),
-        ));
-    }
     let mut state = BuildState {
         index,
         metric,
@@ -482,7 +495,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         sample: Reservoir::new(sample_size, SEED),
         quantization,
         code_sample: Reservoir::new(code_sample_size, SEED ^ 1),
-        memory_limit: memory_limit - sample_memory,
+        memory_limit,
+        sample_row_bytes: dimensions as usize * 4 + 24,
         spilled: false,
         reltuples: 0.0,
         indtuples: 0.0,
