@@ -63,8 +63,8 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
         });
         let r = crate::am::page::Rel::from_raw(rel);
         let stats = match am.as_deref() {
-            Some("ruhnsw") => crate::am::hnsw::stats::stats(r),
-            Some("ruivfflat") => crate::am::ivf::stats::stats(r),
+            Some("ruhnsw") => crate::am::corrupt::guard(r, || crate::am::hnsw::stats::stats(r)),
+            Some("ruivfflat") => crate::am::corrupt::guard(r, || crate::am::ivf::stats::stats(r)),
             _ => {
                 pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
                 crate::types::error::raise(VecError::new(

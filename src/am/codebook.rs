@@ -11,9 +11,7 @@
 //! what is cached ([`cached`]).
 
 use super::page::{max_item_size, BuildPages, Locked, Mode, Rel};
-use crate::format::{SqlState, VecError};
 use crate::quant::{Codebook, Quantization};
-use crate::types::error::raise;
 use pgrx::pg_sys;
 use std::sync::{Arc, Mutex};
 
@@ -134,10 +132,7 @@ pub fn cached() -> Vec<Cached> {
 }
 
 fn damaged() -> ! {
-    raise(VecError::new(
-        SqlState::IndexCorrupted,
-        "index codebook is damaged (REINDEX the index)",
-    ))
+    crate::am::corrupt::damaged("Its codebook is damaged.")
 }
 
 fn read(rel: Rel, r: &CodebookRef) -> Codebook {

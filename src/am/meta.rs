@@ -33,10 +33,12 @@ pub fn meta_error(rel: Rel, am: &str, versions: RangeInclusive<u32>, e: MetaErro
     let name = crate::am::relation_name(rel);
     let qualified = crate::am::qualified_name(rel);
     let e = match e {
-        MetaError::Damaged => VecError::new(
-            SqlState::IndexCorrupted,
-            format!("index \"{name}\" is not a valid {am} index: its meta page is damaged"),
-        ),
+        MetaError::Damaged => {
+            return crate::am::corrupt::error(
+                rel,
+                format!("Its meta page is not a valid {am} meta page."),
+            )
+        }
         MetaError::Version(found) => VecError::new(
             SqlState::IndexCorrupted,
             format!(

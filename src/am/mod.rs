@@ -3,6 +3,7 @@
 //! per-call memory.
 
 pub mod codebook;
+pub mod corrupt;
 pub mod hnsw;
 pub mod ivf;
 pub mod keys;

@@ -78,6 +78,46 @@ impl Rel {
         // SAFETY: valid per `from_raw`.
         unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.0, fork) }
     }
+
+    /// Checks that `blkno` — read from the index's own pages: a TID, a link, a list head —
+    /// names a block of its main fork, so that a damaged page gives the corruption error
+    /// instead of a read past the end of the file. The fork's size is cached per backend and
+    /// looked up again only for a block beyond it (an index file only grows: PostgreSQL does
+    /// not truncate indexes, and REINDEX or TRUNCATE give the index a new file).
+    pub fn check_block(self, blkno: u32) {
+        let key = self.file_key();
+        let known = SIZES.with(|s| {
+            s.borrow()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .is_some_and(|(_, n)| blkno < *n)
+        });
+        if known {
+            return;
+        }
+        let blocks = self.blocks();
+        SIZES.with(|s| {
+            let mut s = s.borrow_mut();
+            s.retain(|(k, _)| *k != key);
+            if s.len() >= 8 {
+                s.remove(0);
+            }
+            s.push((key, blocks));
+        });
+        if blkno >= blocks {
+            crate::am::corrupt::corrupted(
+                self,
+                format!(
+                    "A page refers to block {blkno}, past the end of the index ({blocks} blocks)."
+                ),
+            );
+        }
+    }
+}
+
+thread_local! {
+    /// Per backend: the main fork sizes of the indexes read most recently ([`Rel::check_block`]).
+    static SIZES: std::cell::RefCell<Vec<([u32; 3], u32)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A bulk-read buffer access strategy (a small ring of buffers), so that a VACUUM pass over the
@@ -137,6 +177,7 @@ impl Locked {
         mode: Mode,
         strategy: pg_sys::BufferAccessStrategy,
     ) -> Locked {
+        rel.check_block(blkno);
         // SAFETY: `rel` is an open index relation; ReadBufferExtended raises an ERROR (not UB)
         // on a block that does not exist.
         unsafe {
@@ -164,6 +205,7 @@ impl Locked {
     /// takes this before it makes tuples reusable (PostgreSQL docs, "Index Locking
     /// Considerations").
     pub fn cleanup(rel: Rel, blkno: u32, strategy: &BulkRead) -> Locked {
+        rel.check_block(blkno);
         // SAFETY: as in `read_with`.
         unsafe {
             let buf = pg_sys::ReadBufferExtended(
@@ -367,6 +409,7 @@ pub struct Pinned {
 
 impl Pinned {
     pub fn read(rel: Rel, blkno: u32) -> Pinned {
+        rel.check_block(blkno);
         // SAFETY: as in `Locked::read_with`.
         let buf = unsafe {
             pg_sys::ReadBufferExtended(
@@ -548,10 +591,7 @@ impl<'a> PageRef<'a> {
         if !page.is_new() {
             let o = page.opaque();
             if o.page_id != PAGE_ID {
-                crate::types::error::raise(crate::format::VecError::new(
-                    crate::format::SqlState::InternalError,
-                    "index page is not a ruvector page (index corrupted?)",
-                ));
+                crate::am::corrupt::damaged("A page is not a ruvector index page.");
             }
         }
         page

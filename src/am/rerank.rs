@@ -24,6 +24,10 @@ pub struct HeapFetch {
     info: *mut pg_sys::IndexInfo,
     estate: *mut pg_sys::EState,
     snapshot: pg_sys::Snapshot,
+    /// The index and table, to refuse a damaged heap TID before it is followed.
+    index: super::page::Rel,
+    heap: pg_sys::Relation,
+    bound: super::corrupt::HeapBound,
 }
 
 impl HeapFetch {
@@ -54,12 +58,17 @@ impl HeapFetch {
             info,
             estate,
             snapshot: (*scan).xs_snapshot,
+            index: super::page::Rel::from_raw((*scan).indexRelation),
+            heap,
+            bound: Default::default(),
         }
     }
 
     /// The exact distance from `query` to the indexed value of the row at `tid`, `None` if no
     /// version of the row is visible to the scan's snapshot (or its value is not indexable).
     pub fn distance(&mut self, tid: Tid, metric: Metric, query: &[u8]) -> Option<f32> {
+        // SAFETY: the scan's table is open while the scan is.
+        unsafe { self.bound.check(self.index, self.heap, tid.block) };
         let mut ip = tid.to_item_pointer();
         let mut call_again = false;
         let mut all_dead = false;

@@ -60,6 +60,8 @@ pub struct ScanState<S> {
     pub heap: Option<crate::am::rerank::HeapFetch>,
     /// The search's memory, for `ruvector_memory_stats()`.
     pub account: ScanAccount,
+    /// The table's size, to refuse a damaged heap TID before the executor follows it.
+    pub heap_bound: crate::am::corrupt::HeapBound,
 }
 
 /// An access method's search, as [`get_tuple`] drives it.
@@ -94,11 +96,19 @@ pub unsafe fn get_tuple<S: IndexSearch>(scan: pg_sys::IndexScanDesc) -> bool {
         inner,
         heap,
         account,
+        heap_bound,
     } = scan_state::<S>(scan);
-    let search = inner.get_or_insert_with(|| S::start(scan));
-    let found = search.next(scan, heap);
-    account.set(search.held());
-    found
+    let index = crate::am::page::Rel::from_raw((*scan).indexRelation);
+    crate::am::corrupt::guard(index, || {
+        let search = inner.get_or_insert_with(|| S::start(scan));
+        let found = search.next(scan, heap);
+        account.set(search.held());
+        if found {
+            let blk = crate::am::tid::Tid::from_item_pointer(&(*scan).xs_heaptid).block;
+            heap_bound.check(index, (*scan).heapRelation, blk);
+        }
+        found
+    })
 }
 
 /// The scan's table access (`ScanState::heap`), begun on first use.
@@ -139,6 +149,7 @@ pub unsafe fn begin_scan<S: 'static>(
         inner: None,
         heap: None,
         account: ScanAccount::begin(),
+        heap_bound: Default::default(),
     });
     (*scan).opaque = st.cast();
     scan

@@ -10,11 +10,9 @@ use crate::am::meta::{raise_meta_error, MetaError};
 use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
 use crate::am::quantize::Estimator;
 use crate::filter::Predicate;
-use crate::format::{SqlState, VecError};
 use crate::graph::search::{Graph, IdHash};
 use crate::kernels::metric::Metric;
 use crate::quant::Codebook;
-use crate::types::error::raise;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -499,10 +497,7 @@ mod ordered {
 }
 
 fn code_damaged() -> ! {
-    raise(VecError::new(
-        SqlState::IndexCorrupted,
-        "ruhnsw index code page is damaged (REINDEX the index)",
-    ))
+    crate::am::corrupt::damaged("A code page is damaged.")
 }
 
 /// The [`Seen`] record of the element at item `off`, with its distance to `query` and whether

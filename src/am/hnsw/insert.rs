@@ -686,12 +686,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     let index = Rel::from_raw(index);
     let tid = Tid::from_item_pointer(&*heap_tid);
     crate::am::memcx::scoped(c"ruhnsw insert", || {
-        let meta = read_meta(index);
-        let metric = meta.metric().expect("validated meta page");
-        if let Some(image) = crate::am::value::image_from_datum(*values, metric, Some("ruhnsw")) {
-            let keys = key_columns(index, &meta).encode(values, isnull);
-            insert_image(index, &image, &keys, tid);
-        }
+        crate::am::corrupt::guard(index, || {
+            let meta = read_meta(index);
+            let metric = meta.metric().expect("validated meta page");
+            if let Some(image) = crate::am::value::image_from_datum(*values, metric, Some("ruhnsw"))
+            {
+                let keys = key_columns(index, &meta).encode(values, isnull);
+                insert_image(index, &image, &keys, tid);
+            }
+        })
     });
     false
 }

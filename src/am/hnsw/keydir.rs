@@ -31,8 +31,6 @@
 use super::layout::{self, Tid};
 use crate::am::page::{BuildPages, Locked, Mode, Rel, WalChange};
 use crate::filter::{KeyLayout, Predicate};
-use crate::format::{SqlState, VecError};
-use crate::types::error::raise;
 use pgrx::pg_sys::InvalidBlockNumber;
 
 /// Hash buckets per key column. A lookup reads about `rows / BUCKETS` entries besides those
@@ -544,13 +542,7 @@ pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
 }
 
 fn damaged(index: Rel) -> ! {
-    raise(VecError::new(
-        SqlState::IndexCorrupted,
-        format!(
-            "ruhnsw index \"{}\" has a damaged key directory page (REINDEX the index)",
-            crate::am::relation_name(index)
-        ),
-    ))
+    crate::am::corrupt::corrupted(index, "A key directory page is damaged.")
 }
 
 #[cfg(test)]

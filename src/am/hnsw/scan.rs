@@ -51,8 +51,9 @@ struct Search {
     max_tuples: usize,
     max_memory: usize,
     exhausted: bool,
-    /// The filter on key columns may pass rows that fail the clauses (text hashes): the
-    /// executor rechecks them.
+    /// Whether the executor rechecks the clauses on key columns, as it does whenever the
+    /// index filters: text keys are hashes (lossy), and a key damaged on disk must not let
+    /// through a row that fails them — the recheck costs one comparison per returned row.
     recheck: bool,
     /// A filtered walk whose passing rows are few enough to visit: when an iterative scan
     /// wants more rows than the walk gave, it visits them all instead of resuming the walk.
@@ -188,7 +189,7 @@ impl Search {
                     return s;
                 }
                 if !ordered {
-                    s.recheck = filter.is_lossy();
+                    s.recheck = true;
                     let all =
                         keydir::passing(index, directory, &keys.layout, &filter, |_, _, _| true);
                     s.graph.set_filter(filter, usize::MAX);
@@ -199,7 +200,7 @@ impl Search {
                     return s;
                 }
                 if !filter.is_always() {
-                    s.recheck = filter.is_lossy();
+                    s.recheck = true;
                     // The elements that may pass, from the key directory, unless there are
                     // too many for visiting them all to beat the graph walk.
                     let rows = index_rows(index);

@@ -46,7 +46,9 @@ pub fn stats(index: Rel) -> Value {
     // Keys of live elements that are not NULL: what the key directory needs entries for.
     let mut live_keys = 0u64;
     let mut blk = layout::HEAD_BLKNO;
+    let mut chain = crate::am::corrupt::Chain::new(index);
     while blk != pg_sys::InvalidBlockNumber {
+        chain.step(blk);
         let buf = Locked::read(index, blk, Mode::Share);
         let page = buf.page();
         element_pages += 1;

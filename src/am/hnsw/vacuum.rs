@@ -77,9 +77,11 @@ impl ReachedSet {
 }
 
 /// Calls `f(block)` for each element page in chain order; `f` returns the next block.
-fn for_each_page(mut f: impl FnMut(u32) -> u32) {
+fn for_each_page(index: Rel, mut f: impl FnMut(u32) -> u32) {
     let mut blk = layout::HEAD_BLKNO;
+    let mut chain = crate::am::corrupt::Chain::new(index);
     while blk != pg_sys::InvalidBlockNumber {
+        chain.step(blk);
         delay_point();
         blk = f(blk);
     }
@@ -104,7 +106,7 @@ impl Vacuum {
             .then(|| layout::element_keys(item).to_vec())
         };
         let mut known: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
-        for_each_page(|blk| {
+        for_each_page(index, |blk| {
             let buf = Locked::read_with(index, blk, Mode::Share, &self.strategy);
             let page = buf.page();
             for off in 1..=page.max_offset() {
@@ -139,7 +141,7 @@ impl Vacuum {
     ) {
         let cb = callback.expect("bulk delete callback");
         let (index, strategy) = (self.index, &self.strategy);
-        for_each_page(|blk| {
+        for_each_page(index, |blk| {
             let buf = Locked::read_with(index, blk, Mode::Exclusive, strategy);
             let next = buf.page().opaque().next_blkno;
             let wal = WalChange::start(index);
@@ -326,7 +328,7 @@ impl Vacuum {
         PageLock::wait_exclusive(index, UPDATE_LOCK);
         self.repair_entry_point();
         let strategy = &self.strategy;
-        for_each_page(|blk| {
+        for_each_page(index, |blk| {
             // Read the page's live elements, then repair without holding its lock.
             let (next, elements) = {
                 let buf = Locked::read_with(index, blk, Mode::Share, strategy);
@@ -391,7 +393,7 @@ impl Vacuum {
         let mut reached = ReachedSet::new(index.blocks() as usize);
         let mut live: Vec<u64> = Vec::new();
         let strategy = &self.strategy;
-        for_each_page(|blk| {
+        for_each_page(index, |blk| {
             let buf = Locked::read_with(index, blk, Mode::Share, strategy);
             let page = buf.page();
             for off in 1..=page.max_offset() {
@@ -505,7 +507,7 @@ impl Vacuum {
         PageLock::wait_exclusive(index, SCAN_LOCK);
         let strategy = &self.strategy;
         let mut first_free: Option<u32> = None;
-        for_each_page(|blk| {
+        for_each_page(index, |blk| {
             let buf = Locked::cleanup(index, blk, strategy);
             let next = buf.page().opaque().next_blkno;
             let mut far: Vec<(u16, Tid)> = Vec::new();
@@ -603,21 +605,22 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     let stats = new_stats(stats);
     let index = Rel::from_raw((*info).index);
-    let mut v = Vacuum {
-        index,
-        strategy: BulkRead::new(),
-        deleting: HashSet::default(),
-        highest: None,
-        fallback: None,
-    };
-    v.remove_heap_tids(stats, callback, callback_state);
-    if !v.deleting.is_empty() {
-        v.repair_graph();
-        v.ensure_reachable();
-        v.mark_deleted();
-        v.compact_key_directory();
-    }
-    drop(v);
+    crate::am::corrupt::guard(index, || {
+        let mut v = Vacuum {
+            index,
+            strategy: BulkRead::new(),
+            deleting: HashSet::default(),
+            highest: None,
+            fallback: None,
+        };
+        v.remove_heap_tids(stats, callback, callback_state);
+        if !v.deleting.is_empty() {
+            v.repair_graph();
+            v.ensure_reachable();
+            v.mark_deleted();
+            v.compact_key_directory();
+        }
+    });
     stats
 }
 
@@ -633,17 +636,19 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     let stats = if stats.is_null() {
         let s = new_stats(stats);
         let index = Rel::from_raw((*info).index);
-        for_each_page(|blk| {
-            let buf = Locked::read(index, blk, Mode::Share);
-            let page = buf.page();
-            for off in 1..=page.max_offset() {
-                if let Some(e) = page.item(off).and_then(layout::decode_element) {
-                    if !e.deleted {
-                        (*s).num_index_tuples += e.heap_tids.len() as f64;
+        crate::am::corrupt::guard(index, || {
+            for_each_page(index, |blk| {
+                let buf = Locked::read(index, blk, Mode::Share);
+                let page = buf.page();
+                for off in 1..=page.max_offset() {
+                    if let Some(e) = page.item(off).and_then(layout::decode_element) {
+                        if !e.deleted {
+                            (*s).num_index_tuples += e.heap_tids.len() as f64;
+                        }
                     }
                 }
-            }
-            page.opaque().next_blkno
+                page.opaque().next_blkno
+            })
         });
         s
     } else {

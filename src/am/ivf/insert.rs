@@ -50,7 +50,9 @@ pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
     if blk == layout::INVALID_BLOCK {
         return;
     }
+    let mut chain = crate::am::corrupt::Chain::new(index);
     loop {
+        chain.step(blk);
         let buf = Locked::read(index, blk, Mode::Exclusive);
         if buf.page().free_space() >= maxalign(tuple.len()) {
             let wal = WalChange::start(index);
@@ -144,16 +146,27 @@ pub unsafe extern "C-unwind" fn aminsert(
     let tid = Tid::from_item_pointer(&*heap_tid);
     let value = *values;
     crate::am::memcx::scoped(c"ruivfflat insert", || {
-        let meta = read_meta(index);
-        let metric = meta.metric().expect("validated meta page");
-        if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) {
-            let keys = if meta.keys > 0 {
-                key_columns(index, &meta).encode(values, isnull)
-            } else {
-                Vec::new()
-            };
-            insert_image(index, &image, &keys, tid);
-        }
+        crate::am::corrupt::guard(index, || insert_value(index, value, values, isnull, tid))
     });
     false
+}
+
+/// The body of [`aminsert`] for a non-NULL value.
+unsafe fn insert_value(
+    index: Rel,
+    value: pg_sys::Datum,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    tid: Tid,
+) {
+    let meta = read_meta(index);
+    let metric = meta.metric().expect("validated meta page");
+    if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) {
+        let keys = if meta.keys > 0 {
+            key_columns(index, &meta).encode(values, isnull)
+        } else {
+            Vec::new()
+        };
+        insert_image(index, &image, &keys, tid);
+    }
 }

@@ -36,7 +36,9 @@ pub fn key_columns(rel: Rel, meta: &MetaPage) -> crate::am::keys::KeyColumns {
 /// Calls `f(location, header, centre image)` for every list, in list order.
 pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeader, &[u8])) {
     let mut blk = meta.list_head;
+    let mut chain = crate::am::corrupt::Chain::new(rel);
     while blk != pg_sys::InvalidBlockNumber {
+        chain.step(blk);
         let buf = Locked::read(rel, blk, Mode::Share);
         let page = buf.page();
         if page.opaque().page_type != layout::PAGE_LIST {

@@ -57,7 +57,9 @@ struct Search {
     next: usize,
     /// The scan's conditions on key columns: rows whose keys fail them are skipped.
     filter: Option<Predicate>,
-    /// The filter may pass rows that fail the clauses (text hashes): the executor rechecks.
+    /// Whether the executor rechecks the clauses on key columns, as it does whenever the index
+    /// filters (text keys are hashes, and a key damaged on disk must not let a failing row
+    /// through).
     recheck: bool,
 }
 
@@ -167,7 +169,7 @@ impl Search {
                 rows: Vec::new(),
                 sorted: 0,
                 next: 0,
-                recheck: filter.as_ref().is_some_and(|f| f.is_lossy()),
+                recheck: filter.is_some(),
                 filter,
             };
             if never {
@@ -193,7 +195,9 @@ impl Search {
         self.ready.clear();
         for i in self.probed..end {
             let mut blk = self.lists[i];
+            let mut chain = crate::am::corrupt::Chain::new(index);
             while blk != layout::INVALID_BLOCK {
+                chain.step(blk);
                 let buf = Locked::read(index, blk, Mode::Share);
                 let page = buf.page();
                 for off in 1..=page.max_offset() {

@@ -15,7 +15,9 @@ pub fn stats(index: Rel) -> Value {
     let list_pages = {
         let mut n = 0u64;
         let mut blk = meta.list_head;
+        let mut chain = crate::am::corrupt::Chain::new(index);
         while blk != pg_sys::InvalidBlockNumber {
+            chain.step(blk);
             n += 1;
             blk = Locked::read(index, blk, Mode::Share)
                 .page()
@@ -29,7 +31,9 @@ pub fn stats(index: Rel) -> Value {
     for start in starts {
         let mut rows = 0u64;
         let mut blk = start;
+        let mut chain = crate::am::corrupt::Chain::new(index);
         while blk != layout::INVALID_BLOCK {
+            chain.step(blk);
             let buf = Locked::read(index, blk, Mode::Share);
             let page = buf.page();
             rows += (1..=page.max_offset())

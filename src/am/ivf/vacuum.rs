@@ -33,6 +33,17 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let stats = new_stats(stats);
     let index = Rel::from_raw((*info).index);
     let cb = callback.expect("bulk delete callback");
+    crate::am::corrupt::guard(index, || bulk_delete(index, stats, cb, callback_state));
+    stats
+}
+
+/// The pass of [`ambulkdelete`] over every list's pages.
+unsafe fn bulk_delete(
+    index: Rel,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    cb: unsafe extern "C-unwind" fn(pg_sys::ItemPointer, *mut std::ffi::c_void) -> bool,
+    callback_state: *mut std::ffi::c_void,
+) {
     let meta = read_meta(index);
     let room = maxalign(data_tuple_len(&meta));
     let mut lists: Vec<(Tid, ListHeader)> = Vec::with_capacity(meta.lists as usize);
@@ -41,7 +52,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     for (loc, header) in lists {
         let mut blk = header.start;
         let mut first_with_room = None;
+        let mut chain = crate::am::corrupt::Chain::new(index);
         while blk != layout::INVALID_BLOCK {
+            chain.step(blk);
             delay_point();
             let buf = Locked::read_with(index, blk, Mode::Exclusive, &strategy);
             let page = buf.page();
@@ -78,7 +91,6 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             });
         }
     }
-    stats
 }
 
 #[pgrx::pg_guard]
@@ -93,19 +105,23 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     let stats = if stats.is_null() {
         let s = new_stats(stats);
         let index = Rel::from_raw((*info).index);
-        let meta = read_meta(index);
-        let mut starts = Vec::new();
-        for_each_list(index, &meta, |_, h, _| starts.push(h.start));
-        for mut blk in starts {
-            while blk != layout::INVALID_BLOCK {
-                let buf = Locked::read(index, blk, Mode::Share);
-                let page = buf.page();
-                (*s).num_index_tuples += (1..=page.max_offset())
-                    .filter(|off| page.item(*off).is_some())
-                    .count() as f64;
-                blk = page.opaque().next_blkno;
+        crate::am::corrupt::guard(index, || {
+            let meta = read_meta(index);
+            let mut starts = Vec::new();
+            for_each_list(index, &meta, |_, h, _| starts.push(h.start));
+            for mut blk in starts {
+                let mut chain = crate::am::corrupt::Chain::new(index);
+                while blk != layout::INVALID_BLOCK {
+                    chain.step(blk);
+                    let buf = Locked::read(index, blk, Mode::Share);
+                    let page = buf.page();
+                    (*s).num_index_tuples += (1..=page.max_offset())
+                        .filter(|off| page.item(*off).is_some())
+                        .count() as f64;
+                    blk = page.opaque().next_blkno;
+                }
             }
-        }
+        });
         s
     } else {
         stats
