@@ -54,6 +54,12 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
     use pgrx::pg_sys;
     // SAFETY: index_open raises an ERROR for a relation that is not an index.
     unsafe {
+        // Rights first, before any lock is taken (as PostgreSQL's RangeVarGetRelidExtended
+        // callbacks do).
+        let heap = pg_sys::IndexGetRelation(index, true);
+        if heap != pg_sys::InvalidOid {
+            check_may_read(index, heap);
+        }
         let rel = pg_sys::relation_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let am = (*rel).rd_rel.as_ref().and_then(|r| {
             (r.relkind == pg_sys::RELKIND_INDEX as std::ffi::c_char
@@ -119,6 +125,44 @@ fn ruvector_memory_stats() -> pgrx::JsonB {
             "begun": scans.begun,
         },
     }))
+}
+
+/// What an index's statistics tell (row counts, sizes, key values' spread) is what reading
+/// its table tells: the caller needs SELECT on the table, or the privileges of
+/// `pg_read_all_stats` or `pg_stat_scan_tables` (the roles PostgreSQL's statistics views and
+/// pgstattuple's functions answer to). The extension is trusted, so its functions are
+/// everyone's; this is the check that keeps them from telling more than the tables do.
+///
+/// # Safety
+/// `index` and `heap` are relation OIDs (either may be dropped concurrently: the syscache
+/// lookups then fail cleanly).
+unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid) {
+    let user = pg_sys::GetUserId();
+    let allowed = pg_sys::pg_class_aclcheck(heap, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
+        == pg_sys::AclResult::ACLCHECK_OK
+        || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
+        || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_STAT_SCAN_TABLES));
+    if !allowed {
+        let name = |oid| {
+            let p = pg_sys::get_rel_name(oid);
+            if p.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
+        crate::types::error::raise(
+            crate::format::VecError::new(
+                crate::format::SqlState::InsufficientPrivilege,
+                format!("permission denied for index {}", name(index)),
+            )
+            .with_detail(format!(
+                "Reading the statistics of an index needs SELECT on its table ({}), or the \
+                 privileges of pg_read_all_stats or pg_stat_scan_tables.",
+                name(heap)
+            )),
+        );
+    }
 }
 
 /// The name of an access method.

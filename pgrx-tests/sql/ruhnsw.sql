@@ -186,3 +186,23 @@ SET ruvector.hnsw_max_scan_tuples = 0;
 SHOW ruvector.hnsw_scan_mem_multiplier;
 SET ruvector.hnsw_scan_mem_multiplier = 0;
 SET ruvector.hnsw_scan_mem_multiplier = 1001;
+
+-- ruvector_index_stats() tells what reading the table tells: it needs SELECT on the table, or
+-- the privileges of pg_read_all_stats or pg_stat_scan_tables
+CREATE TABLE secret (id int, val ruvector(2));
+INSERT INTO secret VALUES (1, '[1,2]'), (2, '[2,1]');
+CREATE INDEX secret_idx ON secret USING ruhnsw (val ruvector_l2_ops);
+CREATE ROLE regress_ruvector_nobody;
+CREATE ROLE regress_ruvector_stats IN ROLE pg_read_all_stats;
+SET ROLE regress_ruvector_nobody;
+SELECT ruvector_index_stats('secret_idx') ->> 'elements' AS elements;
+RESET ROLE;
+SET ROLE regress_ruvector_stats;
+SELECT ruvector_index_stats('secret_idx') ->> 'elements' AS elements;
+RESET ROLE;
+GRANT SELECT ON secret TO regress_ruvector_nobody;
+SET ROLE regress_ruvector_nobody;
+SELECT ruvector_index_stats('secret_idx') ->> 'elements' AS elements;
+RESET ROLE;
+DROP TABLE secret;
+DROP ROLE regress_ruvector_nobody, regress_ruvector_stats;

@@ -27,6 +27,8 @@ pub enum SqlState {
     InternalError,
     /// XX002 index_corrupted
     IndexCorrupted,
+    /// 42501 insufficient_privilege
+    InsufficientPrivilege,
 }
 
 impl SqlState {
@@ -43,6 +45,7 @@ impl SqlState {
             SqlState::FeatureNotSupported => "0A000",
             SqlState::InternalError => "XX000",
             SqlState::IndexCorrupted => "XX002",
+            SqlState::InsufficientPrivilege => "42501",
         }
     }
 }
