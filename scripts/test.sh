@@ -182,7 +182,7 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
         "hnsw_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
         "ivf_durability kill9_during_bulk_insert_then_recovery streaming_standby_returns_the_same_results" \
         "format_version a_future_format_version_is_refused_everywhere_until_reindex" \
-        "extension_update update_from_every_release_equals_a_fresh_install" \
+        "extension_update update_from_every_release_equals_a_fresh_install scripts_ignore_objects_planted_on_the_search_path" \
         "pgvector_clients a_pgvector_application_runs_unchanged_on_ruvector_columns" \
         "migrate_online every_kind_of_column_and_index"; do
         t=${spec%% *}

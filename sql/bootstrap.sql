@@ -3,22 +3,28 @@
 -- pgvector also defines types `halfvec` and `sparsevec` and functions on `bit`. Two extensions
 -- cannot own the same name in one schema, so if those names are taken in the target schema we
 -- stop here with a clear error instead of PostgreSQL's bare "already exists".
+--
+-- Every function and operator below is pg_catalog's, named: the script runs as a superuser
+-- with the target schema on the search_path, where another user may have planted better
+-- matches for unqualified calls (server-tests/tests/extension_update.rs plants some).
 DO $ruvector_preflight$
 DECLARE
     taken text;
 BEGIN
-    SELECT string_agg(what, ', ' ORDER BY what) INTO taken
+    SELECT pg_catalog.string_agg(what, ', ' ORDER BY what) INTO taken
     FROM (
-        SELECT format('type %s', t.typname) AS what
+        SELECT pg_catalog.format('type %s', t.typname) AS what
         FROM pg_catalog.pg_type t
-        WHERE t.typnamespace = '@extschema@'::regnamespace
-          AND t.typname IN ('ruvector', 'halfvec', 'sparsevec')
+        WHERE t.typnamespace OPERATOR(pg_catalog.=)
+                  '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid
+          AND t.typname OPERATOR(pg_catalog.=) ANY ('{ruvector,halfvec,sparsevec}'::pg_catalog.name[])
         UNION ALL
-        SELECT format('function %s', p.oid::regprocedure)
+        SELECT pg_catalog.format('function %s', p.oid::pg_catalog.regprocedure)
         FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace = '@extschema@'::regnamespace
-          AND p.proname IN ('hamming_distance', 'jaccard_distance')
-          AND p.proargtypes = '1560 1560'::pg_catalog.oidvector
+        WHERE p.pronamespace OPERATOR(pg_catalog.=)
+                  '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid
+          AND p.proname OPERATOR(pg_catalog.=) ANY ('{hamming_distance,jaccard_distance}'::pg_catalog.name[])
+          AND p.proargtypes OPERATOR(pg_catalog.=) '1560 1560'::pg_catalog.oidvector
     ) clash;
 
     IF taken IS NOT NULL THEN

@@ -12,8 +12,11 @@
 -- ruvector both define (`vector_norm('[1,1]')` with both on the search_path) resolves instead
 -- of failing as ambiguous. ALTER TYPE cannot change this property; the script runs as the
 -- bootstrap superuser (the extension is trusted), like CREATE TYPE itself.
+-- Every operator is pg_catalog's, named (the script runs with the extension's schema on the
+-- search_path, where another user may have planted shadowing ones).
 UPDATE pg_catalog.pg_type SET typispreferred = true
-    WHERE typname = 'ruvector' AND typnamespace = '@extschema@'::pg_catalog.regnamespace;
+    WHERE typname OPERATOR(pg_catalog.=) 'ruvector'::pg_catalog.name
+      AND typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid;
 
 -- ============================================================================================
 -- Key columns of ruhnsw indexes: `USING ruhnsw (embedding ruvector_cosine_ops, tenant_id,

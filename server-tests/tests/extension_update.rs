@@ -187,3 +187,86 @@ fn update_from_every_release_equals_a_fresh_install() {
         );
     }
 }
+
+/// Objects a user with CREATE on `public` plants there beforehand, each a better match than
+/// PostgreSQL's own for a call an install or upgrade script might make unqualified (functions
+/// on `name`/`text`, `oid = regnamespace`, `name = text`): an extension script runs as a
+/// superuser (for a trusted extension, as the bootstrap superuser), so a planted object it
+/// called would run with those rights. Each raises when called.
+const PLANTED: &str = "
+    CREATE FUNCTION public.format(text, name) RETURNS text LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'planted format(text, name) ran'; END $$;
+    CREATE FUNCTION public.format(text, text) RETURNS text LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'planted format(text, text) ran'; END $$;
+    CREATE FUNCTION public.planted_eq(oid, regnamespace) RETURNS boolean LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'planted oid = regnamespace ran'; END $$;
+    CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regnamespace,
+        FUNCTION = public.planted_eq);
+    CREATE FUNCTION public.planted_eq(name, text) RETURNS boolean LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'planted name = text ran'; END $$;
+    CREATE OPERATOR public.= (LEFTARG = name, RIGHTARG = text, FUNCTION = public.planted_eq);
+    CREATE FUNCTION public.string_agg(text, unknown) RETURNS text LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'planted string_agg ran'; END $$;
+";
+
+/// CREATE EXTENSION and ALTER EXTENSION UPDATE from every release into a schema where another
+/// user planted shadowing functions and operators: the scripts call none of them.
+#[test]
+fn scripts_ignore_objects_planted_on_the_search_path() {
+    let c = Cluster::new("update-planted", 5525, &[]).unwrap();
+    let mut admin = c.connect("postgres").unwrap();
+    let current: String = admin
+        .query_one(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'ruvector'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let releases = earlier_releases(&current);
+    let plant = |db: &str| {
+        let mut su = c.connect(db).unwrap();
+        su.batch_execute("CREATE ROLE mallory; GRANT CREATE ON SCHEMA public TO mallory")
+            .ok();
+        su.batch_execute("GRANT CREATE ON SCHEMA public TO mallory; SET ROLE mallory")
+            .unwrap();
+        // string_agg(text, unknown) is refused by some versions (unknown argument): plant what
+        // the server accepts.
+        for stmt in PLANTED.split(";\n") {
+            if !stmt.trim().is_empty() {
+                su.batch_execute(stmt).ok();
+            }
+        }
+        su.batch_execute("RESET ROLE").unwrap();
+        let planted: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace::oid",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(planted >= 4, "only {planted} planted functions in {db}");
+        su
+    };
+
+    admin.batch_execute("CREATE DATABASE fresh").unwrap();
+    let mut fresh = plant("fresh");
+    fresh
+        .batch_execute("CREATE EXTENSION ruvector")
+        .unwrap_or_else(|e| panic!("CREATE EXTENSION beside planted objects: {e:?}"));
+    assert_eq!(extension_version(&mut fresh).unwrap(), current);
+
+    for release in &releases {
+        let db = format!("planted_{}", release.replace('.', "_"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let mut old = c.connect(&db).unwrap();
+        old.batch_execute(&format!("CREATE EXTENSION ruvector VERSION '{release}'"))
+            .unwrap();
+        drop(old);
+        let mut old = plant(&db);
+        old.batch_execute("ALTER EXTENSION ruvector UPDATE")
+            .unwrap_or_else(|e| panic!("ALTER EXTENSION UPDATE from {release}: {e:?}"));
+        assert_eq!(extension_version(&mut old).unwrap(), current);
+    }
+}
