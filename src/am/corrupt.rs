@@ -74,28 +74,38 @@ pub fn guard<T>(index: Rel, f: impl FnOnce() -> T) -> T {
 }
 
 /// Follows a chain of pages (their `next_blkno` links) with a bound: a chain longer than the
-/// index has blocks must loop, which would otherwise hang the backend.
+/// index has blocks must loop, which would otherwise hang the backend. The index may grow while
+/// the chain is followed (concurrent inserts append pages to it), so its size is looked up
+/// again before a long chain is called a loop.
 pub struct Chain {
     index: Rel,
-    left: Option<u32>,
+    steps: u64,
+    /// The index's size when last looked up (0: not yet).
+    blocks: u64,
 }
 
 impl Chain {
     pub fn new(index: Rel) -> Chain {
-        Chain { index, left: None }
+        Chain {
+            index,
+            steps: 0,
+            blocks: 0,
+        }
     }
 
     /// Counts a step to `blk`; a damaged index's error once there were more steps than blocks.
     pub fn step(&mut self, blk: u32) {
-        let index = self.index;
-        let left = self.left.get_or_insert_with(|| index.blocks());
-        if *left == 0 {
+        self.steps += 1;
+        if self.steps <= self.blocks {
+            return;
+        }
+        self.blocks = self.index.blocks() as u64;
+        if self.steps > self.blocks {
             corrupted(
-                index,
+                self.index,
                 format!("A chain of pages loops (it comes back to block {blk})."),
             );
         }
-        *left -= 1;
     }
 }
 
