@@ -97,11 +97,7 @@ fn ruvector_memory_stats() -> pgrx::JsonB {
     let entries: Vec<_> = cached
         .iter()
         .map(|c| {
-            // SAFETY: a syscache lookup; NULL for an index dropped since it was cached.
-            let name = unsafe {
-                let p = pgrx::pg_sys::get_rel_name(c.index);
-                (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
-            };
+            let name = rel_name(c.index);
             json!({
                 "index": name,
                 "quantization": c.quantization.name(),
@@ -143,14 +139,7 @@ unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid) {
         || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
         || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_STAT_SCAN_TABLES));
     if !allowed {
-        let name = |oid| {
-            let p = pg_sys::get_rel_name(oid);
-            if p.is_null() {
-                String::new()
-            } else {
-                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-            }
-        };
+        let name = |oid| rel_name(oid).unwrap_or_default();
         crate::types::error::raise(
             crate::format::VecError::new(
                 crate::format::SqlState::InsufficientPrivilege,
@@ -162,6 +151,15 @@ unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid) {
                 name(heap)
             )),
         );
+    }
+}
+
+/// A relation's name, `None` for one dropped meanwhile (a syscache lookup, no lock).
+fn rel_name(oid: pgrx::pg_sys::Oid) -> Option<String> {
+    // SAFETY: get_rel_name returns NULL or a palloc'd C string.
+    unsafe {
+        let p = pgrx::pg_sys::get_rel_name(oid);
+        (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
     }
 }
 

@@ -125,12 +125,7 @@ impl HeapBound {
             return;
         }
         // SAFETY: `heap` is open (the caller's contract).
-        let blocks = unsafe {
-            pgrx::pg_sys::RelationGetNumberOfBlocksInFork(
-                heap,
-                pgrx::pg_sys::ForkNumber::MAIN_FORKNUM,
-            )
-        };
+        let blocks = unsafe { Rel::from_raw(heap) }.blocks();
         self.0 = blocks;
         if blk >= blocks {
             corrupted(
