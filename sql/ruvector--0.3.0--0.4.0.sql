@@ -1,8 +1,8 @@
 -- ruvector 0.3.0 -> 0.4.0 (ALTER EXTENSION ruvector UPDATE TO '0.4.0')
 --
--- 0.4.0 makes ruvector a preferred type (below) and adds key columns to ruhnsw and ruivfflat
--- indexes (filtered search inside the index): the operator classes below, the same a fresh
--- 0.4.0 install creates
+-- 0.4.0 makes ruvector a preferred type (below), adds key columns to ruhnsw and ruivfflat
+-- indexes (filtered search inside the index: the operator classes below) and
+-- ruvector_index_check() — the same objects a fresh 0.4.0 install creates
 -- (server-tests/tests/extension_update.rs compares the two). Existing indexes keep their format
 -- versions 1 and 2; indexes with key columns are written in format version 3.
 \echo Use "ALTER EXTENSION ruvector UPDATE TO '0.4.0'" to load this file. \quit
@@ -160,3 +160,16 @@ CREATE OPERATOR CLASS text_ops
 CREATE OPERATOR CLASS uuid_ops
     DEFAULT FOR TYPE uuid USING ruivfflat AS
     OPERATOR 3 pg_catalog.=;
+
+-- ============================================================================================
+-- ruvector_index_check(index, heapallindexed): checks a ruhnsw or ruivfflat index's pages
+-- (src/am/check.rs), as a fresh 0.4.0 install defines it.
+-- ============================================================================================
+
+CREATE FUNCTION ruvector_index_check(
+    "index" pg_catalog.regclass,
+    "heapallindexed" pg_catalog.bool DEFAULT false
+) RETURNS pg_catalog.jsonb
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ruvector_index_check_wrapper';

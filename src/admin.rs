@@ -58,7 +58,7 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
         // callbacks do).
         let heap = pg_sys::IndexGetRelation(index, true);
         if heap != pg_sys::InvalidOid {
-            check_may_read(index, heap);
+            check_may_read(index, heap, "Reading the statistics of an index");
         }
         let rel = pg_sys::relation_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let am = (*rel).rd_rel.as_ref().and_then(|r| {
@@ -82,6 +82,52 @@ fn ruvector_index_stats(index: RegClass) -> pgrx::JsonB {
         pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         pgrx::JsonB(stats)
     }
+}
+
+/// Checks a ruvector index's pages (a JSON report: `ok`, problems and warnings with block
+/// and offset, what was checked); with `heapallindexed`, also that every row of its table
+/// that it should hold is in it (`am::check`).
+#[pg_extern(volatile, strict, parallel_restricted)]
+fn ruvector_index_check(index: RegClass, heapallindexed: default!(bool, false)) -> pgrx::JsonB {
+    use crate::am::check::Am;
+    use crate::format::{SqlState, VecError};
+    use pgrx::pg_sys;
+    let index = index.0;
+    // SAFETY: catalog lookups by OID without locks, then `run` opens and locks the relations
+    // and checks again that the index still belongs to the table.
+    unsafe {
+        let heap = pg_sys::IndexGetRelation(index, true);
+        let am = index_am(index);
+        let am = match am.as_deref() {
+            Some("ruhnsw") if heap != pg_sys::InvalidOid => Am::Hnsw,
+            Some("ruivfflat") if heap != pg_sys::InvalidOid => Am::Ivf,
+            _ => crate::types::error::raise(VecError::new(
+                SqlState::InvalidParameterValue,
+                "relation is not a ruvector index",
+            )),
+        };
+        check_may_read(index, heap, "Checking an index");
+        pgrx::JsonB(crate::am::check::run(index, heap, am, heapallindexed))
+    }
+}
+
+/// The access method of index `index` (a syscache lookup, no lock), `None` if it is not an
+/// index.
+unsafe fn index_am(index: pgrx::pg_sys::Oid) -> Option<String> {
+    use pgrx::pg_sys;
+    let tup = pg_sys::SearchSysCache1(
+        pg_sys::SysCacheIdentifier::RELOID as i32,
+        pg_sys::Datum::from(index),
+    );
+    if tup.is_null() {
+        return None;
+    }
+    let form = pg_sys::GETSTRUCT(tup).cast::<pg_sys::FormData_pg_class>();
+    let (kind, relam) = ((*form).relkind, (*form).relam);
+    pg_sys::ReleaseSysCache(tup);
+    (kind == pg_sys::RELKIND_INDEX as std::ffi::c_char && relam != pg_sys::InvalidOid)
+        .then(|| am_name(relam))
+        .flatten()
 }
 
 /// Memory this backend holds for ruvector indexes (a JSON object): the codebooks of quantized
@@ -123,8 +169,8 @@ fn ruvector_memory_stats() -> pgrx::JsonB {
     }))
 }
 
-/// What an index's statistics tell (row counts, sizes, key values' spread) is what reading
-/// its table tells: the caller needs SELECT on the table, or the privileges of
+/// What an index's statistics or check tell (row counts, sizes, key values' spread, which
+/// rows it holds) is what reading its table tells: the caller needs SELECT on the table, or the privileges of
 /// `pg_read_all_stats` or `pg_stat_scan_tables` (the roles PostgreSQL's statistics views and
 /// pgstattuple's functions answer to). The extension is trusted, so its functions are
 /// everyone's; this is the check that keeps them from telling more than the tables do.
@@ -132,7 +178,7 @@ fn ruvector_memory_stats() -> pgrx::JsonB {
 /// # Safety
 /// `index` and `heap` are relation OIDs (either may be dropped concurrently: the syscache
 /// lookups then fail cleanly).
-unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid) {
+unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid, action: &str) {
     let user = pg_sys::GetUserId();
     let allowed = pg_sys::pg_class_aclcheck(heap, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
         == pg_sys::AclResult::ACLCHECK_OK
@@ -146,8 +192,8 @@ unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid) {
                 format!("permission denied for index {}", name(index)),
             )
             .with_detail(format!(
-                "Reading the statistics of an index needs SELECT on its table ({}), or the \
-                 privileges of pg_read_all_stats or pg_stat_scan_tables.",
+                "{action} needs SELECT on its table ({}), or the privileges of \
+                 pg_read_all_stats or pg_stat_scan_tables.",
                 name(heap)
             )),
         );

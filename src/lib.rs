@@ -6,6 +6,7 @@
 //! `admin` (observability), `am` (index access methods), `migrate`
 //! (interoperability with pgvector). The SQL that pgrx does not generate is in `sql/`.
 
+pub mod check;
 pub mod filter;
 pub mod format;
 pub mod graph;

@@ -450,6 +450,10 @@ impl Cluster {
     }
 }
 
+/// A cluster stops when its handle goes; its directory goes too unless the test is failing
+/// (then it stays, with its server log, for a look). A full run of the test command otherwise
+/// leaves tens of gigabytes behind (the `wal_consistency_checking` standbys alone are 3 GB
+/// each). `RUVECTOR_TEST_KEEP=1` keeps every directory.
 impl Drop for Cluster {
     fn drop(&mut self) {
         if self.dir.join("postmaster.pid").exists() {
@@ -458,6 +462,10 @@ impl Drop for Cluster {
                 .arg(&self.dir)
                 .args(["-m", "immediate", "-w", "stop"]);
             let _ = c.output();
+        }
+        if !std::thread::panicking() && std::env::var_os("RUVECTOR_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            let _ = std::fs::remove_dir_all(root_dir().join(format!("{}-pg_upgrade", self.name)));
         }
     }
 }

@@ -4,7 +4,9 @@
 //! statement must either succeed or fail with SQLSTATE `XX001` (data corrupted) or `XX002`
 //! (index corrupted) — never another error (a Rust panic reaches the user as `XX000`), never a
 //! backend crash, never a hang (`statement_timeout`), and never a row that is not in the table
-//! or fails the query's filter.
+//! or fails the query's filter. `ruvector_index_check(idx, true)` runs first on each damaged
+//! index (after checking clean before the damage): when it says `ok`, no later statement of
+//! the trial may fail with a corruption error — damage the operations meet, the check finds.
 //!
 //! Each index kind gets trials of two sorts, on a fresh copy of the cluster each: random bytes
 //! over 1–8 random pages (1–64 bytes each, anywhere on the page, headers included), and
@@ -197,6 +199,14 @@ fn run_kind(kind: &Kind, port: u16) -> Vec<String> {
         .query_one("SELECT pg_relation_size('idx') / 8192", &[])
         .unwrap()
         .get(0);
+    // The undamaged index checks clean, every row found.
+    let report: serde_json::Value = db
+        .query_one("SELECT ruvector_index_check('idx', true)::text", &[])
+        .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
+        .unwrap();
+    assert_eq!(report["ok"], true, "{}: {report}", kind.name);
+    assert_eq!(report["heapallindexed"]["missing"], 0, "{report}");
+    assert_eq!(report["heapallindexed"]["table_rows"], ROWS, "{report}");
     drop(db);
     base.stop().unwrap();
 
@@ -205,6 +215,8 @@ fn run_kind(kind: &Kind, port: u16) -> Vec<String> {
         .and_then(|s| s.parse().ok());
     let mut failures = Vec::new();
     let mut errors = BTreeMap::new();
+    // What ruvector_index_check said of the damaged indexes: ok, problems, or an error.
+    let mut checks: BTreeMap<&str, usize> = BTreeMap::new();
     let trials = trials();
     for trial in 0..trials {
         let seed = port as u64 * 100_000 + trial;
@@ -224,6 +236,27 @@ fn run_kind(kind: &Kind, port: u16) -> Vec<String> {
         ))
         .unwrap();
         let mut trial_failures = Vec::new();
+        // The check first, on the damaged index as it is: it must report the damage (or stop
+        // at it with a corruption error) whenever anything below does.
+        let verdict = statement(
+            &mut db,
+            "ruvector_index_check",
+            "SELECT ruvector_index_check('idx', true)::text",
+            &mut trial_failures,
+            &mut errors,
+        )
+        .map(|rows| serde_json::from_str::<serde_json::Value>(rows[0].get(0)).unwrap());
+        let check_ok = verdict.as_ref().is_some_and(|v| v["ok"] == true);
+        *checks
+            .entry(if verdict.is_none() {
+                "error"
+            } else if check_ok {
+                "ok"
+            } else {
+                "problems"
+            })
+            .or_default() += 1;
+        let errors_before = errors.values().sum::<usize>();
         for q in 0..4 {
             let v = text(ds.queries.row(q));
             for filter in [None, Some(q as i32 % 10)] {
@@ -274,6 +307,12 @@ fn run_kind(kind: &Kind, port: u16) -> Vec<String> {
         ] {
             statement(&mut db, what, &sql, &mut trial_failures, &mut errors);
         }
+        if check_ok && errors.values().sum::<usize>() > errors_before {
+            trial_failures.push(format!(
+                "ruvector_index_check found nothing wrong, then statements failed: {}",
+                verdict.unwrap()
+            ));
+        }
         drop(db);
         let crashed = c.log_contains("terminated by signal") || c.log_contains("PANIC");
         c.stop().ok();
@@ -285,7 +324,8 @@ fn run_kind(kind: &Kind, port: u16) -> Vec<String> {
         }
     }
     println!(
-        "{}: {trials} trials over {pages} pages, {} wrong outcomes; errors: {errors:?}",
+        "{}: {trials} trials over {pages} pages, {} wrong outcomes; check: {checks:?}; errors: \
+         {errors:?}",
         kind.name,
         failures.len()
     );

@@ -131,31 +131,48 @@ pub fn cached() -> Vec<Cached> {
         .collect()
 }
 
-fn damaged() -> ! {
-    crate::am::corrupt::damaged("Its codebook is damaged.")
+fn read(rel: Rel, r: &CodebookRef) -> Codebook {
+    read_checked(rel, r)
+        .unwrap_or_else(|_| crate::am::corrupt::damaged("Its codebook is damaged."))
+        .0
 }
 
-fn read(rel: Rel, r: &CodebookRef) -> Codebook {
+/// Reads the codebook `r` refers to, with the blocks it is stored in; what is wrong with it,
+/// if anything (`ruvector_index_check()` reports that; searches raise the corruption error).
+pub fn read_checked(rel: Rel, r: &CodebookRef) -> Result<(Codebook, Vec<u32>), String> {
     let mut bytes = Vec::with_capacity(r.len as usize);
+    let mut blocks = Vec::new();
     let mut blk = r.block;
+    let nblocks = rel.blocks();
     while bytes.len() < r.len as usize {
-        if blk == pg_sys::InvalidBlockNumber || blk >= rel.blocks() {
-            damaged();
+        if blk == pg_sys::InvalidBlockNumber || blk >= nblocks || blocks.len() >= nblocks as usize {
+            return Err(format!(
+                "its codebook's chain ends after {} of {} bytes",
+                bytes.len(),
+                r.len
+            ));
         }
+        blocks.push(blk);
         let buf = Locked::read(rel, blk, Mode::Share);
-        let page = buf.page();
-        if page.opaque().page_type != PAGE_CODEBOOK {
-            damaged();
+        let page = buf.page_unchecked();
+        if !page.is_ruvector() || page.opaque().page_type != PAGE_CODEBOOK {
+            return Err(format!(
+                "block {blk} of its codebook is not a codebook page"
+            ));
         }
         match page.item(1) {
-            Some(item) => bytes.extend_from_slice(item),
-            None => damaged(),
+            Some(item) if !item.is_empty() => bytes.extend_from_slice(item),
+            _ => {
+                return Err(format!(
+                    "block {blk} of its codebook holds no codebook bytes"
+                ))
+            }
         }
         blk = page.opaque().next_blkno;
     }
     bytes.truncate(r.len as usize);
     match Codebook::from_bytes(&bytes) {
-        Some(cb) if cb.quantization() == r.quantization() => cb,
-        _ => damaged(),
+        Some(cb) if cb.quantization() == r.quantization() => Ok((cb, blocks)),
+        _ => Err("its codebook does not decode".to_string()),
     }
 }

@@ -2,6 +2,7 @@
 //! index pages; `value.rs` turns column values into the images indexes store; `memcx.rs` scopes
 //! per-call memory.
 
+pub mod check;
 pub mod codebook;
 pub mod corrupt;
 pub mod hnsw;

@@ -258,6 +258,18 @@ impl Locked {
         let p = unsafe { pg_sys::BufferGetPage(self.buf) };
         PageRef::new(p.cast())
     }
+
+    /// Read access to the page without checking its trailer, for `ruvector_index_check()`,
+    /// which reports a page that is not a ruvector page instead of stopping at it
+    /// ([`PageRef::is_ruvector`]).
+    pub fn page_unchecked(&self) -> PageRef<'_> {
+        // SAFETY: as in `page`.
+        let p = unsafe { pg_sys::BufferGetPage(self.buf) };
+        PageRef {
+            ptr: p.cast(),
+            _borrow: PhantomData,
+        }
+    }
 }
 
 impl Drop for Locked {
@@ -595,6 +607,44 @@ impl<'a> PageRef<'a> {
             }
         }
         page
+    }
+
+    /// Whether the page has a ruvector trailer where its header says the special space is
+    /// (a new page has none).
+    pub fn is_ruvector(&self) -> bool {
+        // SAFETY: reading the header.
+        let special = unsafe { (*header(self.ptr)).pd_special } as usize;
+        special == pg_sys::BLCKSZ as usize - maxalign(std::mem::size_of::<Opaque>())
+            && self.opaque().page_id == PAGE_ID
+    }
+
+    /// What is wrong with line pointer `off` (1-based, at most [`max_offset`]): a used item
+    /// must lie between the line pointers' end and the special space and be non-empty.
+    /// PostgreSQL checks the page header when it reads a page, not the line pointers.
+    ///
+    /// [`max_offset`]: PageRef::max_offset
+    pub fn line_pointer_problem(&self, off: u16) -> Option<String> {
+        // SAFETY: `off` is within the line pointer array (the caller's bound); reading words.
+        unsafe {
+            let lp = pg_sys::PageGetItemId(self.ptr as pg_sys::Page, off);
+            let bits = *(lp as *const u32);
+            let (lp_off, flags, len) = (
+                (bits & 0x7fff) as usize,
+                (bits >> 15) & 0x3,
+                (bits >> 17) as usize,
+            );
+            if flags != pg_sys::LP_NORMAL {
+                return None;
+            }
+            let h = header(self.ptr);
+            let (upper, special) = ((*h).pd_upper as usize, (*h).pd_special as usize);
+            (len == 0 || lp_off < upper || lp_off + len > special).then(|| {
+                format!(
+                    "line pointer {off} puts an item of {len} bytes at byte {lp_off}, outside the \
+                     item area ({upper} to {special})"
+                )
+            })
+        }
     }
 
     /// True for an all-zero page (never initialised, e.g. after a crash during extension).

@@ -29,6 +29,10 @@ pub enum SqlState {
     IndexCorrupted,
     /// 42501 insufficient_privilege
     InsufficientPrivilege,
+    /// 42P01 undefined_table
+    UndefinedTable,
+    /// 55000 object_not_in_prerequisite_state
+    ObjectNotInPrerequisiteState,
 }
 
 impl SqlState {
@@ -46,6 +50,8 @@ impl SqlState {
             SqlState::InternalError => "XX000",
             SqlState::IndexCorrupted => "XX002",
             SqlState::InsufficientPrivilege => "42501",
+            SqlState::UndefinedTable => "42P01",
+            SqlState::ObjectNotInPrerequisiteState => "55000",
         }
     }
 }

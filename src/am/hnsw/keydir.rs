@@ -541,6 +541,125 @@ pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
     (pages, entries)
 }
 
+/// The key of directory entry (`element`, `column`, `word`) in [`Checked::entries`]: a 64-bit
+/// hash (a missing entry could hide behind a collision with odds of one in 2^64 per entry).
+pub fn entry_key(element: Tid, column: usize, word: u64) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    mix(element.pack() | (column as u64) << 48) ^ mix(word ^ 0x9E37_79B9_7F4A_7C15).rotate_left(17)
+}
+
+/// What `ruvector_index_check()` read from the directory.
+pub struct Checked {
+    /// Its pages (slot tables and entry pages).
+    pub pages: Vec<u32>,
+    /// Entries read.
+    pub entries: u64,
+    /// [`entry_key`] of every entry.
+    pub keys: std::collections::HashSet<u64, crate::graph::search::IdHash>,
+}
+
+/// Checks the directory of an index with `columns` key columns whose slot table is at
+/// `head..=tail`: page types, chains (within the index, no page in two chains or twice in one,
+/// tails where they end), entries in the buckets of their words, counts. Each slot's chain is
+/// read under its table page's share lock, so no insert appends to it meanwhile (inserts lock
+/// the table page first); VACUUM's compaction removes entries before it lowers the count, so
+/// a chain holding fewer entries than its count is a warning, more a problem.
+pub fn check(
+    index: Rel,
+    (head, tail): (u32, u32),
+    columns: usize,
+    f: &mut crate::check::Findings,
+) -> Checked {
+    let nblocks = index.blocks();
+    let mut out = Checked {
+        pages: Vec::new(),
+        entries: 0,
+        keys: Default::default(),
+    };
+    let mut chained = std::collections::HashSet::<u32, crate::graph::search::IdHash>::default();
+    let total = columns * BUCKETS;
+    if head > tail || tail >= nblocks || (tail - head + 1) as usize != table_pages(columns) {
+        f.page(0, format!("the key directory's slot table (blocks {head} to {tail}) is not where the meta page says"));
+        return out;
+    }
+    for tblk in head..=tail {
+        out.pages.push(tblk);
+        let table = Locked::read(index, tblk, Mode::Share);
+        let page = table.page_unchecked();
+        if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_KEY_TABLE {
+            f.page(
+                tblk,
+                "block of the key directory's slot table is not a slot table page",
+            );
+            continue;
+        }
+        let Some(slots) = table_slots(page.contents()) else {
+            f.page(tblk, "key directory slot table page does not decode");
+            continue;
+        };
+        let base = (tblk - head) as usize * slots_per_page();
+        let want = slots_per_page().min(total - base);
+        if slots.len() != want {
+            f.page(
+                tblk,
+                format!(
+                    "key directory slot table page holds {} slots, {want} expected",
+                    slots.len()
+                ),
+            );
+            continue;
+        }
+        for (i, slot) in slots.iter().enumerate() {
+            let (column, bkt) = ((base + i) / BUCKETS, (base + i) % BUCKETS);
+            let mut blk = slot.head;
+            let mut last = InvalidBlockNumber;
+            let mut held = 0u64;
+            while blk != InvalidBlockNumber {
+                if blk >= nblocks || !chained.insert(blk) {
+                    f.page(tblk, format!("the chain of key column {column}'s bucket {bkt} goes to block {blk}, past the index's end, into another chain or in a loop"));
+                    break;
+                }
+                out.pages.push(blk);
+                let buf = Locked::read(index, blk, Mode::Share);
+                let page = buf.page_unchecked();
+                if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_KEYS {
+                    f.page(blk, format!("block in the chain of key column {column}'s bucket {bkt} is not a key directory page"));
+                    break;
+                }
+                let Some(all) = entries(page.contents()) else {
+                    f.page(blk, "key directory page does not decode");
+                    break;
+                };
+                for e in all.chunks_exact(ENTRY) {
+                    let element = Tid::read(&e[..TID_SIZE]);
+                    let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
+                    if bucket(word) != bkt {
+                        f.page(blk, format!("key directory entry of element ({},{}) is in bucket {bkt}, its key's bucket is {}", element.block, element.offset, bucket(word)));
+                    }
+                    out.keys.insert(entry_key(element, column, word));
+                }
+                held += (all.len() / ENTRY) as u64;
+                last = blk;
+                blk = page.opaque().next_blkno;
+            }
+            out.entries += held;
+            if last != slot.tail {
+                f.page(tblk, format!("key column {column}'s bucket {bkt} says its chain ends at block {}, it ends at {}", slot.tail as i64, last as i64));
+            }
+            match held.cmp(&(slot.entries as u64)) {
+                std::cmp::Ordering::Greater => f.page(tblk, format!("key column {column}'s bucket {bkt} counts {} entries, its chain holds {held}", slot.entries)),
+                std::cmp::Ordering::Less => f.warn(Some(tblk), None, format!("key column {column}'s bucket {bkt} counts {} entries, its chain holds {held} (VACUUM may be removing some)", slot.entries)),
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+    }
+    out
+}
+
 fn damaged(index: Rel) -> ! {
     crate::am::corrupt::corrupted(index, "A key directory page is damaged.")
 }

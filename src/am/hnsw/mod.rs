@@ -12,11 +12,13 @@
 //! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` with graph repair |
 //! | `cost.rs`    | `amcostestimate` |
 //! | `stats.rs`   | `ruvector_index_stats()` |
+//! | `check.rs`   | `ruvector_index_check()`: every page, tuple and link checked |
 //!
 //! The graph algorithms themselves are in the PURE `crate::graph`; all page access goes
 //! through `crate::am::page`.
 
 pub mod build;
+pub mod check;
 pub mod cost;
 pub mod disk;
 pub mod insert;

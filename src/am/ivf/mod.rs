@@ -11,11 +11,13 @@
 //! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` |
 //! | `cost.rs`    | `amcostestimate` |
 //! | `stats.rs`   | `ruvector_index_stats()` |
+//! | `check.rs`   | `ruvector_index_check()`: lists, data pages and tuples checked |
 //!
 //! k-means and the list-layout advice are PURE code in `crate::ivf`; all page access goes
 //! through `crate::am::page`.
 
 pub mod build;
+pub mod check;
 pub mod cost;
 pub mod insert;
 pub mod layout;

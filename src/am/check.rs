@@ -1,0 +1,292 @@
+//! `ruvector_index_check(index, heapallindexed)`: reads a ruvector index's every page and
+//! reports what is wrong with it, in the spirit of amcheck's `bt_index_check` (PostgreSQL docs,
+//! "amcheck"): `AccessShareLock` only (writers and VACUUM go on; hot standbys too), problems as
+//! a list with block and offset rather than an ERROR at the first one, `ok` when there are
+//! none. The access methods' own checks are `hnsw::check` and `ivf::check`; this file opens the
+//! relations, runs the `heapallindexed` pass and shapes the report.
+//!
+//! `heapallindexed`: every heap TID the index holds goes into a Bloom filter
+//! (`crate::check::Bloom`, sized by `maintenance_work_mem`, as amcheck sizes its own); then the
+//! table is scanned as an index build scans it — same expressions, same partial-index predicate,
+//! heap-only tuples reported at their HOT chain's root — with an MVCC snapshot taken before the
+//! index was read, and every row the index should hold (a vector that is not NULL, and not a
+//! zero vector under a cosine operator class) must be in the filter. A row visible to that
+//! snapshot was inserted, index entry and all, before the index was read; a filter can only
+//! miss a missing row by a false positive (about 1% at 10 bits a row), never report a present
+//! one as missing.
+
+use super::page::Rel;
+use super::tid::Tid;
+use crate::check::{Bloom, Finding, Findings};
+use crate::format::{SqlState, VecError};
+use crate::kernels::metric::Metric;
+use crate::types::error::raise;
+use pgrx::pg_sys;
+use serde_json::{json, Value};
+
+/// Most tuples a heap page holds (`MaxHeapTuplesPerPage` of `access/htup_details.h`: a page's
+/// space after its header over the smallest tuple, a MAXALIGNed header, and its line pointer).
+const MAX_HEAP_TUPLES_PER_PAGE: u16 = ((pg_sys::BLCKSZ as usize - 24) / (24 + 4)) as u16;
+
+/// The index's table as the check sees it: its size (for heap TIDs) and the Bloom filter of
+/// the `heapallindexed` pass.
+pub struct Heap {
+    rel: pg_sys::Relation,
+    blocks: u32,
+    bloom: Option<Bloom>,
+}
+
+impl Heap {
+    /// A heap TID the index holds for a live entry.
+    pub fn add(&mut self, t: Tid) {
+        if let Some(b) = &mut self.bloom {
+            b.insert(t.pack());
+        }
+    }
+}
+
+/// What is wrong with heap TID `t` read from the index (`None`: a row address within the
+/// table). The table may have grown since the check began: its size is looked up again for
+/// a block beyond it.
+pub fn heap_tid_problem(heap: &mut Heap, t: Tid) -> Option<String> {
+    if !t.is_valid() || t.offset > MAX_HEAP_TUPLES_PER_PAGE {
+        return Some(format!(
+            "heap TID ({},{}) is not a row address",
+            t.block as i64, t.offset
+        ));
+    }
+    if t.block >= heap.blocks {
+        // SAFETY: the table is open for the whole check.
+        heap.blocks = unsafe { Rel::from_raw(heap.rel) }.blocks();
+        if t.block >= heap.blocks {
+            return Some(format!(
+                "heap TID ({},{}) is past the table's end ({} blocks)",
+                t.block, t.offset, heap.blocks
+            ));
+        }
+    }
+    None
+}
+
+/// The index access methods `ruvector_index_check()` knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Am {
+    Hnsw,
+    Ivf,
+}
+
+impl Am {
+    fn name(self) -> &'static str {
+        match self {
+            Am::Hnsw => "ruhnsw",
+            Am::Ivf => "ruivfflat",
+        }
+    }
+}
+
+fn finding_json(x: &Finding) -> Value {
+    json!({"block": x.block, "offset": x.offset, "problem": x.problem})
+}
+
+/// Checks index `index` (of table `heap`, access method `am`); the caller has checked the
+/// user's rights. Takes `AccessShareLock` on the table, then the index (the order of every
+/// PostgreSQL command that reads both).
+///
+/// # Safety
+/// `index` must be an index of `heap` using `am`, as looked up without locks just before.
+pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed: bool) -> Value {
+    let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+    let heap_rel = pg_sys::relation_open(heap, lock);
+    let rel = pg_sys::relation_open(index, lock);
+    if pg_sys::IndexGetRelation(index, true) != heap {
+        raise(VecError::new(
+            SqlState::UndefinedTable,
+            format!(
+                "could not open parent table of index \"{}\"",
+                super::relation_name(Rel::from_raw(rel))
+            ),
+        ));
+    }
+    let r = Rel::from_raw(rel);
+    if (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
+        && !(*rel).rd_islocaltemp
+    {
+        raise(VecError::new(
+            SqlState::FeatureNotSupported,
+            "cannot access temporary tables of other sessions",
+        ));
+    }
+    if !(*(*rel).rd_index).indisvalid {
+        raise(
+            VecError::new(
+                SqlState::FeatureNotSupported,
+                format!("cannot check index \"{}\"", super::relation_name(r)),
+            )
+            .with_detail("Index is not valid."),
+        );
+    }
+    // The snapshot comes first: every row it sees had its index entry made before the index
+    // is read below.
+    let snapshot = if heapallindexed {
+        let s = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
+        // An index built by CREATE INDEX CONCURRENTLY may miss rows older snapshots still
+        // see until its xmin is old enough (indcheckxmin): amcheck refuses those too.
+        if (*(*rel).rd_index).indcheckxmin {
+            let xmin = (*(*(*rel).rd_indextuple).t_data).t_choice.t_heap.t_xmin;
+            if !pg_sys::TransactionIdPrecedes(xmin, (*s).xmin) {
+                pg_sys::UnregisterSnapshot(s);
+                raise(
+                    VecError::new(
+                        SqlState::ObjectNotInPrerequisiteState,
+                        format!(
+                            "index \"{}\" cannot be verified using transaction snapshot",
+                            super::relation_name(r)
+                        ),
+                    )
+                    .with_detail("The index is too new for this snapshot; check it again later."),
+                );
+            }
+        }
+        Some(s)
+    } else {
+        None
+    };
+    let reltuples = (*(*heap_rel).rd_rel).reltuples.max(0.0) as u64;
+    let expected = reltuples
+        .max(Rel::from_raw(heap_rel).blocks() as u64 * 20)
+        .max(1000);
+    let mut h = Heap {
+        rel: heap_rel,
+        blocks: Rel::from_raw(heap_rel).blocks(),
+        bloom: snapshot.map(|_| Bloom::new(expected, pg_sys::maintenance_work_mem as usize * 1024)),
+    };
+    let mut f = Findings::default();
+    let checked = super::corrupt::guard(r, || match am {
+        Am::Hnsw => super::hnsw::check::check(r, &mut f, &mut h),
+        Am::Ivf => super::ivf::check::check(r, &mut f, &mut h),
+    });
+    let heap_report = match (snapshot, &h.bloom) {
+        (Some(s), Some(bloom)) => {
+            let (rows, missing) = heap_pass(heap_rel, r, s, bloom, &mut f);
+            pg_sys::UnregisterSnapshot(s);
+            json!({
+                "table_rows": rows,
+                "missing": missing,
+                "bloom_bits": bloom.bits(),
+                "bloom_fill": (bloom.fill() * 1000.0).round() / 1000.0,
+            })
+        }
+        _ => Value::Null,
+    };
+    let name = super::qualified_name(r);
+    pg_sys::relation_close(rel, lock);
+    pg_sys::relation_close(heap_rel, lock);
+    json!({
+        "index": name,
+        "access_method": am.name(),
+        "ok": f.ok(),
+        "problem_count": f.problem_count,
+        "problems": f.problems.iter().map(finding_json).collect::<Vec<_>>(),
+        "warning_count": f.warning_count,
+        "warnings": f.warnings.iter().map(finding_json).collect::<Vec<_>>(),
+        "checked": checked,
+        "heapallindexed": heap_report,
+    })
+}
+
+/// State of the `heapallindexed` table scan.
+struct HeapPass<'a> {
+    bloom: &'a Bloom,
+    metric: Metric,
+    rows: u64,
+    missing: u64,
+    findings: &'a mut Findings,
+}
+
+/// Scans the table with `snapshot` as an index build would; every row the index should hold
+/// must be in `bloom`. Returns the rows looked for and those missing.
+unsafe fn heap_pass(
+    heap: pg_sys::Relation,
+    index: Rel,
+    snapshot: pg_sys::Snapshot,
+    bloom: &Bloom,
+    f: &mut Findings,
+) -> (u64, u64) {
+    let info = pg_sys::BuildIndexInfo(index.as_ptr());
+    // As amcheck: an MVCC snapshot scan, uniqueness not checked.
+    (*info).ii_Concurrent = true;
+    (*info).ii_Unique = false;
+    let mut state = HeapPass {
+        bloom,
+        metric: super::value::metric_from_support(index),
+        rows: 0,
+        missing: 0,
+        findings: f,
+    };
+    let am = (*heap).rd_tableam;
+    // table_beginscan_strat(heap, snapshot, 0, NULL, true, true) of access/tableam.h.
+    let flags = pg_sys::ScanOptions::SO_TYPE_SEQSCAN
+        | pg_sys::ScanOptions::SO_ALLOW_STRAT
+        | pg_sys::ScanOptions::SO_ALLOW_SYNC
+        | pg_sys::ScanOptions::SO_ALLOW_PAGEMODE;
+    let scan = ((*am).scan_begin.expect("table access method scans"))(
+        heap,
+        snapshot,
+        0,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        flags,
+    );
+    // table_index_build_scan(heap, index, info, true, false, callback, state, scan): it ends
+    // the scan.
+    ((*am)
+        .index_build_range_scan
+        .expect("table access method builds indexes"))(
+        heap,
+        index.as_ptr(),
+        info,
+        true,
+        false,
+        false,
+        0,
+        pg_sys::InvalidBlockNumber,
+        Some(heap_callback),
+        (&mut state as *mut HeapPass).cast(),
+        scan,
+    );
+    (state.rows, state.missing)
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn heap_callback(
+    _index: pg_sys::Relation,
+    ctid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _tuple_is_alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    let state = &mut *state.cast::<HeapPass>();
+    if *isnull {
+        return;
+    }
+    // Zero vectors under a cosine operator class have no direction and are not indexed.
+    if state.metric.normalizes()
+        && super::value::image_from_datum(*values, state.metric, None).is_none()
+    {
+        return;
+    }
+    state.rows += 1;
+    if state.rows.is_multiple_of(1024) {
+        pgrx::check_for_interrupts!();
+    }
+    let t = Tid::from_item_pointer(&*ctid);
+    if !state.bloom.may_contain(t.pack()) {
+        state.missing += 1;
+        state.findings.problem(
+            None,
+            None,
+            format!("table row ({},{}) is not in the index", t.block, t.offset),
+        );
+    }
+}

@@ -1,0 +1,630 @@
+//! `ruvector_index_check()` for a `ruhnsw` index: every page, tuple and link read and checked
+//! against the format (`layout.rs`), under share locks only, so writers go on meanwhile.
+//!
+//! Pass 1 reads every block in order: page types, line pointers, element tuples (header,
+//! heap TIDs, key blob, value image or code, a split code's parts) and neighbour tuples. Pass 2
+//! reads the element pages again and checks every link: it points at an element present on
+//! the layer it is on. Then the element chain, the entry point, the codebook, the key
+//! directory (every live element's keys have their entries) and reachability: a walk over
+//! layer 0 from the entry point, as a search would go, counts the live elements it never
+//! reaches (a warning: HNSW's neighbour selection can strand a few; the index still answers,
+//! just without them).
+//!
+//! Inserts and VACUUM may change pages between the passes. A check that sees an
+//! inconsistency across pages — a link to an element pass 1 did not see, an element without
+//! its directory entries — looks again at the pages involved before it reports a problem, as
+//! amcheck's `bt_index_check` does for its cross-page checks; what is still inconsistent then
+//! is damage.
+
+use super::disk::try_read_meta;
+use super::keydir;
+use super::layout::{self, Tid};
+use crate::am::check::{heap_tid_problem, Heap};
+use crate::am::keys::KeyColumns;
+use crate::am::page::{BulkRead, Locked, Mode, Rel};
+use crate::check::{image_problem, Findings};
+use crate::graph::search::{HashVisited, IdHash, Visited};
+use pgrx::pg_sys::InvalidBlockNumber;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// What pass 1 keeps of an element.
+#[derive(Clone, Copy)]
+struct Element {
+    level: u8,
+    deleted: bool,
+    neighbors: Tid,
+}
+
+/// Checks a ruhnsw index; live elements' heap TIDs go to `heap` (the `heapallindexed` pass).
+/// Returns what was checked, as JSON.
+pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
+    let meta = {
+        let buf = Locked::read(index, layout::META_BLKNO, Mode::Share);
+        let page = buf.page_unchecked();
+        if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_META {
+            f.page(layout::META_BLKNO, "block 0 is not a ruhnsw meta page");
+            return json!({});
+        }
+        drop(buf);
+        match try_read_meta(index) {
+            Ok(m) => m,
+            Err(crate::am::meta::MetaError::Damaged) => {
+                f.page(
+                    layout::META_BLKNO,
+                    "the meta page's fields are out of range",
+                );
+                return json!({});
+            }
+            // A newer format than this build reads: not damage, and nothing to check with.
+            Err(e) => crate::am::meta::raise_meta_error(index, "ruhnsw", layout::VERSIONS, e),
+        }
+    };
+    let m = meta.m as usize;
+    let kind = meta.metric().expect("validated meta page").kind();
+    let dims = meta.dimensions as usize;
+    let code_len = meta.code_len();
+    let format = meta.code_format();
+    let keys = if meta.keys > 0 {
+        match KeyColumns::built(index, "ruhnsw", meta.keys, meta.key_len) {
+            Some(k) => Some(k.layout),
+            None => {
+                f.page(
+                    layout::META_BLKNO,
+                    "the meta page's key columns are not the index's key columns",
+                );
+                return json!({});
+            }
+        }
+    } else {
+        None
+    };
+    let nblocks = index.blocks();
+    let strategy = BulkRead::new();
+
+    // Pass 1: every block.
+    let mut page_types = vec![0u8; nblocks as usize];
+    let mut elements: HashMap<u64, Element, IdHash> = HashMap::default();
+    let mut neighbor_tuples: HashMap<u64, u16, IdHash> = HashMap::default();
+    // Code parts referenced by elements: part TID -> (element, part number).
+    let mut parts: HashMap<u64, (Tid, usize), IdHash> = HashMap::default();
+    // Live elements' directory words (index with key columns): (element, column, word).
+    let mut wanted_entries: Vec<(Tid, u16, u64)> = Vec::new();
+    let mut new_pages = 0u64;
+    let (mut live, mut deleted, mut heap_tuples) = (0u64, 0u64, 0u64);
+    for blk in 1..nblocks {
+        pgrx::check_for_interrupts!();
+        let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+        let page = buf.page_unchecked();
+        if page.is_new() {
+            new_pages += 1;
+            continue;
+        }
+        if !page.is_ruvector() {
+            f.page(blk, "block is not a ruvector index page");
+            continue;
+        }
+        let t = page.opaque().page_type;
+        page_types[blk as usize] = t;
+        match t {
+            layout::PAGE_ELEMENT | layout::PAGE_CODE | layout::PAGE_KEYS => {}
+            layout::PAGE_KEY_TABLE | crate::am::codebook::PAGE_CODEBOOK => continue,
+            other => {
+                f.page(
+                    blk,
+                    format!("page has type {other}, which a ruhnsw index has none of"),
+                );
+                continue;
+            }
+        }
+        for off in 1..=page.max_offset() {
+            if let Some(p) = page.line_pointer_problem(off) {
+                f.at(blk, off, p);
+                continue;
+            }
+            let Some(item) = page.item(off) else { continue };
+            let here = Tid::new(blk, off);
+            match t {
+                layout::PAGE_ELEMENT if item[0] == layout::ELEMENT_TUPLE => {
+                    let Some(e) = layout::decode_element(item) else {
+                        f.at(blk, off, format!("element tuple of {} bytes is shorter than its header and value say", item.len()));
+                        continue;
+                    };
+                    if e.deleted {
+                        deleted += 1;
+                        if !e.heap_tids.is_empty() {
+                            f.at(blk, off, "deleted element still has heap TIDs");
+                        }
+                    } else {
+                        live += 1;
+                        if e.heap_tids.is_empty() {
+                            f.at(blk, off, "live element has no heap TIDs");
+                        }
+                        for t in &e.heap_tids {
+                            match heap_tid_problem(heap, *t) {
+                                Some(p) => f.at(blk, off, p),
+                                None => heap.add(*t),
+                            }
+                        }
+                        heap_tuples += e.heap_tids.len() as u64;
+                        if e.format != format {
+                            f.at(
+                                blk,
+                                off,
+                                format!(
+                                    "element's value format is {}, the index's {format}",
+                                    e.format
+                                ),
+                            );
+                        } else {
+                            let value = layout::element_value(item);
+                            match (format, code_len) {
+                                (layout::FORMAT_PLAIN, _) => {
+                                    if let Some(p) = image_problem(kind, dims, value) {
+                                        f.at(blk, off, p);
+                                    }
+                                }
+                                (layout::FORMAT_CODE, Some(len)) if value.len() != len => {
+                                    f.at(
+                                        blk,
+                                        off,
+                                        format!(
+                                            "element's code has {} bytes, {len} expected",
+                                            value.len()
+                                        ),
+                                    );
+                                }
+                                _ => {}
+                            }
+                        }
+                        if let Some(k) = &keys {
+                            let blob = layout::element_keys(item);
+                            if blob.len() != k.len() {
+                                f.at(
+                                    blk,
+                                    off,
+                                    format!(
+                                        "element's key blob has {} bytes, {} expected",
+                                        blob.len(),
+                                        k.len()
+                                    ),
+                                );
+                            } else {
+                                for c in 0..k.count() {
+                                    if let Some(w) = k.directory_word(blob, c) {
+                                        wanted_entries.push((here, c as u16, w));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    // A deleted element keeps its split code's directory (the slot is reused
+                    // with its parts).
+                    if format == layout::FORMAT_CODE_PARTS && e.format == format {
+                        let dir = layout::decode_directory(layout::element_value(item));
+                        let want = code_len.map_or(0, layout::code_parts);
+                        if dir.len() != want {
+                            f.at(
+                                blk,
+                                off,
+                                format!(
+                                    "element's code directory lists {} parts, {want} expected",
+                                    dir.len()
+                                ),
+                            );
+                        }
+                        for (i, p) in dir.into_iter().enumerate() {
+                            if let Some((other, _)) = parts.insert(p.pack(), (here, i)) {
+                                f.at(
+                                    blk,
+                                    off,
+                                    format!(
+                                        "element's code part ({},{}) is also element ({},{})'s",
+                                        p.block, p.offset, other.block, other.offset
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    elements.insert(
+                        here.pack(),
+                        Element {
+                            level: e.level,
+                            deleted: e.deleted,
+                            neighbors: e.neighbors,
+                        },
+                    );
+                }
+                layout::PAGE_ELEMENT if layout::is_neighbor_tuple(item) => {
+                    let count = u16::from_ne_bytes([item[2], item[3]]);
+                    if item.len() < layout::neighbor_tuple_size(0, 0) + count as usize * 6
+                        || count as usize % m != 0
+                        || (count as usize) < 2 * m
+                    {
+                        f.at(
+                            blk,
+                            off,
+                            format!(
+                                "neighbour tuple of {} bytes says it holds {count} links",
+                                item.len()
+                            ),
+                        );
+                        continue;
+                    }
+                    neighbor_tuples.insert(here.pack(), count);
+                }
+                layout::PAGE_ELEMENT => f.at(
+                    blk,
+                    off,
+                    format!("item of type {} on an element page", item[0]),
+                ),
+                // Code parts are checked from the directories that list them; key directory
+                // pages by keydir::check.
+                _ => {}
+            }
+        }
+    }
+
+    // The element chain, from the first element page: acyclic, element pages only, and every
+    // element page on it (looked at again if one is not: an insert may have added a page
+    // to the end of the chain after the walk passed it).
+    let on_chain = walk_chain(index, nblocks, f);
+    let off_chain: Vec<u32> = (1..nblocks)
+        .filter(|b| page_types[*b as usize] == layout::PAGE_ELEMENT && !on_chain.contains(b))
+        .collect();
+    if !off_chain.is_empty() {
+        let again = walk_chain(index, index.blocks(), &mut Findings::default());
+        for b in off_chain.into_iter().filter(|b| !again.contains(b)) {
+            f.page(b, "element page is not on the element chain");
+        }
+    }
+
+    // The insert hint: an element page (or one added since pass 1; 0 reads as the first).
+    let hint_problem = |meta: &layout::MetaPage| {
+        let b = meta.insert_page;
+        (b != 0 && b < nblocks && page_types[b as usize] != layout::PAGE_ELEMENT
+            || b >= index.blocks())
+        .then(|| format!("the meta page's insert page, block {b}, is not an element page"))
+    };
+    if hint_problem(&meta).is_some() {
+        if let Some(p) = hint_problem(&try_read_meta(index).unwrap_or(meta)) {
+            f.page(layout::META_BLKNO, p);
+        }
+    }
+
+    // Pass 2: links.
+    let owners: HashMap<u64, Tid, IdHash> = elements
+        .iter()
+        .map(|(t, e)| (e.neighbors.pack(), Tid::unpack(*t)))
+        .collect();
+    let mut links = 0u64;
+    let mut links_to_deleted = 0u64;
+    for (&t, e) in &elements {
+        let tid = Tid::unpack(t);
+        match neighbor_tuples.get(&e.neighbors.pack()) {
+            None => f.at(
+                tid.block,
+                tid.offset,
+                format!(
+                    "element's neighbour tuple ({},{}) is not a neighbour tuple",
+                    e.neighbors.block, e.neighbors.offset
+                ),
+            ),
+            Some(&count) if count as usize != (e.level as usize + 2) * m => f.at(
+                tid.block,
+                tid.offset,
+                format!(
+                    "element of level {} has a neighbour tuple of {count} links, {} expected",
+                    e.level,
+                    (e.level as usize + 2) * m
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    for blk in (1..nblocks).filter(|b| page_types[*b as usize] == layout::PAGE_ELEMENT) {
+        pgrx::check_for_interrupts!();
+        let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+        let page = buf.page_unchecked();
+        for off in 1..=page.max_offset() {
+            let here = Tid::new(blk, off);
+            let Some(&count) = neighbor_tuples.get(&here.pack()) else {
+                continue;
+            };
+            let Some(item) = page.item(off) else { continue };
+            if !layout::is_neighbor_tuple(item) {
+                continue;
+            }
+            let Some(owner) = owners.get(&here.pack()) else {
+                f.warn(
+                    Some(blk),
+                    Some(off),
+                    "neighbour tuple that no element refers to",
+                );
+                continue;
+            };
+            let levels = count as usize / m - 2;
+            for level in 0..=levels {
+                for target in layout::layer_tids(item, level, m)
+                    .into_iter()
+                    .filter(|t| t.is_valid())
+                {
+                    links += 1;
+                    match elements.get(&target.pack()) {
+                        Some(e) if e.deleted => links_to_deleted += 1,
+                        Some(e) if e.level as usize >= level => {}
+                        _ => {
+                            if let Some(p) = link_problem(index, target, level) {
+                                f.at(blk, off, format!("element ({},{})'s link on layer {level} points to ({},{}), {p}", owner.block, owner.offset, target.block, target.offset));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Code parts: each on a code page, with its part number and length.
+    if let (layout::FORMAT_CODE_PARTS, Some(len)) = (format, code_len) {
+        let n = layout::code_parts(len);
+        for (&p, &(element, i)) in &parts {
+            let p = Tid::unpack(p);
+            let want = if i + 1 == n {
+                len - (n - 1) * layout::PART_MAX
+            } else {
+                layout::PART_MAX
+            };
+            let ok = p.block < nblocks && page_types[p.block as usize] == layout::PAGE_CODE && {
+                let buf = Locked::read(index, p.block, Mode::Share);
+                let page = buf.page_unchecked();
+                page.item(p.offset)
+                    .and_then(|item| layout::code_part(item, i))
+                    .is_some_and(|b| b.len() == want)
+            };
+            if !ok {
+                f.at(
+                    element.block,
+                    element.offset,
+                    format!(
+                        "element's code part {i} at ({},{}) is not a code part of {want} bytes",
+                        p.block, p.offset
+                    ),
+                );
+            }
+        }
+    }
+
+    // The entry point: a live element of the level the meta page gives (looked at again,
+    // with the meta page, if not: an insert may have made a new one).
+    let entry_problem =
+        |meta: &layout::MetaPage, elements: &HashMap<u64, Element, IdHash>| match meta.entry() {
+            None if live > 0 => Some("the index has live elements but no entry point".to_string()),
+            None => None,
+            Some((t, level)) => match elements.get(&t.pack()) {
+                Some(e) if !e.deleted && e.level as usize == level => None,
+                _ => Some(format!(
+                    "the entry point ({},{}) is not a live element of level {level}",
+                    t.block, t.offset
+                )),
+            },
+        };
+    if entry_problem(&meta, &elements).is_some() {
+        let now = try_read_meta(index).unwrap_or(meta);
+        let mut again = elements.clone();
+        if let Some((t, _)) = now.entry() {
+            if let Some(e) = read_element(index, t) {
+                again.insert(t.pack(), e);
+            }
+        }
+        if let Some(p) = entry_problem(&now, &again) {
+            f.page(layout::META_BLKNO, p);
+        }
+    }
+
+    // The codebook.
+    let mut codebook_pages = Vec::new();
+    if meta.is_quantized() {
+        match crate::am::codebook::read_checked(index, &meta.codebook) {
+            Ok((cb, blocks)) if cb.dims() == dims => codebook_pages = blocks,
+            Ok((cb, _)) => f.page(
+                layout::META_BLKNO,
+                format!(
+                    "the codebook is for {} dimensions, the index has {dims}",
+                    cb.dims()
+                ),
+            ),
+            Err(p) => f.page(meta.codebook.block, p),
+        }
+    }
+
+    // The key directory: every live element's keys have their entries.
+    let mut directory = Value::Null;
+    if let Some(k) = &keys {
+        let d = keydir::check(index, (meta.key_head, meta.key_tail), k.count(), f);
+        let mut missing = 0u64;
+        for &(element, column, word) in &wanted_entries {
+            if d.keys
+                .contains(&keydir::entry_key(element, column as usize, word))
+            {
+                continue;
+            }
+            // VACUUM may have deleted the element (and compacted its entries) since pass 1.
+            let still = Locked::read(index, element.block, Mode::Share)
+                .page_unchecked()
+                .item(element.offset)
+                .and_then(|item| {
+                    let e = layout::decode_element(item)?;
+                    (!e.deleted)
+                        .then(|| k.directory_word(layout::element_keys(item), column as usize))?
+                });
+            if still == Some(word) {
+                missing += 1;
+                f.at(
+                    element.block,
+                    element.offset,
+                    format!("element's key column {column} has no entry in the key directory"),
+                );
+            }
+        }
+        for b in &d.pages {
+            if let Some(t) = page_types.get_mut(*b as usize) {
+                *t = layout::PAGE_KEY_TABLE;
+            }
+        }
+        directory =
+            json!({"pages": d.pages.len(), "entries": d.entries, "missing_entries": missing});
+    }
+
+    // Pages nothing refers to.
+    for b in codebook_pages {
+        if let Some(t) = page_types.get_mut(b as usize) {
+            *t = 0;
+        }
+    }
+    let used_code_pages: HashSet<u32> = parts.keys().map(|p| Tid::unpack(*p).block).collect();
+    for blk in 1..nblocks {
+        match page_types[blk as usize] {
+            layout::PAGE_CODE if !used_code_pages.contains(&blk) => {
+                f.warn(Some(blk), None, "code page no element refers to")
+            }
+            layout::PAGE_KEYS => f.warn(Some(blk), None, "key directory page on no bucket's chain"),
+            crate::am::codebook::PAGE_CODEBOOK => {
+                f.page(blk, "codebook page that is not the index's codebook")
+            }
+            _ => {}
+        }
+    }
+
+    // Reachability on layer 0 from the entry point.
+    let unreachable = match meta.entry() {
+        Some((entry, _)) if f.ok() => {
+            let reached = reach(index, entry, m, &elements);
+            let stranded: Vec<Tid> = elements
+                .iter()
+                .filter(|(t, e)| !e.deleted && !reached.contains(**t))
+                .map(|(t, _)| Tid::unpack(*t))
+                .collect();
+            if !stranded.is_empty() {
+                let some: Vec<String> = stranded
+                    .iter()
+                    .take(10)
+                    .map(|t| format!("({},{})", t.block, t.offset))
+                    .collect();
+                f.warn(None, None, format!("{} live elements are not reachable from the entry point on layer 0 (searches cannot return them; REINDEX relinks them), e.g. {}", stranded.len(), some.join(", ")));
+            }
+            Some(stranded.len())
+        }
+        _ => None,
+    };
+
+    json!({
+        "pages": nblocks,
+        "new_pages": new_pages,
+        "elements": live,
+        "deleted_elements": deleted,
+        "heap_tuples": heap_tuples,
+        "neighbor_tuples": neighbor_tuples.len(),
+        "links": links,
+        "links_to_deleted": links_to_deleted,
+        "unreachable_elements": unreachable,
+        "code_parts": parts.len(),
+        "key_directory": directory,
+    })
+}
+
+/// The blocks of the element chain (problems with it go to `f`).
+fn walk_chain(index: Rel, nblocks: u32, f: &mut Findings) -> HashSet<u32> {
+    let mut seen = HashSet::new();
+    let mut blk = layout::HEAD_BLKNO;
+    while blk != InvalidBlockNumber {
+        if blk >= nblocks {
+            f.page(blk, "the element chain leads past the end of the index");
+            break;
+        }
+        if !seen.insert(blk) {
+            f.page(blk, "the element chain loops back to this block");
+            break;
+        }
+        let buf = Locked::read(index, blk, Mode::Share);
+        let page = buf.page_unchecked();
+        if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_ELEMENT {
+            f.page(
+                blk,
+                "the element chain leads to a page that is not an element page",
+            );
+            break;
+        }
+        blk = page.opaque().next_blkno;
+    }
+    seen
+}
+
+/// The element at `t` now, if there is one.
+fn read_element(index: Rel, t: Tid) -> Option<Element> {
+    if t.block >= index.blocks() {
+        return None;
+    }
+    let buf = Locked::read(index, t.block, Mode::Share);
+    let page = buf.page_unchecked();
+    let e = layout::decode_element(page.item(t.offset)?)?;
+    Some(Element {
+        level: e.level,
+        deleted: e.deleted,
+        neighbors: e.neighbors,
+    })
+}
+
+/// What is wrong with a link on `level` to `target`, looked at now (`None`: an element
+/// inserted after pass 1 read its page, fine).
+fn link_problem(index: Rel, target: Tid, level: usize) -> Option<String> {
+    if target.block == 0 || target.block >= index.blocks() {
+        return Some("outside the element pages".into());
+    }
+    match read_element(index, target) {
+        None => Some("which is not an element".into()),
+        Some(e) if !e.deleted && (e.level as usize) < level => {
+            Some(format!("an element of level {}", e.level))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The live elements a search can reach on layer 0 from `entry` (through live elements, as
+/// a search goes: deleted ones are not expanded).
+fn reach(
+    index: Rel,
+    entry: Tid,
+    m: usize,
+    elements: &HashMap<u64, Element, IdHash>,
+) -> HashVisited {
+    let mut visited = HashVisited::with_capacity(elements.len());
+    let mut stack = vec![entry.pack()];
+    visited.insert(entry.pack());
+    let mut out = Vec::with_capacity(2 * m);
+    let mut expanded = 0u64;
+    while let Some(t) = stack.pop() {
+        let Some(e) = elements.get(&t) else { continue };
+        if e.deleted {
+            continue;
+        }
+        expanded += 1;
+        if expanded % 1024 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+        out.clear();
+        {
+            let buf = Locked::read(index, e.neighbors.block, Mode::Share);
+            if let Some(item) = buf.page_unchecked().item(e.neighbors.offset) {
+                if layout::is_neighbor_tuple(item) {
+                    layout::read_layer(item, 0, m, &mut out);
+                }
+            }
+        }
+        for &n in &out {
+            if elements.contains_key(&n) && visited.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+    visited
+}
