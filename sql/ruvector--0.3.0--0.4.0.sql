@@ -1,8 +1,9 @@
 -- ruvector 0.3.0 -> 0.4.0 (ALTER EXTENSION ruvector UPDATE TO '0.4.0')
 --
 -- 0.4.0 makes ruvector a preferred type (below), adds key columns to ruhnsw and ruivfflat
--- indexes (filtered search inside the index: the operator classes below) and
--- ruvector_index_check() — the same objects a fresh 0.4.0 install creates
+-- indexes (filtered search inside the index: the operator classes below),
+-- ruvector_index_check() and ruvector_index_maintenance() — the same objects a fresh 0.4.0
+-- install creates
 -- (server-tests/tests/extension_update.rs compares the two). Existing indexes keep their format
 -- versions 1 and 2; indexes with key columns are written in format version 3.
 \echo Use "ALTER EXTENSION ruvector UPDATE TO '0.4.0'" to load this file. \quit
@@ -162,8 +163,8 @@ CREATE OPERATOR CLASS uuid_ops
     OPERATOR 3 pg_catalog.=;
 
 -- ============================================================================================
--- ruvector_index_check(index, heapallindexed): checks a ruhnsw or ruivfflat index's pages
--- (src/am/check.rs), as a fresh 0.4.0 install defines it.
+-- Index health: ruvector_index_check(index, heapallindexed) checks a ruhnsw or ruivfflat
+-- index's pages (src/am/check.rs), as a fresh 0.4.0 install defines it.
 -- ============================================================================================
 
 CREATE FUNCTION ruvector_index_check(
@@ -173,3 +174,12 @@ CREATE FUNCTION ruvector_index_check(
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'ruvector_index_check_wrapper';
+
+-- ruvector_index_maintenance(index): repairs what can be repaired in place while writers go on
+-- (src/am/hnsw/maintain.rs, src/am/ivf/maintain.rs), as a fresh 0.4.0 install defines it.
+CREATE FUNCTION ruvector_index_maintenance(
+    "index" pg_catalog.regclass
+) RETURNS pg_catalog.jsonb
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'ruvector_index_maintenance_wrapper';

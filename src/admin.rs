@@ -111,6 +111,83 @@ fn ruvector_index_check(index: RegClass, heapallindexed: default!(bool, false)) 
     }
 }
 
+/// Repairs what can be repaired in a ruvector index while writers go on (a JSON report of
+/// what it did, and whether a REINDEX is recommended): `am::hnsw::maintain`,
+/// `am::ivf::maintain`. Needs what VACUUM needs of the table (its owner; from PostgreSQL 17
+/// also `MAINTAIN`); takes `ShareUpdateExclusiveLock` on the table, as VACUUM, so the two never
+/// run at once.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn ruvector_index_maintenance(index: RegClass) -> pgrx::JsonB {
+    use crate::format::{SqlState, VecError};
+    use crate::types::error::raise;
+    use pgrx::pg_sys;
+    let index = index.0;
+    // SAFETY: catalog lookups by OID without locks, then the relations are opened and locked
+    // and the index is checked to still belong to the table.
+    unsafe {
+        let heap = pg_sys::IndexGetRelation(index, true);
+        let am = index_am(index);
+        if heap == pg_sys::InvalidOid || !matches!(am.as_deref(), Some("ruhnsw" | "ruivfflat")) {
+            raise(VecError::new(
+                SqlState::InvalidParameterValue,
+                "relation is not a ruvector index",
+            ));
+        }
+        if pg_sys::RecoveryInProgress() {
+            raise(
+                VecError::new(
+                    SqlState::ReadOnlySqlTransaction,
+                    "cannot maintain an index during recovery",
+                )
+                .with_hint("Run ruvector_index_maintenance() on the primary."),
+            );
+        }
+        if !crate::compat::may_maintain(heap, pg_sys::GetUserId()) {
+            raise(VecError::new(
+                SqlState::InsufficientPrivilege,
+                format!(
+                    "must be owner of table {}",
+                    rel_name(heap).unwrap_or_default()
+                ),
+            ));
+        }
+        let table_lock = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
+        let index_lock = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
+        let heap_rel = pg_sys::relation_open(heap, table_lock);
+        let rel = pg_sys::relation_open(index, index_lock);
+        if pg_sys::IndexGetRelation(index, true) != heap {
+            raise(VecError::new(
+                SqlState::UndefinedTable,
+                format!(
+                    "could not open parent table of index \"{}\"",
+                    rel_name(index).unwrap_or_default()
+                ),
+            ));
+        }
+        if !(*(*rel).rd_index).indisvalid || !(*(*rel).rd_index).indisready {
+            raise(
+                VecError::new(
+                    SqlState::FeatureNotSupported,
+                    format!(
+                        "cannot maintain index \"{}\"",
+                        rel_name(index).unwrap_or_default()
+                    ),
+                )
+                .with_detail("Index is not valid."),
+            );
+        }
+        let r = crate::am::page::Rel::from_raw(rel);
+        let mut report = crate::am::corrupt::guard(r, || match am.as_deref() {
+            Some("ruhnsw") => crate::am::hnsw::maintain::maintain(r),
+            _ => crate::am::ivf::maintain::maintain(r),
+        });
+        report["index"] = serde_json::Value::String(crate::am::qualified_name(r));
+        pg_sys::relation_close(rel, index_lock);
+        pg_sys::relation_close(heap_rel, table_lock);
+        pgrx::JsonB(report)
+    }
+}
+
 /// The access method of index `index` (a syscache lookup, no lock), `None` if it is not an
 /// index.
 unsafe fn index_am(index: pgrx::pg_sys::Oid) -> Option<String> {

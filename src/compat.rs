@@ -135,3 +135,25 @@ pub unsafe fn tuple_desc_attr(
     let att = unsafe { pg_sys::TupleDescAttr(desc, i as i32) };
     att
 }
+
+/// Whether `role` may maintain table `table` as VACUUM may: its owner (or a member of the
+/// owning role) — and from PostgreSQL 17, also a role holding the table's `MAINTAIN` privilege
+/// or the privileges of `pg_maintain` (`commands/vacuum.c`, `vacuum_is_permitted_for_relation`).
+/// PostgreSQL 16 replaced `pg_class_ownercheck` by `object_ownercheck` (`utils/acl.h`).
+///
+/// # Safety
+/// A syscache lookup: `table` may be any OID.
+pub unsafe fn may_maintain(table: pg_sys::Oid, role: pg_sys::Oid) -> bool {
+    #[cfg(feature = "pg15")]
+    let owner = unsafe { pg_sys::pg_class_ownercheck(table, role) };
+    #[cfg(not(feature = "pg15"))]
+    let owner = unsafe { pg_sys::object_ownercheck(pg_sys::RelationRelationId, table, role) };
+    #[cfg(any(feature = "pg15", feature = "pg16"))]
+    let maintain = false;
+    #[cfg(not(any(feature = "pg15", feature = "pg16")))]
+    let maintain = unsafe {
+        pg_sys::pg_class_aclcheck(table, role, pg_sys::ACL_MAINTAIN as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+    };
+    owner || maintain
+}

@@ -90,5 +90,52 @@ SELECT ruvector_index_check('ic_hnsw') ->> 'ok' AS ok;
 RESET ROLE;
 DROP ROLE regress_ruvector_checker;
 
+-- ruvector_index_maintenance(index): on healthy indexes it has nothing to repair; the indexes
+-- check clean and answer exactly as before afterwards
+SELECT m ->> 'index' AS index, m ->> 'neighbor_lists_repaired' AS repaired,
+       m ->> 'stranded_elements_deleted' AS stranded, m ->> 'key_directory_entries_removed' AS entries,
+       m ->> 'reindex_recommended' AS reindex
+FROM unnest(ARRAY['ic_hnsw', 'ic_hnsw_keys', 'ic_hnsw_sq8', 'ic_partial']::regclass[]) i,
+     ruvector_index_maintenance(i) m;
+SELECT m ->> 'index' AS index, m ->> 'lists' AS lists, m ->> 'tuples' AS tuples,
+       m ->> 'reindex_recommended' AS reindex
+FROM unnest(ARRAY['ic_ivf', 'ic_ivf_keys', 'ic_expr']::regclass[]) i,
+     ruvector_index_maintenance(i) m;
+SELECT r.* FROM unnest(ARRAY['ic_hnsw', 'ic_hnsw_keys', 'ic_hnsw_sq8', 'ic_ivf', 'ic_ivf_keys',
+                             'ic_partial', 'ic_expr']::regclass[]) i, ic_report(i) r;
+-- (cosine: ic_hnsw_keys at a large ef_search; L2: ic_ivf probing every list)
+SET enable_seqscan = off;
+SET ruvector.ef_search = 400;
+SET ruvector.probes = 20;
+SELECT count(*) AS same_cosine_answers FROM generate_series(1, 20) q
+WHERE ARRAY(SELECT id FROM ic ORDER BY v <=> ARRAY[sin(q), cos(q), 0]::ruvector LIMIT 5)
+    = ARRAY(SELECT id FROM ic ORDER BY v::real[]::ruvector <=> ARRAY[sin(q), cos(q), 0]::ruvector, id LIMIT 5);
+SELECT count(*) AS same_l2_answers FROM generate_series(1, 20) q
+WHERE ARRAY(SELECT id FROM ic ORDER BY v <-> ARRAY[sin(q), cos(q), 0]::ruvector LIMIT 5)
+    = ARRAY(SELECT id FROM ic ORDER BY v::real[]::ruvector <-> ARRAY[sin(q), cos(q), 0]::ruvector, id LIMIT 5);
+RESET ruvector.probes;
+RESET ruvector.ef_search;
+RESET enable_seqscan;
+
+-- an IVF index whose new rows all went to one list: maintenance recommends REINDEX
+CREATE TABLE ic_skew (id int, v ruvector(2));
+INSERT INTO ic_skew SELECT i, ARRAY[cos(i), sin(i)] FROM generate_series(1, 1000) i;
+CREATE INDEX ic_skew_ivf ON ic_skew USING ruivfflat (v ruvector_l2_ops) WITH (lists = 10);
+SELECT ruvector_index_maintenance('ic_skew_ivf') ->> 'reindex_recommended' AS before_skew;
+INSERT INTO ic_skew SELECT i, ARRAY[1 + i * 1e-6, 0] FROM generate_series(1001, 3000) i;
+SELECT m ->> 'reindex_recommended' AS after_skew, m -> 'advice' ->> 0 AS advice
+FROM ruvector_index_maintenance('ic_skew_ivf') m;
+DROP TABLE ic_skew;
+
+-- maintenance needs what VACUUM needs: owning the table
+CREATE ROLE regress_ruvector_maintainer;
+GRANT SELECT ON ic TO regress_ruvector_maintainer;
+SET ROLE regress_ruvector_maintainer;
+SELECT ruvector_index_maintenance('ic_hnsw');
+RESET ROLE;
+REVOKE SELECT ON ic FROM regress_ruvector_maintainer;
+DROP ROLE regress_ruvector_maintainer;
+SELECT ruvector_index_maintenance('ic_pkey');
+
 DROP TABLE ic, ic_empty;
 DROP FUNCTION ic_report(regclass);

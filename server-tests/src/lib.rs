@@ -34,3 +34,30 @@ pub fn gate(what: &str, measured: f64, min: f64) {
         "{what}: {measured:.4} is below the gate {min}"
     );
 }
+
+/// `ruvector_index_check(index, true)`'s report, asserted healthy: no problems, every row of
+/// the table found. Returns the report (its warnings and counts are the caller's to judge).
+pub fn assert_index_healthy(client: &mut postgres::Client, index: &str) -> serde_json::Value {
+    let text: String = client
+        .query_one(
+            &format!("SELECT ruvector_index_check('{index}', true)::text"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["ok"], true, "{index} is not healthy: {report}");
+    assert_eq!(report["heapallindexed"]["missing"], 0, "{report}");
+    report
+}
+
+/// A pgbench script (one line) that fails its transaction, with the report in the error, when
+/// `ruvector_index_check(index, true)` finds a problem: run beside writers, it shows the
+/// check sees no damage in an index that concurrent inserts, deletes and VACUUM are changing.
+pub fn pgbench_check_script(index: &str) -> String {
+    format!(
+        "DO $$ DECLARE r jsonb := ruvector_index_check('{index}', true); BEGIN \
+         IF NOT (r ->> 'ok')::bool THEN RAISE EXCEPTION 'ruvector_index_check: %', r; END IF; \
+         END $$;\n"
+    )
+}

@@ -8,6 +8,7 @@ use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{copy_rows, glove};
+use ruvector_server_tests::{assert_index_healthy, pgbench_check_script};
 use std::collections::BTreeSet;
 
 /// New rows come from the rest of the GloVe set (`pool`, ids 20000..99999), as a real
@@ -31,8 +32,10 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("vacuum.sql", "VACUUM items;\n"),
 ];
 
-/// Runs pgbench with `scripts` at `weights` on 6 clients for `seconds`; asserts it did work
-/// without a failed transaction or a crashed backend.
+/// Runs pgbench with `scripts` at `weights` on 6 clients for `seconds`, and at weight 1 a
+/// check of the index with `ruvector_index_check` while the others change it (a check that
+/// reports a problem fails its transaction); asserts it did work without a failed
+/// transaction or a crashed backend.
 fn run_pgbench(c: &Cluster, scripts: &[(&str, &str)], weights: &[u32], seconds: u32) {
     let dir = c.dir.join("pgbench");
     std::fs::create_dir_all(&dir).unwrap();
@@ -41,7 +44,12 @@ fn run_pgbench(c: &Cluster, scripts: &[(&str, &str)], weights: &[u32], seconds: 
         .into_iter()
         .map(String::from)
         .collect();
-    for ((name, body), weight) in scripts.iter().zip(weights) {
+    let check = pgbench_check_script("items_idx");
+    let all = scripts
+        .iter()
+        .copied()
+        .chain([("check.sql", check.as_str())]);
+    for ((name, body), weight) in all.zip(weights.iter().chain([&1])) {
         let path = dir.join(name);
         std::fs::write(&path, body).unwrap();
         args.push("-f".into());
@@ -125,6 +133,8 @@ fn pgbench_with_key_column_and_directory_compaction() {
         .unwrap()
         .get(0);
     assert_eq!(stale, 0, "VACUUM left stale key directory entries");
+    let report = assert_index_healthy(&mut client, "items_idx");
+    assert_eq!(report["checked"]["key_directory"]["missing_entries"], 0);
     client
         .batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
         .unwrap();
@@ -186,6 +196,8 @@ fn pgbench_insert_delete_select_vacuum() {
         .batch_execute("DELETE FROM items WHERE id = (SELECT min(id) FROM items)")
         .unwrap();
     client.batch_execute("VACUUM items").unwrap();
+    let report = assert_index_healthy(&mut client, "items_idx");
+    println!("after the concurrent run: {}", report["checked"]);
     let table: BTreeSet<i64> = client
         .query("SELECT id FROM items", &[])
         .unwrap()

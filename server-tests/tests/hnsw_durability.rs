@@ -7,6 +7,7 @@
 use postgres::Client;
 use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
+use ruvector_server_tests::assert_index_healthy;
 use ruvector_server_tests::cluster::{Cluster, CHECKED_PRIMARY};
 use ruvector_server_tests::data::{
     assert_index_scan, copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
@@ -115,6 +116,7 @@ fn kill9_case(name: &str, port: u16, options: &str) {
         through_index, table,
         "index and table disagree after recovery"
     );
+    assert_index_healthy(&mut client, "items_idx");
 
     // Every committed row finds itself.
     client.batch_execute("SET ruvector.ef_search = 64").unwrap();
@@ -191,6 +193,10 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
         ids_through_index(&mut s, "items", "items_idx", ds.queries.row(0)),
         ids_in_table(&mut p, "items")
     );
+    // The replayed index checks clean on the standby (read-only, in recovery), as on the
+    // primary.
+    assert_index_healthy(&mut p, "items_idx");
+    assert_index_healthy(&mut s, "items_idx");
     assert!(
         !standby.log_contains("inconsistent page") && !standby.log_contains("PANIC"),
         "{}",

@@ -8,6 +8,7 @@
 use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::wire::VectorParam;
+use ruvector_server_tests::assert_index_healthy;
 use ruvector_server_tests::cluster::{Cluster, CHECKED_PRIMARY};
 use ruvector_server_tests::data::{
     assert_index_scan, copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
@@ -187,6 +188,7 @@ fn kill9_case(name: &str, port: u16, options: &str, keys: bool) {
         table,
         "index and table disagree after recovery"
     );
+    assert_index_healthy(&mut client, "items_idx");
     if keys {
         let mut table = c.connect("postgres").unwrap();
         check_keys(&mut client, &mut table, ds.queries.row(0));
@@ -257,6 +259,10 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str, keys:
     if keys {
         check_keys(&mut s, &mut p, ds.queries.row(2));
     }
+    // The replayed index checks clean on the standby (read-only, in recovery), as on the
+    // primary.
+    assert_index_healthy(&mut p, "items_idx");
+    assert_index_healthy(&mut s, "items_idx");
     assert!(
         !standby.log_contains("inconsistent page") && !standby.log_contains("PANIC"),
         "{}",

@@ -33,6 +33,8 @@ pub enum SqlState {
     UndefinedTable,
     /// 55000 object_not_in_prerequisite_state
     ObjectNotInPrerequisiteState,
+    /// 25006 read_only_sql_transaction
+    ReadOnlySqlTransaction,
 }
 
 impl SqlState {
@@ -52,6 +54,7 @@ impl SqlState {
             SqlState::InsufficientPrivilege => "42501",
             SqlState::UndefinedTable => "42P01",
             SqlState::ObjectNotInPrerequisiteState => "55000",
+            SqlState::ReadOnlySqlTransaction => "25006",
         }
     }
 }

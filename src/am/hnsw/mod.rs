@@ -24,6 +24,7 @@ pub mod disk;
 pub mod insert;
 pub mod keydir;
 pub mod layout;
+pub mod maintain;
 pub mod options;
 pub mod scan;
 pub mod stats;

@@ -22,16 +22,29 @@ use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
 use crate::graph::Scored;
 use pgrx::pg_sys;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
-struct Vacuum {
-    index: Rel,
-    strategy: BulkRead,
-    /// Elements left without heap rows by this VACUUM.
-    deleting: HashSet<u64, IdHash>,
+/// One VACUUM's (or `ruvector_index_maintenance()`'s, `maintain.rs`) graph work on an index.
+pub(super) struct Vacuum {
+    pub(super) index: Rel,
+    pub(super) strategy: BulkRead,
+    /// Elements left without heap rows by this VACUUM: their links are repaired, then they are
+    /// marked deleted.
+    pub(super) deleting: HashSet<u64, IdHash>,
+    /// Elements already marked deleted that links may still point at (maintenance): those
+    /// links are repaired; the elements are left as they are (their slots may be reused).
+    pub(super) dead_links: HashSet<u64, IdHash>,
+    /// Whether ground-layer lists that are not full are refreshed too (VACUUM, as pgvector;
+    /// not maintenance, which repairs only what points at deleted elements).
+    pub(super) refresh_partial: bool,
     /// Highest live element and the next highest (entry point candidates).
-    highest: Option<(Tid, usize)>,
-    fallback: Option<(Tid, usize)>,
+    pub(super) highest: Option<(Tid, usize)>,
+    pub(super) fallback: Option<(Tid, usize)>,
+    /// Neighbour lists rewritten, unreachable elements linked, elements marked deleted.
+    pub(super) repaired: Cell<u64>,
+    pub(super) relinked: Cell<u64>,
+    pub(super) marked: Cell<u64>,
 }
 
 /// A set of element TIDs as one bit per (block, offset), offsets up to 256 per block (more
@@ -77,7 +90,7 @@ impl ReachedSet {
 }
 
 /// Calls `f(block)` for each element page in chain order; `f` returns the next block.
-fn for_each_page(index: Rel, mut f: impl FnMut(u32) -> u32) {
+pub(super) fn for_each_page(index: Rel, mut f: impl FnMut(u32) -> u32) {
     let mut blk = layout::HEAD_BLKNO;
     let mut chain = crate::am::corrupt::Chain::new(index);
     while blk != pg_sys::InvalidBlockNumber {
@@ -88,15 +101,35 @@ fn for_each_page(index: Rel, mut f: impl FnMut(u32) -> u32) {
 }
 
 impl Vacuum {
+    pub(super) fn new(index: Rel, refresh_partial: bool) -> Vacuum {
+        Vacuum {
+            index,
+            strategy: BulkRead::new(),
+            deleting: HashSet::default(),
+            dead_links: HashSet::default(),
+            refresh_partial,
+            highest: None,
+            fallback: None,
+            repaired: Cell::new(0),
+            relinked: Cell::new(0),
+            marked: Cell::new(0),
+        }
+    }
+
+    /// Counts a live element of `level` at `tid` among the entry point candidates.
+    pub(super) fn candidate(&mut self, tid: Tid, level: usize) {
+        rank(&mut self.highest, &mut self.fallback, tid, level);
+    }
+
     /// After pass 3: the key directory loses the entries of the elements just deleted (and any
     /// other stale ones, `keydir::compact`). The live elements' keys are read in one pass over
     /// the element pages; an entry whose element is not among them (inserted since, or gone)
     /// is judged by reading that element.
-    fn compact_key_directory(&self) {
+    pub(super) fn compact_key_directory(&self) -> u64 {
         let index = self.index;
         let meta = read_meta(index);
         if meta.keys == 0 {
-            return;
+            return 0;
         }
         let keys = key_columns(index, &meta).layout;
         let live = |item: &[u8]| {
@@ -129,7 +162,7 @@ impl Vacuum {
                 return None;
             }
             page.item(t.offset).and_then(live)
-        });
+        })
     }
 
     /// Pass 1.
@@ -141,6 +174,8 @@ impl Vacuum {
     ) {
         let cb = callback.expect("bulk delete callback");
         let (index, strategy) = (self.index, &self.strategy);
+        let (deleting, highest, fallback) =
+            (&mut self.deleting, &mut self.highest, &mut self.fallback);
         for_each_page(index, |blk| {
             let buf = Locked::read_with(index, blk, Mode::Exclusive, strategy);
             let next = buf.page().opaque().next_blkno;
@@ -179,14 +214,10 @@ impl Vacuum {
                     updated = true;
                 }
                 let tid = Tid::new(blk, off);
-                let level = e.level as usize;
                 if keep.is_empty() {
-                    self.deleting.insert(tid.pack());
-                } else if self.highest.is_none_or(|(_, l)| level > l) {
-                    self.fallback = self.highest;
-                    self.highest = Some((tid, level));
-                } else if self.fallback.is_none_or(|(_, l)| level > l) {
-                    self.fallback = Some((tid, level));
+                    deleting.insert(tid.pack());
+                } else {
+                    rank(highest, fallback, tid, e.level as usize);
                 }
             }
             if updated {
@@ -201,14 +232,17 @@ impl Vacuum {
             if !layout::is_neighbor_tuple(item) {
                 return false;
             }
-            if layout::all_neighbor_tids(item).any(|t| self.deleting.contains(&t.pack())) {
+            if layout::all_neighbor_tids(item)
+                .any(|t| self.deleting.contains(&t.pack()) || self.dead_links.contains(&t.pack()))
+            {
                 return true;
             }
             // A ground-layer list that is not full may have lost links to deletions during
             // inserts; refresh it too (pgvector does the same).
-            layout::layer_tids(item, 0, m)
-                .last()
-                .is_some_and(|t| !t.is_valid())
+            self.refresh_partial
+                && layout::layer_tids(item, 0, m)
+                    .last()
+                    .is_some_and(|t| !t.is_valid())
         })
         .unwrap_or(false)
     }
@@ -262,6 +296,7 @@ impl Vacuum {
             }
             wal.commit();
         }
+        self.repaired.set(self.repaired.get() + 1);
         images.insert(element.pack(), value);
         link_back(&mut g, &mut images, element, &layers);
     }
@@ -287,7 +322,7 @@ impl Vacuum {
         let lock = PageLock::exclusive(index, UPDATE_LOCK);
         let meta = read_meta(index);
         if let Some((entry, level)) = meta.entry() {
-            if self.deleting.contains(&entry.pack()) {
+            if self.deleting.contains(&entry.pack()) || self.dead_links.contains(&entry.pack()) {
                 update_meta(index, |mm| mm.set_entry(highest));
             } else {
                 self.repair_if_needed(&meta, entry, level, highest);
@@ -322,7 +357,7 @@ impl Vacuum {
     }
 
     /// Pass 2.
-    fn repair_graph(&self) {
+    pub(super) fn repair_graph(&self) {
         let index = self.index;
         // Inserts before this point may have linked to elements being deleted; later ones won't.
         PageLock::wait_exclusive(index, UPDATE_LOCK);
@@ -384,7 +419,7 @@ impl Vacuum {
     /// neighbour tuples marks what is reachable (a bitmap over block × offset); each live
     /// element left out gets a link from the nearest reachable element a search finds for it,
     /// which also brings in whatever it links to.
-    fn ensure_reachable(&self) {
+    pub(super) fn ensure_reachable(&self) {
         let index = self.index;
         let meta = read_meta(index);
         let Some((entry, _)) = meta.entry() else {
@@ -451,6 +486,7 @@ impl Vacuum {
                 .unwrap_or_default();
             images.insert(tid.pack(), value);
             ensure_in_link(&mut g, &mut images, tid, &hosts);
+            self.relinked.set(self.relinked.get() + 1);
             drop(g);
             drop(lock);
             self.mark_reachable(&meta, tid, &mut reached);
@@ -499,7 +535,7 @@ impl Vacuum {
     }
 
     /// Pass 3.
-    fn mark_deleted(&self) {
+    pub(super) fn mark_deleted(&self) {
         let index = self.index;
         // Wait for inserts and scans that started before the repair: they may still hold
         // addresses of the elements about to be deleted.
@@ -529,6 +565,7 @@ impl Vacuum {
                     if !self.deleting.contains(&Tid::new(blk, off).pack()) {
                         continue;
                     }
+                    self.marked.set(self.marked.get() + 1);
                     if e.neighbors.block == blk {
                         let version = bump_version(item);
                         mark_element(item);
@@ -573,6 +610,22 @@ impl Vacuum {
     }
 }
 
+/// Ranks a live element of `level` at `tid` among the entry point candidates: the highest
+/// and the next highest.
+fn rank(
+    highest: &mut Option<(Tid, usize)>,
+    fallback: &mut Option<(Tid, usize)>,
+    tid: Tid,
+    level: usize,
+) {
+    if highest.is_none_or(|(_, l)| level > l) {
+        *fallback = *highest;
+        *highest = Some((tid, level));
+    } else if fallback.is_none_or(|(_, l)| level > l) {
+        *fallback = Some((tid, level));
+    }
+}
+
 /// Bumps an element's version (1..=15, as pgvector) and returns it.
 fn bump_version(item: &mut [u8]) -> u8 {
     let v = if item[3] >= 15 { 1 } else { item[3] + 1 };
@@ -606,13 +659,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let stats = new_stats(stats);
     let index = Rel::from_raw((*info).index);
     crate::am::corrupt::guard(index, || {
-        let mut v = Vacuum {
-            index,
-            strategy: BulkRead::new(),
-            deleting: HashSet::default(),
-            highest: None,
-            fallback: None,
-        };
+        let mut v = Vacuum::new(index, true);
         v.remove_heap_tids(stats, callback, callback_state);
         if !v.deleting.is_empty() {
             v.repair_graph();

@@ -22,6 +22,7 @@ pub mod cost;
 pub mod insert;
 pub mod layout;
 pub mod lists;
+pub mod maintain;
 pub mod options;
 pub mod scan;
 pub mod stats;

@@ -13,7 +13,7 @@ use pgrx::pg_sys;
 
 /// Bytes of a data tuple of this index (every type with an IVF operator class has a fixed size
 /// per column).
-fn data_tuple_len(meta: &layout::MetaPage) -> usize {
+pub(super) fn data_tuple_len(meta: &layout::MetaPage) -> usize {
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
     let value = match meta.codebook.quantization().code_len(dims) {

@@ -1,0 +1,65 @@
+//! `ruvector_index_maintenance()` for a `ruivfflat` index: every list's insert hint moves to
+//! the first page of its chain with room for a row (as VACUUM leaves it; a list VACUUM has not
+//! visited since rows were deleted keeps a hint past free space), and the list sizes are
+//! measured against what k-means leaves: REINDEX is recommended when the lists' layout no
+//! longer fits the data (`crate::ivf::layout_hint`: a list far larger than the average —
+//! inserts drifting away from the centres trained at build — or a list count far from
+//! √rows). Inserts and scans go on meanwhile; each hint change is one WAL-logged update of
+//! the list tuple.
+
+use super::layout::{self, ListHeader, Tid};
+use super::lists::{for_each_list, read_meta, update_list};
+use super::vacuum::data_tuple_len;
+use crate::am::page::{maxalign, BulkRead, Locked, Mode, Rel};
+use serde_json::{json, Value};
+
+/// Maintains a ruivfflat index; returns what it did, as JSON.
+pub fn maintain(index: Rel) -> Value {
+    let meta = read_meta(index);
+    let room = maxalign(data_tuple_len(&meta)) + 4;
+    let mut lists: Vec<(Tid, ListHeader)> = Vec::with_capacity(meta.lists as usize);
+    for_each_list(index, &meta, |loc, header, _| lists.push((loc, header)));
+    let strategy = BulkRead::new();
+    let mut sizes = Vec::with_capacity(lists.len());
+    let mut hints_moved = 0u64;
+    for (loc, header) in &lists {
+        let mut blk = header.start;
+        let mut first_with_room = None;
+        let mut rows = 0u64;
+        let mut chain = crate::am::corrupt::Chain::new(index);
+        while blk != layout::INVALID_BLOCK {
+            chain.step(blk);
+            crate::am::vacuum::delay_point();
+            let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+            let page = buf.page();
+            rows += (1..=page.max_offset())
+                .filter(|o| page.item(*o).is_some())
+                .count() as u64;
+            if first_with_room.is_none() && page.free_space() >= room {
+                first_with_room = Some(blk);
+            }
+            blk = page.opaque().next_blkno;
+        }
+        sizes.push(rows);
+        if let Some(b) = first_with_room {
+            let mut moved = false;
+            update_list(index, *loc, |h| {
+                moved = h.insert != b && h.start != layout::INVALID_BLOCK;
+                moved.then_some(ListHeader { insert: b, ..h })
+            });
+            hints_moved += moved as u64;
+        }
+    }
+    let rows: u64 = sizes.iter().sum();
+    let advice = crate::ivf::layout_hint(lists.len(), &sizes);
+    json!({
+        "access_method": "ruivfflat",
+        "lists": lists.len(),
+        "tuples": rows,
+        "tuples_per_list_max": sizes.iter().max().copied().unwrap_or(0),
+        "tuples_per_list_avg": if sizes.is_empty() { 0.0 } else { rows as f64 / sizes.len() as f64 },
+        "insert_hints_moved": hints_moved,
+        "reindex_recommended": advice.is_some(),
+        "advice": advice.into_iter().collect::<Vec<_>>(),
+    })
+}
