@@ -32,10 +32,10 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("vacuum.sql", "VACUUM items;\n"),
 ];
 
-/// Runs pgbench with `scripts` at `weights` on 6 clients for `seconds`, and at weight 1 a
+/// Runs pgbench with `scripts` at `weights` on 6 clients for `seconds`, and at weight 1 each a
 /// check of the index with `ruvector_index_check` while the others change it (a check that
-/// reports a problem fails its transaction); asserts it did work without a failed
-/// transaction or a crashed backend.
+/// reports a problem fails its transaction) and `ruvector_index_maintenance`; asserts it did
+/// work without a failed transaction or a crashed backend.
 fn run_pgbench(c: &Cluster, scripts: &[(&str, &str)], weights: &[u32], seconds: u32) {
     let dir = c.dir.join("pgbench");
     std::fs::create_dir_all(&dir).unwrap();
@@ -45,11 +45,12 @@ fn run_pgbench(c: &Cluster, scripts: &[(&str, &str)], weights: &[u32], seconds: 
         .map(String::from)
         .collect();
     let check = pgbench_check_script("items_idx");
+    let maintain = "SELECT ruvector_index_maintenance('items_idx');\n";
     let all = scripts
         .iter()
         .copied()
-        .chain([("check.sql", check.as_str())]);
-    for ((name, body), weight) in all.zip(weights.iter().chain([&1])) {
+        .chain([("check.sql", check.as_str()), ("maintain.sql", maintain)]);
+    for ((name, body), weight) in all.zip(weights.iter().chain([&1, &1])) {
         let path = dir.join(name);
         std::fs::write(&path, body).unwrap();
         args.push("-f".into());

@@ -242,7 +242,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 layout::PAGE_ELEMENT if layout::is_neighbor_tuple(item) => {
                     let count = u16::from_ne_bytes([item[2], item[3]]);
                     if item.len() < layout::neighbor_tuple_size(0, 0) + count as usize * 6
-                        || count as usize % m != 0
+                        || !(count as usize).is_multiple_of(m)
                         || (count as usize) < 2 * m
                     {
                         f.at(
@@ -520,7 +520,8 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             None,
             format!(
                 "{rowless} elements have no heap rows but are not deleted (a VACUUM is running, \
-                 or one was cancelled: ruvector_index_maintenance() deletes them)"
+                 or one was cancelled: the next VACUUM or ruvector_index_maintenance() deletes \
+                 them)"
             ),
         );
     }
@@ -655,7 +656,7 @@ fn reach(
             continue;
         }
         expanded += 1;
-        if expanded % 1024 == 0 {
+        if expanded.is_multiple_of(1024) {
             pgrx::check_for_interrupts!();
         }
         out.clear();

@@ -1,13 +1,13 @@
 //! `ruvector_index_maintenance()` for a `ruhnsw` index: VACUUM's graph repair (`vacuum.rs`),
-//! on demand, for what VACUUM does not see. VACUUM repairs links to the elements *it* leaves
-//! without heap rows; maintenance looks at the whole index:
+//! on demand, over the whole index rather than the rows one VACUUM removed:
 //!
 //! * elements left without heap rows but not marked deleted (a VACUUM cancelled between its
-//!   first and third passes: the next VACUUM finds no heap TID of theirs to remove, so they
-//!   would stay, searched through and never returned) get their links repaired and are
-//!   marked deleted, their slots reusable;
-//! * links to elements already marked deleted (left by a VACUUM interrupted in its second
-//!   pass) are repaired — each such list gets a fresh search, as VACUUM repairs;
+//!   first and third passes: searches walk through them, never return them, until the next
+//!   VACUUM finishes them) get their links repaired and are marked deleted, their slots
+//!   reusable;
+//! * links to elements already marked deleted (VACUUM repairs them all before it marks, so
+//!   only damage leaves some; `ruvector_index_check` counts them) are repaired — each such
+//!   list gets a fresh search, as VACUUM repairs;
 //! * live elements no search reaches from the entry point are linked from the nearest
 //!   reachable elements (`Vacuum::ensure_reachable`);
 //! * the key directory loses entries of deleted elements (`keydir::compact`);

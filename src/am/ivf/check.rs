@@ -139,7 +139,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     for (i, (at, h)) in lists.iter().enumerate() {
         let mut blk = h.start;
         let mut last = InvalidBlockNumber;
-        let mut hint_seen = h.insert == InvalidBlockNumber;
+        // A hint to a page added since the check began is not looked at.
+        let mut hint_seen =
+            h.insert == InvalidBlockNumber || (h.insert >= nblocks && h.insert < index.blocks());
         while blk != InvalidBlockNumber {
             pgrx::check_for_interrupts!();
             if blk >= nblocks {

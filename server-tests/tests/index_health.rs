@@ -1,0 +1,159 @@
+//! `ruvector_index_check` and `ruvector_index_maintenance` on a state an interrupted VACUUM
+//! leaves: a ruhnsw VACUUM cancelled (`statement_timeout`) after its first pass has taken the
+//! dead rows' heap TIDs out of their elements and before its third marks them deleted. Those
+//! elements have no rows and are not deleted; searches walk through them until the next VACUUM
+//! finishes them. The check reports them as a warning (not damage: the index answers
+//! correctly), maintenance finishes them at once — repairs the links to them, marks them
+//! deleted — and afterwards the index checks clean, holds exactly the table's rows, reuses
+//! their slots, and VACUUM goes on as before.
+
+use postgres::Client;
+use ruvector_bench::dataset::Metric;
+use ruvector_bench::wire::VectorParam;
+use ruvector_server_tests::assert_index_healthy;
+use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::data::{copy_rows, create_table, glove};
+use std::collections::BTreeSet;
+
+fn ids_in_table(client: &mut Client) -> BTreeSet<i32> {
+    client
+        .query("SELECT id FROM items", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Every row the index reaches (iterative scan over the whole graph).
+fn ids_through_index(client: &mut Client, query: &[f32]) -> BTreeSet<i32> {
+    client
+        .batch_execute(
+            "SET enable_seqscan = off; SET ruvector.hnsw_iterative_scan = relaxed_order;
+             SET ruvector.hnsw_max_scan_tuples = 100000000; SET work_mem = '256MB'",
+        )
+        .unwrap();
+    let ids = client
+        .query(
+            "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 100000000",
+            &[&VectorParam(query)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    client
+        .batch_execute(
+            "RESET enable_seqscan; RESET ruvector.hnsw_iterative_scan;
+             RESET ruvector.hnsw_max_scan_tuples; RESET work_mem",
+        )
+        .unwrap();
+    ids
+}
+
+fn report(client: &mut Client, sql: &str) -> serde_json::Value {
+    let text: String = client.query_one(sql, &[]).unwrap().get(0);
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn maintenance_finishes_a_cancelled_vacuum() {
+    let ds = glove(Metric::Cosine);
+    let c = Cluster::new("health", 5581, &["autovacuum = off"]).unwrap();
+    let mut client = c.with_extension().unwrap();
+    create_table(&mut client, "items", ds.base.dim).unwrap();
+    copy_rows(&mut client, "items", &ds, 0..20_000).unwrap();
+    client
+        .batch_execute(
+            "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops);
+             DELETE FROM items WHERE id % 4 = 0",
+        )
+        .unwrap();
+    assert_index_healthy(&mut client, "items_idx");
+
+    // Cancel VACUUM ever later until one stops between its first and third index passes (the
+    // second, repairing the graph with a search per damaged list, takes seconds; the heap
+    // scan and the first pass, milliseconds).
+    let mut rowless = 0;
+    for timeout_ms in [20, 40, 80, 160, 320, 640, 1280] {
+        client
+            .batch_execute(&format!("SET statement_timeout = {timeout_ms}"))
+            .unwrap();
+        let cancelled = match client.batch_execute("VACUUM items") {
+            Ok(()) => false,
+            Err(e) => {
+                assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e}");
+                true
+            }
+        };
+        client.batch_execute("RESET statement_timeout").unwrap();
+        let r = report(
+            &mut client,
+            "SELECT ruvector_index_check('items_idx', true)::text",
+        );
+        assert_eq!(r["ok"], true, "{r}");
+        rowless = r["checked"]["elements_without_rows"].as_u64().unwrap();
+        println!(
+            "VACUUM cancelled after {timeout_ms} ms: {cancelled}; elements without rows: {rowless}"
+        );
+        if rowless > 0 {
+            let warnings = r["warnings"].to_string();
+            assert!(warnings.contains("ruvector_index_maintenance"), "{r}");
+            break;
+        }
+        assert!(
+            cancelled,
+            "VACUUM finished before any timeout caught it mid-way"
+        );
+    }
+    assert!(rowless > 0, "no timeout stopped VACUUM between its passes");
+
+    // Maintenance finishes them.
+    let m = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('items_idx')::text",
+    );
+    println!("maintenance: {m}");
+    assert_eq!(m["stranded_elements_found"], rowless, "{m}");
+    assert_eq!(m["stranded_elements_deleted"], rowless, "{m}");
+    let r = assert_index_healthy(&mut client, "items_idx");
+    assert_eq!(r["checked"]["elements_without_rows"], 0, "{r}");
+    assert_eq!(r["warning_count"], 0, "{r}");
+    assert_eq!(
+        ids_through_index(&mut client, ds.queries.row(0)),
+        ids_in_table(&mut client),
+        "index and table disagree after maintenance"
+    );
+
+    // The freed slots are reused by inserts (the index does not grow), and a second run of
+    // maintenance finds nothing to do.
+    let size = |client: &mut Client| -> i64 {
+        client
+            .query_one("SELECT pg_relation_size('items_idx')", &[])
+            .unwrap()
+            .get(0)
+    };
+    let before = size(&mut client);
+    client
+        .batch_execute("INSERT INTO items SELECT id + 100000, embedding FROM items WHERE id < 2000")
+        .unwrap();
+    assert_eq!(
+        size(&mut client),
+        before,
+        "inserts did not reuse the freed slots"
+    );
+    let m = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('items_idx')::text",
+    );
+    assert_eq!(m["stranded_elements_found"], 0, "{m}");
+    assert_eq!(m["neighbor_lists_repaired"], 0, "{m}");
+    // VACUUM removes the dead rows the cancelled one left in the table; nothing is left for
+    // the index to delete.
+    client.batch_execute("VACUUM items").unwrap();
+    let r = assert_index_healthy(&mut client, "items_idx");
+    assert_eq!(r["warning_count"], 0, "{r}");
+    assert_eq!(
+        ids_through_index(&mut client, ds.queries.row(1)),
+        ids_in_table(&mut client)
+    );
+}
