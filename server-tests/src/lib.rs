@@ -61,3 +61,56 @@ pub fn pgbench_check_script(index: &str) -> String {
          END $$;\n"
     )
 }
+
+/// Runs pgbench on cluster `c` with `scripts` (file name, body, weight) on `clients` clients
+/// for `seconds`, plus, at weight 1 each, a check of `index` with `ruvector_index_check` (a
+/// check that reports a problem fails its transaction: the check must see no damage in an
+/// index the other clients are changing) and `ruvector_index_maintenance`. Asserts pgbench did
+/// work, without a failed transaction or a crashed backend; returns its report.
+pub fn pgbench_mix(
+    c: &cluster::Cluster,
+    index: &str,
+    scripts: &[(&str, &str, u32)],
+    clients: u32,
+    seconds: u32,
+) -> String {
+    let dir = c.dir.join("pgbench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (clients, seconds) = (clients.to_string(), seconds.to_string());
+    let mut args: Vec<String> = ["-n", "-c", &clients, "-j", "2", "-T", &seconds]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let check = pgbench_check_script(index);
+    let maintain = format!("SELECT ruvector_index_maintenance('{index}');\n");
+    let all = scripts.iter().copied().chain([
+        ("check.sql", check.as_str(), 1),
+        ("maintain.sql", &maintain, 1),
+    ]);
+    for (name, body, weight) in all {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        args.push("-f".into());
+        args.push(format!("{}@{weight}", path.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = c.pgbench("postgres", &args).unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{report}");
+    let processed = report
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .expect("pgbench report");
+    assert!(processed > 100, "pgbench did almost nothing: {report}");
+    assert!(
+        report.contains("number of failed transactions: 0"),
+        "pgbench saw failures: {report}"
+    );
+    assert!(
+        !c.log_contains("PANIC") && !c.log_contains("server process"),
+        "{}",
+        c.log_tail()
+    );
+    report
+}

@@ -8,7 +8,7 @@ use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{copy_rows, glove};
-use ruvector_server_tests::{assert_index_healthy, pgbench_check_script};
+use ruvector_server_tests::{assert_index_healthy, pgbench_mix};
 use std::collections::BTreeSet;
 
 /// New rows come from the rest of the GloVe set (`pool`, ids 20000..99999), as a real
@@ -32,49 +32,15 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("vacuum.sql", "VACUUM items;\n"),
 ];
 
-/// Runs pgbench with `scripts` at `weights` on 6 clients for `seconds`, and at weight 1 each a
-/// check of the index with `ruvector_index_check` while the others change it (a check that
-/// reports a problem fails its transaction) and `ruvector_index_maintenance`; asserts it did
-/// work without a failed transaction or a crashed backend.
+/// Runs the pgbench mix (`pgbench_mix`: with the index checked and maintained meanwhile) of
+/// `scripts` at `weights` on 6 clients for `seconds`.
 fn run_pgbench(c: &Cluster, scripts: &[(&str, &str)], weights: &[u32], seconds: u32) {
-    let dir = c.dir.join("pgbench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let seconds = seconds.to_string();
-    let mut args: Vec<String> = vec!["-n", "-c", "6", "-j", "2", "-T", &seconds]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let check = pgbench_check_script("items_idx");
-    let maintain = "SELECT ruvector_index_maintenance('items_idx');\n";
-    let all = scripts
+    let weighted: Vec<(&str, &str, u32)> = scripts
         .iter()
-        .copied()
-        .chain([("check.sql", check.as_str()), ("maintain.sql", maintain)]);
-    for ((name, body), weight) in all.zip(weights.iter().chain([&1, &1])) {
-        let path = dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        args.push("-f".into());
-        args.push(format!("{}@{weight}", path.display()));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = c.pgbench("postgres", &args).unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}");
-    let processed = report
-        .lines()
-        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .expect("pgbench report");
-    assert!(processed > 100, "pgbench did almost nothing: {report}");
-    assert!(
-        report.contains("number of failed transactions: 0"),
-        "pgbench saw failures: {report}"
-    );
-    assert!(
-        !c.log_contains("PANIC") && !c.log_contains("server process"),
-        "{}",
-        c.log_tail()
-    );
+        .zip(weights)
+        .map(|(&(name, body), &w)| (name, body, w))
+        .collect();
+    pgbench_mix(c, "items_idx", &weighted, 6, seconds);
 }
 
 /// The same mix on an index with a key column, its filtered queries answered from the key
