@@ -485,11 +485,19 @@ pub fn is_neighbor_tuple(b: &[u8]) -> bool {
     b.len() >= NEIGHBOR_HEADER && b[0] == NEIGHBOR_TUPLE
 }
 
+/// Slots a neighbour tuple holds: its count, bounded by its length (a damaged count reads no
+/// further than the tuple). `b` must be a neighbour tuple ([`is_neighbor_tuple`]).
+#[inline]
+fn slot_count(b: &[u8]) -> usize {
+    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    count.min(b.len().saturating_sub(NEIGHBOR_HEADER) / TID_SIZE)
+}
+
 /// Appends layer `level`'s valid neighbours from a neighbour tuple to `out` (no allocation).
 #[inline]
 pub fn read_layer(b: &[u8], level: usize, m: usize, out: &mut Vec<u64>) {
     let (start, cap) = layer_slots(level, m);
-    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    let count = slot_count(b);
     let end = (start + cap).min(count);
     for i in start..end {
         let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
@@ -502,15 +510,17 @@ pub fn read_layer(b: &[u8], level: usize, m: usize, out: &mut Vec<u64>) {
 /// Layer `level`'s slots of a neighbour tuple (valid or not).
 pub fn layer_tids(b: &[u8], level: usize, m: usize) -> Vec<Tid> {
     let (start, cap) = layer_slots(level, m);
-    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    let count = slot_count(b);
     (start..(start + cap).min(count))
         .map(|i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
         .collect()
 }
 
-/// Overwrites layer `level`'s slots (padding with invalid TIDs).
+/// Overwrites layer `level`'s slots (padding with invalid TIDs), as far as the tuple holds
+/// them.
 pub fn set_layer_tids(b: &mut [u8], level: usize, m: usize, tids: &[Tid]) {
     let (start, cap) = layer_slots(level, m);
+    let cap = cap.min(slot_count(b).saturating_sub(start));
     for i in 0..cap {
         let t = tids.get(i).copied().unwrap_or(Tid::INVALID);
         t.write(&mut b[NEIGHBOR_HEADER + (start + i) * TID_SIZE..]);
@@ -519,7 +529,7 @@ pub fn set_layer_tids(b: &mut [u8], level: usize, m: usize, tids: &[Tid]) {
 
 /// Every valid TID in a neighbour tuple, all layers.
 pub fn all_neighbor_tids(b: &[u8]) -> impl Iterator<Item = Tid> + '_ {
-    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
+    let count = slot_count(b);
     (0..count)
         .map(move |i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
         .filter(|t| t.is_valid())

@@ -117,7 +117,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             if let Some(p) = image_problem(kind, dims, layout::image(item)) {
                 f.at(blk, off, format!("list centre: {p}"));
             }
-            lists.push((Tid::new(blk, off), layout::list_header(item)));
+            let Some(header) = layout::list_header(item) else {
+                continue; // shorter than its header: reported above
+            };
+            lists.push((Tid::new(blk, off), header));
         }
         blk = page.opaque().next_blkno;
     }

@@ -95,14 +95,20 @@ pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
 fn list_insert_block(index: Rel, loc: Tid) -> u32 {
     let buf = Locked::read(index, loc.block, Mode::Share);
     let item = buf.page().item(loc.offset).unwrap_or_else(|| add_failed());
-    layout::list_header(item).insert
+    header_of(item).insert
+}
+
+/// A list tuple's header (the corruption error for a tuple too short to hold one).
+fn header_of(item: &[u8]) -> ListHeader {
+    layout::list_header(item)
+        .unwrap_or_else(|| crate::am::corrupt::damaged("A list tuple is too short."))
 }
 
 /// Gives an empty list its first page holding `tuple`; false if the list has a page already.
 fn start_list(index: Rel, loc: Tid, tuple: &[u8]) -> bool {
     let list = Locked::read(index, loc.block, Mode::Exclusive);
     let item = list.page().item(loc.offset).unwrap_or_else(|| add_failed());
-    if layout::list_header(item).start != layout::INVALID_BLOCK {
+    if header_of(item).start != layout::INVALID_BLOCK {
         return false;
     }
     let new = Locked::extend(index);

@@ -176,11 +176,13 @@ pub fn encode_list(header: ListHeader, centre: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn list_header(item: &[u8]) -> ListHeader {
-    ListHeader {
-        start: u32::from_ne_bytes(item[0..4].try_into().expect("4 bytes")),
-        insert: u32::from_ne_bytes(item[4..8].try_into().expect("4 bytes")),
-    }
+/// A list tuple's header; `None` for an item too short to be a list tuple (damaged).
+pub fn list_header(item: &[u8]) -> Option<ListHeader> {
+    let word = |i: usize| Some(u32::from_ne_bytes(item.get(i..i + 4)?.try_into().ok()?));
+    Some(ListHeader {
+        start: word(0)?,
+        insert: word(4)?,
+    })
 }
 
 /// Writes a list header into an existing list tuple.
@@ -209,12 +211,15 @@ pub fn encode_data(heap: Tid, keys: &[u8], value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A data tuple's heap TID (invalid for an item too short to hold one: a damaged tuple, whose
+/// TID the scan's heap bound then refuses).
 pub fn data_heap_tid(item: &[u8]) -> Tid {
-    Tid::read(&item[0..6])
+    item.get(0..6).map_or(Tid::INVALID, Tid::read)
 }
 
 fn data_key_len(item: &[u8]) -> usize {
-    u16::from_ne_bytes([item[6], item[7]]) as usize
+    item.get(6..8)
+        .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]) as usize)
 }
 
 /// The key blob of a data tuple (empty without key columns, or if the tuple is too short to
@@ -230,9 +235,9 @@ pub fn data_image(item: &[u8]) -> &[u8] {
         .unwrap_or(&[])
 }
 
-/// The centre image of a list tuple.
+/// The centre image of a list tuple (empty for an item too short to hold one).
 pub fn image(item: &[u8]) -> &[u8] {
-    &item[TUPLE_HEADER..]
+    item.get(TUPLE_HEADER..).unwrap_or(&[])
 }
 
 /// Space a tuple of `len` bytes takes on a page, line pointer included.

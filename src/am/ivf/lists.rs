@@ -33,8 +33,12 @@ pub fn key_columns(rel: Rel, meta: &MetaPage) -> crate::am::keys::KeyColumns {
         .unwrap_or_else(|| raise_meta_error(rel, "ruivfflat", layout::VERSIONS, MetaError::Damaged))
 }
 
-/// Calls `f(location, header, centre image)` for every list, in list order.
+/// Calls `f(location, header, centre image)` for every list, in list order. A list tuple too
+/// short for its header, or whose centre is not an image of the index's type and dimensions,
+/// is the corruption error (a distance to it would read past it).
 pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeader, &[u8])) {
+    let kind = meta.metric().expect("validated meta page").kind();
+    let centre_len = crate::am::value::image_len(kind, meta.dimensions as usize);
     let mut blk = meta.list_head;
     let mut chain = crate::am::corrupt::Chain::new(rel);
     while blk != pg_sys::InvalidBlockNumber {
@@ -46,11 +50,21 @@ pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeade
         }
         for off in 1..=page.max_offset() {
             if let Some(item) = page.item(off) {
-                f(
-                    Tid::new(blk, off),
-                    layout::list_header(item),
-                    layout::image(item),
-                );
+                let centre = layout::image(item);
+                match layout::list_header(item) {
+                    Some(h) if centre_len.is_none_or(|n| n == centre.len()) => {
+                        f(Tid::new(blk, off), h, centre)
+                    }
+                    _ => crate::am::corrupt::corrupted(
+                        rel,
+                        format!(
+                            "List tuple ({blk},{off}) of {} bytes does not hold a list header \
+                             and a centre of {} bytes.",
+                            item.len(),
+                            centre_len.unwrap_or(0)
+                        ),
+                    ),
+                }
             }
         }
         blk = page.opaque().next_blkno;
@@ -76,7 +90,7 @@ pub fn nearest_list(rel: Rel, meta: &MetaPage, metric: Metric, image: &[u8]) -> 
 pub fn update_list(rel: Rel, loc: Tid, f: impl FnOnce(ListHeader) -> Option<ListHeader>) {
     let buf = Locked::read(rel, loc.block, Mode::Exclusive);
     let current = match buf.page().item(loc.offset) {
-        Some(item) => layout::list_header(item),
+        Some(item) => layout::list_header(item).unwrap_or_else(|| invalid_meta()),
         None => invalid_meta(),
     };
     if let Some(new) = f(current) {

@@ -50,6 +50,9 @@ struct Search {
     probes: usize,
     max_probes: usize,
     iterative: bool,
+    /// Bytes of every data tuple of this index (fixed-size types: a tuple of another length is
+    /// damaged, and its distance would read past it).
+    tuple_len: usize,
     /// (distance, packed heap TID) of the rows of the probed lists not returned yet, sorted up
     /// to `sorted`; `next` is the next to return.
     rows: Vec<(f32, u64)>,
@@ -166,6 +169,7 @@ impl Search {
                 probes,
                 max_probes,
                 iterative,
+                tuple_len: super::vacuum::data_tuple_len(&meta),
                 rows: Vec::new(),
                 sorted: 0,
                 next: 0,
@@ -202,6 +206,13 @@ impl Search {
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };
+                    if item.len() != self.tuple_len {
+                        crate::am::corrupt::damaged(format!(
+                            "Data tuple ({blk},{off}) has {} bytes, {} expected.",
+                            item.len(),
+                            self.tuple_len
+                        ));
+                    }
                     if let Some(f) = &self.filter {
                         if !f.matches(layout::data_keys(item)) {
                             continue;
