@@ -4,8 +4,9 @@
 #   1. toolchain: scripts/setup.sh --pgvector (apt packages, PostgreSQL 18 built once from
 #      Debian's source package, pgvector built into every major, the pinned Python clients,
 #      cargo-pgrx, cargo pgrx init);
-#   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests and the
-#      in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
+#   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests, the fuzz
+#      targets' seed corpus replayed with random and mutated inputs (tests/fuzz_corpus.rs), and
+#      the in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
 #   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
 #      with apt-get into Debian's PostgreSQL (the files `cargo pgrx` installed removed first),
 #      the tarball into the source-built one — then CREATE EXTENSION and a kNN query;

@@ -53,11 +53,17 @@ impl Arena {
     }
 }
 
-/// Bytes a node of `level` costs in the graph besides its value (links at their maximum sizes),
-/// for `maintenance_work_mem` accounting.
+/// Bytes a node of `level` costs in the graph besides its value, for `maintenance_work_mem`
+/// accounting: its entry in the node table, one lock and list per layer, each list's
+/// allocation at its exact size (`Links` holds `max + 1` entries) and the allocator's header
+/// of every allocation.
 pub fn node_overhead(params: &Params, level: usize) -> usize {
+    const ALLOCATION: usize = 16;
     let links: usize = (0..=level).map(|l| params.max_neighbors(l) + 1).sum();
-    64 + 32 * (level + 1) + links * std::mem::size_of::<Scored<u32>>()
+    std::mem::size_of::<Node>()
+        + ALLOCATION
+        + (level + 1) * (std::mem::size_of::<Mutex<Links<u32>>>() + ALLOCATION)
+        + links * std::mem::size_of::<Link<u32>>()
 }
 
 struct Node {
@@ -246,7 +252,8 @@ impl MemoryGraph {
         for (lc, links) in chosen {
             *self.nodes[id as usize].links[lc]
                 .lock()
-                .expect("graph lock poisoned") = Links::from_selection(links);
+                .expect("graph lock poisoned") =
+                Links::from_selection(links, self.params.max_neighbors(lc));
         }
         for (lc, links) in &reverse {
             for n in links {

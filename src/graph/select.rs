@@ -28,11 +28,23 @@ pub struct Links<Id> {
 }
 
 impl<Id: Copy + Ord> Links<Id> {
-    /// A list chosen by [`select_neighbors_flagged`].
-    pub fn from_selection(items: Vec<Link<Id>>) -> Links<Id> {
+    /// A list chosen by [`select_neighbors_flagged`], for a layer of at most `max` neighbours.
+    pub fn from_selection(items: Vec<Link<Id>>, max: usize) -> Links<Id> {
+        let mut exact = Vec::with_capacity(max.max(items.len()) + 1);
+        exact.extend_from_slice(&items);
         Links {
-            items,
+            items: exact,
             decided: true,
+        }
+    }
+
+    /// Makes room for `max + 1` entries, exactly: a list briefly holds one more than `max`
+    /// before it is pruned, and a vector left to grow by doubling would hold twice that — the
+    /// difference, times every node, is what a build's `maintenance_work_mem` accounting
+    /// (`memory::node_overhead`) would not see.
+    fn room(&mut self, max: usize) {
+        if self.items.capacity() < max + 1 {
+            self.items.reserve_exact(max + 1 - self.items.len());
         }
     }
 
@@ -64,6 +76,7 @@ impl<Id: Copy + Ord> Links<Id> {
         if self.contains(new.id) {
             return false;
         }
+        self.room(max);
         let pos = self.items.partition_point(|l| l.scored < new);
         if self.items.len() < max {
             // Room left: no pruning, so flags are not needed until the list is full.
@@ -142,6 +155,7 @@ impl<Id: Copy + Ord> Links<Id> {
         if self.contains(new.id) {
             return None;
         }
+        self.room(max);
         let pos = self.items.partition_point(|l| l.scored < new);
         self.items.insert(
             pos,

@@ -39,6 +39,13 @@ pub fn max_level(m: usize) -> usize {
     ((layout::MAX_ITEM - 4) / 6 / m).saturating_sub(2).min(63)
 }
 
+/// Bytes a row costs while the graph is written besides the graph itself (`write_index`: the
+/// row's element and its heap TIDs, the duplicate grouping's table, the element's planned
+/// place and its entry in the node-to-element map). Measured (`scripts/build_memory.py`): the
+/// peak private memory of a serial build of glove-100k (50-d, m 16) at `maintenance_work_mem`
+/// 64MB came to 80 MB before this was counted, 63 MB after (16MB: 16 MB).
+const WRITE_PER_ROW: usize = 200;
+
 /// Rows collected before the graph is written.
 struct BuildState {
     index: Rel,
@@ -127,8 +134,12 @@ impl BuildState {
             return;
         }
         let level = self.levels.next_level();
-        let cost =
-            image.len().div_ceil(8) * 8 + 16 + node_overhead(&self.params, level) + 8 + keys.len();
+        let cost = image.len().div_ceil(8) * 8
+            + 16
+            + node_overhead(&self.params, level)
+            + 8
+            + keys.len()
+            + WRITE_PER_ROW;
         if self.memory_used + cost > self.memory_limit && !self.graph.is_empty() {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
