@@ -15,8 +15,11 @@ use ruvector::kernels::metric::ValueKind;
 use ruvector::quant::Codebook;
 use std::ffi::CString;
 
+/// A target body.
+pub type Target = fn(&[u8]);
+
 /// The targets by name (the corpus directories' names).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("text", text),
     ("binary", binary),
     ("hnsw_tuples", hnsw_tuples),

@@ -821,5 +821,12 @@ mod tests {
         set_layer_tids(&mut b2, 1, m, &[Tid::new(6, 6), Tid::new(7, 7)]);
         assert_eq!(layer_tids(&b2, 1, m), vec![Tid::new(6, 6), Tid::new(7, 7)]);
         assert_eq!(Tid::unpack(Tid::new(70000, 9).pack()), Tid::new(70000, 9));
+        // A count larger than the tuple holds reads only what is there.
+        let short = &b[..4 + 2 * TID_SIZE];
+        out.clear();
+        read_layer(short, 0, m, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(all_neighbor_tids(short).count(), 2);
+        assert!(layer_tids(short, 1, m).is_empty());
     }
 }

@@ -310,12 +310,16 @@ mod tests {
         );
         assert_eq!(
             list_header(&l),
-            ListHeader {
+            Some(ListHeader {
                 start: 7,
                 insert: 9
-            }
+            })
         );
         assert_eq!(image(&l), &[1, 2, 3]);
+        // Too short for a header or a TID: refused, not read past.
+        assert_eq!(list_header(&l[..7]), None);
+        assert!(image(&l[..5]).is_empty());
+        assert_eq!(data_heap_tid(&l[..5]), Tid::INVALID);
         let d = encode_data(Tid::new(70000, 12), &[], &[4, 5]);
         assert_eq!(data_heap_tid(&d), Tid::new(70000, 12));
         assert_eq!(data_image(&d), &[4, 5]);
