@@ -26,6 +26,17 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
     files.iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
 
+/// Every target's seeds, read once.
+fn all_seeds() -> &'static [Vec<Vec<u8>>] {
+    static SEEDS: std::sync::OnceLock<Vec<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        targets::TARGETS
+            .iter()
+            .map(|(name, _)| seeds(name))
+            .collect()
+    })
+}
+
 #[test]
 fn seed_corpus_replays() {
     for (name, f) in targets::TARGETS {
@@ -52,8 +63,8 @@ proptest! {
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
         cut in any::<usize>(),
     ) {
-        let (name, f) = targets::TARGETS[which];
-        let seeds = seeds(name);
+        let f = targets::TARGETS[which].1;
+        let seeds = &all_seeds()[which];
         let mut s = seeds[pick % seeds.len()].clone();
         for (at, b) in edits {
             if !s.is_empty() {
