@@ -8,23 +8,8 @@
 
 use postgres::Client;
 use ruvector_server_tests::cluster::Cluster;
+use ruvector_server_tests::Rng;
 use std::io::Write;
-
-/// SplitMix64 (reproducible trials, no dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A valid binary message of `column`'s type (pgvector's send format).
 fn valid(column: &str, rng: &mut Rng) -> Vec<u8> {
@@ -71,7 +56,7 @@ fn damage(mut b: Vec<u8>, rng: &mut Rng) -> Vec<u8> {
         0 => {
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(b.len() as u64) as usize;
-                b[at] = rng.next() as u8;
+                b[at] = rng.next_u64() as u8;
             }
         }
         1 => {
@@ -90,8 +75,8 @@ fn damage(mut b: Vec<u8>, rng: &mut Rng) -> Vec<u8> {
             }
         }
         2 => b.truncate(rng.below(b.len() as u64) as usize),
-        3 => b.extend((0..1 + rng.below(12)).map(|_| rng.next() as u8)),
-        _ => b = (0..rng.below(40)).map(|_| rng.next() as u8).collect(),
+        3 => b.extend((0..1 + rng.below(12)).map(|_| rng.next_u64() as u8)),
+        _ => b = (0..rng.below(40)).map(|_| rng.next_u64() as u8).collect(),
     }
     b
 }

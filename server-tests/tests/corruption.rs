@@ -19,6 +19,7 @@ use postgres::Client;
 use ruvector_bench::dataset::Metric;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{copy_rows, glove};
+use ruvector_server_tests::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
 const ROWS: usize = 3000;
@@ -28,22 +29,6 @@ fn trials() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10)
-}
-
-/// SplitMix64: a small seeded generator (reproducible trials, no dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn text(v: &[f32]) -> String {
@@ -61,7 +46,7 @@ fn damage(file: &std::path::Path, pages: u64, rng: &mut Rng) -> String {
             let n = 1 + rng.below(64);
             for _ in 0..n {
                 let at = (page * 8192 + rng.below(8192)) as usize;
-                bytes[at] = rng.next() as u8;
+                bytes[at] = rng.next_u64() as u8;
             }
             did.push(format!("{n} random bytes on page {page}"));
         }

@@ -68,6 +68,50 @@ pub fn heap_tid_problem(heap: &mut Heap, t: Tid) -> Option<String> {
     None
 }
 
+/// The meta page of `index` (block 0, whose page type is `page_type` in access method `am`,
+/// read by `read`), or `None` with the problem recorded when it is not one. A format version
+/// this build does not read is not damage: its error is raised (`am::meta`).
+pub fn meta_page<M>(
+    index: Rel,
+    f: &mut Findings,
+    page_type: u8,
+    am: &str,
+    versions: std::ops::RangeInclusive<u32>,
+    read: impl FnOnce(Rel) -> Result<M, super::meta::MetaError>,
+) -> Option<M> {
+    {
+        let buf = super::page::Locked::read(index, 0, super::page::Mode::Share);
+        let page = buf.page_unchecked();
+        if !page.is_ruvector() || page.opaque().page_type != page_type {
+            f.page(0, format!("block 0 is not a {am} meta page"));
+            return None;
+        }
+    }
+    match read(index) {
+        Ok(m) => Some(m),
+        Err(super::meta::MetaError::Damaged) => {
+            f.page(0, "the meta page's fields are out of range");
+            None
+        }
+        Err(e) => super::meta::raise_meta_error(index, am, versions, e),
+    }
+}
+
+/// Item `off` of `page` (block `blk`) if its line pointer is used and sound; one that puts an
+/// item outside the page's item area is recorded in `f`.
+pub fn item<'a>(
+    page: super::page::PageRef<'a>,
+    blk: u32,
+    off: u16,
+    f: &mut Findings,
+) -> Option<&'a [u8]> {
+    if let Some(p) = page.line_pointer_problem(off) {
+        f.at(blk, off, p);
+        return None;
+    }
+    page.item(off)
+}
+
 /// The index access methods `ruvector_index_check()` knows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Am {

@@ -39,26 +39,15 @@ struct Element {
 /// Checks a ruhnsw index; live elements' heap TIDs go to `heap` (the `heapallindexed` pass).
 /// Returns what was checked, as JSON.
 pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
-    let meta = {
-        let buf = Locked::read(index, layout::META_BLKNO, Mode::Share);
-        let page = buf.page_unchecked();
-        if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_META {
-            f.page(layout::META_BLKNO, "block 0 is not a ruhnsw meta page");
-            return json!({});
-        }
-        drop(buf);
-        match try_read_meta(index) {
-            Ok(m) => m,
-            Err(crate::am::meta::MetaError::Damaged) => {
-                f.page(
-                    layout::META_BLKNO,
-                    "the meta page's fields are out of range",
-                );
-                return json!({});
-            }
-            // A newer format than this build reads: not damage, and nothing to check with.
-            Err(e) => crate::am::meta::raise_meta_error(index, "ruhnsw", layout::VERSIONS, e),
-        }
+    let Some(meta) = crate::am::check::meta_page(
+        index,
+        f,
+        layout::PAGE_META,
+        "ruhnsw",
+        layout::VERSIONS,
+        try_read_meta,
+    ) else {
+        return json!({});
     };
     let m = meta.m as usize;
     let kind = meta.metric().expect("validated meta page").kind();
@@ -122,11 +111,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             }
         }
         for off in 1..=page.max_offset() {
-            if let Some(p) = page.line_pointer_problem(off) {
-                f.at(blk, off, p);
+            let Some(item) = crate::am::check::item(page, blk, off, f) else {
                 continue;
-            }
-            let Some(item) = page.item(off) else { continue };
+            };
             let here = Tid::new(blk, off);
             match t {
                 layout::PAGE_ELEMENT if item[0] == layout::ELEMENT_TUPLE => {

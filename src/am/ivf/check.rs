@@ -16,25 +16,15 @@ use std::collections::HashMap;
 
 /// Checks a ruivfflat index; its rows' heap TIDs go to `heap`. Returns what was checked.
 pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
-    let meta = {
-        let buf = Locked::read(index, layout::META_BLKNO, Mode::Share);
-        let page = buf.page_unchecked();
-        if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_META {
-            f.page(layout::META_BLKNO, "block 0 is not a ruivfflat meta page");
-            return json!({});
-        }
-        drop(buf);
-        match try_read_meta(index) {
-            Ok(m) => m,
-            Err(crate::am::meta::MetaError::Damaged) => {
-                f.page(
-                    layout::META_BLKNO,
-                    "the meta page's fields are out of range",
-                );
-                return json!({});
-            }
-            Err(e) => crate::am::meta::raise_meta_error(index, "ruivfflat", layout::VERSIONS, e),
-        }
+    let Some(meta) = crate::am::check::meta_page(
+        index,
+        f,
+        layout::PAGE_META,
+        "ruivfflat",
+        layout::VERSIONS,
+        try_read_meta,
+    ) else {
+        return json!({});
     };
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
@@ -98,11 +88,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         let buf = Locked::read(index, blk, Mode::Share);
         let page = buf.page_unchecked();
         for off in 1..=page.max_offset() {
-            if let Some(p) = page.line_pointer_problem(off) {
-                f.at(blk, off, p);
+            let Some(item) = crate::am::check::item(page, blk, off, f) else {
                 continue;
-            }
-            let Some(item) = page.item(off) else { continue };
+            };
             if item.len() < layout::TUPLE_HEADER {
                 f.at(
                     blk,
@@ -185,11 +173,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
             let page = buf.page_unchecked();
             for off in 1..=page.max_offset() {
-                if let Some(p) = page.line_pointer_problem(off) {
-                    f.at(blk, off, p);
+                let Some(item) = crate::am::check::item(page, blk, off, f) else {
                     continue;
-                }
-                let Some(item) = page.item(off) else { continue };
+                };
                 if item.len() < layout::TUPLE_HEADER {
                     f.at(
                         blk,
