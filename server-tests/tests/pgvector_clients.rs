@@ -63,6 +63,28 @@ fn answers(v: &Value) -> Value {
     v
 }
 
+/// `a` and `b` are the same output, but for the distance the application computes, which may
+/// differ in its last float4 bits: ruvector's SIMD kernels sum (and, on AVX-512, fuse
+/// multiply-adds) in another order than pgvector's compiled loop (README, "Compatibility with
+/// pgvector 0.8"). Measured on an AVX-512 machine for these rows: 1.9952154149369319 against
+/// pgvector's 1.9952154746845094 (scalar tier: identical).
+fn assert_same(a: &Value, b: &Value, what: &str) {
+    let (da, db) = (
+        a["distance"].as_f64().unwrap(),
+        b["distance"].as_f64().unwrap(),
+    );
+    assert!(
+        (da - db).abs() <= 1e-6 * db.abs(),
+        "{what}: distance {da} against {db}"
+    );
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("distance");
+        v
+    };
+    assert_eq!(strip(a), strip(b), "{what}");
+}
+
 fn assert_index_scans(v: &Value, expect: bool, what: &str) {
     for (name, q) in v.as_object().unwrap() {
         if let Some(flag) = q.get("index_scan") {
@@ -151,17 +173,19 @@ fn a_pgvector_application_runs_unchanged_on_ruvector_columns() {
     );
     let after = run_app(&conninfo, &[]);
     assert_index_scans(&after, true, "on ruvector");
-    assert_eq!(
-        after, before,
-        "the application's answers changed with ruvector's columns"
+    assert_same(
+        &after,
+        &before,
+        "the application's answers changed with ruvector's columns",
     );
 
     // 3. pgvector dropped: pgvector's adapter registered for ruvector's types
     db.batch_execute("DROP EXTENSION vector").unwrap();
     let without = run_app(&conninfo, &["--adapter", "ruvector"]);
     assert_index_scans(&without, true, "without pgvector");
-    assert_eq!(
-        without, before,
-        "the application's answers changed without pgvector"
+    assert_same(
+        &without,
+        &before,
+        "the application's answers changed without pgvector",
     );
 }

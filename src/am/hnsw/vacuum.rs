@@ -32,9 +32,6 @@ pub(super) struct Vacuum {
     /// Elements left without heap rows by this VACUUM: their links are repaired, then they are
     /// marked deleted.
     pub(super) deleting: HashSet<u64, IdHash>,
-    /// Elements already marked deleted that links may still point at (maintenance): those
-    /// links are repaired; the elements are left as they are (their slots may be reused).
-    pub(super) dead_links: HashSet<u64, IdHash>,
     /// Whether ground-layer lists that are not full are refreshed too (VACUUM, as pgvector;
     /// not maintenance, which repairs only what points at deleted elements).
     pub(super) refresh_partial: bool,
@@ -106,7 +103,6 @@ impl Vacuum {
             index,
             strategy: BulkRead::new(),
             deleting: HashSet::default(),
-            dead_links: HashSet::default(),
             refresh_partial,
             highest: None,
             fallback: None,
@@ -232,9 +228,7 @@ impl Vacuum {
             if !layout::is_neighbor_tuple(item) {
                 return false;
             }
-            if layout::all_neighbor_tids(item)
-                .any(|t| self.deleting.contains(&t.pack()) || self.dead_links.contains(&t.pack()))
-            {
+            if layout::all_neighbor_tids(item).any(|t| self.deleting.contains(&t.pack())) {
                 return true;
             }
             // A ground-layer list that is not full may have lost links to deletions during
@@ -322,7 +316,7 @@ impl Vacuum {
         let lock = PageLock::exclusive(index, UPDATE_LOCK);
         let meta = read_meta(index);
         if let Some((entry, level)) = meta.entry() {
-            if self.deleting.contains(&entry.pack()) || self.dead_links.contains(&entry.pack()) {
+            if self.deleting.contains(&entry.pack()) {
                 update_meta(index, |mm| mm.set_entry(highest));
             } else {
                 self.repair_if_needed(&meta, entry, level, highest);
