@@ -97,6 +97,36 @@ pub fn meta_page<M>(
     }
 }
 
+/// The blocks of a quantized index's codebook (`r`; none for an unquantized one), the
+/// problem recorded when it does not decode or is not for `dims` dimensions.
+pub fn codebook(
+    index: Rel,
+    f: &mut Findings,
+    r: &super::codebook::CodebookRef,
+    dims: usize,
+) -> Vec<u32> {
+    if !r.is_quantized() {
+        return Vec::new();
+    }
+    match super::codebook::read_checked(index, r) {
+        Ok((cb, blocks)) if cb.dims() == dims => blocks,
+        Ok((cb, _)) => {
+            f.page(
+                0,
+                format!(
+                    "the codebook is for {} dimensions, the index has {dims}",
+                    cb.dims()
+                ),
+            );
+            Vec::new()
+        }
+        Err(p) => {
+            f.page(r.block, p);
+            Vec::new()
+        }
+    }
+}
+
 /// Item `off` of `page` (block `blk`) if its line pointer is used and sound; one that puts an
 /// item outside the page's item area is recorded in `f`.
 pub fn item<'a>(

@@ -260,20 +260,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     }
 
     // The codebook.
-    let mut codebook_pages = Vec::new();
-    if meta.is_quantized() {
-        match crate::am::codebook::read_checked(index, &meta.codebook) {
-            Ok((cb, blocks)) if cb.dims() == dims => codebook_pages = blocks,
-            Ok((cb, _)) => f.page(
-                layout::META_BLKNO,
-                format!(
-                    "the codebook is for {} dimensions, the index has {dims}",
-                    cb.dims()
-                ),
-            ),
-            Err(p) => f.page(meta.codebook.block, p),
-        }
-    }
+    let codebook_pages = crate::am::check::codebook(index, f, &meta.codebook, dims);
     for b in codebook_pages {
         page_types[b as usize] = 0;
     }
