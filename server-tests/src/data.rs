@@ -7,6 +7,7 @@ use postgres::Client;
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::sweep::Measure;
 use ruvector_bench::wire::{CopyRows, VectorParam};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -187,7 +188,7 @@ pub fn crash_during_bulk_load(
 /// After recovery from [`crash_during_bulk_load`]: every acknowledged batch is in `table` and
 /// the batch in flight is there wholly or not at all (commit is atomic). Returns the number of
 /// rows, i.e. the first id not loaded.
-pub fn recovered_rows(table: &std::collections::BTreeSet<i32>, acknowledged: usize) -> usize {
+pub fn recovered_rows(table: &BTreeSet<i32>, acknowledged: usize) -> usize {
     let rows = table.len();
     let ack = 20_000 + acknowledged * 5000;
     assert!(
@@ -243,4 +244,47 @@ pub fn assert_index_scan(
             .any(|l| l.contains(&format!("Index Scan using {index}"))),
         "{plan:?}"
     );
+}
+
+/// Every row of `table` (int4 `id`, `embedding` under cosine) a ruhnsw index scan through
+/// `index` reaches, walking the whole graph (iterative scan, no limits).
+pub fn hnsw_ids_through_index(
+    client: &mut Client,
+    table: &str,
+    index: &str,
+    query: &[f32],
+) -> BTreeSet<i32> {
+    client
+        .batch_execute(
+            "SET enable_seqscan = off; SET enable_bitmapscan = off;
+             SET ruvector.hnsw_iterative_scan = relaxed_order;
+             SET ruvector.hnsw_max_scan_tuples = 100000000;
+             SET work_mem = '256MB'",
+        )
+        .unwrap();
+    let sql = format!("SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 100000000");
+    assert_index_scan(client, &sql, &[&VectorParam(query)], index);
+    let ids = client
+        .query(&sql, &[&VectorParam(query)])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    client
+        .batch_execute(
+            "RESET enable_seqscan; RESET enable_bitmapscan; RESET ruvector.hnsw_iterative_scan;
+             RESET ruvector.hnsw_max_scan_tuples; RESET work_mem",
+        )
+        .unwrap();
+    ids
+}
+
+/// The ids of `table` (int4 `id`).
+pub fn ids_in_table(client: &mut Client, table: &str) -> BTreeSet<i32> {
+    client
+        .query(&format!("SELECT id FROM {table}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }

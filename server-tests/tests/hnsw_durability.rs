@@ -4,58 +4,15 @@
 //! `wal_consistency_checking = all`, so every page the index writes is checked against its
 //! full-page image on the standby.
 
-use postgres::Client;
 use ruvector_bench::dataset::Metric;
 use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::assert_index_healthy;
 use ruvector_server_tests::cluster::{Cluster, CHECKED_PRIMARY};
 use ruvector_server_tests::data::{
-    assert_index_scan, copy_rows, crash_during_bulk_load, create_table, glove, recovered_rows,
-    top10_ids,
+    copy_rows, crash_during_bulk_load, create_table, glove, hnsw_ids_through_index, ids_in_table,
+    recovered_rows, top10_ids,
 };
-use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// Every row an index scan can reach, by walking the whole graph (iterative scan, no limits).
-fn ids_through_index(
-    client: &mut Client,
-    table: &str,
-    index: &str,
-    query: &[f32],
-) -> BTreeSet<i32> {
-    client
-        .batch_execute(
-            "SET enable_seqscan = off; SET enable_bitmapscan = off;
-             SET ruvector.hnsw_iterative_scan = relaxed_order;
-             SET ruvector.hnsw_max_scan_tuples = 100000000;
-             SET work_mem = '256MB'",
-        )
-        .unwrap();
-    let sql = format!("SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 100000000");
-    assert_index_scan(client, &sql, &[&VectorParam(query)], index);
-    let ids = client
-        .query(&sql, &[&VectorParam(query)])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    client
-        .batch_execute(
-            "RESET enable_seqscan; RESET enable_bitmapscan; RESET ruvector.hnsw_iterative_scan;
-             RESET ruvector.hnsw_max_scan_tuples; RESET work_mem",
-        )
-        .unwrap();
-    ids
-}
-
-fn ids_in_table(client: &mut Client, table: &str) -> BTreeSet<i32> {
-    client
-        .query(&format!("SELECT id FROM {table}"), &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
 
 #[test]
 fn kill9_during_bulk_insert_then_recovery() {
@@ -111,7 +68,8 @@ fn kill9_case(name: &str, port: u16, options: &str) {
     let table = ids_in_table(&mut client, "items");
     let next = recovered_rows(&table, acknowledged);
     // Index vs sequential scan: the recovered graph reaches exactly the committed rows.
-    let through_index = ids_through_index(&mut client, "items", "items_idx", ds.queries.row(0));
+    let through_index =
+        hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(0));
     assert_eq!(
         through_index, table,
         "index and table disagree after recovery"
@@ -147,7 +105,8 @@ fn kill9_case(name: &str, port: u16, options: &str) {
         .unwrap();
     client.batch_execute("VACUUM items").unwrap();
     let table = ids_in_table(&mut client, "items");
-    let through_index = ids_through_index(&mut client, "items", "items_idx", ds.queries.row(1));
+    let through_index =
+        hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(1));
     assert_eq!(
         through_index, table,
         "index and table disagree after post-recovery VACUUM"
@@ -190,7 +149,7 @@ fn standby_case(primary: (&str, u16), standby: (&str, u16), options: &str) {
         "standby answers differ from the primary's"
     );
     assert_eq!(
-        ids_through_index(&mut s, "items", "items_idx", ds.queries.row(0)),
+        hnsw_ids_through_index(&mut s, "items", "items_idx", ds.queries.row(0)),
         ids_in_table(&mut p, "items")
     );
     // The replayed index checks clean on the standby (read-only, in recovery), as on the

@@ -9,46 +9,11 @@
 
 use postgres::Client;
 use ruvector_bench::dataset::Metric;
-use ruvector_bench::wire::VectorParam;
 use ruvector_server_tests::assert_index_healthy;
 use ruvector_server_tests::cluster::Cluster;
-use ruvector_server_tests::data::{copy_rows, create_table, glove};
-use std::collections::BTreeSet;
-
-fn ids_in_table(client: &mut Client) -> BTreeSet<i32> {
-    client
-        .query("SELECT id FROM items", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
-/// Every row the index reaches (iterative scan over the whole graph).
-fn ids_through_index(client: &mut Client, query: &[f32]) -> BTreeSet<i32> {
-    client
-        .batch_execute(
-            "SET enable_seqscan = off; SET ruvector.hnsw_iterative_scan = relaxed_order;
-             SET ruvector.hnsw_max_scan_tuples = 100000000; SET work_mem = '256MB'",
-        )
-        .unwrap();
-    let ids = client
-        .query(
-            "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 100000000",
-            &[&VectorParam(query)],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    client
-        .batch_execute(
-            "RESET enable_seqscan; RESET ruvector.hnsw_iterative_scan;
-             RESET ruvector.hnsw_max_scan_tuples; RESET work_mem",
-        )
-        .unwrap();
-    ids
-}
+use ruvector_server_tests::data::{
+    copy_rows, create_table, glove, hnsw_ids_through_index, ids_in_table,
+};
 
 fn report(client: &mut Client, sql: &str) -> serde_json::Value {
     let text: String = client.query_one(sql, &[]).unwrap().get(0);
@@ -121,8 +86,8 @@ fn maintenance_finishes_a_cancelled_vacuum() {
     assert_eq!(r["checked"]["elements_without_rows"], 0, "{r}");
     assert_eq!(r["warning_count"], 0, "{r}");
     assert_eq!(
-        ids_through_index(&mut client, ds.queries.row(0)),
-        ids_in_table(&mut client),
+        hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(0)),
+        ids_in_table(&mut client, "items"),
         "index and table disagree after maintenance"
     );
 
@@ -155,8 +120,8 @@ fn maintenance_finishes_a_cancelled_vacuum() {
     let r = assert_index_healthy(&mut client, "items_idx");
     assert_eq!(r["warning_count"], 0, "{r}");
     assert_eq!(
-        ids_through_index(&mut client, ds.queries.row(1)),
-        ids_in_table(&mut client)
+        hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(1)),
+        ids_in_table(&mut client, "items")
     );
 }
 

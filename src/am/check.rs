@@ -97,6 +97,31 @@ pub fn meta_page<M>(
     }
 }
 
+/// The key layout an index's meta page describes (`count` columns, blobs of `len` bytes;
+/// `Some(None)` without key columns), or `None` with the problem recorded when it is not the
+/// index's definition.
+pub fn key_layout(
+    index: Rel,
+    f: &mut Findings,
+    am: &str,
+    count: u16,
+    len: u16,
+) -> Option<Option<crate::filter::KeyLayout>> {
+    if count == 0 {
+        return Some(None);
+    }
+    match super::keys::KeyColumns::built(index, am, count, len) {
+        Some(k) => Some(Some(k.layout)),
+        None => {
+            f.page(
+                0,
+                "the meta page's key columns are not the index's key columns",
+            );
+            None
+        }
+    }
+}
+
 /// The blocks of a quantized index's codebook (`r`; none for an unquantized one), the
 /// problem recorded when it does not decode or is not for `dims` dimensions.
 pub fn codebook(

@@ -20,7 +20,6 @@ use super::disk::try_read_meta;
 use super::keydir;
 use super::layout::{self, Tid};
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::keys::KeyColumns;
 use crate::am::page::{BulkRead, Locked, Mode, Rel};
 use crate::check::{image_problem, Findings};
 use crate::graph::search::{HashVisited, IdHash, Visited};
@@ -54,19 +53,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let dims = meta.dimensions as usize;
     let code_len = meta.code_len();
     let format = meta.code_format();
-    let keys = if meta.keys > 0 {
-        match KeyColumns::built(index, "ruhnsw", meta.keys, meta.key_len) {
-            Some(k) => Some(k.layout),
-            None => {
-                f.page(
-                    layout::META_BLKNO,
-                    "the meta page's key columns are not the index's key columns",
-                );
-                return json!({});
-            }
-        }
-    } else {
-        None
+    let Some(keys) = crate::am::check::key_layout(index, f, "ruhnsw", meta.keys, meta.key_len)
+    else {
+        return json!({});
     };
     let nblocks = index.blocks();
     let strategy = BulkRead::new();

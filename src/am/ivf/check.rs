@@ -7,7 +7,6 @@
 use super::layout::{self, Tid};
 use super::lists::try_read_meta;
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::keys::KeyColumns;
 use crate::am::page::{BulkRead, Locked, Mode, Rel};
 use crate::check::{image_problem, Findings};
 use pgrx::pg_sys::InvalidBlockNumber;
@@ -29,20 +28,11 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
     let code_len = meta.codebook.quantization().code_len(dims);
-    let key_len = if meta.keys > 0 {
-        match KeyColumns::built(index, "ruivfflat", meta.keys, meta.key_len) {
-            Some(k) => k.layout.len(),
-            None => {
-                f.page(
-                    layout::META_BLKNO,
-                    "the meta page's key columns are not the index's key columns",
-                );
-                return json!({});
-            }
-        }
-    } else {
-        0
+    let Some(keys) = crate::am::check::key_layout(index, f, "ruivfflat", meta.keys, meta.key_len)
+    else {
+        return json!({});
     };
+    let key_len = keys.map_or(0, |k| k.len());
     let nblocks = index.blocks();
 
     // Every block's type.
