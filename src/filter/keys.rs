@@ -150,6 +150,17 @@ impl KeyLayout {
         })
     }
 
+    /// The bytes of key `column` as stored (`None` for NULL): rows with equal keys have equal
+    /// bytes (text keys: equal hashes).
+    #[inline]
+    pub fn key_bytes<'b>(&self, blob: &'b [u8], column: usize) -> Option<&'b [u8]> {
+        if self.is_null(blob, column) {
+            return None;
+        }
+        let at = self.offsets[column];
+        Some(&blob[at..at + self.kinds[column].width()])
+    }
+
     /// The 16 bytes of a `Uuid` key.
     #[inline]
     pub fn uuid<'b>(&self, blob: &'b [u8], column: usize) -> &'b [u8] {

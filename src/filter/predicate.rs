@@ -263,6 +263,39 @@ impl Predicate {
             .collect()
     }
 
+    /// The columns whose condition is a small set of values (`=`, `IN`, a range of fewer
+    /// than 16 integers), in column order: a walk filtered by it can follow the key links of
+    /// those columns (the subgraphs of each allowed value).
+    pub fn equality_columns(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .probes()
+            .into_iter()
+            .filter(|p| p.words.is_some())
+            .map(|p| p.column)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// `column = (the key of `blob` in that column)`: the filter of the elements that share
+    /// an element's key (`None` when that key is NULL).
+    pub fn same_key(layout: &KeyLayout, blob: &[u8], column: usize) -> Option<Predicate> {
+        if blob.len() != layout.len() || layout.is_null(blob, column) {
+            return None;
+        }
+        let mut b = PredicateBuilder::new(layout.clone());
+        match layout.kind(column) {
+            KeyKind::Int => b.int(column, Cmp::Eq, layout.word(blob, column) as i64),
+            KeyKind::Text => b.text_in(column, &[layout.word(blob, column)]),
+            KeyKind::Uuid => {
+                let u: [u8; 16] = layout.uuid(blob, column).try_into().expect("16 bytes");
+                b.uuid_in(column, &[u]);
+            }
+        }
+        Some(b.build())
+    }
+
     /// Whether the key blob `blob` meets every condition (false for a blob of the wrong
     /// size, as a damaged tuple's would be).
     #[inline]
@@ -430,5 +463,45 @@ mod tests {
         b.int_any(0, Cmp::Eq, &[-1, 5]);
         let p = &b.build().probes()[0];
         assert!(p.accepts(-1i64 as u64) && p.accepts(5) && !p.accepts(4));
+    }
+
+    #[test]
+    fn equality_columns_and_same_key() {
+        let l = KeyLayout::new(vec![
+            KeyKind::Int,
+            KeyKind::Text,
+            KeyKind::Int,
+            KeyKind::Uuid,
+        ]);
+        let mut b = PredicateBuilder::new(l.clone());
+        b.int(0, Cmp::Ge, 3);
+        b.int(0, Cmp::Le, 5);
+        b.text_in(1, &[7]);
+        b.int(2, Cmp::Gt, 100);
+        assert_eq!(b.build().equality_columns(), vec![0, 1]);
+        let u = [3u8; 16];
+        let blob = l.encode(&[
+            Some(KeyValue::Int(-4)),
+            Some(KeyValue::Text(text_hash(b"x"))),
+            None,
+            Some(KeyValue::Uuid(u)),
+        ]);
+        for c in [0, 1, 3] {
+            let p = Predicate::same_key(&l, &blob, c).unwrap();
+            assert!(p.matches(&blob));
+            assert_eq!(p.equality_columns(), vec![c]);
+        }
+        assert!(Predicate::same_key(&l, &blob, 2).is_none());
+        let other = l.encode(&[
+            Some(KeyValue::Int(4)),
+            Some(KeyValue::Text(text_hash(b"y"))),
+            None,
+            Some(KeyValue::Uuid([4u8; 16])),
+        ]);
+        for c in [0, 1, 3] {
+            assert!(!Predicate::same_key(&l, &blob, c).unwrap().matches(&other));
+        }
+        assert_eq!(l.key_bytes(&blob, 0), Some(&(-4i64).to_ne_bytes()[..]));
+        assert_eq!(l.key_bytes(&blob, 2), None);
     }
 }

@@ -66,6 +66,32 @@ pub fn node_overhead(params: &Params, level: usize) -> usize {
         + links * std::mem::size_of::<Link<u32>>()
 }
 
+/// Where a graph's node values live: its own [`Arena`], or another graph's (a subgraph over
+/// some of its nodes, [`MemoryGraph::over`]).
+pub trait Values: Sync {
+    fn value(&self, id: u32) -> &[u8];
+}
+
+impl Values for Arena {
+    #[inline]
+    fn value(&self, id: u32) -> &[u8] {
+        self.get(id)
+    }
+}
+
+/// Some nodes of a graph, renumbered `0..ids.len()`, with their values left where they are.
+pub struct Members<'a> {
+    values: &'a Arena,
+    ids: &'a [u32],
+}
+
+impl Values for Members<'_> {
+    #[inline]
+    fn value(&self, id: u32) -> &[u8] {
+        self.values.get(self.ids[id as usize])
+    }
+}
+
 struct Node {
     level: usize,
     /// Neighbour lists, one per layer 0..=level, with their distances to this node.
@@ -74,10 +100,10 @@ struct Node {
 
 /// A graph under construction. Nodes are added with [`MemoryGraph::add`] (single-threaded) and
 /// linked with [`MemoryGraph::insert`] (any thread, any order after the first).
-pub struct MemoryGraph {
+pub struct MemoryGraph<V: Values = Arena> {
     metric: Metric,
     params: Params,
-    values: Arena,
+    values: V,
     nodes: Vec<Node>,
     /// (entry node, its level); `None` until the first node is linked.
     entry: RwLock<Option<(u32, usize)>>,
@@ -88,12 +114,12 @@ thread_local! {
 }
 
 /// The graph seen from one query (a value image), for the generic search.
-struct View<'a> {
-    graph: &'a MemoryGraph,
+struct View<'a, V: Values> {
+    graph: &'a MemoryGraph<V>,
     query: &'a [u8],
 }
 
-impl Graph for View<'_> {
+impl<V: Values> Graph for View<'_, V> {
     type Id = u32;
 
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) {
@@ -111,7 +137,7 @@ impl Graph for View<'_> {
         Some(
             self.graph
                 .metric
-                .distance(self.query, self.graph.values.get(id)),
+                .distance(self.query, self.graph.values.value(id)),
         )
     }
 }
@@ -127,6 +153,59 @@ impl MemoryGraph {
         }
     }
 
+    /// Adds an unlinked node with its value and level; returns its id.
+    pub fn add(&mut self, image: &[u8], level: usize) -> u32 {
+        let id = self.values.push(image);
+        self.nodes.push(Node {
+            level,
+            links: (0..=level).map(|_| Mutex::new(Links::default())).collect(),
+        });
+        id
+    }
+
+    /// Bytes of memory the graph holds (values plus links at their maximum sizes).
+    pub fn memory(&self) -> usize {
+        self.values.memory()
+            + self
+                .nodes
+                .iter()
+                .map(|n| node_overhead(&self.params, n.level))
+                .sum::<usize>()
+    }
+
+    /// A new graph over the nodes `ids` of this one (node `i` of it is `ids[i]` here), with
+    /// its own parameters and levels drawn from `seed`, unlinked: the values stay in this
+    /// graph. The index build links one per key value for key links (`am/hnsw/build.rs`).
+    pub fn over<'a>(
+        &'a self,
+        ids: &'a [u32],
+        params: Params,
+        seed: u64,
+    ) -> MemoryGraph<Members<'a>> {
+        let mut levels = LevelGenerator::new(&params, 16, seed);
+        MemoryGraph {
+            metric: self.metric,
+            params,
+            values: Members {
+                values: &self.values,
+                ids,
+            },
+            nodes: ids
+                .iter()
+                .map(|_| {
+                    let level = levels.next_level();
+                    Node {
+                        level,
+                        links: (0..=level).map(|_| Mutex::new(Links::default())).collect(),
+                    }
+                })
+                .collect(),
+            entry: RwLock::new(None),
+        }
+    }
+}
+
+impl<V: Values> MemoryGraph<V> {
     pub fn metric(&self) -> Metric {
         self.metric
     }
@@ -143,18 +222,8 @@ impl MemoryGraph {
         self.nodes.is_empty()
     }
 
-    /// Adds an unlinked node with its value and level; returns its id.
-    pub fn add(&mut self, image: &[u8], level: usize) -> u32 {
-        let id = self.values.push(image);
-        self.nodes.push(Node {
-            level,
-            links: (0..=level).map(|_| Mutex::new(Links::default())).collect(),
-        });
-        id
-    }
-
     pub fn value(&self, id: u32) -> &[u8] {
-        self.values.get(id)
+        self.values.value(id)
     }
 
     pub fn level(&self, id: u32) -> usize {
@@ -173,18 +242,9 @@ impl MemoryGraph {
         *self.entry.read().expect("graph lock poisoned")
     }
 
-    /// Bytes of memory the graph holds (values plus links at their maximum sizes).
-    pub fn memory(&self) -> usize {
-        self.values.memory()
-            + self
-                .nodes
-                .iter()
-                .map(|n| node_overhead(&self.params, n.level))
-                .sum::<usize>()
-    }
-
     fn distance_between(&self, a: u32, b: u32) -> f32 {
-        self.metric.distance(self.values.get(a), self.values.get(b))
+        self.metric
+            .distance(self.values.value(a), self.values.value(b))
     }
 
     /// Links node `id` into the graph (Algorithm 1). Safe to call concurrently for different
@@ -207,14 +267,14 @@ impl MemoryGraph {
             drop(e);
             return self.insert(id);
         };
-        let query = self.values.get(id);
+        let query = self.values.value(id);
         let mut view = View { graph: self, query };
         let chosen: Vec<(usize, Vec<Link<u32>>)> = VISITED.with(|visited| {
             let mut visited = visited.borrow_mut();
             let n = self.nodes.len();
             visited.reset(n);
             let start = Scored {
-                distance: self.metric.distance(query, self.values.get(entry)),
+                distance: self.metric.distance(query, self.values.value(entry)),
                 id: entry,
             };
             let mut eps = vec![descend(&mut view, start, top, level, &mut *visited)];
@@ -315,7 +375,7 @@ impl MemoryGraph {
                 }
                 let ef = self.params.ef_construction;
                 let Some(host) = self
-                    .search(self.values.get(x), ef, ef)
+                    .search(self.values.value(x), ef, ef)
                     .into_iter()
                     .find(|s| s.id != x && reached[s.id as usize])
                 else {
@@ -365,7 +425,7 @@ impl MemoryGraph {
         let mut view = View { graph: self, query };
         let mut visited = EpochVisited::new(self.nodes.len());
         let start = Scored {
-            distance: self.metric.distance(query, self.values.get(entry)),
+            distance: self.metric.distance(query, self.values.value(entry)),
             id: entry,
         };
         let ep = descend(&mut view, start, top, 0, &mut visited);
@@ -569,6 +629,45 @@ mod tests {
         for id in 0..g.len() as u32 {
             assert!(g.neighbors(id, 0).len() <= params.max_neighbors(0));
         }
+    }
+
+    /// A graph over some nodes of another (key links: one per key value) links only those,
+    /// reads their values where they are, and finds their nearest among them.
+    #[test]
+    fn a_graph_over_some_nodes_links_only_them() {
+        let images = grid(900);
+        let params = Params {
+            m: 8,
+            ef_construction: 64,
+        };
+        let g = build_serial(Metric::L2F32, params, &images, 7);
+        let members: Vec<u32> = (0..900).filter(|i| i % 3 == 0).collect();
+        let sub = g.over(&members, Params { m: 4, ..params }, 11);
+        for i in 0..members.len() as u32 {
+            sub.insert(i);
+        }
+        let all: Vec<u32> = (0..members.len() as u32).collect();
+        sub.ensure_reachable(&all);
+        for i in 0..members.len() as u32 {
+            assert_eq!(sub.value(i), g.value(members[i as usize]));
+            let n = sub.neighbors(i, 0);
+            assert!(!n.is_empty() && n.len() <= 8 && !n.contains(&i));
+        }
+        let member_images: Vec<Vec<u8>> = members
+            .iter()
+            .map(|&i| images[i as usize].clone())
+            .collect();
+        let mut hits = 0;
+        for qi in (0..900).step_by(41) {
+            let q = &images[qi];
+            let got: Vec<f32> = sub.search(q, 64, 5).iter().map(|s| s.distance).collect();
+            let want: Vec<f32> = exact(&member_images, q, 5)
+                .iter()
+                .map(|&i| Metric::L2F32.distance(q, &member_images[i as usize]))
+                .collect();
+            hits += got.iter().zip(&want).filter(|(a, b)| a == b).count();
+        }
+        assert!(hits >= 105, "{hits} of 110");
     }
 
     #[test]

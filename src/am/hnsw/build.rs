@@ -14,8 +14,8 @@
 //! (with a NOTICE, as pgvector does) and the remaining rows are inserted one by one through the
 //! on-disk insert path (`insert.rs`), which is much slower but bounded in memory.
 
-use super::layout::{self, MetaPage, PagePlanner, Tid};
-use super::{insert, keydir, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
+use super::layout::{self, MetaPage, PagePlanner, Shape, Tid};
+use super::{insert, keydir, keylinks, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
@@ -33,10 +33,12 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use std::collections::HashMap;
 
-/// Highest level a node may get: its neighbour tuple, (level + 2) · m TIDs, must fit a page
-/// (pgvector's HnswGetMaxLevel).
-pub fn max_level(m: usize) -> usize {
-    ((layout::MAX_ITEM - 4) / 6 / m).saturating_sub(2).min(63)
+/// Highest level a node may get: its neighbour tuple, (level + 2) · m TIDs and `key_slots`
+/// key links, must fit a page (pgvector's HnswGetMaxLevel).
+pub fn max_level(m: usize, key_slots: usize) -> usize {
+    (((layout::MAX_ITEM - 4) / 6).saturating_sub(key_slots) / m)
+        .saturating_sub(2)
+        .min(63)
 }
 
 /// Bytes a row costs while the graph is written besides the graph itself (`write_index`: the
@@ -108,6 +110,7 @@ impl BuildState {
         let (metric, params, dimensions, quantization) = index_setup(index);
         // SAFETY: reading a GUC variable.
         let memory_limit = unsafe { pg_sys::maintenance_work_mem as usize } * 1024;
+        let keys = KeyColumns::of(index, "ruhnsw");
         BuildState {
             index,
             metric,
@@ -115,9 +118,17 @@ impl BuildState {
             dimensions,
             quantization,
             graph: MemoryGraph::new(metric, params),
-            levels: LevelGenerator::new(&params, max_level(params.m), 0x5256_4543_544F_5221),
+            // Room for key links on every key column that may get them.
+            levels: LevelGenerator::new(
+                &params,
+                max_level(
+                    params.m,
+                    keys.layout.count().min(16) * keylinks::key_m(params.m),
+                ),
+                0x5256_4543_544F_5221,
+            ),
             heap_tids: Vec::new(),
-            keys: KeyColumns::of(index, "ruhnsw"),
+            keys,
             key_blobs: Vec::new(),
             memory_limit,
             memory_used: 0,
@@ -177,6 +188,7 @@ impl BuildState {
             tids,
             (&self.keys, &key_blobs),
             codebook.as_ref(),
+            self.memory_limit.saturating_sub(self.memory_used),
         );
         self.flushed = true;
     }
@@ -299,6 +311,7 @@ fn write_index(
     tids: Vec<Tid>,
     (keys, key_blobs): (&KeyColumns, &[u8]),
     codebook: Option<&Codebook>,
+    memory_left: usize,
 ) {
     let key_len = keys.layout.len();
     let key_of = |node: u32| &key_blobs[node as usize * key_len..(node as usize + 1) * key_len];
@@ -324,10 +337,62 @@ fn write_index(
     link(&graph, &elements);
     let nodes: Vec<u32> = elements.iter().map(|e| e.node).collect();
     graph.ensure_reachable(&nodes);
+    let m = params.m;
+    // Key links, for the key columns whose values hold middling shares of the rows, as many
+    // as fit what is left of maintenance_work_mem.
+    let mut linked = if keys.is_empty() {
+        Vec::new()
+    } else {
+        keylinks::choose(&keys.layout, elements.iter().map(|e| key_of(e.node)), m)
+    };
+    let mut dropped = Vec::new();
+    while !linked.is_empty() && keylinks::build_memory(&linked, graph.len(), &params) > memory_left
+    {
+        dropped.push(linked.pop().expect("not empty").column);
+    }
+    if !dropped.is_empty() {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!(
+                "ruhnsw key links of {} key column{} do not fit into maintenance_work_mem",
+                dropped.len(),
+                if dropped.len() == 1 { "" } else { "s" }
+            ),
+            "ruhnsw",
+        )
+        .set_detail("Filtered searches on those columns will be slower.")
+        .set_hint("Increase maintenance_work_mem and REINDEX.")
+        .report(PgLogLevel::NOTICE);
+    }
+    let key_lists = if linked.is_empty() {
+        Vec::new()
+    } else {
+        let pool = crate::am::threads::build_pool("ruhnsw key links");
+        keylinks::build(
+            &graph,
+            &nodes,
+            key_of,
+            &keys.layout,
+            &linked,
+            &pool,
+            &mut || {
+                pgrx::check_for_interrupts!();
+            },
+        )
+    };
+    let key_links = keylinks::mask(&linked);
+    let shape = Shape {
+        m,
+        key_lists: key_lists.len(),
+        key_m: if key_links != 0 {
+            keylinks::key_m(m)
+        } else {
+            0
+        },
+    };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_WRITE);
 
     // Plan where each element and neighbour tuple goes, then encode neighbour lists.
-    let m = params.m;
     let mut planner = PagePlanner::new();
     let mut places: Vec<(Tid, Tid)> = Vec::with_capacity(elements.len());
     let mut node_to_element: HashMap<u32, Tid> = HashMap::with_capacity(elements.len());
@@ -348,7 +413,7 @@ fn write_index(
                 "index tuple too large",
             ));
         }
-        let p = planner.place(size, layout::neighbor_tuple_size(level, m));
+        let p = planner.place(size, shape.tuple_size(level));
         node_to_element.insert(e.node, p.0);
         places.push(p);
     }
@@ -362,6 +427,8 @@ fn write_index(
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(dimensions, m as u16, params.ef_construction as u16, metric);
     meta.set_keys(keys.layout.count(), key_len);
+    meta.key_links = key_links;
+    meta.key_m = shape.key_m as u16;
     {
         let (blk, mut page) = pages.append(layout::PAGE_META);
         debug_assert_eq!(blk, layout::META_BLKNO);
@@ -397,7 +464,16 @@ fn write_index(
             },
             key_of(e.node),
         );
-        let ntup = layout::encode_neighbors(level, m, &layers);
+        let key_layers: Vec<Vec<Tid>> = key_lists
+            .iter()
+            .map(|lists| {
+                lists
+                    .of(e.node)
+                    .filter_map(|n| node_to_element.get(&n).copied())
+                    .collect()
+            })
+            .collect();
+        let ntup = shape.encode(level, &layers, &key_layers);
         for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
             while current_block < tid.block {
                 let (blk, _) = pages.append(layout::PAGE_ELEMENT);

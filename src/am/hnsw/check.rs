@@ -49,6 +49,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         return json!({});
     };
     let m = meta.m as usize;
+    let shape = layout::Shape::of(&meta);
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
     let code_len = meta.code_len();
@@ -216,10 +217,11 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                     );
                 }
                 layout::PAGE_ELEMENT if layout::is_neighbor_tuple(item) => {
-                    let count = u16::from_ne_bytes([item[2], item[3]]);
-                    if item.len() < layout::neighbor_tuple_size(0, 0) + count as usize * 6
-                        || !(count as usize).is_multiple_of(m)
-                        || (count as usize) < 2 * m
+                    let count = layout::neighbor_slot_count(item);
+                    let layer_slots = count.wrapping_sub(shape.slots(0) - 2 * m);
+                    if item.len() < shape.tuple_size(0) - shape.slots(0) * 6 + count * 6
+                        || count < shape.slots(0)
+                        || !layer_slots.is_multiple_of(m)
                     {
                         f.at(
                             blk,
@@ -231,7 +233,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                         );
                         continue;
                     }
-                    neighbor_tuples.insert(here.pack(), count);
+                    neighbor_tuples.insert(here.pack(), count as u16);
                 }
                 layout::PAGE_ELEMENT => f.at(
                     blk,
@@ -282,12 +284,12 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     for (&t, e) in &elements {
         let fits = neighbor_tuples
             .get(&e.neighbors.pack())
-            .is_some_and(|&count| count as usize == (e.level as usize + 2) * m);
+            .is_some_and(|&count| count as usize == shape.slots(e.level as usize));
         // An insert reusing a deleted element's slot rewrites the element and its neighbour
         // tuple together; pass 1 may have read one before and one after.
         if !fits {
             let tid = Tid::unpack(t);
-            if let Some(p) = neighbor_tuple_problem(index, tid, m) {
+            if let Some(p) = neighbor_tuple_problem(index, tid, &shape) {
                 f.at(tid.block, tid.offset, p);
             }
         }
@@ -313,19 +315,35 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 );
                 continue;
             };
-            let levels = count as usize / m - 2;
-            for level in 0..=levels {
-                for target in layout::layer_tids(item, level, m)
-                    .into_iter()
-                    .filter(|t| t.is_valid())
-                {
+            let levels = (count as usize - (shape.slots(0) - 2 * m)) / m - 2;
+            let lists = (0..=levels)
+                .map(layout::List::Layer)
+                .chain((0..shape.key_lists).map(layout::List::Key));
+            for list in lists {
+                // A key link may point at an element of any level.
+                let level = match list {
+                    layout::List::Layer(l) => l,
+                    layout::List::Key(_) => 0,
+                };
+                for target in shape.tids(item, list).into_iter().filter(|t| t.is_valid()) {
                     links += 1;
                     match elements.get(&target.pack()) {
                         Some(e) if e.deleted => links_to_deleted += 1,
                         Some(e) if e.level as usize >= level => {}
                         _ => {
                             if let Some(p) = link_problem(index, target, level) {
-                                f.at(blk, off, format!("element ({},{})'s link on layer {level} points to ({},{}), {p}", owner.block, owner.offset, target.block, target.offset));
+                                let on = match list {
+                                    layout::List::Layer(l) => format!("link on layer {l}"),
+                                    layout::List::Key(j) => format!("key link (list {j})"),
+                                };
+                                f.at(
+                                    blk,
+                                    off,
+                                    format!(
+                                        "element ({},{})'s {on} points to ({},{}), {p}",
+                                        owner.block, owner.offset, target.block, target.offset
+                                    ),
+                                );
                             }
                         }
                     }
@@ -552,7 +570,7 @@ fn read_element(index: Rel, t: Tid) -> Option<Element> {
 /// What is wrong with the neighbour tuple of the element at `tid`, looked at now: the
 /// element's page stays locked while the neighbour tuple's is read (the order inserts and
 /// VACUUM lock them in), so the two are seen as one change left them.
-fn neighbor_tuple_problem(index: Rel, tid: Tid, m: usize) -> Option<String> {
+fn neighbor_tuple_problem(index: Rel, tid: Tid, shape: &layout::Shape) -> Option<String> {
     let buf = Locked::read(index, tid.block, Mode::Share);
     let e = layout::decode_element(buf.page_unchecked().item(tid.offset)?)?;
     let n = e.neighbors;
@@ -567,14 +585,14 @@ fn neighbor_tuple_problem(index: Rel, tid: Tid, m: usize) -> Option<String> {
         Some(b) => b.page_unchecked(),
         None => buf.page_unchecked(),
     };
-    let want = (e.level as usize + 2) * m;
+    let want = shape.slots(e.level as usize);
     match page.item(n.offset).filter(|i| layout::is_neighbor_tuple(i)) {
         None => Some(format!(
             "element's neighbour tuple ({},{}) is not a neighbour tuple",
             n.block, n.offset
         )),
         Some(item) => {
-            let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
+            let count = layout::neighbor_slot_count(item);
             (count != want).then(|| {
                 format!(
                     "element of level {} has a neighbour tuple of {count} links, {want} expected",
@@ -627,7 +645,7 @@ fn reach(
             let buf = Locked::read(index, e.neighbors.block, Mode::Share);
             if let Some(item) = buf.page_unchecked().item(e.neighbors.offset) {
                 if layout::is_neighbor_tuple(item) {
-                    layout::read_layer(item, 0, m, &mut out);
+                    layout::Shape::plain(m).read(item, layout::List::Layer(0), &mut out);
                 }
             }
         }

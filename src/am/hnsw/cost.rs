@@ -6,7 +6,9 @@
 //! WHERE clauses on key columns (index quals) filter inside the index: the search walks on
 //! until `ef_search` elements pass, so it reads about 1/selectivity times as much of the
 //! index (at most all of it) — the planner's estimate of the clauses' selectivity decides
-//! between this, a sequential scan and a btree/bitmap plan.
+//! between this, a sequential scan and a btree/bitmap plan. An equality on a key column with
+//! key links (`keylinks.rs`) is walked among the elements that pass: it reads about what an
+//! unfiltered search does.
 
 use super::disk::try_read_meta;
 use super::keydir;
@@ -53,6 +55,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     let meta = try_read_meta(crate::am::page::Rel::from_raw(index)).ok();
     let m = meta.map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
     let key_columns = meta.map_or(0, |meta| meta.keys as usize);
+    let key_links = meta.map_or(0, |meta| meta.key_links);
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
 
     let tuples = (*info).tuples;
@@ -63,7 +66,13 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let entry_level = (tuples.ln() / m.ln()).floor();
         let layer0_max = 2.0 * m * ef_search;
         let layer0_selectivity = 0.55 * tuples.ln() / (m.ln() * (1.0 + ef_search.ln()));
-        ((entry_level * m + layer0_max * layer0_selectivity) / tuples / filter_selectivity).min(1.0)
+        let equalities = equality_key_columns(info, path);
+        let walked = if equalities & key_links as u32 != 0 {
+            1.0
+        } else {
+            filter_selectivity
+        };
+        ((entry_level * m + layer0_max * layer0_selectivity) / tuples / walked).min(1.0)
     } else {
         1.0
     };
@@ -89,8 +98,12 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         && key_columns > 0
         && passing <= keydir::exact_most(ef_search as usize, m as usize, tuples) as f64
     {
-        let dir_pages =
-            keydir::lookup_pages(tuples, passing, has_equality(info, path), key_columns);
+        let dir_pages = keydir::lookup_pages(
+            tuples,
+            passing,
+            equality_key_columns(info, path) != 0,
+            key_columns,
+        );
         let element_pages = (costs.numIndexPages - dir_pages).max(1.0);
         let touched = element_pages * (1.0 - (-passing / element_pages).exp());
         let cost = (dir_pages + touched) * spc_seq_page_cost
@@ -106,28 +119,36 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     *pages = costs.numIndexPages;
 }
 
-/// Whether a clause of the path on a key column is an equality (`=`, `IN`, `= ANY`): the key
-/// directory then reads that column's buckets of the values looked for, not all of them.
-unsafe fn has_equality(info: *mut pg_sys::IndexOptInfo, path: *mut pg_sys::IndexPath) -> bool {
+/// The key columns (bit `i`: key column `i`, index column `i + 1`) on which a clause of the
+/// path is an equality (`=`, `IN`, `= ANY`): the key directory then reads that column's buckets
+/// of the values looked for, not all of them, and a walk may follow its key links.
+unsafe fn equality_key_columns(
+    info: *mut pg_sys::IndexOptInfo,
+    path: *mut pg_sys::IndexPath,
+) -> u32 {
     let clauses = (*path).indexclauses;
     if clauses.is_null() {
-        return false;
+        return 0;
     }
-    (0..(*clauses).length).any(|i| {
+    let mut mask = 0u32;
+    for i in 0..(*clauses).length {
         let ic = pg_sys::list_nth(clauses, i) as *const pg_sys::IndexClause;
         let column = (*ic).indexcol as usize;
         let clause = (*(*ic).rinfo).clause as *const pg_sys::Node;
-        if column == 0 || clause.is_null() {
-            return false;
+        if column == 0 || column > 32 || clause.is_null() {
+            continue;
         }
         let opno = match (*clause).type_ {
             pg_sys::NodeTag::T_OpExpr => (*(clause as *const pg_sys::OpExpr)).opno,
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 (*(clause as *const pg_sys::ScalarArrayOpExpr)).opno
             }
-            _ => return false,
+            _ => continue,
         };
         let family = *(*info).opfamily.add(column);
-        pg_sys::get_op_opfamily_strategy(opno, family) == pg_sys::BTEqualStrategyNumber as i32
-    })
+        if pg_sys::get_op_opfamily_strategy(opno, family) == pg_sys::BTEqualStrategyNumber as i32 {
+            mask |= 1 << (column - 1);
+        }
+    }
+    mask
 }

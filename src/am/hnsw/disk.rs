@@ -3,7 +3,7 @@
 //! under a share lock, without copying; one buffer stays pinned between accesses so that an
 //! element and its neighbour tuple (usually on the same page) cost one buffer read.
 
-use super::layout::{self, MetaPage, Tid};
+use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::codebook;
 use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
@@ -76,6 +76,11 @@ pub struct DiskGraph {
     rel: Rel,
     pub metric: Metric,
     pub m: usize,
+    /// The lists of the index's neighbour tuples.
+    pub shape: Shape,
+    /// Key lists a filtered walk follows from the elements that pass its filter instead of
+    /// their layer-0 links ([`DiskGraph::follow_key_lists`]).
+    follow: Vec<usize>,
     /// Distances to the query (taken out while a page is borrowed; always there otherwise).
     estimator: Option<Estimator>,
     /// The codebook of a quantized index (elements hold codes).
@@ -111,6 +116,8 @@ impl DiskGraph {
             rel,
             metric,
             m: meta.m as usize,
+            shape: Shape::of(meta),
+            follow: Vec::new(),
             estimator: Some(Estimator::new(metric, query, codebook.as_deref())),
             codebook,
             pin: None,
@@ -133,6 +140,21 @@ impl DiskGraph {
     pub fn set_filter(&mut self, filter: Predicate, limit: usize) {
         self.filter = Some(filter);
         self.limit = limit;
+    }
+
+    /// Makes a filtered walk follow key lists `lists` (numbers among the index's key lists,
+    /// [`List::Key`]) from every element that passes its filter, and not that element's
+    /// layer-0 links: when the filter allows one value (or a few) of those key columns, the
+    /// elements that pass are linked among themselves by their key links, and walking only
+    /// those never reads an element that fails. Elements that fail (the entry point the
+    /// descent found) are walked through their layer-0 links as before.
+    pub fn follow_key_lists(&mut self, lists: Vec<usize>) {
+        self.follow = lists;
+    }
+
+    /// Whether the walk follows key lists.
+    pub fn follows_key_lists(&self) -> bool {
+        !self.follow.is_empty()
     }
 
     /// Changes how many elements the search may read in all ([`Graph::exhausted`]).
@@ -552,14 +574,23 @@ impl Graph for DiskGraph {
             return;
         }
         let nt = s.neighbors;
-        let m = self.m;
+        let keyed = level == 0 && !self.follow.is_empty() && s.accepted;
+        let shape = self.shape;
+        let follow = std::mem::take(&mut self.follow);
         self.with_page(nt.block, |page| {
             if let Some(item) = page.item(nt.offset) {
                 if layout::is_neighbor_tuple(item) {
-                    layout::read_layer(item, level, m, out);
+                    if keyed {
+                        for &j in &follow {
+                            shape.read(item, List::Key(j), out);
+                        }
+                    } else {
+                        shape.read(item, List::Layer(level), out);
+                    }
                 }
             }
         });
+        self.follow = follow;
     }
 
     fn distance(&mut self, id: u64, level: usize) -> Option<f32> {

@@ -15,7 +15,8 @@
 
 use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::keydir;
-use super::layout::{self, MetaPage, Tid};
+use super::keylinks;
+use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::page::{maxalign, Locked, Mode, PageLock, Rel, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
@@ -40,11 +41,12 @@ fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'
 }
 
 /// A level for a new element: ⌊−ln(U)·mL⌋ from PostgreSQL's PRNG, capped.
-fn random_level(m: usize) -> usize {
+fn random_level(shape: &Shape) -> usize {
     // SAFETY: the backend's global PRNG, on the main thread.
     let u = unsafe { pg_sys::pg_prng_double(&raw mut pg_sys::pg_global_prng_state) };
-    let ml = 1.0 / (m as f64).ln();
-    ((-(1.0 - u).ln() * ml) as usize).min(super::build::max_level(m))
+    let ml = 1.0 / (shape.m as f64).ln();
+    let max = super::build::max_level(shape.m, shape.key_lists * shape.key_m);
+    ((-(1.0 - u).ln() * ml) as usize).min(max)
 }
 
 /// Finds the neighbours of the graph's query value for layers `0..=min(level, entry level)`,
@@ -111,8 +113,7 @@ pub fn find_neighbors(
 pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
     let mut lock = PageLock::share(index, UPDATE_LOCK);
     let mut meta = read_meta(index);
-    let m = meta.m as usize;
-    let level = random_level(m);
+    let level = random_level(&Shape::of(&meta));
     if meta.entry().is_none_or(|(_, l)| level > l) {
         drop(lock);
         lock = PageLock::exclusive(index, UPDATE_LOCK);
@@ -141,6 +142,21 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         }
     }
     g.release();
+    let key_layout = (meta.keys > 0).then(|| key_columns(index, &meta).layout);
+    // Key links: the nearest elements with the same key, per key column that has them.
+    let key_layers = match &key_layout {
+        Some(kl) if meta.key_links != 0 => keylinks::find(
+            index,
+            &meta,
+            kl,
+            value,
+            keys,
+            layers.first().map_or(&[][..], |l| &l[..]),
+            None,
+            &mut images,
+        ),
+        _ => Vec::new(),
+    };
     // A quantized index stores the value's code; neighbour selection above and below works
     // on the vectors the codes stand for (`DiskGraph::image`).
     let stored = match g.codebook() {
@@ -176,7 +192,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let key_layout = (meta.keys > 0).then(|| key_columns(index, &meta).layout);
+    let ntup = Shape::of(&meta).encode(level, &lists, &keylinks::tids(&key_layers));
     let (etid, new_insert_page) = add_element(
         index,
         &meta,
@@ -184,7 +200,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         &in_element,
         keys,
         split,
-        &lists,
+        ntup,
         &mut |etid| {
             if let Some(layout) = &key_layout {
                 keydir::append(index, meta.key_head, layout, etid, keys);
@@ -202,7 +218,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         Some(value.to_vec()),
         meta.ef_construction as usize * 32,
     );
-    link_back(&mut g, &mut images, etid, &layers);
+    link_back(&mut g, &mut images, etid, &layers, &key_layers);
     drop(g);
 
     if meta.entry().is_none_or(|(_, l)| level > l) {
@@ -216,33 +232,42 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
 }
 
 /// Adds the reverse links of a new (or repaired) element to its neighbours (`layers`, per
-/// layer, nearest first), making sure at least one exists on the ground layer.
+/// layer, nearest first, and `key_layers`, per key list), making sure at least one exists on
+/// the ground layer and in each key list that has neighbours.
 pub fn link_back(
     g: &mut DiskGraph,
     images: &mut ImageCache,
     element: Tid,
     layers: &[Vec<Scored<u64>>],
+    key_layers: &[Vec<Scored<u64>>],
 ) {
-    let mut ground_links = 0;
-    for (lc, layer) in layers.iter().enumerate() {
-        for n in layer {
-            let linked = add_connection(
+    let lists = layers
+        .iter()
+        .enumerate()
+        .map(|(l, n)| (List::Layer(l), n))
+        .chain(
+            key_layers
+                .iter()
+                .enumerate()
+                .map(|(j, n)| (List::Key(j), n)),
+        );
+    for (list, neighbors) in lists {
+        let mut linked = 0;
+        for n in neighbors {
+            if add_connection(
                 g,
                 images,
                 Tid::unpack(n.id),
                 element,
                 n.distance,
-                lc,
+                list,
                 Connect::Heuristic,
-            );
-            if lc == 0 && linked {
-                ground_links += 1;
+            ) {
+                linked += 1;
             }
         }
-    }
-    if ground_links == 0 {
-        if let Some(layer0) = layers.first() {
-            ensure_in_link(g, images, element, layer0);
+        if linked == 0 && matches!(list, List::Layer(0) | List::Key(_)) {
+            ensure_in_link(g, images, element, neighbors, list);
         }
     }
 }
@@ -271,7 +296,7 @@ fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
 
 /// Writes a new element and its neighbour tuple: on the first page from the meta page's insert
 /// page that has room, or in the slot of a deleted element, or on new pages at the end.
-/// `split`: the code of a [`layout::FORMAT_CODE_PARTS`] element (`value` is then a directory
+/// `ntup` is its neighbour tuple. `split`: the code of a [`layout::FORMAT_CODE_PARTS`] element (`value` is then a directory
 /// to fill in), written on new code pages, or over the parts of the deleted element whose slot
 /// is reused. `chosen` is called with the element's TID once its slot is chosen and locked,
 /// before the element is written (the key directory entry goes first, `keydir.rs`). Returns
@@ -284,7 +309,7 @@ fn add_element(
     value: &[u8],
     keys: &[u8],
     split: Option<&[u8]>,
-    layers: &[Vec<Tid>],
+    ntup: Vec<u8>,
     chosen: &mut dyn FnMut(Tid),
 ) -> (Tid, Option<u32>) {
     let new_parts = |etup: &mut Vec<u8>| {
@@ -293,10 +318,7 @@ fn add_element(
             *etup = layout::encode_element(element, &layout::encode_directory(&directory), keys);
         }
     };
-    let m = meta.m as usize;
-    let level = element.level as usize;
     let mut etup = layout::encode_element(element, value, keys);
-    let ntup = layout::encode_neighbors(level, m, layers);
     let esize = maxalign(etup.len());
     let nsize = maxalign(ntup.len());
     if esize > layout::MAX_ITEM {
@@ -307,7 +329,7 @@ fn add_element(
     }
     let line_pointer = std::mem::size_of::<pg_sys::ItemIdData>();
     let combined = esize + nsize + line_pointer;
-    let min_combined = esize + maxalign(layout::neighbor_tuple_size(0, m)) + line_pointer;
+    let min_combined = esize + maxalign(Shape::of(meta).tuple_size(0)) + line_pointer;
     // Walk the page chain from the insert page, one exclusive lock at a time. The last page
     // stays locked when the walk ends, so new pages are chained after it by one backend at a
     // time (block 1 always exists: builds write it even for an empty table).
@@ -517,30 +539,30 @@ pub enum Connect {
     Force,
 }
 
-/// Makes `new` a neighbour of element `n` on layer `lc` if the heuristic keeps it (or there is
-/// a free slot, or `mode` forces it), replacing the neighbour it displaces. Returns whether
-/// `n` links to `new` afterwards.
+/// Makes `new` a neighbour of element `n` in `list` (a layer's, or a key list) if the
+/// heuristic keeps it (or there is a free slot, or `mode` forces it), replacing the neighbour
+/// it displaces. Returns whether `n` links to `new` afterwards.
 pub fn add_connection(
     g: &mut DiskGraph,
     images: &mut ImageCache,
     n: Tid,
     new: Tid,
     distance: f32,
-    lc: usize,
+    list: List,
     mode: Connect,
 ) -> bool {
     let index = g.relation();
-    let m = g.m;
+    let shape = g.shape;
     let metric = g.metric;
     // Read n's element and current list without holding locks while computing.
     let Some((ntid, nlevel)) = element_links(g, n) else {
         return false;
     };
-    if nlevel < lc {
+    if matches!(list, List::Layer(lc) if nlevel < lc) {
         return false;
     }
-    let current = neighbor_list(g, ntid, lc, m);
-    let (_, cap) = layout::layer_slots(lc, m);
+    let current = neighbor_list(g, ntid, list);
+    let cap = shape.capacity(list);
     let valid: Vec<Tid> = current.iter().copied().filter(|t| t.is_valid()).collect();
     if valid.contains(&new) {
         return true;
@@ -603,33 +625,35 @@ pub fn add_connection(
     if !layout::is_neighbor_tuple(item) {
         return false;
     }
-    let mut list = layout::layer_tids(item, lc, m);
-    if list.contains(&new) {
+    let mut links = shape.tids(item, list);
+    if links.contains(&new) {
         return true;
     }
     let slot = match target {
-        Some(old) => list.iter().position(|t| *t == old),
+        Some(old) => links.iter().position(|t| *t == old),
         None => None,
     }
-    .or_else(|| list.iter().position(|t| !t.is_valid()));
+    .or_else(|| links.iter().position(|t| !t.is_valid()));
     let Some(slot) = slot else {
         return false; // the list changed meanwhile and has no room: leave the link out
     };
-    list[slot] = new;
-    layout::set_layer_tids(item, lc, m, &list);
+    links[slot] = new;
+    shape.set(item, list, &links);
     wal.commit();
     true
 }
 
-/// Makes sure some element links to `element` on the ground layer: if none of its neighbours
-/// (`neighbors`, nearest first) kept it, the nearest that can take it is made to. An element
-/// without incoming links is unreachable by any search — it happens to vectors far from all
-/// others, whose neighbours all have closer neighbours (e.g. outliers inserted later).
+/// Makes sure some element links to `element` in `list` (the ground layer, or a key list): if
+/// none of its neighbours (`neighbors`, nearest first) kept it, the nearest that can take it
+/// is made to. An element without incoming links is unreachable by any search — it happens to
+/// vectors far from all others, whose neighbours all have closer neighbours (e.g. outliers
+/// inserted later).
 pub fn ensure_in_link(
     g: &mut DiskGraph,
     images: &mut ImageCache,
     element: Tid,
     neighbors: &[Scored<u64>],
+    list: List,
 ) {
     for n in neighbors {
         if add_connection(
@@ -638,7 +662,7 @@ pub fn ensure_in_link(
             Tid::unpack(n.id),
             element,
             n.distance,
-            0,
+            list,
             Connect::Force,
         ) {
             return;
@@ -655,11 +679,12 @@ fn element_links(g: &mut DiskGraph, e: Tid) -> Option<(Tid, usize)> {
     Some((s.neighbors, s.level as usize))
 }
 
-/// Layer `lc`'s slots of the neighbour tuple at `ntid`.
-fn neighbor_list(g: &mut DiskGraph, ntid: Tid, lc: usize, m: usize) -> Vec<Tid> {
+/// The slots of `list` in the neighbour tuple at `ntid`.
+fn neighbor_list(g: &mut DiskGraph, ntid: Tid, list: List) -> Vec<Tid> {
+    let shape = g.shape;
     g.read_item(ntid, |item| {
         if layout::is_neighbor_tuple(item) {
-            layout::layer_tids(item, lc, m)
+            shape.tids(item, list)
         } else {
             Vec::new()
         }

@@ -107,7 +107,11 @@ pub struct MetaPage {
     /// First and last page of the key directory (`keydir.rs`; version 3).
     pub key_head: u32,
     pub key_tail: u32,
-    pub reserved: [u32; 1],
+    /// Key columns with *key links* (bit `j`: key column `j`; version 3, zero before): every
+    /// element's neighbour tuple ends with one list per such column, of `key_m` links to
+    /// near elements with the same key in that column (see [`Shape`]).
+    pub key_links: u16,
+    pub key_m: u16,
     /// The codebook of a quantized index (zero in version 1).
     pub codebook: CodebookRef,
 }
@@ -133,7 +137,8 @@ impl MetaPage {
             key_len: 0,
             key_head: u32::MAX,
             key_tail: u32::MAX,
-            reserved: [0; 1],
+            key_links: 0,
+            key_m: 0,
             codebook: CodebookRef::default(),
         }
     }
@@ -256,7 +261,13 @@ impl MetaPage {
                     m.codebook = CodebookRef::default();
                 }
             }
-            VERSION_KEYS if n == raw.len() && m.keys > 0 && m.key_head != u32::MAX => {}
+            VERSION_KEYS
+                if n == raw.len()
+                    && m.keys > 0
+                    && m.key_head != u32::MAX
+                    && (m.key_links as u32) < (1u32 << m.keys.min(16))
+                    && (m.key_links == 0) == (m.key_m == 0)
+                    && (m.key_m as usize) <= MAX_KEY_M => {}
             VERSION_KEYS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
@@ -267,11 +278,6 @@ impl MetaPage {
 fn bytemuck_bytes<T: Copy>(x: &T) -> &[u8] {
     // SAFETY: T is a repr(C) struct of integers without padding (checked by the size test).
     unsafe { std::slice::from_raw_parts((x as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
-}
-
-/// Size of a neighbour tuple for `level` and `m`: room for every layer's list.
-pub fn neighbor_tuple_size(level: usize, m: usize) -> usize {
-    NEIGHBOR_HEADER + (level + 2) * m * TID_SIZE
 }
 
 /// Bytes of the heap TIDs kept after the value (all but the first, which is in the header).
@@ -462,24 +468,6 @@ pub fn set_element_deleted(b: &mut [u8]) {
     }
 }
 
-/// Encodes a neighbour tuple from per-layer lists (layer 0 first), padding with invalid TIDs.
-pub fn encode_neighbors(level: usize, m: usize, layers: &[Vec<Tid>]) -> Vec<u8> {
-    let mut out = vec![0u8; neighbor_tuple_size(level, m)];
-    out[0] = NEIGHBOR_TUPLE;
-    let count = (level + 2) * m;
-    out[2..4].copy_from_slice(&(count as u16).to_ne_bytes());
-    for i in 0..count {
-        Tid::INVALID.write(&mut out[NEIGHBOR_HEADER + i * TID_SIZE..]);
-    }
-    for (l, list) in layers.iter().enumerate().take(level + 1) {
-        let (start, cap) = layer_slots(l, m);
-        for (i, t) in list.iter().take(cap).enumerate() {
-            t.write(&mut out[NEIGHBOR_HEADER + (start + i) * TID_SIZE..]);
-        }
-    }
-    out
-}
-
 /// Whether `b` is a neighbour tuple.
 pub fn is_neighbor_tuple(b: &[u8]) -> bool {
     b.len() >= NEIGHBOR_HEADER && b[0] == NEIGHBOR_TUPLE
@@ -493,38 +481,143 @@ fn slot_count(b: &[u8]) -> usize {
     count.min(b.len().saturating_sub(NEIGHBOR_HEADER) / TID_SIZE)
 }
 
-/// Appends layer `level`'s valid neighbours from a neighbour tuple to `out` (no allocation).
-#[inline]
-pub fn read_layer(b: &[u8], level: usize, m: usize, out: &mut Vec<u64>) {
-    let (start, cap) = layer_slots(level, m);
-    let count = slot_count(b);
-    let end = (start + cap).min(count);
-    for i in start..end {
-        let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
-        if t.is_valid() {
-            out.push(t.pack());
+/// One list of a neighbour tuple: a layer's links, or a key column's key links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List {
+    Layer(usize),
+    /// The `j`-th key column with key links ([`MetaPage::key_links`], in column order).
+    Key(usize),
+}
+
+/// Most key links a list may hold (a neighbour tuple of the highest level must still fit a
+/// page with the lists of 16 key columns: `build::max_level` accounts for them).
+pub const MAX_KEY_M: usize = 64;
+
+/// The lists of an index's neighbour tuples: layer 0 holds `2m` links, each layer above `m`,
+/// then `key_lists` lists of `key_m` key links each (after the layers, so that every layer
+/// sits where it does without key links).
+///
+/// Key links are the links of a second graph per key value (the subgraph of the elements that
+/// share a key in one column), the *payload-based* extra links of Qdrant's filterable HNSW
+/// (<https://qdrant.tech/articles/filtrable-hnsw/>): a walk filtered by `column = value` stays
+/// among the elements that pass instead of crossing the many that fail (`scan.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub m: usize,
+    pub key_lists: usize,
+    pub key_m: usize,
+}
+
+impl Shape {
+    pub fn of(meta: &MetaPage) -> Shape {
+        Shape {
+            m: meta.m as usize,
+            key_lists: meta.key_links.count_ones() as usize,
+            key_m: meta.key_m as usize,
         }
     }
-}
 
-/// Layer `level`'s slots of a neighbour tuple (valid or not).
-pub fn layer_tids(b: &[u8], level: usize, m: usize) -> Vec<Tid> {
-    let (start, cap) = layer_slots(level, m);
-    let count = slot_count(b);
-    (start..(start + cap).min(count))
-        .map(|i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
-        .collect()
-}
-
-/// Overwrites layer `level`'s slots (padding with invalid TIDs), as far as the tuple holds
-/// them.
-pub fn set_layer_tids(b: &mut [u8], level: usize, m: usize, tids: &[Tid]) {
-    let (start, cap) = layer_slots(level, m);
-    let cap = cap.min(slot_count(b).saturating_sub(start));
-    for i in 0..cap {
-        let t = tids.get(i).copied().unwrap_or(Tid::INVALID);
-        t.write(&mut b[NEIGHBOR_HEADER + (start + i) * TID_SIZE..]);
+    /// A shape without key links.
+    pub fn plain(m: usize) -> Shape {
+        Shape {
+            m,
+            key_lists: 0,
+            key_m: 0,
+        }
     }
+
+    fn key_slots(&self) -> usize {
+        self.key_lists * self.key_m
+    }
+
+    /// Slots of the neighbour tuple of an element of `level`.
+    pub fn slots(&self, level: usize) -> usize {
+        (level + 2) * self.m + self.key_slots()
+    }
+
+    /// Size of the neighbour tuple of an element of `level`.
+    pub fn tuple_size(&self, level: usize) -> usize {
+        NEIGHBOR_HEADER + self.slots(level) * TID_SIZE
+    }
+
+    /// Links `list` holds at most.
+    pub fn capacity(&self, list: List) -> usize {
+        match list {
+            List::Layer(l) => layer_slots(l, self.m).1,
+            List::Key(_) => self.key_m,
+        }
+    }
+
+    /// The slots of `list` in the neighbour tuple `b`, as far as the tuple holds them. Key
+    /// lists are counted from the end of the tuple.
+    fn range(&self, b: &[u8], list: List) -> std::ops::Range<usize> {
+        let count = slot_count(b);
+        let (start, cap) = match list {
+            // Never into the key lists (a layer above the element's level has no slots).
+            List::Layer(l) => {
+                let (start, cap) = layer_slots(l, self.m);
+                let end = count.saturating_sub(self.key_slots());
+                (start.min(end), cap.min(end.saturating_sub(start)))
+            }
+            List::Key(j) if j < self.key_lists => (
+                count.saturating_sub((self.key_lists - j) * self.key_m),
+                self.key_m,
+            ),
+            List::Key(_) => (count, 0),
+        };
+        start.min(count)..(start + cap).min(count)
+    }
+
+    /// Appends the valid links of `list` to `out` (no allocation).
+    #[inline]
+    pub fn read(&self, b: &[u8], list: List, out: &mut Vec<u64>) {
+        for i in self.range(b, list) {
+            let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
+            if t.is_valid() {
+                out.push(t.pack());
+            }
+        }
+    }
+
+    /// The slots of `list` (valid or not).
+    pub fn tids(&self, b: &[u8], list: List) -> Vec<Tid> {
+        self.range(b, list)
+            .map(|i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]))
+            .collect()
+    }
+
+    /// Overwrites the slots of `list`, padding with invalid TIDs.
+    pub fn set(&self, b: &mut [u8], list: List, tids: &[Tid]) {
+        for (n, i) in self.range(b, list).enumerate() {
+            let t = tids.get(n).copied().unwrap_or(Tid::INVALID);
+            t.write(&mut b[NEIGHBOR_HEADER + i * TID_SIZE..]);
+        }
+    }
+
+    /// Encodes the neighbour tuple of an element of `level` from its per-layer lists (layer 0
+    /// first) and its key lists (one per key column with key links; missing ones empty),
+    /// padding with invalid TIDs.
+    pub fn encode(&self, level: usize, layers: &[Vec<Tid>], keys: &[Vec<Tid>]) -> Vec<u8> {
+        let count = self.slots(level);
+        let mut out = vec![0u8; self.tuple_size(level)];
+        out[0] = NEIGHBOR_TUPLE;
+        out[2..4].copy_from_slice(&(count as u16).to_ne_bytes());
+        for i in 0..count {
+            Tid::INVALID.write(&mut out[NEIGHBOR_HEADER + i * TID_SIZE..]);
+        }
+        for (l, list) in layers.iter().enumerate().take(level + 1) {
+            self.set(&mut out, List::Layer(l), list);
+        }
+        for (j, list) in keys.iter().enumerate().take(self.key_lists) {
+            self.set(&mut out, List::Key(j), list);
+        }
+        out
+    }
+}
+
+/// Slots of a neighbour tuple's header count (damaged tuples: may disagree with its level).
+pub fn neighbor_slot_count(b: &[u8]) -> usize {
+    u16::from_ne_bytes([b[2], b[3]]) as usize
 }
 
 /// Every valid TID in a neighbour tuple, all layers.
@@ -688,7 +781,7 @@ mod tests {
     #[test]
     fn planner_packs_pairs_per_page() {
         let mut p = PagePlanner::new();
-        let (e, n) = (element_tuple_size(208, 0), neighbor_tuple_size(0, 16));
+        let (e, n) = (element_tuple_size(208, 0), Shape::plain(16).tuple_size(0));
         let mut last = (Tid::INVALID, Tid::INVALID);
         for i in 0..40 {
             let (et, nt) = p.place(e, n);
@@ -803,30 +896,68 @@ mod tests {
 
     #[test]
     fn neighbor_layers_round_trip() {
-        let m = 2;
+        let shape = Shape::plain(2);
         let layers = vec![
             vec![Tid::new(1, 1), Tid::new(1, 3), Tid::new(2, 1)],
             vec![Tid::new(5, 5)],
         ];
-        let b = encode_neighbors(1, m, &layers);
-        assert_eq!(b.len(), neighbor_tuple_size(1, m));
+        let b = shape.encode(1, &layers, &[]);
+        assert_eq!(b.len(), shape.tuple_size(1));
         let mut out = Vec::new();
-        read_layer(&b, 0, m, &mut out);
+        shape.read(&b, List::Layer(0), &mut out);
         assert_eq!(out, layers[0].iter().map(|t| t.pack()).collect::<Vec<_>>());
         out.clear();
-        read_layer(&b, 1, m, &mut out);
+        shape.read(&b, List::Layer(1), &mut out);
         assert_eq!(out, vec![Tid::new(5, 5).pack()]);
         assert_eq!(all_neighbor_tids(&b).count(), 4);
         let mut b2 = b.clone();
-        set_layer_tids(&mut b2, 1, m, &[Tid::new(6, 6), Tid::new(7, 7)]);
-        assert_eq!(layer_tids(&b2, 1, m), vec![Tid::new(6, 6), Tid::new(7, 7)]);
+        shape.set(&mut b2, List::Layer(1), &[Tid::new(6, 6), Tid::new(7, 7)]);
+        assert_eq!(
+            shape.tids(&b2, List::Layer(1)),
+            vec![Tid::new(6, 6), Tid::new(7, 7)]
+        );
         assert_eq!(Tid::unpack(Tid::new(70000, 9).pack()), Tid::new(70000, 9));
         // A count larger than the tuple holds reads only what is there.
         let short = &b[..4 + 2 * TID_SIZE];
         out.clear();
-        read_layer(short, 0, m, &mut out);
+        shape.read(short, List::Layer(0), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(all_neighbor_tids(short).count(), 2);
-        assert!(layer_tids(short, 1, m).is_empty());
+        assert!(shape.tids(short, List::Layer(1)).is_empty());
+    }
+
+    #[test]
+    fn key_lists_follow_the_layers() {
+        let shape = Shape {
+            m: 2,
+            key_lists: 2,
+            key_m: 3,
+        };
+        let layers = vec![vec![Tid::new(1, 1)]];
+        let keys = vec![vec![Tid::new(3, 1), Tid::new(3, 2)], vec![Tid::new(4, 4)]];
+        let b = shape.encode(0, &layers, &keys);
+        assert_eq!(b.len(), 4 + (2 * 2 + 2 * 3) * TID_SIZE);
+        let mut out = Vec::new();
+        shape.read(&b, List::Key(0), &mut out);
+        assert_eq!(out, vec![Tid::new(3, 1).pack(), Tid::new(3, 2).pack()]);
+        out.clear();
+        shape.read(&b, List::Key(1), &mut out);
+        assert_eq!(out, vec![Tid::new(4, 4).pack()]);
+        // A layer above the element's reads nothing, not the key lists.
+        assert!(shape.tids(&b, List::Layer(1)).is_empty());
+        assert!(shape.tids(&b, List::Key(2)).is_empty());
+        let mut b2 = b.clone();
+        shape.set(&mut b2, List::Key(1), &[Tid::new(9, 9)]);
+        assert_eq!(shape.tids(&b2, List::Key(0)), shape.tids(&b, List::Key(0)));
+        assert_eq!(
+            shape.tids(&b2, List::Layer(0)),
+            shape.tids(&b, List::Layer(0))
+        );
+        assert_eq!(shape.tids(&b2, List::Key(1))[0], Tid::new(9, 9));
+        assert_eq!(all_neighbor_tids(&b).count(), 4);
+        // A level 1 element: the key lists come after layer 1.
+        let b = shape.encode(1, &[vec![], vec![Tid::new(5, 5)]], &keys);
+        assert_eq!(shape.tids(&b, List::Layer(1))[0], Tid::new(5, 5));
+        assert_eq!(shape.tids(&b, List::Key(1))[0], Tid::new(4, 4));
     }
 }

@@ -32,7 +32,7 @@ pub fn maintain(index: Rel) -> Value {
     let mut v = Vacuum::new(index, false);
     let meta = read_meta(index);
     let room = layout::element_tuple_size(meta.value_len_hint(), meta.key_len as usize)
-        + layout::neighbor_tuple_size(0, meta.m as usize)
+        + layout::Shape::of(&meta).tuple_size(0)
         + 16;
     let (mut live, mut deleted) = (0u64, 0u64);
     let mut candidates = Vec::new();

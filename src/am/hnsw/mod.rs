@@ -8,6 +8,7 @@
 //! | `build.rs`   | `ambuild` (parallel in-memory build, bulk write) and `ambuildempty` |
 //! | `insert.rs`  | `aminsert` and the locking protocol |
 //! | `keydir.rs`  | the key directory of an index with key columns (filtered search) |
+//! | `keylinks.rs`| key links: per key value subgraphs that filtered walks follow |
 //! | `scan.rs`    | `ambeginscan` / `amrescan` / `amgettuple` / `amendscan`, iterative scans |
 //! | `vacuum.rs`  | `ambulkdelete` / `amvacuumcleanup` with graph repair |
 //! | `cost.rs`    | `amcostestimate` |
@@ -23,6 +24,7 @@ pub mod cost;
 pub mod disk;
 pub mod insert;
 pub mod keydir;
+pub mod keylinks;
 pub mod layout;
 pub mod maintain;
 pub mod options;

@@ -16,6 +16,7 @@
 use super::disk::{key_columns, read_meta, DiskGraph};
 use super::insert::SCAN_LOCK;
 use super::keydir;
+use super::keylinks;
 use super::layout::{MetaPage, Tid};
 use super::options::{self, IterativeScan};
 use crate::am::page::{PageLock, Rel};
@@ -233,6 +234,15 @@ impl Search {
                         keys: keys.layout.clone(),
                         filter: filter.clone(),
                     };
+                    // Key lists of the columns the filter allows a few values of: the walk
+                    // follows them from elements that pass (`keylinks.rs`).
+                    let linked = keylinks::columns(meta.key_links);
+                    let follow: Vec<usize> = filter
+                        .equality_columns()
+                        .iter()
+                        .filter_map(|c| linked.iter().position(|x| x == c))
+                        .collect();
+                    s.graph.follow_key_lists(follow);
                     // A walk that reads more elements than pass is slower than visiting
                     // those: it stops there and the scan visits them instead.
                     s.graph

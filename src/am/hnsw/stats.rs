@@ -32,6 +32,8 @@ pub fn metric_name(m: Metric) -> &'static str {
 pub fn stats(index: Rel) -> Value {
     let meta = read_meta(index);
     let m = meta.m as usize;
+    let shape = layout::Shape::of(&meta);
+    let mut key_links = 0u64;
     let split = meta.code_format() == layout::FORMAT_CODE_PARTS;
     let mut elements = 0u64;
     let mut deleted = 0u64;
@@ -77,10 +79,18 @@ pub fn stats(index: Rel) -> Value {
                 }
                 levels[l] += 1;
             } else if layout::is_neighbor_tuple(item) {
-                let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
-                let level = (count / m).saturating_sub(2);
+                let count = layout::neighbor_slot_count(item);
+                let level = (count.saturating_sub(shape.slots(0) - 2 * m) / m).saturating_sub(2);
+                for j in 0..shape.key_lists {
+                    key_links += shape
+                        .tids(item, layout::List::Key(j))
+                        .iter()
+                        .filter(|t| t.is_valid())
+                        .count() as u64;
+                }
                 for lc in 0..=level {
-                    let n = layout::layer_tids(item, lc, m)
+                    let n = shape
+                        .tids(item, layout::List::Layer(lc))
                         .iter()
                         .filter(|t| t.is_valid())
                         .count() as u64;
@@ -136,6 +146,9 @@ pub fn stats(index: Rel) -> Value {
         "key_columns": meta.keys,
         "key_bytes": meta.key_len,
         "key_directory": directory,
+        // Key columns with key links, numbered from 1 among the key columns (`layout::Shape`).
+        "key_link_columns": (0..16).filter(|c| meta.key_links & (1 << c) != 0).map(|c| c + 1).collect::<Vec<_>>(),
+        "avg_key_links": if elements > 0 && shape.key_lists > 0 { key_links as f64 / live / shape.key_lists as f64 } else { 0.0 },
     })
 }
 

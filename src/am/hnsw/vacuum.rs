@@ -16,7 +16,8 @@ use super::insert::{
     ensure_in_link, find_neighbors, link_back, ImageCache, SCAN_LOCK, UPDATE_LOCK,
 };
 use super::keydir;
-use super::layout::{self, MetaPage, Tid};
+use super::keylinks;
+use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
@@ -234,7 +235,8 @@ impl Vacuum {
             // A ground-layer list that is not full may have lost links to deletions during
             // inserts; refresh it too (pgvector does the same).
             self.refresh_partial
-                && layout::layer_tids(item, 0, m)
+                && Shape::plain(m)
+                    .tids(item, List::Layer(0))
                     .last()
                     .is_some_and(|t| !t.is_valid())
         })
@@ -258,8 +260,10 @@ impl Vacuum {
         let Some(value) = probe.image(element.pack()) else {
             return;
         };
+        let keys = probe
+            .read_item(element, |item| layout::element_keys(item).to_vec())
+            .unwrap_or_default();
         drop(probe);
-        let m = meta.m as usize;
         let mut images = ImageCache::new();
         let mut g = DiskGraph::new(
             index,
@@ -276,11 +280,25 @@ impl Vacuum {
             &mut images,
         );
         g.release();
+        let key_layers = if meta.key_links != 0 {
+            keylinks::find(
+                index,
+                meta,
+                &key_columns(index, meta).layout,
+                &value,
+                &keys,
+                layers.first().map_or(&[][..], |l| &l[..]),
+                Some(element.pack()),
+                &mut images,
+            )
+        } else {
+            Vec::new()
+        };
         let lists: Vec<Vec<Tid>> = layers
             .iter()
             .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
             .collect();
-        let ntup = layout::encode_neighbors(level, m, &lists);
+        let ntup = Shape::of(meta).encode(level, &lists, &keylinks::tids(&key_layers));
         {
             let buf = Locked::read_with(index, ntid.block, Mode::Exclusive, &self.strategy);
             let wal = WalChange::start(index);
@@ -292,7 +310,7 @@ impl Vacuum {
         }
         self.repaired.set(self.repaired.get() + 1);
         images.insert(element.pack(), value);
-        link_back(&mut g, &mut images, element, &layers);
+        link_back(&mut g, &mut images, element, &layers, &key_layers);
     }
 
     /// Repairs the entry point first (pgvector's RepairGraphEntryPoint): the highest live
@@ -479,7 +497,7 @@ impl Vacuum {
                 })
                 .unwrap_or_default();
             images.insert(tid.pack(), value);
-            ensure_in_link(&mut g, &mut images, tid, &hosts);
+            ensure_in_link(&mut g, &mut images, tid, &hosts, List::Layer(0));
             self.relinked.set(self.relinked.get() + 1);
             drop(g);
             drop(lock);
@@ -513,7 +531,7 @@ impl Vacuum {
             let list = g
                 .read_item(ntid, |item| {
                     if layout::is_neighbor_tuple(item) {
-                        layout::layer_tids(item, 0, m)
+                        Shape::plain(m).tids(item, List::Layer(0))
                     } else {
                         Vec::new()
                     }
