@@ -56,14 +56,16 @@ fn pgbench_with_key_column_and_directory_compaction() {
         .batch_execute(
             "CREATE TABLE pool (id int4 PRIMARY KEY, embedding ruvector(50));
              CREATE TABLE items (id bigserial PRIMARY KEY, embedding ruvector(50),
-                 tenant int4 GENERATED ALWAYS AS ((id % 50)::int4) STORED);",
+                 tenant int4 GENERATED ALWAYS AS ((id % 50)::int4) STORED,
+                 cat int4 GENERATED ALWAYS AS ((id % 3)::int4) STORED);",
         )
         .unwrap();
     copy_rows(&mut client, "pool", &ds, 0..40_000).unwrap();
     client
         .batch_execute(
             "INSERT INTO items (embedding) SELECT embedding FROM pool WHERE id < 20000 ORDER BY id;
-             CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops, tenant)
+             CREATE INDEX items_idx ON items
+                 USING ruhnsw (embedding ruvector_cosine_ops, tenant, cat)
                  WITH (m = 8, ef_construction = 32);
              ANALYZE items, pool",
         )
@@ -84,9 +86,25 @@ fn pgbench_with_key_column_and_directory_compaction() {
              SELECT id FROM items WHERE tenant = :t \
              ORDER BY embedding <=> (SELECT embedding FROM pool WHERE id = :id) LIMIT 10;\n",
         ),
+        (
+            "select_cat.sql",
+            "\\set id random(0, 39999)\n\\set c random(0, 2)\n\
+             SELECT id FROM items WHERE cat = :c \
+             ORDER BY embedding <=> (SELECT embedding FROM pool WHERE id = :id) LIMIT 10;\n",
+        ),
         ("vacuum.sql", "VACUUM items;\n"),
     ];
-    run_pgbench(&c, scripts, &[10, 6, 20, 2], 40);
+    // `cat` (a third of the rows per value) has key links: inserts link into them and VACUUM
+    // repairs them while filtered walks follow them.
+    let linked: String = client
+        .query_one(
+            "SELECT (ruvector_index_stats('items_idx') -> 'key_link_columns')::text",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(linked, "[2]");
+    run_pgbench(&c, scripts, &[10, 6, 20, 10, 2], 40);
     // A last VACUUM with something to delete (the directory is compacted when VACUUM deletes).
     client
         .batch_execute("DELETE FROM items WHERE id = (SELECT min(id) FROM items)")
@@ -121,6 +139,31 @@ fn pgbench_with_key_column_and_directory_compaction() {
             .collect();
         assert_eq!(through_index, table, "tenant {t}: index and table disagree");
     }
+    // Filtered walks along the key links still find the nearest rows of a category.
+    let (mut hits, mut want) = (0, 0);
+    for i in 0..30 {
+        let q = ds.queries.row(i);
+        let sql = format!(
+            "SELECT id FROM items WHERE cat = {} ORDER BY embedding <=> $1 LIMIT 10",
+            i % 3
+        );
+        let got = ids(&mut client, &sql, q);
+        client
+            .batch_execute("SET enable_indexscan = off; SET enable_seqscan = on")
+            .unwrap();
+        let truth = ids(&mut client, &sql, q);
+        client
+            .batch_execute("SET enable_indexscan = on; SET enable_seqscan = off")
+            .unwrap();
+        hits += got.intersection(&truth).count();
+        want += truth.len();
+    }
+    let recall = hits as f64 / want as f64;
+    eprintln!("cat filter after the mix: recall@10 {recall:.3}");
+    assert!(
+        recall >= 0.9,
+        "cat filter after the mix: recall {recall:.3}"
+    );
 }
 
 fn ids(client: &mut Client, sql: &str, q: &[f32]) -> BTreeSet<i64> {
