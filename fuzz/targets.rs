@@ -119,14 +119,26 @@ pub fn hnsw_tuples(data: &[u8]) {
     }
     if hnsw::is_neighbor_tuple(data) {
         let m = (data.get(1).copied().unwrap_or(16) as usize % 48).max(1);
+        // Key lists too: their count and size from the tuple's first bytes.
+        let key_lists = data.get(4).copied().unwrap_or(0) as usize % 4;
+        let shape = hnsw::Shape {
+            m,
+            key_lists,
+            key_m: if key_lists > 0 { 2 * m } else { 0 },
+        };
         let mut out = Vec::new();
-        for level in 0..4 {
-            hnsw::read_layer(data, level, m, &mut out);
-            let _ = hnsw::layer_tids(data, level, m);
+        let lists = (0..4)
+            .map(hnsw::List::Layer)
+            .chain((0..5).map(hnsw::List::Key));
+        for list in lists {
+            shape.read(data, list, &mut out);
+            let _ = shape.tids(data, list);
         }
         let _ = hnsw::all_neighbor_tids(data).count();
+        let _ = hnsw::neighbor_slot_count(data);
         let mut copy = data.to_vec();
-        hnsw::set_layer_tids(&mut copy, 1, m, &[hnsw::Tid::new(1, 1)]);
+        shape.set(&mut copy, hnsw::List::Layer(1), &[hnsw::Tid::new(1, 1)]);
+        shape.set(&mut copy, hnsw::List::Key(0), &[hnsw::Tid::new(2, 2)]);
     }
     for part in 0..3 {
         let _ = hnsw::code_part(data, part);

@@ -191,7 +191,17 @@ fn write_seed_corpus() {
     write(
         "hnsw_tuples",
         "neighbors",
-        &hnsw::encode_neighbors(1, 4, &layers),
+        &hnsw::Shape::plain(4).encode(1, &layers, &[]),
+    );
+    let key_shape = hnsw::Shape {
+        m: 4,
+        key_lists: 2,
+        key_m: 8,
+    };
+    write(
+        "hnsw_tuples",
+        "neighbors_key_links",
+        &key_shape.encode(1, &layers, &[vec![hnsw::Tid::new(7, 1)], vec![]]),
     );
     write(
         "hnsw_tuples",

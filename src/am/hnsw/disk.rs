@@ -152,11 +152,6 @@ impl DiskGraph {
         self.follow = lists;
     }
 
-    /// Whether the walk follows key lists.
-    pub fn follows_key_lists(&self) -> bool {
-        !self.follow.is_empty()
-    }
-
     /// Changes how many elements the search may read in all ([`Graph::exhausted`]).
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;

@@ -296,9 +296,9 @@ fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
 
 /// Writes a new element and its neighbour tuple: on the first page from the meta page's insert
 /// page that has room, or in the slot of a deleted element, or on new pages at the end.
-/// `ntup` is its neighbour tuple. `split`: the code of a [`layout::FORMAT_CODE_PARTS`] element (`value` is then a directory
-/// to fill in), written on new code pages, or over the parts of the deleted element whose slot
-/// is reused. `chosen` is called with the element's TID once its slot is chosen and locked,
+/// `ntup` is its neighbour tuple. `split`: the code of a [`layout::FORMAT_CODE_PARTS`]
+/// element (`value` is then a directory to fill in), written on new code pages, or over the
+/// parts of the deleted element whose slot is reused. `chosen` is called with the element's TID once its slot is chosen and locked,
 /// before the element is written (the key directory entry goes first, `keydir.rs`). Returns
 /// the element's TID and, if it changed, the new insert page.
 #[allow(clippy::too_many_arguments)]

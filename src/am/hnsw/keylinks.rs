@@ -22,9 +22,9 @@ use crate::graph::select::select_neighbors;
 use crate::graph::{Params, Scored};
 use std::collections::HashMap;
 
-/// Links in each key list: as many as layer 0's (`2m`): a key value's graph is walked like
-/// layer 0 (with `m` links, measured on glove-100k at 10% selectivity and ef_search 40,
-/// recall was 0.92 where layer 0 reaches it at ef_search 20).
+/// Links in each key list: as many as layer 0's (`2m`), since a key value's graph is walked
+/// like layer 0. Measured on glove-100k (m 16, a 10% filter, ef_search 40): recall 0.92 with
+/// `m` links, 0.97 with `2m`, at the same speed.
 pub fn key_m(m: usize) -> usize {
     2 * m
 }
