@@ -280,9 +280,9 @@ pub fn find(
         candidates.sort();
         candidates.truncate(ef);
         for s in &candidates {
-            if !images.contains_key(&s.id) {
+            if let std::collections::hash_map::Entry::Vacant(v) = images.entry(s.id) {
                 if let Some(img) = g.image(s.id) {
-                    images.insert(s.id, img);
+                    v.insert(img);
                 }
             }
         }
