@@ -34,7 +34,7 @@ CREATE INDEX ON kt USING ruhnsw (v ruvector_l2_ops, (n::float8));
 CREATE INDEX ON kt USING ruhnsw (v ruvector_l2_ops) INCLUDE (n);
 
 -- Key links: the key columns whose values each hold a middling share of the rows (more than
--- a scan visits directly from the key directory, 438 of these 3,000, at most 60%) get a
+-- a scan visits directly from the key directory, 438 of these 3,000, at most a third) get a
 -- graph per value: cat (5 values), label (3), code (4) and u (6), not tenant (7 values, 420
 -- rows each) nor n (unique).
 SELECT s -> 'key_link_columns' AS key_link_columns, (s ->> 'avg_key_links')::float8 > 10 AS linked

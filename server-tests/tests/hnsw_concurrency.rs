@@ -57,7 +57,7 @@ fn pgbench_with_key_column_and_directory_compaction() {
             "CREATE TABLE pool (id int4 PRIMARY KEY, embedding ruvector(50));
              CREATE TABLE items (id bigserial PRIMARY KEY, embedding ruvector(50),
                  tenant int4 GENERATED ALWAYS AS ((id % 50)::int4) STORED,
-                 cat int4 GENERATED ALWAYS AS ((id % 3)::int4) STORED);",
+                 cat int4 GENERATED ALWAYS AS ((id % 4)::int4) STORED);",
         )
         .unwrap();
     copy_rows(&mut client, "pool", &ds, 0..40_000).unwrap();
@@ -88,13 +88,13 @@ fn pgbench_with_key_column_and_directory_compaction() {
         ),
         (
             "select_cat.sql",
-            "\\set id random(0, 39999)\n\\set c random(0, 2)\n\
+            "\\set id random(0, 39999)\n\\set c random(0, 3)\n\
              SELECT id FROM items WHERE cat = :c \
              ORDER BY embedding <=> (SELECT embedding FROM pool WHERE id = :id) LIMIT 10;\n",
         ),
         ("vacuum.sql", "VACUUM items;\n"),
     ];
-    // `cat` (a third of the rows per value) has key links: inserts link into them and VACUUM
+    // `cat` (a quarter of the rows per value) has key links: inserts link into them and VACUUM
     // repairs them while filtered walks follow them.
     let linked: String = client
         .query_one(
@@ -146,7 +146,7 @@ fn pgbench_with_key_column_and_directory_compaction() {
         let q = ds.queries.row(i);
         let sql = format!(
             "SELECT id FROM items WHERE cat = {} ORDER BY embedding <=> $1 LIMIT 10",
-            i % 3
+            i % 4
         );
         let got = ids(&mut client, &sql, q);
         client
