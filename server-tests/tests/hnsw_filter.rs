@@ -140,10 +140,10 @@ fn recall_and_fill_per_selectivity() {
     measure(&mut client, &ds, &cases, queries, "after the build");
     // Inserts (key links found on disk), updates of key columns only (new entries), deletes
     // and VACUUM (key links to deleted elements repaired).
-    copy_rows(&mut client, "items", &ds, 50_000..56_000).unwrap();
+    copy_rows(&mut client, "items", &ds, 50_000..53_000).unwrap();
     client
         .batch_execute(
-            "UPDATE items SET id = id + 1000000 WHERE id % 13 = 1;
+            "UPDATE items SET id = id + 1000000 WHERE id % 29 = 1;
              DELETE FROM items WHERE id % 11 = 0",
         )
         .unwrap();

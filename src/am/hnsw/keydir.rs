@@ -443,7 +443,10 @@ pub fn compact(
             let mut removed = 0u32;
             let mut blk = slot.head;
             let mut pages = 0u32;
-            // Identical entries share a bucket: the first one found stays.
+            // Identical entries share a bucket: the first one found that is kept stays. (Only
+            // kept ones count: a stale entry of a deleted element and the entry of a later
+            // insert into its slot with the same key are identical, and the second, appended
+            // after the first was judged, must not be dropped as its repeat.)
             let mut seen: std::collections::HashSet<[u8; ENTRY]> = Default::default();
             while blk != InvalidBlockNumber {
                 crate::am::vacuum::delay_point();
@@ -464,12 +467,17 @@ pub fn compact(
                     .chunks_exact(ENTRY)
                     .enumerate()
                     .filter(|(_, e)| {
-                        if !seen.insert((*e).try_into().expect("an entry")) {
+                        let entry: [u8; ENTRY] = (*e).try_into().expect("an entry");
+                        if seen.contains(&entry) {
                             return true;
                         }
                         let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
-                        current(Tid::read(&e[..TID_SIZE]))
-                            .is_none_or(|blob| keys.directory_word(&blob, column) != Some(word))
+                        let stale = current(Tid::read(&e[..TID_SIZE]))
+                            .is_none_or(|blob| keys.directory_word(&blob, column) != Some(word));
+                        if !stale {
+                            seen.insert(entry);
+                        }
+                        stale
                     })
                     .map(|(n, _)| n)
                     .collect();
