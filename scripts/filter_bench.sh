@@ -2,7 +2,7 @@
 # The filtered-search benchmark of the README (bench/README.md documents the mode):
 # ruvector-bench --filter all on a dataset, ruvector's index with the filter columns as key
 # columns against pgvector, without and with btree indexes on the filter columns (one run
-# measures both configuration sets), ef_search 20 and 40, results in docs/bench/filter/.
+# measures both configuration sets), ef_search 20, 40 and 80, results in docs/bench/filter/.
 #
 #   scripts/filter_bench.sh [DATASET] [more ruvector-bench options...]
 #
@@ -17,6 +17,6 @@ url=${URL:-"host=/tmp port=5499 user=postgres dbname=postgres"}
 cargo build --release -q -p ruvector-bench
 start=$SECONDS
 "${CARGO_TARGET_DIR:-target}/release/ruvector-bench" --url "$url" --dataset "../shared/data/$ds" \
-    --filter all --filter-keys --filter-btree --compare pgvector --queries 300 --sweep 20,40 \
+    --filter all --filter-keys --filter-btree --compare pgvector --queries 300 --sweep 20,40,80 \
     --out docs/bench/filter "$@"
 echo "filtered benchmark of $ds: $((SECONDS - start)) s"
