@@ -5,7 +5,8 @@
 //! blocks 1..       element pages, chained through Opaque::next_blkno, holding
 //!   element tuple   (24-byte header, the value's varlena image, then the other heap TIDs)
 //!   neighbor tuple  (4-byte header, then (level + 2) * m index TIDs: 2m for layer 0,
-//!                    m for each layer above; unused slots hold an invalid TID)
+//!                    m for each layer above, then key_m per key column with key links
+//!                    (`Shape`); unused slots hold an invalid TID)
 //! code pages       (quantized, codes longer than a page holds) one code part each, in no chain
 //! codebook pages   a chain of their own (`am::codebook`)
 //! ```
