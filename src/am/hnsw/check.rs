@@ -218,11 +218,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 }
                 layout::PAGE_ELEMENT if layout::is_neighbor_tuple(item) => {
                     let count = layout::neighbor_slot_count(item);
-                    let layer_slots = count.wrapping_sub(shape.slots(0) - 2 * m);
-                    if item.len() < shape.tuple_size(0) - shape.slots(0) * 6 + count * 6
-                        || count < shape.slots(0)
-                        || !layer_slots.is_multiple_of(m)
-                    {
+                    if shape.level_of(count, item.len()).is_none() {
                         f.at(
                             blk,
                             off,
@@ -315,7 +311,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 );
                 continue;
             };
-            let levels = (count as usize - (shape.slots(0) - 2 * m)) / m - 2;
+            let Some(levels) = shape.level_of(count as usize, item.len()) else {
+                continue; // rewritten since pass 1, which checked its count
+            };
             let lists = (0..=levels)
                 .map(layout::List::Layer)
                 .chain((0..shape.key_lists).map(layout::List::Key));

@@ -180,10 +180,6 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         (stored.clone(), None)
     };
 
-    let lists: Vec<Vec<Tid>> = layers
-        .iter()
-        .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
-        .collect();
     let element = layout::Element {
         level: level as u8,
         deleted: false,
@@ -192,7 +188,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let ntup = Shape::of(&meta).encode(level, &lists, &keylinks::tids(&key_layers));
+    let ntup = Shape::of(&meta).encode(level, &tids(&layers), &tids(&key_layers));
     let (etid, new_insert_page) = add_element(
         index,
         &meta,
@@ -229,6 +225,14 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         });
     }
     drop(lock);
+}
+
+/// The element TIDs of found neighbour lists (per layer, or per key list).
+pub fn tids(lists: &[Vec<Scored<u64>>]) -> Vec<Vec<Tid>> {
+    lists
+        .iter()
+        .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
+        .collect()
 }
 
 /// Adds the reverse links of a new (or repaired) element to its neighbours (`layers`, per

@@ -12,7 +12,7 @@
 use super::disk::DiskGraph;
 use super::insert::ImageCache;
 use super::keydir;
-use super::layout::{MetaPage, Tid};
+use super::layout::MetaPage;
 use super::options::DEFAULT_EF_SEARCH;
 use crate::am::page::Rel;
 use crate::filter::{KeyLayout, Predicate};
@@ -297,14 +297,6 @@ pub fn find(
         }));
     }
     out
-}
-
-/// Element TIDs of found key lists.
-pub fn tids(lists: &[Vec<Scored<u64>>]) -> Vec<Vec<Tid>> {
-    lists
-        .iter()
-        .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
-        .collect()
 }
 
 #[cfg(test)]

@@ -541,6 +541,17 @@ impl Shape {
         NEIGHBOR_HEADER + self.slots(level) * TID_SIZE
     }
 
+    /// The level of a neighbour tuple whose header says it holds `count` slots, if that is a
+    /// count this shape gives (`None`: a damaged header), and whether `len` bytes hold them.
+    pub fn level_of(&self, count: usize, len: usize) -> Option<usize> {
+        let layers = count.checked_sub(self.key_slots())?;
+        (self.m > 0
+            && layers >= 2 * self.m
+            && layers.is_multiple_of(self.m)
+            && len >= NEIGHBOR_HEADER + count * TID_SIZE)
+            .then(|| layers / self.m - 2)
+    }
+
     /// Links `list` holds at most.
     pub fn capacity(&self, list: List) -> usize {
         match list {
@@ -944,6 +955,9 @@ mod tests {
         out.clear();
         shape.read(&b, List::Key(1), &mut out);
         assert_eq!(out, vec![Tid::new(4, 4).pack()]);
+        assert_eq!(shape.level_of(slot_count(&b), b.len()), Some(0));
+        assert_eq!(shape.level_of(slot_count(&b) + 1, 1000), None);
+        assert_eq!(shape.level_of(slot_count(&b), b.len() - 1), None);
         // A layer above the element's reads nothing, not the key lists.
         assert!(shape.tids(&b, List::Layer(1)).is_empty());
         assert!(shape.tids(&b, List::Key(2)).is_empty());

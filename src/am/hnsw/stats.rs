@@ -31,7 +31,6 @@ pub fn metric_name(m: Metric) -> &'static str {
 /// Statistics of a ruhnsw index, as JSON.
 pub fn stats(index: Rel) -> Value {
     let meta = read_meta(index);
-    let m = meta.m as usize;
     let shape = layout::Shape::of(&meta);
     let mut key_links = 0u64;
     let split = meta.code_format() == layout::FORMAT_CODE_PARTS;
@@ -80,7 +79,7 @@ pub fn stats(index: Rel) -> Value {
                 levels[l] += 1;
             } else if layout::is_neighbor_tuple(item) {
                 let count = layout::neighbor_slot_count(item);
-                let level = (count.saturating_sub(shape.slots(0) - 2 * m) / m).saturating_sub(2);
+                let level = shape.level_of(count, item.len()).unwrap_or(0);
                 for j in 0..shape.key_lists {
                     key_links += shape
                         .tids(item, layout::List::Key(j))

@@ -13,7 +13,7 @@
 
 use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::insert::{
-    ensure_in_link, find_neighbors, link_back, ImageCache, SCAN_LOCK, UPDATE_LOCK,
+    ensure_in_link, find_neighbors, link_back, tids, ImageCache, SCAN_LOCK, UPDATE_LOCK,
 };
 use super::keydir;
 use super::keylinks;
@@ -294,11 +294,7 @@ impl Vacuum {
         } else {
             Vec::new()
         };
-        let lists: Vec<Vec<Tid>> = layers
-            .iter()
-            .map(|l| l.iter().map(|s| Tid::unpack(s.id)).collect())
-            .collect();
-        let ntup = Shape::of(meta).encode(level, &lists, &keylinks::tids(&key_layers));
+        let ntup = Shape::of(meta).encode(level, &tids(&layers), &tids(&key_layers));
         {
             let buf = Locked::read_with(index, ntid.block, Mode::Exclusive, &self.strategy);
             let wal = WalChange::start(index);
