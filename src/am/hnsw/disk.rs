@@ -11,6 +11,7 @@ use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
 use crate::am::quantize::Estimator;
 use crate::filter::Predicate;
 use crate::graph::search::{Graph, IdHash};
+use crate::graph::Scored;
 use crate::kernels::metric::Metric;
 use crate::quant::Codebook;
 use std::collections::HashMap;
@@ -90,6 +91,9 @@ pub struct DiskGraph {
     pub seen: HashMap<u64, Seen, IdHash>,
     /// Elements read (for `ruvector.hnsw_max_scan_tuples`).
     pub tuples: usize,
+    /// Elements [`DiskGraph::passes_near`] read ahead of the walk, not yet handed to it: their
+    /// distances come from `seen` instead of a second read.
+    read_ahead: Vec<u64>,
     /// Bytes of the key area and value image (dense types; prefetch length).
     value_len_hint: usize,
     /// Scratch space of `visit_batch` (kept to avoid an allocation per expanded element).
@@ -123,6 +127,7 @@ impl DiskGraph {
             pin: None,
             seen: HashMap::with_capacity_and_hasher(expected, IdHash::default()),
             tuples: 0,
+            read_ahead: Vec::new(),
             value_len_hint: meta.value_len_hint() + layout::key_area(meta.key_len as usize),
             hints: Vec::new(),
             parts: match (meta.code_format(), meta.code_len()) {
@@ -150,6 +155,25 @@ impl DiskGraph {
     /// descent found) are walked through their layer-0 links as before.
     pub fn follow_key_lists(&mut self, lists: Vec<usize>) {
         self.follow = lists;
+    }
+
+    /// The layer-0 neighbours of the element `id` (visited) that pass the filter, with their
+    /// distances. All its neighbours are read here, and the walk's [`Graph::distances`] takes
+    /// their distances from this read when it expands `id`.
+    pub fn passing_neighbors(&mut self, id: u64) -> Vec<Scored<u64>> {
+        let mut around = Vec::new();
+        self.neighbors(id, 0, &mut around);
+        around.retain(|n| !self.seen.contains_key(n));
+        let mut distances = Vec::new();
+        self.distances(&around, 0, &mut distances);
+        let passing = around
+            .iter()
+            .zip(&distances)
+            .filter(|(&n, _)| self.accepted(n))
+            .filter_map(|(&id, d)| d.map(|distance| Scored { distance, id }))
+            .collect();
+        self.read_ahead = around;
+        passing
     }
 
     /// Changes how many elements the search may read in all ([`Graph::exhausted`]).
@@ -602,6 +626,18 @@ impl Graph for DiskGraph {
     }
 
     fn distances(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
+        if !self.read_ahead.is_empty() && ids.iter().any(|id| self.read_ahead.contains(id)) {
+            // The first expansion, read ahead by `passes_near`: what was read then (an element
+            // that was not live then is read again, and found missing again).
+            self.read_ahead.clear();
+            for &id in ids {
+                match self.seen.get(&id) {
+                    Some(s) => out.push(((s.level as usize) >= level).then_some(s.distance)),
+                    None => out.push(self.distance(id, level)),
+                }
+            }
+            return;
+        }
         if ids.len() < 2 || self.parts > 0 {
             out.extend(ids.iter().map(|&id| self.distance(id, level)));
         } else {

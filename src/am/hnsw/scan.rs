@@ -252,9 +252,10 @@ impl Search {
                         s.exact(passing, s.memory_cap());
                     } else {
                         // Many pass: walk the graph, entering it also at elements known to
-                        // pass, spread over those the directory pass found — when the rows
-                        // that pass lie away from the query (a filter correlated with the
-                        // vectors), the walk starts among them instead of searching for them.
+                        // pass, spread over those the directory pass found, when none near
+                        // the entry point passes — when the rows that pass lie away from the
+                        // query (a filter correlated with the vectors), the walk starts among
+                        // them instead of searching for them (`first_search`).
                         let step = (passing.len() / ef).max(1);
                         let seeds: Vec<u64> = passing.iter().step_by(step).copied().collect();
                         s.first_search(&meta, &seeds);
@@ -323,6 +324,25 @@ impl Search {
         self.visited.clear();
         self.visited.insert(ep.id);
         let mut entries = vec![ep];
+        // Seeds cost a random page read each and only help when nothing near the entry
+        // passes (a filter correlated with the vectors, the query's own region failing it):
+        // a uniform filter passes some of the entry's layer-0 neighbours, and the walk enters
+        // at those instead. The neighbours are read now (the walk's first expansion would
+        // read them anyway, and takes their distances from this read).
+        let seeds = if seeds.is_empty() || self.graph.accepted(ep.id) {
+            &[]
+        } else {
+            let near = self.graph.passing_neighbors(ep.id);
+            for s in &near {
+                self.visited.insert(s.id);
+            }
+            entries.extend_from_slice(&near);
+            if near.is_empty() {
+                seeds
+            } else {
+                &[]
+            }
+        };
         for &id in seeds {
             if self.visited.insert(id) {
                 if let Some(seen) = self.graph.visit(id) {
