@@ -4,7 +4,9 @@
 #   1. toolchain: scripts/setup.sh --pgvector (apt packages, PostgreSQL 18 built once from
 #      Debian's source package, pgvector built into every major, the pinned Python clients,
 #      cargo-pgrx, cargo pgrx init);
-#   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests, the fuzz
+#   2. static checks first (fast failure): `cargo fmt --check`, `cargo clippy --workspace
+#      --all-targets -D warnings`; then ruvector-core's unit, property and kernel tests (no
+#      PostgreSQL); then per major, `cargo pgrx test pgM`: the glue's unit tests, the fuzz
 #      targets' seed corpus replayed with random and mutated inputs (tests/fuzz_corpus.rs), and
 #      the in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
 #   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
@@ -46,6 +48,13 @@ step "toolchain"
 ./scripts/setup.sh --pgvector
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 arch=$(dpkg --print-architecture)
+
+step "cargo fmt --check, cargo clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test -p ruvector-core"
+cargo test -p ruvector-core
 
 for m in "${RUVECTOR_MAJORS[@]}"; do
     step "cargo pgrx test pg$m"
