@@ -728,17 +728,26 @@ impl<'a> PageRef<'a> {
     }
 }
 
-pub fn maxalign(x: usize) -> usize {
+/// `MAXALIGN` (c.h): `x` rounded up to the platform's maximum alignment.
+pub const fn maxalign(x: usize) -> usize {
     let a = pg_sys::MAXIMUM_ALIGNOF as usize;
     (x + a - 1) & !(a - 1)
 }
 
+// Page geometry (storage/bufpage.h), the one source every page layout plans with (the bulk
+// build's page planner in `hnsw/layout.rs` included): the page size, its header up to the
+// line pointers, ruvector's trailer in the special space, and a line pointer.
+pub const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
+pub const PAGE_HEADER: usize = maxalign(std::mem::size_of::<pg_sys::PageHeaderData>());
+pub const SPECIAL: usize = maxalign(std::mem::size_of::<Opaque>());
+pub const LINE_POINTER: usize = std::mem::size_of::<pg_sys::ItemIdData>();
+
 /// Largest item a ruvector page holds (one item, one line pointer, the trailer).
+pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
+
+/// [`MAX_ITEM`].
 pub fn max_item_size() -> usize {
-    pg_sys::BLCKSZ as usize
-        - maxalign(std::mem::size_of::<pg_sys::PageHeaderData>())
-        - maxalign(std::mem::size_of::<Opaque>())
-        - std::mem::size_of::<pg_sys::ItemIdData>()
+    MAX_ITEM
 }
 
 /// A writable page image inside a [`WalChange`] or [`BuildPages`].

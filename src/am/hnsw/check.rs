@@ -106,7 +106,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             };
             let here = Tid::new(blk, off);
             match t {
-                layout::PAGE_ELEMENT if item[0] == layout::ELEMENT_TUPLE => {
+                layout::PAGE_ELEMENT if layout::tuple_type(item) == layout::ELEMENT_TUPLE => {
                     let Some(e) = layout::decode_element(item) else {
                         f.at(blk, off, format!("element tuple of {} bytes is shorter than its header and value say", item.len()));
                         continue;
@@ -234,7 +234,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 layout::PAGE_ELEMENT => f.at(
                     blk,
                     off,
-                    format!("item of type {} on an element page", item[0]),
+                    format!("item of type {} on an element page", layout::tuple_type(item)),
                 ),
                 // Code parts are checked from the directories that list them; key directory
                 // pages by keydir::check.

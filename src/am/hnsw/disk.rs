@@ -560,8 +560,7 @@ fn read_seen(
 /// element.
 #[inline]
 fn read_header(item: &[u8], filter: Option<&Predicate>) -> Option<Seen> {
-    if item.len() < layout::ELEMENT_HEADER
-        || item[0] != layout::ELEMENT_TUPLE
+    if !layout::is_element_tuple(item)
         || layout::element_deleted(item)
         || layout::element_value(item).is_empty()
     {

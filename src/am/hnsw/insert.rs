@@ -389,7 +389,12 @@ fn add_element(
             }
             layout::set_element_neighbors(&mut etup, ntid);
             // Keep the slot's version: VACUUM bumped it when it marked the element deleted.
-            etup[3] = page.as_ref().item(etid.offset).map_or(0, |old| old[3]);
+            let version = page
+                .as_ref()
+                .item(etid.offset)
+                .filter(|old| layout::is_element_tuple(old))
+                .map_or(0, layout::element_version);
+            layout::set_element_version(&mut etup, version);
             if !(page.overwrite_item(etid.offset, &etup) && page.overwrite_item(ntid.offset, &ntup))
             {
                 failed_to_add(index);

@@ -130,9 +130,7 @@ impl Vacuum {
         }
         let keys = key_columns(index, &meta).layout;
         let live = |item: &[u8]| {
-            (item.len() >= layout::ELEMENT_HEADER
-                && item[0] == layout::ELEMENT_TUPLE
-                && !layout::element_deleted(item))
+            (layout::is_element_tuple(item) && !layout::element_deleted(item))
             .then(|| layout::element_keys(item).to_vec())
         };
         let mut known: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
@@ -636,8 +634,11 @@ fn rank(
 
 /// Bumps an element's version (1..=15, as pgvector) and returns it.
 fn bump_version(item: &mut [u8]) -> u8 {
-    let v = if item[3] >= 15 { 1 } else { item[3] + 1 };
-    item[3] = v;
+    let v = match layout::element_version(item) {
+        15.. => 1,
+        v => v + 1,
+    };
+    layout::set_element_version(item, v);
     v
 }
 
@@ -647,13 +648,8 @@ fn mark_element(item: &mut [u8]) {
 }
 
 fn clear_neighbors(item: &mut [u8], version: u8) {
-    if !layout::is_neighbor_tuple(item) {
-        return;
-    }
-    item[1] = version;
-    let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
-    for i in 0..count {
-        Tid::INVALID.write(&mut item[4 + i * 6..]);
+    if layout::is_neighbor_tuple(item) {
+        layout::clear_neighbor_tuple(item, version);
     }
 }
 
