@@ -2,7 +2,7 @@
 
 use super::layout;
 use super::lists::{for_each_list, read_meta};
-use crate::am::hnsw::stats::metric_name;
+use crate::am::value::opclass_name;
 use crate::am::page::{Locked, Mode, Rel};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
@@ -51,7 +51,7 @@ pub fn stats(index: Rel) -> Value {
     json!({
         "access_method": "ruivfflat",
         "format_version": meta.version,
-        "opclass": meta.metric().map(metric_name),
+        "opclass": meta.metric().map(opclass_name),
         "quantization": meta.codebook.quantization().name(),
         "code_bytes": meta.codebook.quantization().code_len(meta.dimensions as usize),
         "codebook_bytes": meta.codebook.len,
