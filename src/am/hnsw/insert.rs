@@ -509,7 +509,7 @@ fn free_slot(
     let exact_free = page.exact_free_space();
     for off in 1..=page.max_offset() {
         let Some(item) = page.item(off) else { continue };
-        if item.first() != Some(&layout::ELEMENT_TUPLE) || !layout::element_deleted(item) {
+        if !layout::is_element_tuple(item) || !layout::element_deleted(item) {
             continue;
         }
         let nt = layout::element_neighbors(item);

@@ -439,7 +439,7 @@ impl Vacuum {
             let page = buf.page();
             for off in 1..=page.max_offset() {
                 let Some(item) = page.item(off) else { continue };
-                if item.first() != Some(&layout::ELEMENT_TUPLE)
+                if !layout::is_element_tuple(item)
                     || layout::element_deleted(item)
                     || layout::element_heap_tid_count(item) == 0
                 {
@@ -515,7 +515,7 @@ impl Vacuum {
             }
             let Some(ntid) = g
                 .read_item(x, |item| {
-                    (item.first() == Some(&layout::ELEMENT_TUPLE) && !layout::element_deleted(item))
+                    (layout::is_element_tuple(item) && !layout::element_deleted(item))
                         .then(|| layout::element_neighbors(item))
                 })
                 .flatten()
