@@ -1,6 +1,8 @@
 //! The one way ruvector's index access methods touch index pages.
 //!
-//! * [`Locked`] — a pinned buffer holding a content lock; dropping it unlocks and unpins.
+//! * [`Locked`] — a pinned buffer holding a content lock, [`Share`] or [`Exclusive`] by type
+//!   (only an exclusively locked buffer can be registered for a change); dropping it unlocks
+//!   and unpins.
 //! * [`WalChange`] — a Generic WAL record (PostgreSQL `access/generic_xlog.h`) over up to four
 //!   locked pages. Changes are made to the page images it hands out ([`PageMut`]); `commit`
 //!   writes the WAL record and applies them atomically; dropping it uncommitted abandons them
@@ -146,37 +148,48 @@ impl Drop for BulkRead {
     }
 }
 
-/// Lock strength for [`Locked::read`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Share,
-    Exclusive,
+/// The strength of a buffer's content lock, as the type of a [`Locked`] buffer: only a
+/// `Locked<Exclusive>` can be changed ([`WalChange::register`], [`PageMut`]).
+pub trait LockMode: Copy {
+    /// `BUFFER_LOCK_SHARE` or `BUFFER_LOCK_EXCLUSIVE` (storage/bufmgr.h).
+    const LOCK: u32;
 }
 
-/// A pinned and content-locked buffer.
-pub struct Locked {
+/// A share lock: readers, any number at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Share;
+
+/// An exclusive lock: the one backend changing the page.
+#[derive(Clone, Copy, Debug)]
+pub struct Exclusive;
+
+impl LockMode for Share {
+    const LOCK: u32 = pg_sys::BUFFER_LOCK_SHARE;
+}
+
+impl LockMode for Exclusive {
+    const LOCK: u32 = pg_sys::BUFFER_LOCK_EXCLUSIVE;
+}
+
+/// A pinned and content-locked buffer, share- or exclusively locked as its type says.
+pub struct Locked<M: LockMode = Share> {
     buf: pg_sys::Buffer,
-    exclusive: bool,
+    _mode: PhantomData<M>,
     _not_send: PhantomData<*const u8>,
 }
 
-impl Locked {
-    /// Reads block `blkno` of the main fork and locks it.
-    pub fn read(rel: Rel, blkno: u32, mode: Mode) -> Locked {
-        Self::read_raw(rel, blkno, mode, std::ptr::null_mut())
+impl<M: LockMode> Locked<M> {
+    /// Reads block `blkno` of the main fork and locks it (`Share` or `Exclusive`).
+    pub fn read(rel: Rel, blkno: u32, _mode: M) -> Locked<M> {
+        Self::read_raw(rel, blkno, std::ptr::null_mut())
     }
 
     /// As [`Locked::read`], through a buffer access strategy (bulk reads by VACUUM).
-    pub fn read_with(rel: Rel, blkno: u32, mode: Mode, strategy: &BulkRead) -> Locked {
-        Self::read_raw(rel, blkno, mode, strategy.0)
+    pub fn read_with(rel: Rel, blkno: u32, _mode: M, strategy: &BulkRead) -> Locked<M> {
+        Self::read_raw(rel, blkno, strategy.0)
     }
 
-    fn read_raw(
-        rel: Rel,
-        blkno: u32,
-        mode: Mode,
-        strategy: pg_sys::BufferAccessStrategy,
-    ) -> Locked {
+    fn read_raw(rel: Rel, blkno: u32, strategy: pg_sys::BufferAccessStrategy) -> Locked<M> {
         rel.check_block(blkno);
         // SAFETY: `rel` is an open index relation; ReadBufferExtended raises an ERROR (not UB)
         // on a block that does not exist.
@@ -188,60 +201,10 @@ impl Locked {
                 pg_sys::ReadBufferMode::RBM_NORMAL,
                 strategy,
             );
-            let lock = match mode {
-                Mode::Share => pg_sys::BUFFER_LOCK_SHARE,
-                Mode::Exclusive => pg_sys::BUFFER_LOCK_EXCLUSIVE,
-            };
-            pg_sys::LockBuffer(buf, lock as i32);
+            pg_sys::LockBuffer(buf, M::LOCK as i32);
             Locked {
                 buf,
-                exclusive: mode == Mode::Exclusive,
-                _not_send: PhantomData,
-            }
-        }
-    }
-
-    /// Reads and cleanup-locks a block (exclusive, and no other backend holds a pin): VACUUM
-    /// takes this before it makes tuples reusable (PostgreSQL docs, "Index Locking
-    /// Considerations").
-    pub fn cleanup(rel: Rel, blkno: u32, strategy: &BulkRead) -> Locked {
-        rel.check_block(blkno);
-        // SAFETY: as in `read_with`.
-        unsafe {
-            let buf = pg_sys::ReadBufferExtended(
-                rel.as_ptr(),
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                blkno,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                strategy.0,
-            );
-            pg_sys::LockBufferForCleanup(buf);
-            Locked {
-                buf,
-                exclusive: true,
-                _not_send: PhantomData,
-            }
-        }
-    }
-
-    /// Adds a new, uninitialised block at the end of the main fork, exclusively locked. The
-    /// relation extension lock serialises concurrent extenders.
-    pub fn extend(rel: Rel) -> Locked {
-        // SAFETY: `rel` is an open index relation.
-        unsafe {
-            pg_sys::LockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
-            let buf = pg_sys::ReadBufferExtended(
-                rel.as_ptr(),
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                std::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-            pg_sys::UnlockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
-            Locked {
-                buf,
-                exclusive: true,
+                _mode: PhantomData,
                 _not_send: PhantomData,
             }
         }
@@ -272,7 +235,56 @@ impl Locked {
     }
 }
 
-impl Drop for Locked {
+impl Locked<Exclusive> {
+    /// Reads and cleanup-locks a block (exclusive, and no other backend holds a pin): VACUUM
+    /// takes this before it makes tuples reusable (PostgreSQL docs, "Index Locking
+    /// Considerations").
+    pub fn cleanup(rel: Rel, blkno: u32, strategy: &BulkRead) -> Locked<Exclusive> {
+        rel.check_block(blkno);
+        // SAFETY: as in `read_with`.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                strategy.0,
+            );
+            pg_sys::LockBufferForCleanup(buf);
+            Locked {
+                buf,
+                _mode: PhantomData,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    /// Adds a new, uninitialised block at the end of the main fork, exclusively locked. The
+    /// relation extension lock serialises concurrent extenders.
+    pub fn extend(rel: Rel) -> Locked<Exclusive> {
+        // SAFETY: `rel` is an open index relation.
+        unsafe {
+            pg_sys::LockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
+            let buf = pg_sys::ReadBufferExtended(
+                rel.as_ptr(),
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            pg_sys::UnlockRelationForExtension(rel.as_ptr(), pg_sys::ExclusiveLock as i32);
+            Locked {
+                buf,
+                _mode: PhantomData,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+}
+
+impl<M: LockMode> Drop for Locked<M> {
     fn drop(&mut self) {
         // SAFETY: we hold exactly one pin and one lock on `buf`.
         unsafe { pg_sys::UnlockReleaseBuffer(self.buf) };
@@ -876,8 +888,7 @@ impl WalChange {
 
     /// Registers `buf` (exclusively locked) and returns its writable image. `full_image` logs
     /// the whole page (new or re-initialised pages).
-    pub fn register<'w>(&'w self, buf: &'w Locked, full_image: bool) -> PageMut<'w> {
-        assert!(buf.exclusive, "WAL changes need an exclusive buffer lock");
+    pub fn register<'w>(&'w self, buf: &'w Locked<Exclusive>, full_image: bool) -> PageMut<'w> {
         assert!(
             self.registered.get() < pg_sys::MAX_GENERIC_XLOG_PAGES as usize,
             "too many pages in one generic WAL record"

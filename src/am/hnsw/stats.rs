@@ -3,7 +3,7 @@
 use super::disk::{key_columns, read_meta};
 use super::keydir;
 use super::layout::{self, Tid};
-use crate::am::page::{Locked, Mode, Rel};
+use crate::am::page::{Locked, Exclusive, Share, Rel};
 use crate::am::value::opclass_name;
 use pgrx::pg_sys;
 use serde_json::{json, Value};
@@ -31,7 +31,7 @@ pub fn stats(index: Rel) -> Value {
     let mut chain = crate::am::corrupt::Chain::new(index);
     while blk != pg_sys::InvalidBlockNumber {
         chain.step(blk);
-        let buf = Locked::read(index, blk, Mode::Share);
+        let buf = Locked::read(index, blk, Share);
         let page = buf.page();
         element_pages += 1;
         for off in 1..=page.max_offset() {

@@ -3,7 +3,7 @@
 use super::layout;
 use super::lists::{for_each_list, read_meta};
 use crate::am::value::opclass_name;
-use crate::am::page::{Locked, Mode, Rel};
+use crate::am::page::{Locked, Exclusive, Share, Rel};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ pub fn stats(index: Rel) -> Value {
         while blk != pg_sys::InvalidBlockNumber {
             chain.step(blk);
             n += 1;
-            blk = Locked::read(index, blk, Mode::Share)
+            blk = Locked::read(index, blk, Share)
                 .page()
                 .opaque()
                 .next_blkno;
@@ -34,7 +34,7 @@ pub fn stats(index: Rel) -> Value {
         let mut chain = crate::am::corrupt::Chain::new(index);
         while blk != layout::INVALID_BLOCK {
             chain.step(blk);
-            let buf = Locked::read(index, blk, Mode::Share);
+            let buf = Locked::read(index, blk, Share);
             let page = buf.page();
             rows += (1..=page.max_offset())
                 .filter(|off| page.item(*off).is_some())
