@@ -12,7 +12,7 @@
 #   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
 #      with apt-get into Debian's PostgreSQL (the files `cargo pgrx` installed removed first),
 #      the tarball into the source-built one — then CREATE EXTENSION and a kNN query;
-#   4. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
+#   4. the SQL regression suites in regress/ (pg_regress, exact expected output) against the
 #      installed packages: on the primary major once per distance-kernel tier this CPU has
 #      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), on the others with the tier chosen at load;
 #   5. the benchmark and migration tools' unit tests and the whole-server tests in server-tests/
@@ -144,10 +144,10 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
         out="$ROOT/target/regress/pg$m/$tier"
         rm -rf "$out" && mkdir -p "$out"
         echo "--- PostgreSQL $m, kernel tier: $tier"
-        if ! "$pg_regress" --inputdir="$ROOT/pgrx-tests" --outputdir="$out" \
+        if ! "$pg_regress" --inputdir="$ROOT/regress" --outputdir="$out" \
             --bindir="$PG_BIN" --host="$SOCKET_DIR" --port="$port" --user=postgres \
             --dbname=ruvector_regression --load-extension=ruvector \
-            --schedule="$ROOT/pgrx-tests/schedule"; then
+            --schedule="$ROOT/regress/schedule"; then
             failed+=("pg$m/$tier")
             cat "$out/regression.diffs" || true
         fi
