@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the kernel benchmark table for README from criterion's results
-(target/criterion/<kernel>/<tier>/<dim>/new/estimates.json), after `cargo bench --bench kernels`.
+(target/criterion/<kernel>/<tier>/<dim>/new/estimates.json), after `cargo bench -p ruvector-core --bench kernels`.
 Columns: ns per call for each tier, throughput (GB/s of both operands) and speed-up vs scalar."""
 import json, os, sys
 

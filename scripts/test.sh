@@ -4,13 +4,15 @@
 #   1. toolchain: scripts/setup.sh --pgvector (apt packages, PostgreSQL 18 built once from
 #      Debian's source package, pgvector built into every major, the pinned Python clients,
 #      cargo-pgrx, cargo pgrx init);
-#   2. per major, `cargo pgrx test pgM`: the pure-Rust unit, property and kernel tests, the fuzz
+#   2. static checks first (fast failure): `cargo fmt --check`, `cargo clippy --workspace
+#      --all-targets -D warnings`; then ruvector-core's unit, property and kernel tests (no
+#      PostgreSQL); then per major, `cargo pgrx test pgM`: the glue's unit tests, the fuzz
 #      targets' seed corpus replayed with random and mutated inputs (tests/fuzz_corpus.rs), and
 #      the in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
 #   3. per major, the packages (scripts/package.sh) installed as users install them — the .deb
 #      with apt-get into Debian's PostgreSQL (the files `cargo pgrx` installed removed first),
 #      the tarball into the source-built one — then CREATE EXTENSION and a kNN query;
-#   4. the SQL regression suites in pgrx-tests/ (pg_regress, exact expected output) against the
+#   4. the SQL regression suites in regress/ (pg_regress, exact expected output) against the
 #      installed packages: on the primary major once per distance-kernel tier this CPU has
 #      (RUVECTOR_SIMD=avx512/avx2/neon/scalar), on the others with the tier chosen at load;
 #   5. the benchmark and migration tools' unit tests and the whole-server tests in server-tests/
@@ -46,6 +48,13 @@ step "toolchain"
 ./scripts/setup.sh --pgvector
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 arch=$(dpkg --print-architecture)
+
+step "cargo fmt --check, cargo clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test -p ruvector-core"
+cargo test -p ruvector-core
 
 for m in "${RUVECTOR_MAJORS[@]}"; do
     step "cargo pgrx test pg$m"
@@ -135,10 +144,10 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
         out="$ROOT/target/regress/pg$m/$tier"
         rm -rf "$out" && mkdir -p "$out"
         echo "--- PostgreSQL $m, kernel tier: $tier"
-        if ! "$pg_regress" --inputdir="$ROOT/pgrx-tests" --outputdir="$out" \
+        if ! "$pg_regress" --inputdir="$ROOT/regress" --outputdir="$out" \
             --bindir="$PG_BIN" --host="$SOCKET_DIR" --port="$port" --user=postgres \
             --dbname=ruvector_regression --load-extension=ruvector \
-            --schedule="$ROOT/pgrx-tests/schedule"; then
+            --schedule="$ROOT/regress/schedule"; then
             failed+=("pg$m/$tier")
             cat "$out/regression.diffs" || true
         fi

@@ -1,18 +1,15 @@
 //! ruvector: a PostgreSQL extension for vector search, compatible with pgvector's types, formats
 //! and operators.
 //!
-//! Layout: PURE modules (no pgrx) — `kernels` (distance kernels + SIMD dispatch), `format`
-//! (text/binary formats and validation) — and pgrx glue — `types` (SQL types and functions),
-//! `admin` (observability), `am` (index access methods), `migrate`
-//! (interoperability with pgvector). The SQL that pgrx does not generate is in `sql/`.
+//! Layout: the algorithms live in the `ruvector-core` crate (crates/core: kernels, formats,
+//! graph, IVF, quantizers, key filters; no pgrx), re-exported here; this crate is the pgrx
+//! glue — `types` (SQL types and functions), `admin` (observability), `am` (index access
+//! methods), `migrate` (interoperability with pgvector). The SQL that pgrx does not generate
+//! is in `sql/`.
 
-pub mod check;
-pub mod filter;
-pub mod format;
-pub mod graph;
-pub mod ivf;
-pub mod kernels;
-pub mod quant;
+// The algorithms (crates/core, no pgrx), under the paths the glue has always used
+// (`crate::kernels`, `crate::graph`, ...).
+pub use ruvector_core::{check, filter, format, graph, ivf, kernels, quant};
 
 pub mod admin;
 pub mod am;

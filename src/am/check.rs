@@ -80,7 +80,7 @@ pub fn meta_page<M>(
     read: impl FnOnce(Rel) -> Result<M, super::meta::MetaError>,
 ) -> Option<M> {
     {
-        let buf = super::page::Locked::read(index, 0, super::page::Mode::Share);
+        let buf = super::page::Locked::read(index, 0, super::page::Share);
         let page = buf.page_unchecked();
         if !page.is_ruvector() || page.opaque().page_type != page_type {
             f.page(0, format!("block 0 is not a {am} meta page"));

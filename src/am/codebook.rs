@@ -10,7 +10,7 @@
 //! REINDEX or TRUNCATE) replaces the older one in the cache; `ruvector_memory_stats()` lists
 //! what is cached ([`cached`]).
 
-use super::page::{max_item_size, BuildPages, Locked, Mode, Rel};
+use super::page::{max_item_size, BuildPages, Locked, Exclusive, Share, Rel};
 use crate::quant::{Codebook, Quantization};
 use pgrx::pg_sys;
 use std::sync::{Arc, Mutex};
@@ -153,7 +153,7 @@ pub fn read_checked(rel: Rel, r: &CodebookRef) -> Result<(Codebook, Vec<u32>), S
             ));
         }
         blocks.push(blk);
-        let buf = Locked::read(rel, blk, Mode::Share);
+        let buf = Locked::read(rel, blk, Share);
         let page = buf.page_unchecked();
         if !page.is_ruvector() || page.opaque().page_type != PAGE_CODEBOOK {
             return Err(format!(

@@ -24,6 +24,13 @@ pub mod value;
 use page::Rel;
 use pgrx::pg_sys;
 
+/// Reports CREATE INDEX progress (`pg_stat_progress_create_index`): `param` is one of
+/// pg_sys's `PROGRESS_CREATEIDX_*`.
+pub fn progress(param: u32, value: i64) {
+    // SAFETY: progress reporting is a no-op outside a command that started it.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
 /// A relation's name, as messages quote it.
 pub fn relation_name(rel: Rel) -> String {
     // SAFETY: an open relation has a name.

@@ -1,5 +1,5 @@
 //! The `quantization` index option of `ruhnsw` and `ruivfflat`, the `ruvector.rerank` GUC, and
-//! the glue between index value images and the pure quantizers of `src/quant/`.
+//! the glue between index value images and the pure quantizers of `crate::quant` (crates/core).
 
 use crate::am::page::Rel;
 use crate::format::{SqlState, VecError};

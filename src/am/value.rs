@@ -234,3 +234,24 @@ pub fn image_len(kind: ValueKind, dims: usize) -> Option<usize> {
         ValueKind::Sparse => None,
     }
 }
+
+/// The operator class of a metric (the name `ruvector_index_stats()` reports).
+pub fn opclass_name(m: Metric) -> &'static str {
+    use Metric::*;
+    match m {
+        L2F32 => "ruvector_l2_ops",
+        IpF32 => "ruvector_ip_ops",
+        CosineF32 => "ruvector_cosine_ops",
+        L1F32 => "ruvector_l1_ops",
+        L2F16 => "halfvec_l2_ops",
+        IpF16 => "halfvec_ip_ops",
+        CosineF16 => "halfvec_cosine_ops",
+        L1F16 => "halfvec_l1_ops",
+        L2Sparse => "sparsevec_l2_ops",
+        IpSparse => "sparsevec_ip_ops",
+        CosineSparse => "sparsevec_cosine_ops",
+        L1Sparse => "sparsevec_l1_ops",
+        Hamming => "bit_hamming_ops",
+        Jaccard => "bit_jaccard_ops",
+    }
+}

@@ -92,7 +92,7 @@ fn ruhnsw_inserts_and_deletes() {
     for q in ["[3,4,5]", "[16,22,28]"] {
         assert_index_matches_exact("hi", q);
     }
-    // (VACUUM cannot run in a test transaction: see pgrx-tests/sql/ruhnsw.sql)
+    // (VACUUM cannot run in a test transaction: see regress/sql/ruhnsw.sql)
     Spi::run("DELETE FROM hi WHERE id % 5 = 0").unwrap();
     for q in ["[3,4,5]", "[16,22,28]"] {
         assert_index_matches_exact("hi", q);

@@ -90,7 +90,7 @@ impl RawArray {
         // SAFETY: without a null bitmap the data starts at MAXALIGN(header + 2·4·ndim) and holds
         // `dims[0]` float8 values.
         unsafe {
-            let off = maxalign(std::mem::size_of::<pg_sys::ArrayType>() + 8);
+            let off = crate::am::page::maxalign(std::mem::size_of::<pg_sys::ArrayType>() + 8);
             std::slice::from_raw_parts(
                 self.ptr.as_ptr().cast::<u8>().add(off).cast::<f64>(),
                 self.first_dim() as usize,
@@ -111,11 +111,6 @@ impl RawArray {
             std::slice::from_raw_parts(p, n as usize).to_vec()
         }
     }
-}
-
-fn maxalign(x: usize) -> usize {
-    let a = pg_sys::MAXIMUM_ALIGNOF as usize;
-    (x + a - 1) & !(a - 1)
 }
 
 impl FromDatum for RawArray {

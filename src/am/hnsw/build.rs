@@ -20,7 +20,7 @@ use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
-use crate::am::relation_name;
+use crate::am::{progress, relation_name};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
@@ -98,11 +98,6 @@ fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
         dimensions,
         quantization,
     )
-}
-
-pub fn progress(param: i32, value: i64) {
-    // SAFETY: progress reporting is a no-op outside CREATE INDEX.
-    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
 }
 
 impl BuildState {
@@ -273,12 +268,10 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
     if elements.is_empty() {
         return;
     }
-    progress(
-        pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32,
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE,
         PHASE_BUILD_GRAPH,
     );
-    progress(
-        pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL as i32,
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL,
         elements.len() as i64,
     );
     graph.insert(elements[0].node);
@@ -296,7 +289,7 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
         }
         done = end;
         pgrx::check_for_interrupts!();
-        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE as i32, done as i64);
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
     }
 }
 
@@ -390,7 +383,7 @@ fn write_index(
             0
         },
     };
-    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_WRITE);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
 
     // Plan where each element and neighbour tuple goes, then encode neighbour lists.
     let mut planner = PagePlanner::new();
@@ -562,7 +555,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         ));
     }
     let mut state = BuildState::new(index);
-    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_LOAD);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     pg_sys::IndexBuildHeapScan(
         heap,
         index.as_ptr(),

@@ -20,7 +20,7 @@ use super::disk::try_read_meta;
 use super::keydir;
 use super::layout::{self, Tid};
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::page::{BulkRead, Locked, Mode, Rel};
+use crate::am::page::{BulkRead, Locked, Exclusive, Share, Rel};
 use crate::check::{image_problem, Findings};
 use crate::graph::search::{HashVisited, IdHash, Visited};
 use pgrx::pg_sys::InvalidBlockNumber;
@@ -73,7 +73,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let (mut live, mut deleted, mut heap_tuples, mut rowless) = (0u64, 0u64, 0u64, 0u64);
     for blk in 1..nblocks {
         pgrx::check_for_interrupts!();
-        let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+        let buf = Locked::read_with(index, blk, Share, &strategy);
         let page = buf.page_unchecked();
         if page.is_new() {
             new_pages += 1;
@@ -106,7 +106,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             };
             let here = Tid::new(blk, off);
             match t {
-                layout::PAGE_ELEMENT if item[0] == layout::ELEMENT_TUPLE => {
+                layout::PAGE_ELEMENT if layout::tuple_type(item) == layout::ELEMENT_TUPLE => {
                     let Some(e) = layout::decode_element(item) else {
                         f.at(blk, off, format!("element tuple of {} bytes is shorter than its header and value say", item.len()));
                         continue;
@@ -234,7 +234,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 layout::PAGE_ELEMENT => f.at(
                     blk,
                     off,
-                    format!("item of type {} on an element page", item[0]),
+                    format!("item of type {} on an element page", layout::tuple_type(item)),
                 ),
                 // Code parts are checked from the directories that list them; key directory
                 // pages by keydir::check.
@@ -292,7 +292,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     }
     for blk in (1..nblocks).filter(|b| page_types[*b as usize] == layout::PAGE_ELEMENT) {
         pgrx::check_for_interrupts!();
-        let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+        let buf = Locked::read_with(index, blk, Share, &strategy);
         let page = buf.page_unchecked();
         for off in 1..=page.max_offset() {
             let here = Tid::new(blk, off);
@@ -361,7 +361,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 layout::PART_MAX
             };
             let ok = p.block != 0 && p.block < index.blocks() && {
-                let buf = Locked::read(index, p.block, Mode::Share);
+                let buf = Locked::read(index, p.block, Share);
                 let page = buf.page_unchecked();
                 page.is_ruvector()
                     && page.opaque().page_type == layout::PAGE_CODE
@@ -428,7 +428,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             .filter(|&(element, column, word)| {
                 !d.keys
                     .contains(&keydir::entry_key(element, column as usize, word))
-                    && Locked::read(index, element.block, Mode::Share)
+                    && Locked::read(index, element.block, Share)
                         .page_unchecked()
                         .item(element.offset)
                         .and_then(|item| {
@@ -555,7 +555,7 @@ fn walk_chain(index: Rel, nblocks: u32, f: &mut Findings) -> HashSet<u32> {
             f.page(blk, "the element chain loops back to this block");
             break;
         }
-        let buf = Locked::read(index, blk, Mode::Share);
+        let buf = Locked::read(index, blk, Share);
         let page = buf.page_unchecked();
         if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_ELEMENT {
             f.page(
@@ -574,7 +574,7 @@ fn read_element(index: Rel, t: Tid) -> Option<Element> {
     if t.block >= index.blocks() {
         return None;
     }
-    let buf = Locked::read(index, t.block, Mode::Share);
+    let buf = Locked::read(index, t.block, Share);
     let page = buf.page_unchecked();
     let e = layout::decode_element(page.item(t.offset)?)?;
     Some(Element {
@@ -588,7 +588,7 @@ fn read_element(index: Rel, t: Tid) -> Option<Element> {
 /// element's page stays locked while the neighbour tuple's is read (the order inserts and
 /// VACUUM lock them in), so the two are seen as one change left them.
 fn neighbor_tuple_problem(index: Rel, tid: Tid, shape: &layout::Shape) -> Option<String> {
-    let buf = Locked::read(index, tid.block, Mode::Share);
+    let buf = Locked::read(index, tid.block, Share);
     let e = layout::decode_element(buf.page_unchecked().item(tid.offset)?)?;
     let n = e.neighbors;
     if !n.is_valid() || n.block == 0 || n.block >= index.blocks() {
@@ -597,7 +597,7 @@ fn neighbor_tuple_problem(index: Rel, tid: Tid, shape: &layout::Shape) -> Option
             n.block as i64, n.offset
         ));
     }
-    let other = (n.block != tid.block).then(|| Locked::read(index, n.block, Mode::Share));
+    let other = (n.block != tid.block).then(|| Locked::read(index, n.block, Share));
     let page = match &other {
         Some(b) => b.page_unchecked(),
         None => buf.page_unchecked(),
@@ -659,7 +659,7 @@ fn reach(
         }
         out.clear();
         {
-            let buf = Locked::read(index, e.neighbors.block, Mode::Share);
+            let buf = Locked::read(index, e.neighbors.block, Share);
             if let Some(item) = buf.page_unchecked().item(e.neighbors.offset) {
                 if layout::is_neighbor_tuple(item) {
                     layout::Shape::plain(m).read(item, layout::List::Layer(0), &mut out);

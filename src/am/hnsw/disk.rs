@@ -7,7 +7,7 @@ use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::codebook;
 use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{BufferHint, Locked, Mode, Pinned, Rel, WalChange};
+use crate::am::page::{BufferHint, Locked, Exclusive, Share, Pinned, Rel, WalChange};
 use crate::am::quantize::Estimator;
 use crate::filter::Predicate;
 use crate::graph::search::{Graph, IdHash};
@@ -24,7 +24,7 @@ pub fn read_meta(rel: Rel) -> MetaPage {
 
 /// Reads the meta page, or says why it cannot be used.
 pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
-    let buf = Locked::read(rel, layout::META_BLKNO, Mode::Share);
+    let buf = Locked::read(rel, layout::META_BLKNO, Share);
     MetaPage::from_bytes(buf.page().contents())
 }
 
@@ -41,7 +41,7 @@ fn meta_error(rel: Rel, e: MetaError) -> ! {
 
 /// Changes the meta page under an exclusive lock, WAL-logged.
 pub fn update_meta(rel: Rel, f: impl FnOnce(&mut MetaPage)) {
-    let buf = Locked::read(rel, layout::META_BLKNO, Mode::Exclusive);
+    let buf = Locked::read(rel, layout::META_BLKNO, Exclusive);
     let wal = WalChange::start(rel);
     let mut page = wal.register(&buf, false);
     let mut meta =
@@ -560,8 +560,7 @@ fn read_seen(
 /// element.
 #[inline]
 fn read_header(item: &[u8], filter: Option<&Predicate>) -> Option<Seen> {
-    if item.len() < layout::ELEMENT_HEADER
-        || item[0] != layout::ELEMENT_TUPLE
+    if !layout::is_element_tuple(item)
         || layout::element_deleted(item)
         || layout::element_value(item).is_empty()
     {

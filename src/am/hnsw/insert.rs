@@ -17,7 +17,7 @@ use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::keydir;
 use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
-use crate::am::page::{maxalign, Locked, Mode, PageLock, Rel, WalChange};
+use crate::am::page::{maxalign, Locked, Exclusive, Share, PageLock, Rel, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
 use crate::graph::select::select_neighbors;
@@ -279,7 +279,7 @@ pub fn link_back(
 /// Adds `heap_tid` to an existing element with the same value, if it has room and is not
 /// being deleted.
 fn add_duplicate(index: Rel, element: Tid, heap_tid: Tid) -> bool {
-    let buf = Locked::read(index, element.block, Mode::Exclusive);
+    let buf = Locked::read(index, element.block, Exclusive);
     let wal = WalChange::start(index);
     let mut page = wal.register(&buf, false);
     let Some(item) = page.item_mut(element.offset) else {
@@ -339,7 +339,7 @@ fn add_element(
     // time (block 1 always exists: builds write it even for an empty table).
     let mut blk = meta.insert_page.max(layout::HEAD_BLKNO);
     let mut new_insert_page = None;
-    let mut buf = Locked::read(index, blk, Mode::Exclusive);
+    let mut buf = Locked::read(index, blk, Exclusive);
     loop {
         let (free, next) = {
             let p = buf.page();
@@ -373,7 +373,7 @@ fn add_element(
             chosen(etid);
             let part_bufs: Vec<Locked> = parts
                 .iter()
-                .map(|t| Locked::read(index, t.block, Mode::Exclusive))
+                .map(|t| Locked::read(index, t.block, Exclusive))
                 .collect();
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
@@ -389,7 +389,12 @@ fn add_element(
             }
             layout::set_element_neighbors(&mut etup, ntid);
             // Keep the slot's version: VACUUM bumped it when it marked the element deleted.
-            etup[3] = page.as_ref().item(etid.offset).map_or(0, |old| old[3]);
+            let version = page
+                .as_ref()
+                .item(etid.offset)
+                .filter(|old| layout::is_element_tuple(old))
+                .map_or(0, layout::element_version);
+            layout::set_element_version(&mut etup, version);
             if !(page.overwrite_item(etid.offset, &etup) && page.overwrite_item(ntid.offset, &ntup))
             {
                 failed_to_add(index);
@@ -402,7 +407,7 @@ fn add_element(
         }
         drop(buf);
         blk = next;
-        buf = Locked::read(index, blk, Mode::Exclusive);
+        buf = Locked::read(index, blk, Exclusive);
     }
 
     // Extend: the element (and its neighbours if both fit a page) on a new page chained after
@@ -504,7 +509,7 @@ fn free_slot(
     let exact_free = page.exact_free_space();
     for off in 1..=page.max_offset() {
         let Some(item) = page.item(off) else { continue };
-        if item.first() != Some(&layout::ELEMENT_TUPLE) || !layout::element_deleted(item) {
+        if !layout::is_element_tuple(item) || !layout::element_deleted(item) {
             continue;
         }
         let nt = layout::element_neighbors(item);
@@ -620,7 +625,7 @@ pub fn add_connection(
     };
     g.release();
 
-    let buf = Locked::read(index, ntid.block, Mode::Exclusive);
+    let buf = Locked::read(index, ntid.block, Exclusive);
     let wal = WalChange::start(index);
     let mut page = wal.register(&buf, false);
     let Some(item) = page.item_mut(ntid.offset) else {

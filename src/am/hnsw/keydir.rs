@@ -29,7 +29,7 @@
 //! entries, a 6-byte element TID and the 8-byte word each.
 
 use super::layout::{self, Tid};
-use crate::am::page::{BuildPages, Locked, Mode, Rel, WalChange};
+use crate::am::page::{BuildPages, Locked, Exclusive, Share, Rel, WalChange};
 use crate::filter::{KeyLayout, Predicate};
 use pgrx::pg_sys::InvalidBlockNumber;
 
@@ -249,14 +249,14 @@ pub fn append(index: Rel, head: u32, keys: &KeyLayout, element: Tid, blob: &[u8]
             continue;
         };
         let (tblk, at) = slot_place(head, column * BUCKETS + bucket(word));
-        let table = Locked::read(index, tblk, Mode::Exclusive);
+        let table = Locked::read(index, tblk, Exclusive);
         let mut slots = table_of(index, &table);
         let Some(slot) = slots.get(at).copied() else {
             damaged(index)
         };
         let e = entry(element, word);
         let tail = (slot.tail != InvalidBlockNumber)
-            .then(|| Locked::read(index, slot.tail, Mode::Exclusive));
+            .then(|| Locked::read(index, slot.tail, Exclusive));
         let current = tail.as_ref().map(|buf| {
             let page = buf.page();
             if page.opaque().page_type != layout::PAGE_KEYS
@@ -344,7 +344,7 @@ pub fn passing(
     // is one page up to 10 key columns).
     let mut slots = Vec::with_capacity(keys.count() * BUCKETS);
     for blk in head..=tail {
-        let buf = Locked::read(index, blk, Mode::Share);
+        let buf = Locked::read(index, blk, Share);
         slots.extend(table_of(index, &buf));
     }
     if slots.len() != keys.count() * BUCKETS {
@@ -379,7 +379,7 @@ pub fn passing(
         let mut blk = slots[s].head;
         while blk != InvalidBlockNumber {
             let next = {
-                let buf = Locked::read(index, blk, Mode::Share);
+                let buf = Locked::read(index, blk, Share);
                 let page = buf.page();
                 if page.opaque().page_type != layout::PAGE_KEYS {
                     damaged(index);
@@ -432,7 +432,7 @@ pub fn compact(
     let mut removed_all = 0u64;
     for (t, tblk) in (head..=tail).enumerate() {
         let slots = {
-            let buf = Locked::read(index, tblk, Mode::Share);
+            let buf = Locked::read(index, tblk, Share);
             table_of(index, &buf)
         };
         for (i, slot) in slots.iter().enumerate() {
@@ -455,7 +455,7 @@ pub fn compact(
                     damaged(index);
                 }
                 let (before, next) = {
-                    let buf = Locked::read(index, blk, Mode::Share);
+                    let buf = Locked::read(index, blk, Share);
                     let page = buf.page();
                     if page.opaque().page_type != layout::PAGE_KEYS {
                         damaged(index);
@@ -482,7 +482,7 @@ pub fn compact(
                     .map(|(n, _)| n)
                     .collect();
                 if !stale.is_empty() {
-                    let buf = Locked::read(index, blk, Mode::Exclusive);
+                    let buf = Locked::read(index, blk, Exclusive);
                     let now = entries(buf.page().contents())
                         .unwrap_or_else(|| damaged(index))
                         .to_vec();
@@ -509,7 +509,7 @@ pub fn compact(
             if removed > 0 {
                 // The slot's count, under the table page's lock (taken with no other directory
                 // lock held, as inserts take it first).
-                let buf = Locked::read(index, tblk, Mode::Exclusive);
+                let buf = Locked::read(index, tblk, Exclusive);
                 let mut all = table_of(index, &buf);
                 let s = &mut all[i];
                 s.entries = s.entries.saturating_sub(removed);
@@ -529,7 +529,7 @@ pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
     let mut entries = 0u64;
     for blk in head..=tail {
         let slots = {
-            let buf = Locked::read(index, blk, Mode::Share);
+            let buf = Locked::read(index, blk, Share);
             table_of(index, &buf)
         };
         pages += 1;
@@ -541,7 +541,7 @@ pub fn summary(index: Rel, (head, tail): (u32, u32)) -> (u64, u64) {
                 if pages > index.blocks() as u64 {
                     damaged(index);
                 }
-                let buf = Locked::read(index, b, Mode::Share);
+                let buf = Locked::read(index, b, Share);
                 b = buf.page().opaque().next_blkno;
             }
         }
@@ -596,7 +596,7 @@ pub fn check(
     }
     for tblk in head..=tail {
         out.pages.push(tblk);
-        let table = Locked::read(index, tblk, Mode::Share);
+        let table = Locked::read(index, tblk, Share);
         let page = table.page_unchecked();
         if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_KEY_TABLE {
             f.page(
@@ -632,7 +632,7 @@ pub fn check(
                     break;
                 }
                 out.pages.push(blk);
-                let buf = Locked::read(index, blk, Mode::Share);
+                let buf = Locked::read(index, blk, Share);
                 let page = buf.page_unchecked();
                 if !page.is_ruvector() || page.opaque().page_type != layout::PAGE_KEYS {
                     f.page(blk, format!("block in the chain of key column {column}'s bucket {bkt} is not a key directory page"));

@@ -26,6 +26,7 @@
 //! slot of a deleted element it overwrites that element's parts in place.
 
 use crate::am::codebook::CodebookRef;
+use crate::am::page::{maxalign, BLCKSZ, LINE_POINTER, PAGE_HEADER, SPECIAL};
 use crate::am::meta::MetaError;
 use crate::kernels::metric::Metric;
 
@@ -318,6 +319,10 @@ pub struct Element {
 //   [24..24+k] key blob, padded to 8 bytes (keys share the header's cache line: a filtered
 //   search checks them before it reads the value)  then the value image  then HEAP_TIDS - 1
 //   heap TIDs (6 bytes each)
+const H_TYPE: usize = 0;
+const H_LEVEL: usize = 1;
+const H_DELETED: usize = 2;
+const H_VERSION: usize = 3;
 const H_COUNT: usize = 4;
 const H_FORMAT: usize = 5;
 const H_VALUE_LEN: usize = 6;
@@ -330,10 +335,10 @@ pub fn encode_element(e: &Element, value: &[u8], keys: &[u8]) -> Vec<u8> {
     assert!(e.heap_tids.len() <= HEAP_TIDS);
     assert!(value.len() <= u16::MAX as usize && keys.len() <= u16::MAX as usize);
     let mut out = vec![0u8; element_tuple_size(value.len(), keys.len())];
-    out[0] = ELEMENT_TUPLE;
-    out[1] = e.level;
-    out[2] = e.deleted as u8;
-    out[3] = e.version;
+    out[H_TYPE] = ELEMENT_TUPLE;
+    out[H_LEVEL] = e.level;
+    out[H_DELETED] = e.deleted as u8;
+    out[H_VERSION] = e.version;
     out[H_FORMAT] = e.format;
     out[H_VALUE_LEN..H_VALUE_LEN + 2].copy_from_slice(&(value.len() as u16).to_ne_bytes());
     e.neighbors.write(&mut out[H_NEIGHBORS..]);
@@ -372,15 +377,14 @@ pub fn element_keys(b: &[u8]) -> &[u8] {
 
 /// Decodes an element tuple's header; `None` if `b` is not a (well-formed) element tuple.
 pub fn decode_element(b: &[u8]) -> Option<Element> {
-    if b.len() < ELEMENT_HEADER || b[0] != ELEMENT_TUPLE || b.len() < extra_tids_at(b) + EXTRA_TIDS
-    {
+    if !is_element_tuple(b) || b.len() < extra_tids_at(b) + EXTRA_TIDS {
         return None;
     }
     let n = element_heap_tid_count(b);
     Some(Element {
-        level: b[1],
-        deleted: b[2] != 0,
-        version: b[3],
+        level: element_level(b),
+        deleted: element_deleted(b),
+        version: element_version(b),
         format: b[H_FORMAT],
         heap_tids: (0..n).map(|i| element_heap_tid(b, i)).collect(),
         neighbors: element_neighbors(b),
@@ -404,15 +408,39 @@ pub fn element_value(b: &[u8]) -> &[u8] {
         .unwrap_or(&[])
 }
 
+/// The type byte every tuple of an element page starts with ([`ELEMENT_TUPLE`],
+/// [`NEIGHBOR_TUPLE`]; 0 for an empty item).
+#[inline]
+pub fn tuple_type(b: &[u8]) -> u8 {
+    b.get(H_TYPE).copied().unwrap_or(0)
+}
+
+/// Whether `b` is an element tuple with a whole header.
+#[inline]
+pub fn is_element_tuple(b: &[u8]) -> bool {
+    b.len() >= ELEMENT_HEADER && b[H_TYPE] == ELEMENT_TUPLE
+}
+
 /// Element tuple header fields read without allocating (scan hot path).
 #[inline]
 pub fn element_level(b: &[u8]) -> u8 {
-    b[1]
+    b[H_LEVEL]
 }
 
 #[inline]
 pub fn element_deleted(b: &[u8]) -> bool {
-    b[2] != 0
+    b[H_DELETED] != 0
+}
+
+/// The version of an element's slot (1..=15; VACUUM bumps it when it deletes the element, so
+/// that an insert holding an old link can tell the slot was reused, as pgvector's `version`).
+#[inline]
+pub fn element_version(b: &[u8]) -> u8 {
+    b[H_VERSION]
+}
+
+pub fn set_element_version(b: &mut [u8], version: u8) {
+    b[H_VERSION] = version;
 }
 
 #[inline]
@@ -461,7 +489,7 @@ pub fn set_element_neighbors(b: &mut [u8], tid: Tid) {
 /// Marks an element tuple deleted: no heap TIDs, value zeroed — except a directory of code
 /// parts, which an insert reusing the slot overwrites in place.
 pub fn set_element_deleted(b: &mut [u8]) {
-    b[2] = 1;
+    b[H_DELETED] = 1;
     set_element_heap_tids(b, &[]);
     if b[H_FORMAT] != FORMAT_CODE_PARTS {
         let (start, end) = (value_at(b).min(b.len()), extra_tids_at(b).min(b.len()));
@@ -469,17 +497,30 @@ pub fn set_element_deleted(b: &mut [u8]) {
     }
 }
 
+// Neighbour tuple header (NEIGHBOR_HEADER = 4 bytes): [0] type  [1] version (its element's)
+//   [2..4] slot count (u16); then the slots, TID_SIZE bytes each.
+const N_VERSION: usize = 1;
+const N_COUNT: usize = 2;
+
 /// Whether `b` is a neighbour tuple.
 pub fn is_neighbor_tuple(b: &[u8]) -> bool {
-    b.len() >= NEIGHBOR_HEADER && b[0] == NEIGHBOR_TUPLE
+    b.len() >= NEIGHBOR_HEADER && b[H_TYPE] == NEIGHBOR_TUPLE
+}
+
+/// Empties every slot of a neighbour tuple and gives it `version` (VACUUM deleting its
+/// element). `b` must be a neighbour tuple ([`is_neighbor_tuple`]).
+pub fn clear_neighbor_tuple(b: &mut [u8], version: u8) {
+    b[N_VERSION] = version;
+    for i in 0..slot_count(b) {
+        Tid::INVALID.write(&mut b[NEIGHBOR_HEADER + i * TID_SIZE..]);
+    }
 }
 
 /// Slots a neighbour tuple holds: its count, bounded by its length (a damaged count reads no
 /// further than the tuple). `b` must be a neighbour tuple ([`is_neighbor_tuple`]).
 #[inline]
 fn slot_count(b: &[u8]) -> usize {
-    let count = u16::from_ne_bytes([b[2], b[3]]) as usize;
-    count.min(b.len().saturating_sub(NEIGHBOR_HEADER) / TID_SIZE)
+    neighbor_slot_count(b).min(b.len().saturating_sub(NEIGHBOR_HEADER) / TID_SIZE)
 }
 
 /// One list of a neighbour tuple: a layer's links, or a key column's key links.
@@ -612,8 +653,8 @@ impl Shape {
     pub fn encode(&self, level: usize, layers: &[Vec<Tid>], keys: &[Vec<Tid>]) -> Vec<u8> {
         let count = self.slots(level);
         let mut out = vec![0u8; self.tuple_size(level)];
-        out[0] = NEIGHBOR_TUPLE;
-        out[2..4].copy_from_slice(&(count as u16).to_ne_bytes());
+        out[H_TYPE] = NEIGHBOR_TUPLE;
+        out[N_COUNT..N_COUNT + 2].copy_from_slice(&(count as u16).to_ne_bytes());
         for i in 0..count {
             Tid::INVALID.write(&mut out[NEIGHBOR_HEADER + i * TID_SIZE..]);
         }
@@ -629,7 +670,7 @@ impl Shape {
 
 /// Slots of a neighbour tuple's header count (damaged tuples: may disagree with its level).
 pub fn neighbor_slot_count(b: &[u8]) -> usize {
-    u16::from_ne_bytes([b[2], b[3]]) as usize
+    u16::from_ne_bytes([b[N_COUNT], b[N_COUNT + 1]]) as usize
 }
 
 /// Every valid TID in a neighbour tuple, all layers.
@@ -640,18 +681,8 @@ pub fn all_neighbor_tids(b: &[u8]) -> impl Iterator<Item = Tid> + '_ {
         .filter(|t| t.is_valid())
 }
 
-/// PostgreSQL page geometry (storage/bufpage.h) for planning a bulk write.
-const BLCKSZ: usize = 8192;
-const PAGE_HEADER: usize = 24;
-const SPECIAL: usize = 8;
-const LINE_POINTER: usize = 4;
-
-fn maxalign8(x: usize) -> usize {
-    (x + 7) & !7
-}
-
 /// Largest item a page holds (one item, its line pointer, the special space).
-pub const MAX_ITEM: usize = BLCKSZ - PAGE_HEADER - SPECIAL - LINE_POINTER;
+pub use crate::am::page::MAX_ITEM;
 
 /// Most code bytes in one code tuple (a code tuple fills at most a page).
 pub const PART_MAX: usize = (MAX_ITEM & !7) - CODE_HEADER;
@@ -756,7 +787,7 @@ impl PagePlanner {
     }
 
     fn add(&mut self, size: usize) -> Tid {
-        let size = maxalign8(size);
+        let size = maxalign(size);
         assert!(self.free() >= size, "item does not fit an empty page");
         self.lower += LINE_POINTER;
         self.upper -= size;
@@ -767,7 +798,7 @@ impl PagePlanner {
     /// Places an element tuple of `element` bytes and its neighbour tuple of `neighbors`
     /// bytes; returns both addresses.
     pub fn place(&mut self, element: usize, neighbors: usize) -> (Tid, Tid) {
-        let (e, n) = (maxalign8(element), maxalign8(neighbors));
+        let (e, n) = (maxalign(element), maxalign(neighbors));
         let combined = e + n + LINE_POINTER;
         if self.free() < e || (combined <= MAX_ITEM && self.free() < combined) {
             self.next_page();

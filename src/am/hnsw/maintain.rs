@@ -24,7 +24,7 @@
 use super::disk::{read_meta, update_meta};
 use super::layout::{self, Tid};
 use super::vacuum::{for_each_page, Vacuum};
-use crate::am::page::{Locked, Mode, Rel};
+use crate::am::page::{Locked, Exclusive, Share, Rel};
 use serde_json::{json, Value};
 
 /// Maintains a ruhnsw index; returns what it did, as JSON.
@@ -37,7 +37,7 @@ pub fn maintain(index: Rel) -> Value {
     let (mut live, mut deleted) = (0u64, 0u64);
     let mut candidates = Vec::new();
     for_each_page(index, |blk| {
-        let buf = Locked::read_with(index, blk, Mode::Share, &v.strategy);
+        let buf = Locked::read_with(index, blk, Share, &v.strategy);
         let page = buf.page();
         for off in 1..=page.max_offset() {
             let Some(e) = page.item(off).and_then(layout::decode_element) else {
@@ -73,7 +73,7 @@ pub fn maintain(index: Rel) -> Value {
     let mut first = None;
     let mut last = layout::HEAD_BLKNO;
     for_each_page(index, |blk| {
-        let buf = Locked::read_with(index, blk, Mode::Share, &v.strategy);
+        let buf = Locked::read_with(index, blk, Share, &v.strategy);
         let page = buf.page();
         last = blk;
         let free_slot = (1..=page.max_offset()).any(|off| {

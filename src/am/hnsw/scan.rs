@@ -502,10 +502,7 @@ impl IndexSearch for Search {
                 if s.fallback.is_some() {
                     s.returned.insert(tid.pack());
                 }
-                let h = &mut (*scan).xs_heaptid;
-                h.ip_blkid.bi_hi = (tid.block >> 16) as u16;
-                h.ip_blkid.bi_lo = tid.block as u16;
-                h.ip_posid = tid.offset;
+                (*scan).xs_heaptid = tid.to_item_pointer();
                 (*scan).xs_recheck = s.recheck;
                 (*scan).xs_recheckorderby = false;
                 return true;

@@ -3,30 +3,11 @@
 use super::disk::{key_columns, read_meta};
 use super::keydir;
 use super::layout::{self, Tid};
-use crate::am::page::{Locked, Mode, Rel};
-use crate::kernels::metric::Metric;
+use crate::am::page::{Locked, Exclusive, Share, Rel};
+use crate::am::value::opclass_name;
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 
-pub fn metric_name(m: Metric) -> &'static str {
-    use Metric::*;
-    match m {
-        L2F32 => "ruvector_l2_ops",
-        IpF32 => "ruvector_ip_ops",
-        CosineF32 => "ruvector_cosine_ops",
-        L1F32 => "ruvector_l1_ops",
-        L2F16 => "halfvec_l2_ops",
-        IpF16 => "halfvec_ip_ops",
-        CosineF16 => "halfvec_cosine_ops",
-        L1F16 => "halfvec_l1_ops",
-        L2Sparse => "sparsevec_l2_ops",
-        IpSparse => "sparsevec_ip_ops",
-        CosineSparse => "sparsevec_cosine_ops",
-        L1Sparse => "sparsevec_l1_ops",
-        Hamming => "bit_hamming_ops",
-        Jaccard => "bit_jaccard_ops",
-    }
-}
 
 /// Statistics of a ruhnsw index, as JSON.
 pub fn stats(index: Rel) -> Value {
@@ -50,7 +31,7 @@ pub fn stats(index: Rel) -> Value {
     let mut chain = crate::am::corrupt::Chain::new(index);
     while blk != pg_sys::InvalidBlockNumber {
         chain.step(blk);
-        let buf = Locked::read(index, blk, Mode::Share);
+        let buf = Locked::read(index, blk, Share);
         let page = buf.page();
         element_pages += 1;
         for off in 1..=page.max_offset() {
@@ -120,7 +101,7 @@ pub fn stats(index: Rel) -> Value {
     json!({
         "access_method": "ruhnsw",
         "format_version": meta.version,
-        "opclass": meta.metric().map(metric_name),
+        "opclass": meta.metric().map(opclass_name),
         "quantization": meta.codebook.quantization().name(),
         "code_bytes": meta.codebook.quantization().code_len(meta.dimensions as usize),
         "codebook_bytes": meta.codebook.len,

@@ -18,7 +18,7 @@ use super::insert::{
 use super::keydir;
 use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
-use crate::am::page::{BulkRead, Locked, Mode, PageLock, Rel, WalChange};
+use crate::am::page::{BulkRead, Locked, Exclusive, Share, PageLock, Rel, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
 use crate::graph::Scored;
@@ -130,14 +130,12 @@ impl Vacuum {
         }
         let keys = key_columns(index, &meta).layout;
         let live = |item: &[u8]| {
-            (item.len() >= layout::ELEMENT_HEADER
-                && item[0] == layout::ELEMENT_TUPLE
-                && !layout::element_deleted(item))
+            (layout::is_element_tuple(item) && !layout::element_deleted(item))
             .then(|| layout::element_keys(item).to_vec())
         };
         let mut known: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
         for_each_page(index, |blk| {
-            let buf = Locked::read_with(index, blk, Mode::Share, &self.strategy);
+            let buf = Locked::read_with(index, blk, Share, &self.strategy);
             let page = buf.page();
             for off in 1..=page.max_offset() {
                 if let Some(blob) = page.item(off).and_then(live) {
@@ -153,7 +151,7 @@ impl Vacuum {
             if t.block >= index.blocks() {
                 return None;
             }
-            let buf = Locked::read(index, t.block, Mode::Share);
+            let buf = Locked::read(index, t.block, Share);
             let page = buf.page();
             if page.opaque().page_type != layout::PAGE_ELEMENT {
                 return None;
@@ -174,7 +172,7 @@ impl Vacuum {
         let (deleting, highest, fallback) =
             (&mut self.deleting, &mut self.highest, &mut self.fallback);
         for_each_page(index, |blk| {
-            let buf = Locked::read_with(index, blk, Mode::Exclusive, strategy);
+            let buf = Locked::read_with(index, blk, Exclusive, strategy);
             let next = buf.page().opaque().next_blkno;
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
@@ -296,7 +294,7 @@ impl Vacuum {
         };
         let ntup = Shape::of(meta).encode(level, &tids(&layers), &tids(&key_layers));
         {
-            let buf = Locked::read_with(index, ntid.block, Mode::Exclusive, &self.strategy);
+            let buf = Locked::read_with(index, ntid.block, Exclusive, &self.strategy);
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
             if !page.overwrite_item(ntid.offset, &ntup) {
@@ -374,7 +372,7 @@ impl Vacuum {
         for_each_page(index, |blk| {
             // Read the page's live elements, then repair without holding its lock.
             let (next, elements) = {
-                let buf = Locked::read_with(index, blk, Mode::Share, strategy);
+                let buf = Locked::read_with(index, blk, Share, strategy);
                 let page = buf.page();
                 let mut v = Vec::new();
                 for off in 1..=page.max_offset() {
@@ -437,11 +435,11 @@ impl Vacuum {
         let mut live: Vec<u64> = Vec::new();
         let strategy = &self.strategy;
         for_each_page(index, |blk| {
-            let buf = Locked::read_with(index, blk, Mode::Share, strategy);
+            let buf = Locked::read_with(index, blk, Share, strategy);
             let page = buf.page();
             for off in 1..=page.max_offset() {
                 let Some(item) = page.item(off) else { continue };
-                if item.first() != Some(&layout::ELEMENT_TUPLE)
+                if !layout::is_element_tuple(item)
                     || layout::element_deleted(item)
                     || layout::element_heap_tid_count(item) == 0
                 {
@@ -517,7 +515,7 @@ impl Vacuum {
             }
             let Some(ntid) = g
                 .read_item(x, |item| {
-                    (item.first() == Some(&layout::ELEMENT_TUPLE) && !layout::element_deleted(item))
+                    (layout::is_element_tuple(item) && !layout::element_deleted(item))
                         .then(|| layout::element_neighbors(item))
                 })
                 .flatten()
@@ -592,7 +590,7 @@ impl Vacuum {
             }
             // Elements whose neighbour tuple is on a later page: one record per pair.
             for (off, ntid) in far {
-                let nbuf = Locked::read_with(index, ntid.block, Mode::Exclusive, strategy);
+                let nbuf = Locked::read_with(index, ntid.block, Exclusive, strategy);
                 let wal = WalChange::start(index);
                 let mut page = wal.register(&buf, false);
                 let mut npage = wal.register(&nbuf, false);
@@ -636,8 +634,11 @@ fn rank(
 
 /// Bumps an element's version (1..=15, as pgvector) and returns it.
 fn bump_version(item: &mut [u8]) -> u8 {
-    let v = if item[3] >= 15 { 1 } else { item[3] + 1 };
-    item[3] = v;
+    let v = match layout::element_version(item) {
+        15.. => 1,
+        v => v + 1,
+    };
+    layout::set_element_version(item, v);
     v
 }
 
@@ -647,13 +648,8 @@ fn mark_element(item: &mut [u8]) {
 }
 
 fn clear_neighbors(item: &mut [u8], version: u8) {
-    if !layout::is_neighbor_tuple(item) {
-        return;
-    }
-    item[1] = version;
-    let count = u16::from_ne_bytes([item[2], item[3]]) as usize;
-    for i in 0..count {
-        Tid::INVALID.write(&mut item[4 + i * 6..]);
+    if layout::is_neighbor_tuple(item) {
+        layout::clear_neighbor_tuple(item, version);
     }
 }
 
@@ -693,7 +689,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         let index = Rel::from_raw((*info).index);
         crate::am::corrupt::guard(index, || {
             for_each_page(index, |blk| {
-                let buf = Locked::read(index, blk, Mode::Share);
+                let buf = Locked::read(index, blk, Share);
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     if let Some(e) = page.item(off).and_then(layout::decode_element) {

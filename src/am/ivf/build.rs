@@ -42,10 +42,6 @@ const SEED: u64 = 0x5255_4956_4B4D_4541;
 /// Lloyd iterations at most (most builds converge, < 0.1% of points moving, well before).
 const MAX_ITERATIONS: usize = 25;
 
-fn progress(param: u32, value: i64) {
-    crate::am::hnsw::build::progress(param as i32, value);
-}
-
 /// Validates the index definition (pgvector's checks and messages); metric, lists, dimensions
 /// and quantization.
 pub fn index_setup(index: Rel) -> (Metric, usize, u32, Quantization) {

@@ -7,7 +7,7 @@
 use super::layout::{self, Tid};
 use super::lists::try_read_meta;
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::page::{BulkRead, Locked, Mode, Rel};
+use crate::am::page::{BulkRead, Locked, Exclusive, Share, Rel};
 use crate::check::{image_problem, Findings};
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let strategy = BulkRead::new();
     for blk in 1..nblocks {
         pgrx::check_for_interrupts!();
-        let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+        let buf = Locked::read_with(index, blk, Share, &strategy);
         let page = buf.page_unchecked();
         if page.is_new() {
             new_pages += 1;
@@ -75,7 +75,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         }
         page_types[blk as usize] = 0;
         list_pages += 1;
-        let buf = Locked::read(index, blk, Mode::Share);
+        let buf = Locked::read(index, blk, Share);
         let page = buf.page_unchecked();
         for off in 1..=page.max_offset() {
             let Some(item) = crate::am::check::item(page, blk, off, f) else {
@@ -160,7 +160,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 break;
             }
             hint_seen |= blk == h.insert;
-            let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+            let buf = Locked::read_with(index, blk, Share, &strategy);
             let page = buf.page_unchecked();
             for off in 1..=page.max_offset() {
                 let Some(item) = crate::am::check::item(page, blk, off, f) else {
@@ -237,7 +237,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             let mut steps = 0;
             while blk != InvalidBlockNumber && blk < index.blocks() && steps < nblocks {
                 unowned.retain(|b| *b != blk);
-                blk = Locked::read(index, blk, Mode::Share)
+                blk = Locked::read(index, blk, Share)
                     .page_unchecked()
                     .opaque()
                     .next_blkno;

@@ -11,7 +11,7 @@
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{key_columns, nearest_list, read_meta, update_list};
 use crate::am::codebook;
-use crate::am::page::{maxalign, Locked, Mode, Rel, WalChange};
+use crate::am::page::{maxalign, Locked, Exclusive, Share, Rel, WalChange};
 use crate::am::quantize;
 use crate::format::{SqlState, VecError};
 use crate::types::error::raise;
@@ -53,7 +53,7 @@ pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
     let mut chain = crate::am::corrupt::Chain::new(index);
     loop {
         chain.step(blk);
-        let buf = Locked::read(index, blk, Mode::Exclusive);
+        let buf = Locked::read(index, blk, Exclusive);
         if buf.page().free_space() >= maxalign(tuple.len()) {
             let wal = WalChange::start(index);
             let mut page = wal.register(&buf, false);
@@ -93,7 +93,7 @@ pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
 
 /// The current insert hint of the list at `loc`.
 fn list_insert_block(index: Rel, loc: Tid) -> u32 {
-    let buf = Locked::read(index, loc.block, Mode::Share);
+    let buf = Locked::read(index, loc.block, Share);
     let item = buf.page().item(loc.offset).unwrap_or_else(|| add_failed());
     header_of(item).insert
 }
@@ -106,7 +106,7 @@ fn header_of(item: &[u8]) -> ListHeader {
 
 /// Gives an empty list its first page holding `tuple`; false if the list has a page already.
 fn start_list(index: Rel, loc: Tid, tuple: &[u8]) -> bool {
-    let list = Locked::read(index, loc.block, Mode::Exclusive);
+    let list = Locked::read(index, loc.block, Exclusive);
     let item = list.page().item(loc.offset).unwrap_or_else(|| add_failed());
     if header_of(item).start != layout::INVALID_BLOCK {
         return false;

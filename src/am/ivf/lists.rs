@@ -2,7 +2,7 @@
 
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{Locked, Mode, Rel, WalChange};
+use crate::am::page::{Locked, Exclusive, Share, Rel, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
 use crate::types::error::raise;
@@ -22,7 +22,7 @@ pub fn read_meta(rel: Rel) -> MetaPage {
 
 /// Reads the meta page, or says why it cannot be used.
 pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
-    let buf = Locked::read(rel, layout::META_BLKNO, Mode::Share);
+    let buf = Locked::read(rel, layout::META_BLKNO, Share);
     MetaPage::from_bytes(buf.page().contents())
 }
 
@@ -43,7 +43,7 @@ pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeade
     let mut chain = crate::am::corrupt::Chain::new(rel);
     while blk != pg_sys::InvalidBlockNumber {
         chain.step(blk);
-        let buf = Locked::read(rel, blk, Mode::Share);
+        let buf = Locked::read(rel, blk, Share);
         let page = buf.page();
         if page.opaque().page_type != layout::PAGE_LIST {
             invalid_meta();
@@ -88,7 +88,7 @@ pub fn nearest_list(rel: Rel, meta: &MetaPage, metric: Metric, image: &[u8]) -> 
 /// Changes a list's header under an exclusive lock, WAL-logged; `f` sees the current header
 /// and returns the new one, or `None` to leave it.
 pub fn update_list(rel: Rel, loc: Tid, f: impl FnOnce(ListHeader) -> Option<ListHeader>) {
-    let buf = Locked::read(rel, loc.block, Mode::Exclusive);
+    let buf = Locked::read(rel, loc.block, Exclusive);
     let current = match buf.page().item(loc.offset) {
         Some(item) => layout::list_header(item).unwrap_or_else(|| invalid_meta()),
         None => invalid_meta(),

@@ -10,7 +10,7 @@
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
 use super::vacuum::data_tuple_len;
-use crate::am::page::{maxalign, BulkRead, Locked, Mode, Rel};
+use crate::am::page::{maxalign, BulkRead, Locked, Exclusive, Share, Rel};
 use serde_json::{json, Value};
 
 /// Maintains a ruivfflat index; returns what it did, as JSON.
@@ -30,7 +30,7 @@ pub fn maintain(index: Rel) -> Value {
         while blk != layout::INVALID_BLOCK {
             chain.step(blk);
             crate::am::vacuum::delay_point();
-            let buf = Locked::read_with(index, blk, Mode::Share, &strategy);
+            let buf = Locked::read_with(index, blk, Share, &strategy);
             let page = buf.page();
             rows += (1..=page.max_offset())
                 .filter(|o| page.item(*o).is_some())

@@ -22,7 +22,7 @@ use super::layout::{self, Tid};
 use super::lists::{for_each_list, key_columns, read_meta};
 use super::options::{self, IterativeScan};
 use crate::am::codebook;
-use crate::am::page::{Locked, Mode, Rel};
+use crate::am::page::{Locked, Exclusive, Share, Rel};
 use crate::am::quantize::{self, Estimator};
 use crate::am::rerank::{HeapFetch, Reranked};
 use crate::am::scan::{
@@ -202,7 +202,7 @@ impl Search {
             let mut chain = crate::am::corrupt::Chain::new(index);
             while blk != layout::INVALID_BLOCK {
                 chain.step(blk);
-                let buf = Locked::read(index, blk, Mode::Share);
+                let buf = Locked::read(index, blk, Share);
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };

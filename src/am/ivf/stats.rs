@@ -2,8 +2,8 @@
 
 use super::layout;
 use super::lists::{for_each_list, read_meta};
-use crate::am::hnsw::stats::metric_name;
-use crate::am::page::{Locked, Mode, Rel};
+use crate::am::value::opclass_name;
+use crate::am::page::{Locked, Exclusive, Share, Rel};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ pub fn stats(index: Rel) -> Value {
         while blk != pg_sys::InvalidBlockNumber {
             chain.step(blk);
             n += 1;
-            blk = Locked::read(index, blk, Mode::Share)
+            blk = Locked::read(index, blk, Share)
                 .page()
                 .opaque()
                 .next_blkno;
@@ -34,7 +34,7 @@ pub fn stats(index: Rel) -> Value {
         let mut chain = crate::am::corrupt::Chain::new(index);
         while blk != layout::INVALID_BLOCK {
             chain.step(blk);
-            let buf = Locked::read(index, blk, Mode::Share);
+            let buf = Locked::read(index, blk, Share);
             let page = buf.page();
             rows += (1..=page.max_offset())
                 .filter(|off| page.item(*off).is_some())
@@ -51,7 +51,7 @@ pub fn stats(index: Rel) -> Value {
     json!({
         "access_method": "ruivfflat",
         "format_version": meta.version,
-        "opclass": meta.metric().map(metric_name),
+        "opclass": meta.metric().map(opclass_name),
         "quantization": meta.codebook.quantization().name(),
         "code_bytes": meta.codebook.quantization().code_len(meta.dimensions as usize),
         "codebook_bytes": meta.codebook.len,

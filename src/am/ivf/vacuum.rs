@@ -6,7 +6,7 @@
 
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
-use crate::am::page::{maxalign, BulkRead, Locked, Mode, Rel, WalChange};
+use crate::am::page::{maxalign, BulkRead, Locked, Exclusive, Share, Rel, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::am::value::image_len;
 use pgrx::pg_sys;
@@ -56,7 +56,7 @@ unsafe fn bulk_delete(
         while blk != layout::INVALID_BLOCK {
             chain.step(blk);
             delay_point();
-            let buf = Locked::read_with(index, blk, Mode::Exclusive, &strategy);
+            let buf = Locked::read_with(index, blk, Exclusive, &strategy);
             let page = buf.page();
             let mut dead: Vec<u16> = Vec::new();
             let mut live = 0u64;
@@ -113,7 +113,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                 let mut chain = crate::am::corrupt::Chain::new(index);
                 while blk != layout::INVALID_BLOCK {
                     chain.step(blk);
-                    let buf = Locked::read(index, blk, Mode::Share);
+                    let buf = Locked::read(index, blk, Share);
                     let page = buf.page();
                     (*s).num_index_tuples += (1..=page.max_offset())
                         .filter(|off| page.item(*off).is_some())

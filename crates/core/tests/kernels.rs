@@ -4,7 +4,7 @@
 
 use half::f16;
 use proptest::prelude::*;
-use ruvector::kernels::{self, CosineSums, Kernels, Tier};
+use ruvector_core::kernels::{self, CosineSums, Kernels, Tier};
 
 const LENGTHS: [usize; 14] = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 127, 1023, 1536, 16000];
 

@@ -1,12 +1,12 @@
 //! Criterion benchmarks of every distance kernel at 128, 384, 768 and 1536 dimensions, each
 //! available SIMD tier next to the scalar tier (throughput = bytes of both operands per call).
 //!
-//!     cargo bench --bench kernels
+//!     cargo bench -p ruvector-core --bench kernels
 //!     python3 scripts/bench_table.py      # the README table (ns/op, GB/s, speed-up vs scalar)
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::f16;
-use ruvector::kernels::{self, Kernels, Tier};
+use ruvector_core::kernels::{self, Kernels, Tier};
 use std::time::Duration;
 
 const DIMS: [usize; 4] = [128, 384, 768, 1536];

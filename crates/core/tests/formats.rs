@@ -1,21 +1,21 @@
-//! Property tests of the text and binary parsers (`ruvector::format`): arbitrary strings and
+//! Property tests of the text and binary parsers (`ruvector_core::format`): arbitrary strings and
 //! bytes never panic and never yield an invalid value; valid values round-trip bit-exactly.
 //! (The pgrx layer only copies bytes in and out of these functions.)
 
 use half::f16;
 use proptest::prelude::*;
-use ruvector::format::{binary, dense_text, float, sparse_text, HALFVEC, RUVECTOR, SPARSE_MAX_NNZ};
+use ruvector_core::format::{binary, dense_text, float, sparse_text, HALFVEC, RUVECTOR, SPARSE_MAX_NNZ};
 use std::ffi::CString;
 
 fn cstring(s: &[u8]) -> CString {
     CString::new(s.iter().copied().filter(|b| *b != 0).collect::<Vec<u8>>()).unwrap()
 }
 
-fn parse_f32(s: &CString, typmod: i32) -> Result<Vec<f32>, ruvector::format::VecError> {
+fn parse_f32(s: &CString, typmod: i32) -> Result<Vec<f32>, ruvector_core::format::VecError> {
     dense_text::parse(s, typmod, RUVECTOR, dense_text::f32_element(RUVECTOR))
 }
 
-fn parse_f16(s: &CString) -> Result<Vec<f16>, ruvector::format::VecError> {
+fn parse_f16(s: &CString) -> Result<Vec<f16>, ruvector_core::format::VecError> {
     dense_text::parse(s, -1, HALFVEC, dense_text::f16_element(HALFVEC))
 }
 
