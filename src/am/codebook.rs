@@ -10,7 +10,7 @@
 //! REINDEX or TRUNCATE) replaces the older one in the cache; `ruvector_memory_stats()` lists
 //! what is cached ([`cached`]).
 
-use super::page::{max_item_size, BuildPages, Locked, Exclusive, Share, Rel};
+use super::page::{max_item_size, BuildPages, Locked, Rel, Share};
 use crate::quant::{Codebook, Quantization};
 use pgrx::pg_sys;
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,9 @@
 
 use half::f16;
 use proptest::prelude::*;
-use ruvector_core::format::{binary, dense_text, float, sparse_text, HALFVEC, RUVECTOR, SPARSE_MAX_NNZ};
+use ruvector_core::format::{
+    binary, dense_text, float, sparse_text, HALFVEC, RUVECTOR, SPARSE_MAX_NNZ,
+};
 use std::ffi::CString;
 
 fn cstring(s: &[u8]) -> CString {

@@ -20,8 +20,8 @@ use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
-use crate::am::{progress, relation_name};
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
+use crate::am::{progress, relation_name};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
 use crate::graph::{LevelGenerator, Params};
@@ -268,10 +268,9 @@ fn link(graph: &MemoryGraph, elements: &[Element]) {
     if elements.is_empty() {
         return;
     }
-    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE,
-        PHASE_BUILD_GRAPH,
-    );
-    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL,
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_BUILD_GRAPH);
+    progress(
+        pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL,
         elements.len() as i64,
     );
     graph.insert(elements[0].node);

@@ -20,7 +20,7 @@ use super::disk::try_read_meta;
 use super::keydir;
 use super::layout::{self, Tid};
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::page::{BulkRead, Locked, Exclusive, Share, Rel};
+use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
 use crate::graph::search::{HashVisited, IdHash, Visited};
 use pgrx::pg_sys::InvalidBlockNumber;
@@ -234,7 +234,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 layout::PAGE_ELEMENT => f.at(
                     blk,
                     off,
-                    format!("item of type {} on an element page", layout::tuple_type(item)),
+                    format!(
+                        "item of type {} on an element page",
+                        layout::tuple_type(item)
+                    ),
                 ),
                 // Code parts are checked from the directories that list them; key directory
                 // pages by keydir::check.

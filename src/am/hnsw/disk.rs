@@ -7,7 +7,7 @@ use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::codebook;
 use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{BufferHint, Locked, Exclusive, Share, Pinned, Rel, WalChange};
+use crate::am::page::{BufferHint, Exclusive, Locked, Pinned, Rel, Share, WalChange};
 use crate::am::quantize::Estimator;
 use crate::filter::Predicate;
 use crate::graph::search::{Graph, IdHash};

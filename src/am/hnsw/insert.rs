@@ -17,7 +17,7 @@ use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::keydir;
 use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
-use crate::am::page::{maxalign, Locked, Exclusive, Share, PageLock, Rel, WalChange};
+use crate::am::page::{maxalign, Exclusive, LockMode, Locked, PageLock, Rel, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::graph::search::{descend, search_layer, HashVisited, Visited};
 use crate::graph::select::select_neighbors;
@@ -371,7 +371,7 @@ fn add_element(
         let split_parts = split.map(|code| layout::code_parts(code.len()));
         if let Some((etid, ntid, parts)) = free_slot(&buf, esize, nsize, split_parts) {
             chosen(etid);
-            let part_bufs: Vec<Locked> = parts
+            let part_bufs: Vec<Locked<Exclusive>> = parts
                 .iter()
                 .map(|t| Locked::read(index, t.block, Exclusive))
                 .collect();
@@ -477,7 +477,7 @@ fn failed_to_add(index: Rel) -> ! {
 /// Until an element refers to them they are unreachable: a crash in between leaves unused
 /// pages, not a wrong index.
 fn write_parts(index: Rel, code: &[u8]) -> Vec<Tid> {
-    let bufs: Vec<Locked> = code
+    let bufs: Vec<Locked<Exclusive>> = code
         .chunks(layout::PART_MAX)
         .map(|_| Locked::extend(index))
         .collect();
@@ -498,8 +498,8 @@ fn write_parts(index: Rel, code: &[u8]) -> Vec<Tid> {
 /// does: the tuples are overwritten one after the other). With `split` (the new code's part
 /// count), also the TIDs of the element's code parts (from its directory), which the new
 /// element's parts overwrite.
-fn free_slot(
-    buf: &Locked,
+fn free_slot<M: LockMode>(
+    buf: &Locked<M>,
     esize: usize,
     nsize: usize,
     split: Option<usize>,

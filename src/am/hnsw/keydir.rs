@@ -29,7 +29,7 @@
 //! entries, a 6-byte element TID and the 8-byte word each.
 
 use super::layout::{self, Tid};
-use crate::am::page::{BuildPages, Locked, Exclusive, Share, Rel, WalChange};
+use crate::am::page::{BuildPages, Exclusive, LockMode, Locked, Rel, Share, WalChange};
 use crate::filter::{KeyLayout, Predicate};
 use pgrx::pg_sys::InvalidBlockNumber;
 
@@ -231,7 +231,7 @@ fn slot_place(head: u32, slot: usize) -> (u32, usize) {
 }
 
 /// Reads and checks the slot table page `blk` (the caller locked it).
-fn table_of(index: Rel, buf: &Locked) -> Vec<Slot> {
+fn table_of<M: LockMode>(index: Rel, buf: &Locked<M>) -> Vec<Slot> {
     let page = buf.page();
     if page.opaque().page_type != layout::PAGE_KEY_TABLE {
         damaged(index);
@@ -255,8 +255,8 @@ pub fn append(index: Rel, head: u32, keys: &KeyLayout, element: Tid, blob: &[u8]
             damaged(index)
         };
         let e = entry(element, word);
-        let tail = (slot.tail != InvalidBlockNumber)
-            .then(|| Locked::read(index, slot.tail, Exclusive));
+        let tail =
+            (slot.tail != InvalidBlockNumber).then(|| Locked::read(index, slot.tail, Exclusive));
         let current = tail.as_ref().map(|buf| {
             let page = buf.page();
             if page.opaque().page_type != layout::PAGE_KEYS

@@ -26,8 +26,8 @@
 //! slot of a deleted element it overwrites that element's parts in place.
 
 use crate::am::codebook::CodebookRef;
-use crate::am::page::{maxalign, BLCKSZ, LINE_POINTER, PAGE_HEADER, SPECIAL};
 use crate::am::meta::MetaError;
+use crate::am::page::{maxalign, BLCKSZ, LINE_POINTER, PAGE_HEADER, SPECIAL};
 use crate::kernels::metric::Metric;
 
 pub const MAGIC: u32 = 0x5255_484E; // "RUHN"

@@ -24,7 +24,7 @@
 use super::disk::{read_meta, update_meta};
 use super::layout::{self, Tid};
 use super::vacuum::{for_each_page, Vacuum};
-use crate::am::page::{Locked, Exclusive, Share, Rel};
+use crate::am::page::{Locked, Rel, Share};
 use serde_json::{json, Value};
 
 /// Maintains a ruhnsw index; returns what it did, as JSON.

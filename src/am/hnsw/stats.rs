@@ -3,11 +3,10 @@
 use super::disk::{key_columns, read_meta};
 use super::keydir;
 use super::layout::{self, Tid};
-use crate::am::page::{Locked, Exclusive, Share, Rel};
+use crate::am::page::{Locked, Rel, Share};
 use crate::am::value::opclass_name;
 use pgrx::pg_sys;
 use serde_json::{json, Value};
-
 
 /// Statistics of a ruhnsw index, as JSON.
 pub fn stats(index: Rel) -> Value {

@@ -18,7 +18,7 @@ use super::insert::{
 use super::keydir;
 use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
-use crate::am::page::{BulkRead, Locked, Exclusive, Share, PageLock, Rel, WalChange};
+use crate::am::page::{BulkRead, Exclusive, Locked, PageLock, Rel, Share, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::graph::search::IdHash;
 use crate::graph::Scored;
@@ -131,7 +131,7 @@ impl Vacuum {
         let keys = key_columns(index, &meta).layout;
         let live = |item: &[u8]| {
             (layout::is_element_tuple(item) && !layout::element_deleted(item))
-            .then(|| layout::element_keys(item).to_vec())
+                .then(|| layout::element_keys(item).to_vec())
         };
         let mut known: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
         for_each_page(index, |blk| {

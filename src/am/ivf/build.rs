@@ -21,6 +21,7 @@ use super::options;
 use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
+use crate::am::progress;
 use crate::am::quantize;
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
 use crate::format::{SqlState, VecError};

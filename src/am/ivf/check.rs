@@ -7,7 +7,7 @@
 use super::layout::{self, Tid};
 use super::lists::try_read_meta;
 use crate::am::check::{heap_tid_problem, Heap};
-use crate::am::page::{BulkRead, Locked, Exclusive, Share, Rel};
+use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};

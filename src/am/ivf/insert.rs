@@ -11,7 +11,7 @@
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{key_columns, nearest_list, read_meta, update_list};
 use crate::am::codebook;
-use crate::am::page::{maxalign, Locked, Exclusive, Share, Rel, WalChange};
+use crate::am::page::{maxalign, Exclusive, Locked, Rel, Share, WalChange};
 use crate::am::quantize;
 use crate::format::{SqlState, VecError};
 use crate::types::error::raise;

@@ -2,7 +2,7 @@
 
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{Locked, Exclusive, Share, Rel, WalChange};
+use crate::am::page::{Exclusive, Locked, Rel, Share, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
 use crate::types::error::raise;

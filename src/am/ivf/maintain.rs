@@ -10,7 +10,7 @@
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
 use super::vacuum::data_tuple_len;
-use crate::am::page::{maxalign, BulkRead, Locked, Exclusive, Share, Rel};
+use crate::am::page::{maxalign, BulkRead, Locked, Rel, Share};
 use serde_json::{json, Value};
 
 /// Maintains a ruivfflat index; returns what it did, as JSON.

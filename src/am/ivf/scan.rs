@@ -22,7 +22,7 @@ use super::layout::{self, Tid};
 use super::lists::{for_each_list, key_columns, read_meta};
 use super::options::{self, IterativeScan};
 use crate::am::codebook;
-use crate::am::page::{Locked, Exclusive, Share, Rel};
+use crate::am::page::{Locked, Rel, Share};
 use crate::am::quantize::{self, Estimator};
 use crate::am::rerank::{HeapFetch, Reranked};
 use crate::am::scan::{

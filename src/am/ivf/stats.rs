@@ -2,8 +2,8 @@
 
 use super::layout;
 use super::lists::{for_each_list, read_meta};
+use crate::am::page::{Locked, Rel, Share};
 use crate::am::value::opclass_name;
-use crate::am::page::{Locked, Exclusive, Share, Rel};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 
@@ -19,10 +19,7 @@ pub fn stats(index: Rel) -> Value {
         while blk != pg_sys::InvalidBlockNumber {
             chain.step(blk);
             n += 1;
-            blk = Locked::read(index, blk, Share)
-                .page()
-                .opaque()
-                .next_blkno;
+            blk = Locked::read(index, blk, Share).page().opaque().next_blkno;
         }
         n
     };

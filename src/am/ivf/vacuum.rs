@@ -6,7 +6,7 @@
 
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
-use crate::am::page::{maxalign, BulkRead, Locked, Exclusive, Share, Rel, WalChange};
+use crate::am::page::{maxalign, BulkRead, Exclusive, Locked, Rel, Share, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
 use crate::am::value::image_len;
 use pgrx::pg_sys;

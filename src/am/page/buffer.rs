@@ -50,7 +50,11 @@ impl<M: LockMode> Locked<M> {
         Self::read_raw(rel, blkno, strategy.0)
     }
 
-    pub(super) fn read_raw(rel: Rel, blkno: u32, strategy: pg_sys::BufferAccessStrategy) -> Locked<M> {
+    pub(super) fn read_raw(
+        rel: Rel,
+        blkno: u32,
+        strategy: pg_sys::BufferAccessStrategy,
+    ) -> Locked<M> {
         rel.check_block(blkno);
         // SAFETY: `rel` is an open index relation; ReadBufferExtended raises an ERROR (not UB)
         // on a block that does not exist.
@@ -142,7 +146,6 @@ impl Locked<Exclusive> {
             }
         }
     }
-
 }
 
 impl<M: LockMode> Drop for Locked<M> {

@@ -12,6 +12,8 @@
 //!   always for the init fork of an unlogged index), as PostgreSQL's own index builds do.
 //!
 //! Every page ruvector writes carries an [`Opaque`] trailer in its special space: the next page
+//! in the chain, a page type, and a magic id so that a page of another AM is never misread.
+//! Reading a page ([`PageRef`]) checks that trailer.
 //!
 //! | file | concern |
 //! |---|---|
@@ -40,12 +42,7 @@ pub use rel::*;
 pub use view::*;
 pub use wal::*;
 
-//! in the chain, a page type, and a magic id so that a page of another AM is never misread.
-//! Reading a page ([`PageRef`]) checks that trailer.
-
 use pgrx::pg_sys;
-use std::cell::Cell;
-use std::marker::PhantomData;
 
 /// Magic id in every ruvector index page's special space ("RV").
 pub const PAGE_ID: u16 = 0x5256;
