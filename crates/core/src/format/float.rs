@@ -23,14 +23,18 @@ pub struct Scanned<T> {
     pub erange: bool,
 }
 
+/// This thread's `errno`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-unsafe fn errno_ptr() -> *mut libc::c_int {
-    libc::__errno_location()
+fn errno_ptr() -> *mut libc::c_int {
+    // SAFETY: glibc's accessor of the calling thread's errno; always a valid pointer.
+    unsafe { libc::__errno_location() }
 }
 
+/// This thread's `errno`.
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-unsafe fn errno_ptr() -> *mut libc::c_int {
-    libc::__error()
+fn errno_ptr() -> *mut libc::c_int {
+    // SAFETY: libc's accessor of the calling thread's errno; always a valid pointer.
+    unsafe { libc::__error() }
 }
 
 /// Runs a libc scanner at byte `pos` of `s`; `None` when it converted nothing.

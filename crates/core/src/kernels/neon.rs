@@ -5,6 +5,9 @@
 //!
 //! Note: this file is compiled only for aarch64 targets; the x86-64 machines this project is
 //! developed and tested on cannot build it, so it is exercised only where aarch64 CI exists.
+//! For the same reason it is the one module exempt from the crate's `unsafe_op_in_unsafe_fn`
+//! lint (Cargo.toml): wrapping its unsafe operations is left to a session that can compile it.
+#![allow(unsafe_op_in_unsafe_fn)]
 
 use super::scalar::{add_sums, via_f32};
 use super::{bits, CosineSums, JaccardCounts, Kernels, Tier};

@@ -44,7 +44,8 @@ impl Load8 for f32 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load8(p: *const f32) -> __m256 {
-        _mm256_loadu_ps(p)
+        // SAFETY: the caller passes 8 readable f32s at `p` (unaligned loads allowed).
+        unsafe { _mm256_loadu_ps(p) }
     }
 }
 
@@ -53,7 +54,8 @@ impl Load8 for f16 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load8(p: *const f16) -> __m256 {
-        _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+        // SAFETY: the caller passes 8 readable f16s (16 bytes) at `p`.
+        _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
     }
 }
 
@@ -95,7 +97,7 @@ impl Step for L1 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn hsum(v: __m256) -> f32 {
+fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_shuffle_ps::<1>(s, s));
@@ -120,19 +122,24 @@ unsafe fn reduce<E: Load8, S: Step>(a: &[E], b: &[E]) -> f32 {
     while i + 32 <= n {
         for (k, acc) in acc.iter_mut().enumerate() {
             let o = i + 8 * k;
-            *acc = S::step(*acc, E::load8(pa.add(o)), E::load8(pb.add(o)));
+            // SAFETY: o + 8 <= n, so both loads read inside `a` and `b`; the CPU has the
+            // features `step` was compiled for (this function's).
+            *acc = unsafe { S::step(*acc, E::load8(pa.add(o)), E::load8(pb.add(o))) };
         }
         i += 32;
     }
     // Remaining blocks of 8; a final partial block is read from a zero-padded copy.
     while i < n {
+        // SAFETY: a full block lies inside `a` and `b` (i + 8 <= n); a partial one is read
+        // from 8-element zero-padded copies.
         let (x, y) = if i + 8 <= n {
-            (E::load8(pa.add(i)), E::load8(pb.add(i)))
+            unsafe { (E::load8(pa.add(i)), E::load8(pb.add(i))) }
         } else {
             let (ta, tb) = (pad8(&a[i..n]), pad8(&b[i..n]));
-            (E::load8(ta.as_ptr()), E::load8(tb.as_ptr()))
+            unsafe { (E::load8(ta.as_ptr()), E::load8(tb.as_ptr())) }
         };
-        acc[0] = S::step(acc[0], x, y);
+        // SAFETY: the CPU has the features `step` was compiled for (this function's).
+        acc[0] = unsafe { S::step(acc[0], x, y) };
         i += 8;
     }
     hsum(_mm256_add_ps(
@@ -152,8 +159,8 @@ unsafe fn cosine<E: Load8>(a: &[E], b: &[E]) -> CosineSums {
     let mut i = 0;
     while i + 16 <= n {
         for k in 0..2 {
-            let x = E::load8(pa.add(i + 8 * k));
-            let y = E::load8(pb.add(i + 8 * k));
+            // SAFETY: i + 16 <= n, so both blocks lie inside `a` and `b`.
+            let (x, y) = unsafe { (E::load8(pa.add(i + 8 * k)), E::load8(pb.add(i + 8 * k))) };
             dot[k] = _mm256_fmadd_ps(x, y, dot[k]);
             na[k] = _mm256_fmadd_ps(x, x, na[k]);
             nb[k] = _mm256_fmadd_ps(y, y, nb[k]);
@@ -161,11 +168,13 @@ unsafe fn cosine<E: Load8>(a: &[E], b: &[E]) -> CosineSums {
         i += 16;
     }
     while i < n {
+        // SAFETY: a full block lies inside `a` and `b` (i + 8 <= n); a partial one is read
+        // from 8-element zero-padded copies.
         let (x, y) = if i + 8 <= n {
-            (E::load8(pa.add(i)), E::load8(pb.add(i)))
+            unsafe { (E::load8(pa.add(i)), E::load8(pb.add(i))) }
         } else {
             let (ta, tb) = (pad8(&a[i..n]), pad8(&b[i..n]));
-            (E::load8(ta.as_ptr()), E::load8(tb.as_ptr()))
+            unsafe { (E::load8(ta.as_ptr()), E::load8(tb.as_ptr())) }
         };
         dot[0] = _mm256_fmadd_ps(x, y, dot[0]);
         na[0] = _mm256_fmadd_ps(x, x, na[0]);

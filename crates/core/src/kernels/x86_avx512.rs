@@ -72,12 +72,15 @@ impl Load16 for f32 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     unsafe fn load16(p: *const f32) -> __m512 {
-        _mm512_loadu_ps(p)
+        // SAFETY: the caller passes 16 readable f32s at `p` (unaligned loads allowed).
+        unsafe { _mm512_loadu_ps(p) }
     }
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     unsafe fn load_partial(p: *const f32, len: usize) -> __m512 {
-        _mm512_maskz_loadu_ps(mask16(len), p)
+        // SAFETY: the caller passes `len` readable f32s at `p`; masked-off lanes are not read
+        // (AVX-512 masked loads suppress faults on them).
+        unsafe { _mm512_maskz_loadu_ps(mask16(len), p) }
     }
 }
 
@@ -85,12 +88,14 @@ impl Load16 for f16 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     unsafe fn load16(p: *const f16) -> __m512 {
-        _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))
+        // SAFETY: the caller passes 16 readable f16s (32 bytes) at `p`.
+        _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(p.cast()) })
     }
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     unsafe fn load_partial(p: *const f16, len: usize) -> __m512 {
-        _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask16(len), p.cast()))
+        // SAFETY: the caller passes `len` readable f16s at `p`; masked-off lanes are not read.
+        _mm512_cvtph_ps(unsafe { _mm256_maskz_loadu_epi16(mask16(len), p.cast()) })
     }
 }
 
@@ -137,21 +142,28 @@ unsafe fn reduce<E: Load16, S: Step>(a: &[E], b: &[E]) -> f32 {
     while i + 64 <= n {
         for (k, acc) in acc.iter_mut().enumerate() {
             let o = i + 16 * k;
-            *acc = S::step(*acc, E::load16(pa.add(o)), E::load16(pb.add(o)));
+            // SAFETY: o + 16 <= n, so both loads read inside `a` and `b`; the CPU has the
+            // features `step` was compiled for (this function's).
+            *acc = unsafe { S::step(*acc, E::load16(pa.add(o)), E::load16(pb.add(o))) };
         }
         i += 64;
     }
     while i + 16 <= n {
-        acc[0] = S::step(acc[0], E::load16(pa.add(i)), E::load16(pb.add(i)));
+        // SAFETY: i + 16 <= n: both loads read inside `a` and `b`.
+        acc[0] = unsafe { S::step(acc[0], E::load16(pa.add(i)), E::load16(pb.add(i))) };
         i += 16;
     }
     if i < n {
         let len = n - i;
-        let (x, y) = (
-            E::load_partial(pa.add(i), len),
-            E::load_partial(pb.add(i), len),
-        );
-        acc[1] = S::step(acc[1], x, y);
+        // SAFETY: the last `len < 16` elements of `a` and `b`, masked loads.
+        let (x, y) = unsafe {
+            (
+                E::load_partial(pa.add(i), len),
+                E::load_partial(pb.add(i), len),
+            )
+        };
+        // SAFETY: the CPU has the features `step` was compiled for (this function's).
+        acc[1] = unsafe { S::step(acc[1], x, y) };
     }
     _mm512_reduce_add_ps(_mm512_add_ps(
         _mm512_add_ps(acc[0], acc[1]),
@@ -170,8 +182,8 @@ unsafe fn cosine<E: Load16>(a: &[E], b: &[E]) -> CosineSums {
     let mut i = 0;
     while i + 32 <= n {
         for k in 0..2 {
-            let x = E::load16(pa.add(i + 16 * k));
-            let y = E::load16(pb.add(i + 16 * k));
+            // SAFETY: i + 32 <= n, so both blocks lie inside `a` and `b`.
+            let (x, y) = unsafe { (E::load16(pa.add(i + 16 * k)), E::load16(pb.add(i + 16 * k))) };
             dot[k] = _mm512_fmadd_ps(x, y, dot[k]);
             na[k] = _mm512_fmadd_ps(x, x, na[k]);
             nb[k] = _mm512_fmadd_ps(y, y, nb[k]);
@@ -180,13 +192,16 @@ unsafe fn cosine<E: Load16>(a: &[E], b: &[E]) -> CosineSums {
     }
     while i < n {
         let len = (n - i).min(16);
-        let (x, y) = if len == 16 {
-            (E::load16(pa.add(i)), E::load16(pb.add(i)))
-        } else {
-            (
-                E::load_partial(pa.add(i), len),
-                E::load_partial(pb.add(i), len),
-            )
+        // SAFETY: `len` elements from `i` lie inside `a` and `b` (a partial block masked).
+        let (x, y) = unsafe {
+            if len == 16 {
+                (E::load16(pa.add(i)), E::load16(pb.add(i)))
+            } else {
+                (
+                    E::load_partial(pa.add(i), len),
+                    E::load_partial(pb.add(i), len),
+                )
+            }
         };
         dot[0] = _mm512_fmadd_ps(x, y, dot[0]);
         na[0] = _mm512_fmadd_ps(x, x, na[0]);
@@ -204,10 +219,13 @@ unsafe fn cosine<E: Load16>(a: &[E], b: &[E]) -> CosineSums {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn load_bytes(p: *const u8, len: usize) -> __m512i {
-    if len >= 64 {
-        _mm512_loadu_si512(p.cast())
-    } else {
-        _mm512_maskz_loadu_epi8((1u64 << len) - 1, p.cast())
+    // SAFETY: the caller passes `len` readable bytes at `p`; masked-off bytes are not read.
+    unsafe {
+        if len >= 64 {
+            _mm512_loadu_si512(p.cast())
+        } else {
+            _mm512_maskz_loadu_epi8((1u64 << len) - 1, p.cast())
+        }
     }
 }
 
@@ -218,8 +236,13 @@ unsafe fn hamming_vpopcnt(a: &[u8], b: &[u8]) -> u64 {
     let mut i = 0;
     while i < n {
         let len = n - i;
-        let x = load_bytes(a.as_ptr().add(i), len);
-        let y = load_bytes(b.as_ptr().add(i), len);
+        // SAFETY: `len` (up to 64) bytes from `i` lie inside `a` and `b`.
+        let (x, y) = unsafe {
+            (
+                load_bytes(a.as_ptr().add(i), len),
+                load_bytes(b.as_ptr().add(i), len),
+            )
+        };
         acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
         i += 64;
     }
@@ -237,8 +260,13 @@ unsafe fn jaccard_vpopcnt(a: &[u8], b: &[u8]) -> JaccardCounts {
     let mut i = 0;
     while i < n {
         let len = n - i;
-        let x = load_bytes(a.as_ptr().add(i), len);
-        let y = load_bytes(b.as_ptr().add(i), len);
+        // SAFETY: `len` (up to 64) bytes from `i` lie inside `a` and `b`.
+        let (x, y) = unsafe {
+            (
+                load_bytes(a.as_ptr().add(i), len),
+                load_bytes(b.as_ptr().add(i), len),
+            )
+        };
         both = _mm512_add_epi64(both, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
         ca = _mm512_add_epi64(ca, _mm512_popcnt_epi64(x));
         cb = _mm512_add_epi64(cb, _mm512_popcnt_epi64(y));
