@@ -311,6 +311,7 @@ impl pgrx::datum::FromDatum for RegClass {
 
 crate::types::varlena::arg_abi_via_from_datum!(RegClass);
 
+// SAFETY: a `regclass` datum is an OID, which is what `RegClass` reads.
 unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for RegClass {
     const TYPE_IDENT: &'static str = "ruvector::admin::RegClass";
     const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =

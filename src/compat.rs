@@ -145,12 +145,15 @@ pub unsafe fn tuple_desc_attr(
 /// A syscache lookup: `table` may be any OID.
 pub unsafe fn may_maintain(table: pg_sys::Oid, role: pg_sys::Oid) -> bool {
     #[cfg(feature = "pg15")]
+    // SAFETY: a syscache lookup of any OID (a missing relation raises an ERROR).
     let owner = unsafe { pg_sys::pg_class_ownercheck(table, role) };
     #[cfg(not(feature = "pg15"))]
+    // SAFETY: as above.
     let owner = unsafe { pg_sys::object_ownercheck(pg_sys::RelationRelationId, table, role) };
     #[cfg(any(feature = "pg15", feature = "pg16"))]
     let maintain = false;
     #[cfg(not(any(feature = "pg15", feature = "pg16")))]
+    // SAFETY: a syscache lookup of any OID.
     let maintain = unsafe {
         pg_sys::pg_class_aclcheck(table, role, pg_sys::ACL_MAINTAIN as pg_sys::AclMode)
             == pg_sys::AclResult::ACLCHECK_OK

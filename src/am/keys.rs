@@ -247,9 +247,9 @@ unsafe fn key_value(typid: pg_sys::Oid, datum: pg_sys::Datum) -> KeyValue {
             }
         }
         pg_sys::UUIDOID => {
-            // SAFETY: a uuid datum points at its 16 bytes.
             let p = datum.cast_mut_ptr::<u8>();
             let mut u = [0u8; 16];
+            // SAFETY: a uuid datum points at its 16 bytes.
             unsafe { std::ptr::copy_nonoverlapping(p, u.as_mut_ptr(), 16) };
             KeyValue::Uuid(u)
         }

@@ -132,6 +132,7 @@ super::varlena::arg_abi_via_from_datum!(RawArray);
 /// The SQL type of a [`RawArray`] argument is declared by the hand-written SQL that binds the
 /// function (one C function serves `integer[]`, `real[]`, `double precision[]` and `numeric[]`,
 /// as in pgvector); `float8[]` is what pgrx writes where it generates the declaration.
+// SAFETY: `RawArray` reads any array datum by its own header (element type checked there).
 unsafe impl SqlTranslatable for RawArray {
     const TYPE_IDENT: &'static str = "ruvector::types::RawArray";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;

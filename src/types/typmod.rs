@@ -32,6 +32,7 @@ impl FromDatum for TypmodList {
 
 super::varlena::arg_abi_via_from_datum!(TypmodList);
 
+// SAFETY: a typmod list is a `cstring[]` datum, which is what `TypmodList` reads.
 unsafe impl SqlTranslatable for TypmodList {
     const TYPE_IDENT: &'static str = "ruvector::types::TypmodList";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;

@@ -266,6 +266,8 @@ impl BitVec {
 /// Lets a [`FromDatum`] handle be a `#[pg_extern]` argument (NULLs never reach STRICT functions).
 macro_rules! arg_abi_via_from_datum {
     ($ty:ty) => {
+        // SAFETY: the argument is unboxed through the type's own `FromDatum`, which reads
+        // the datum as the SQL type the function declares for it.
         unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for $ty {
             unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
@@ -298,12 +300,15 @@ macro_rules! varlena_handle {
 
         arg_abi_via_from_datum!($ty);
 
+        // SAFETY: the handle returns its own varlena datum (`into_datum`), of the SQL type
+        // `SqlTranslatable` names.
         unsafe impl BoxRet for $ty {
             unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
                 fcinfo.return_raw_datum(self.into_datum())
             }
         }
 
+        // SAFETY: `$sql` is the SQL type whose datums `FromDatum` and `BoxRet` read and write.
         unsafe impl SqlTranslatable for $ty {
             const TYPE_IDENT: &'static str = concat!("ruvector::types::", $sql);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;

@@ -79,8 +79,8 @@ impl BuildPages {
     /// The page being written.
     pub fn current_page(&mut self) -> PageMut<'_> {
         let buf = self.current.expect("no current build page");
-        // SAFETY: pinned and exclusively locked by us.
         PageMut {
+            // SAFETY: pinned and exclusively locked by us.
             ptr: unsafe { pg_sys::BufferGetPage(buf) }.cast(),
             _borrow: PhantomData,
         }
