@@ -155,6 +155,25 @@ fn recall_and_fill_per_selectivity() {
         queries,
         "after inserts, deletes and VACUUM",
     );
+    // The index check finds nothing wrong and no warning: in particular every key link still
+    // joins two elements of the same key after the inserts, deletes and VACUUM.
+    let row = client
+        .query_one(
+            "SELECT (c ->> 'ok')::bool, (c ->> 'problem_count')::int8,
+                    (c ->> 'warning_count')::int8,
+                    (c -> 'checked' ->> 'key_links_across_keys')::int8,
+                    (c -> 'heapallindexed' ->> 'missing')::int8
+             FROM ruvector_index_check('items_keys', true) c",
+            &[],
+        )
+        .unwrap();
+    let (ok, problems, warnings, across, missing): (bool, i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(
+        (ok, problems, warnings, across, missing),
+        (true, 0, 0, 0, 0),
+        "ruvector_index_check after the churn"
+    );
 }
 
 type Filter = Box<dyn Fn(usize) -> String>;

@@ -206,3 +206,145 @@ fn check_and_maintenance_honour_statement_timeout() {
     client.batch_execute("RESET ALL").unwrap();
     assert_index_healthy(&mut client, "items_idx");
 }
+
+/// A TID as the index stores it: block (high and low 16 bits) and offset, native-endian.
+fn read_tid(b: &[u8]) -> (u32, u16) {
+    let u = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+    ((u(0) as u32) << 16 | u(2) as u32, u(4))
+}
+
+fn write_tid(b: &mut [u8], (block, offset): (u32, u16)) {
+    b[0..2].copy_from_slice(&((block >> 16) as u16).to_ne_bytes());
+    b[2..4].copy_from_slice(&(block as u16).to_ne_bytes());
+    b[4..6].copy_from_slice(&offset.to_ne_bytes());
+}
+
+/// The items of a page (storage/bufpage.h: `pd_lower` at byte 12, 4-byte line pointers from
+/// byte 24: offset in the low 15 bits, length in the high 15) with their offset numbers.
+fn items(page: &[u8]) -> Vec<(u16, std::ops::Range<usize>)> {
+    let lower = u16::from_ne_bytes([page[12], page[13]]) as usize;
+    (24..lower)
+        .step_by(4)
+        .enumerate()
+        .filter_map(|(i, at)| {
+            let lp = u32::from_ne_bytes(page[at..at + 4].try_into().unwrap());
+            let (off, len) = ((lp & 0x7FFF) as usize, (lp >> 17) as usize);
+            (len > 0).then_some((i as u16 + 1, off..off + len))
+        })
+        .collect()
+}
+
+/// Every key link must join two elements of the same key. One that does not (only damage
+/// makes one) leads a filtered walk into an element it then finds failing — no wrong row, as
+/// every element's keys are checked — so the check reports it as a warning, with where it
+/// is, and counts it; a REINDEX makes the index clean again.
+#[test]
+fn check_finds_a_key_link_across_keys() {
+    let c = Cluster::new(
+        "health-keylinks",
+        5583,
+        &["autovacuum = off", "ignore_checksum_failure = on"],
+    )
+    .unwrap();
+    let mut client = c.with_extension().unwrap();
+    // k: 10 values of 3,000 rows each — more than a filtered scan visits directly, so the
+    // column gets key links.
+    client
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, v ruvector(4), k int4);
+             INSERT INTO t SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)]::ruvector,
+                                  i % 10
+             FROM generate_series(1, 30000) i;
+             CREATE INDEX t_idx ON t USING ruhnsw (v ruvector_l2_ops, k);
+             CHECKPOINT",
+        )
+        .unwrap();
+    let linked: String = client
+        .query_one(
+            "SELECT (ruvector_index_stats('t_idx') -> 'key_link_columns')::text",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(linked, "[1]");
+    let clean = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(clean["ok"], true, "{clean}");
+    assert_eq!(clean["warning_count"], 0, "{clean}");
+    assert_eq!(clean["checked"]["key_links_across_keys"], 0, "{clean}");
+    let key_of: std::collections::HashMap<(u32, u16), i32> = client
+        .query(
+            "SELECT (ctid::text::point)[0]::int8, (ctid::text::point)[1]::int4, k FROM t",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let (b, o, k): (i64, i32, i32) = (r.get(0), r.get(1), r.get(2));
+            ((b as u32, o as u16), k)
+        })
+        .collect();
+    let file: String = client
+        .query_one("SELECT pg_relation_filepath('t_idx')", &[])
+        .unwrap()
+        .get(0);
+    drop(client);
+    c.stop().unwrap();
+
+    // Elements (item type 1): live ones of level 0, with their TID, key and neighbour tuple.
+    let path = c.dir.join(&file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut elements = Vec::new();
+    for (block, page) in bytes.chunks(8192).enumerate().skip(1) {
+        for (off, r) in items(page) {
+            let e = &page[r];
+            if e.len() >= 24 && e[0] == 1 && e[1] == 0 && e[2] == 0 {
+                let k = key_of[&read_tid(&e[14..20])];
+                elements.push(((block as u32, off), k, read_tid(&e[8..14])));
+            }
+        }
+    }
+    let (a, ka, (nblock, noff)) = elements[0];
+    let (b, kb, _) = *elements.iter().find(|e| e.1 != ka).unwrap();
+    // a's neighbour tuple (type 2): 2m = 32 layer-0 slots, then its key list. Its first key
+    // link now points at b, an element with another key.
+    let page = nblock as usize * 8192;
+    let (_, r) = items(&bytes[page..page + 8192])
+        .into_iter()
+        .find(|(o, _)| *o == noff)
+        .unwrap();
+    let tuple = page + r.start;
+    assert_eq!(bytes[tuple], 2, "neighbour tuple");
+    let slot = tuple + 4 + 32 * 6;
+    assert_ne!(read_tid(&bytes[slot..slot + 6]), b);
+    write_tid(&mut bytes[slot..slot + 6], b);
+    std::fs::write(&path, bytes).unwrap();
+    c.start().unwrap();
+
+    let mut client = c.connect("postgres").unwrap();
+    let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["checked"]["key_links_across_keys"], 1, "{r}");
+    let warnings = r["warnings"].to_string();
+    let expected = format!(
+        "element ({},{})'s key link (list 0) points to ({},{}), an element with another key",
+        a.0, a.1, b.0, b.1
+    );
+    assert!(warnings.contains(&expected), "{expected} not in {r}");
+    // Filtered searches still return only rows of the key asked for.
+    let wrong: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (SELECT k FROM t WHERE k = {ka}
+                 ORDER BY v <-> '[0.1, 0.9, 0.2, 0.8]' LIMIT 100) s WHERE k <> {ka}"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0);
+    let _ = kb;
+    client.batch_execute("REINDEX INDEX t_idx").unwrap();
+    let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["checked"]["key_links_across_keys"], 0, "{r}");
+}

@@ -22,6 +22,7 @@ use super::layout::{self, Tid};
 use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
+use crate::filter::KeyLayout;
 use crate::graph::search::{HashVisited, IdHash, Visited};
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
@@ -69,6 +70,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let mut parts: HashMap<u64, (Tid, usize), IdHash> = HashMap::default();
     // Live elements' directory words (index with key columns): (element, column, word).
     let mut wanted_entries: Vec<(Tid, u16, u64)> = Vec::new();
+    // The key columns with key links, and each live element's directory words of them (equal
+    // keys have equal words): a key link must join two elements of the same key.
+    let linked = super::keylinks::columns(meta.key_links);
+    let mut linked_words: HashMap<u64, Vec<Option<u64>>, IdHash> = HashMap::default();
     let mut new_pages = 0u64;
     let (mut live, mut deleted, mut heap_tuples, mut rowless) = (0u64, 0u64, 0u64, 0u64);
     for blk in 1..nblocks {
@@ -176,6 +181,11 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                                         wanted_entries.push((here, c as u16, w));
                                     }
                                 }
+                                if !linked.is_empty() {
+                                    let words =
+                                        linked.iter().map(|&c| k.directory_word(blob, c)).collect();
+                                    linked_words.insert(here.pack(), words);
+                                }
                             }
                         }
                     }
@@ -280,6 +290,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         .collect();
     let mut links = 0u64;
     let mut links_to_deleted = 0u64;
+    let mut key_links_across_keys = 0u64;
     for (&t, e) in &elements {
         let fits = neighbor_tuples
             .get(&e.neighbors.pack())
@@ -328,6 +339,30 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 };
                 for target in shape.tids(item, list).into_iter().filter(|t| t.is_valid()) {
                     links += 1;
+                    if let layout::List::Key(j) = list {
+                        let word = |t: Tid| linked_words.get(&t.pack()).map(|w| w[j]);
+                        let (a, b) = (word(*owner), word(target));
+                        if a.is_some() && b.is_some() && a != b {
+                            // Read both again: an insert may have reused either slot since.
+                            let now = |t: Tid| {
+                                keys.as_ref()
+                                    .and_then(|k| read_key_word(index, t, k, linked[j]))
+                            };
+                            let (a, b) = (now(*owner), now(target));
+                            if a.is_some() && b.is_some() && a != b {
+                                key_links_across_keys += 1;
+                                f.warn(
+                                    Some(blk),
+                                    Some(off),
+                                    format!(
+                                        "element ({},{})'s key link (list {j}) points to ({},{}), \
+                                         an element with another key",
+                                        owner.block, owner.offset, target.block, target.offset
+                                    ),
+                                );
+                            }
+                        }
+                    }
                     match elements.get(&target.pack()) {
                         Some(e) if e.deleted => links_to_deleted += 1,
                         Some(e) if e.level as usize >= level => {}
@@ -536,6 +571,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         "neighbor_tuples": neighbor_tuples.len(),
         "links": links,
         "links_to_deleted": links_to_deleted,
+        "key_links_across_keys": key_links_across_keys,
         "unreachable_elements": unreachable,
         "code_parts": parts.len(),
         "key_directory": directory,
@@ -573,6 +609,22 @@ fn walk_chain(index: Rel, nblocks: u32, f: &mut Findings) -> HashSet<u32> {
 }
 
 /// The element at `t` now, if there is one.
+/// The directory word of key `column` of the live element at `t`, read now (`None` if there
+/// is no live element there or its key is NULL).
+fn read_key_word(index: Rel, t: Tid, keys: &KeyLayout, column: usize) -> Option<u64> {
+    if t.block >= index.blocks() {
+        return None;
+    }
+    let buf = Locked::read(index, t.block, Share);
+    let page = buf.page_unchecked();
+    let item = page.item(t.offset)?;
+    let e = layout::decode_element(item)?;
+    let blob = layout::element_keys(item);
+    (!e.deleted && blob.len() == keys.len())
+        .then(|| keys.directory_word(blob, column))
+        .flatten()
+}
+
 fn read_element(index: Rel, t: Tid) -> Option<Element> {
     if t.block >= index.blocks() {
         return None;
