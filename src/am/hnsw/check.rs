@@ -23,7 +23,7 @@ use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
 use crate::filter::KeyLayout;
-use crate::graph::search::{HashVisited, IdHash, Visited};
+use crate::graph::search::{reach, HashVisited, IdHash};
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -531,7 +531,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     // Reachability on layer 0 from the entry point.
     let unreachable = match meta.entry() {
         Some((entry, _)) if f.ok() => {
-            let reached = reach(index, entry, m, &elements);
+            let reached = reachable(index, entry, m, &elements);
             let stranded: Vec<Tid> = elements
                 .iter()
                 .filter(|(t, e)| !e.deleted && !reached.contains(**t))
@@ -692,40 +692,40 @@ fn link_problem(index: Rel, target: Tid, level: usize) -> Option<String> {
 
 /// The live elements a search can reach on layer 0 from `entry` (through live elements, as
 /// a search goes: deleted ones are not expanded).
-fn reach(
+fn reachable(
     index: Rel,
     entry: Tid,
     m: usize,
     elements: &HashMap<u64, Element, IdHash>,
 ) -> HashVisited {
     let mut visited = HashVisited::with_capacity(elements.len());
-    let mut stack = vec![entry.pack()];
-    visited.insert(entry.pack());
-    let mut out = Vec::with_capacity(2 * m);
     let mut expanded = 0u64;
-    while let Some(t) = stack.pop() {
-        let Some(e) = elements.get(&t) else { continue };
+    reach(entry.pack(), &mut visited, |t, out| {
+        let Some(e) = elements.get(&t) else { return };
         if e.deleted {
-            continue;
+            return;
         }
         expanded += 1;
         if expanded.is_multiple_of(1024) {
             pgrx::check_for_interrupts!();
         }
-        out.clear();
-        {
-            let buf = Locked::read(index, e.neighbors.block, Share);
-            if let Some(item) = buf.page_unchecked().item(e.neighbors.offset) {
-                if layout::is_neighbor_tuple(item) {
-                    layout::Shape::plain(m).read(item, layout::List::Layer(0), &mut out);
+        let buf = Locked::read(index, e.neighbors.block, Share);
+        if let Some(item) = buf.page_unchecked().item(e.neighbors.offset) {
+            if layout::is_neighbor_tuple(item) {
+                let from = out.len();
+                layout::Shape::plain(m).read(item, layout::List::Layer(0), out);
+                // Only elements pass 1 saw are walked to (a TID elsewhere is damage, which
+                // the link checks report).
+                let mut i = from;
+                while i < out.len() {
+                    if elements.contains_key(&out[i]) {
+                        i += 1;
+                    } else {
+                        out.swap_remove(i);
+                    }
                 }
             }
         }
-        for &n in &out {
-            if elements.contains_key(&n) && visited.insert(n) {
-                stack.push(n);
-            }
-        }
-    }
+    });
     visited
 }

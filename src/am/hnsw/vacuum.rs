@@ -20,7 +20,7 @@ use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
 use crate::am::page::{BulkRead, Exclusive, Locked, PageLock, Rel, Share, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
-use crate::graph::search::IdHash;
+use crate::graph::search::{reach, IdHash, Visited};
 use crate::graph::Scored;
 use pgrx::pg_sys;
 use std::cell::Cell;
@@ -84,6 +84,19 @@ impl ReachedSet {
             Some((w, b)) => self.words.get(w).is_none_or(|word| word & b != 0),
             None => true,
         }
+    }
+}
+
+impl Visited<u64> for ReachedSet {
+    fn insert(&mut self, id: u64) -> bool {
+        let t = Tid::unpack(id);
+        let new = !self.contains(t);
+        ReachedSet::insert(self, t);
+        new
+    }
+
+    fn clear(&mut self) {
+        self.words.fill(0);
     }
 }
 
@@ -499,45 +512,39 @@ impl Vacuum {
         }
     }
 
-    /// Marks the live elements reachable from `start` on the ground layer (breadth-first over
+    /// Marks the live elements reachable from `start` on the ground layer ([`reach`] over
     /// neighbour tuples read through the buffer manager; elements being deleted are not
     /// traversed, as searches will not pass through them once they are gone).
     fn mark_reachable(&self, meta: &MetaPage, start: Tid, reached: &mut ReachedSet) {
         let m = meta.m as usize;
         let mut g = DiskGraph::new(self.index, meta, None, 64);
-        let mut queue = std::collections::VecDeque::from([start]);
-        reached.insert(start);
         let mut steps = 0u32;
-        while let Some(x) = queue.pop_front() {
+        reach(start.pack(), reached, |x, out| {
             steps = steps.wrapping_add(1);
             if steps.is_multiple_of(1024) {
                 delay_point();
             }
             let Some(ntid) = g
-                .read_item(x, |item| {
+                .read_item(Tid::unpack(x), |item| {
                     (layout::is_element_tuple(item) && !layout::element_deleted(item))
                         .then(|| layout::element_neighbors(item))
                 })
                 .flatten()
             else {
-                continue;
+                return;
             };
-            let list = g
-                .read_item(ntid, |item| {
-                    if layout::is_neighbor_tuple(item) {
-                        Shape::plain(m).tids(item, List::Layer(0))
-                    } else {
-                        Vec::new()
-                    }
-                })
-                .unwrap_or_default();
-            for t in list {
-                if t.is_valid() && !self.deleting.contains(&t.pack()) && !reached.contains(t) {
-                    reached.insert(t);
-                    queue.push_back(t);
+            g.read_item(ntid, |item| {
+                if layout::is_neighbor_tuple(item) {
+                    out.extend(
+                        Shape::plain(m)
+                            .tids(item, List::Layer(0))
+                            .into_iter()
+                            .filter(|t| t.is_valid() && !self.deleting.contains(&t.pack()))
+                            .map(|t| t.pack()),
+                    );
                 }
-            }
-        }
+            });
+        });
     }
 
     /// Pass 3.

@@ -4,7 +4,7 @@
 //! behind a read-write lock. This is how hnswlib parallelises construction; the index build
 //! (`src/am/hnsw/build.rs`) runs it on rayon threads and writes pages from the main thread.
 
-use super::search::{descend, search_layer, EpochVisited, Graph, Visited};
+use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Link, Links};
 use super::{LevelGenerator, Params, Scored};
 use crate::kernels::metric::Metric;
@@ -359,25 +359,25 @@ impl<V: Values> MemoryGraph<V> {
         let max = self.params.max_neighbors(0);
         let mut forced = 0;
         for _round in 0..8 {
-            let mut reached = vec![false; self.nodes.len()];
+            let mut reached = EpochVisited::new(self.nodes.len());
             self.mark_reachable(entry, &mut reached);
             let unreached: Vec<u32> = nodes
                 .iter()
                 .copied()
-                .filter(|&x| !reached[x as usize])
+                .filter(|&x| !reached.contains(x))
                 .collect();
             if unreached.is_empty() {
                 break;
             }
             for x in unreached {
-                if reached[x as usize] {
+                if reached.contains(x) {
                     continue; // reached through a node fixed earlier in this round
                 }
                 let ef = self.params.ef_construction;
                 let Some(host) = self
                     .search(self.values.value(x), ef, ef)
                     .into_iter()
-                    .find(|s| s.id != x && reached[s.id as usize])
+                    .find(|s| s.id != x && reached.contains(s.id))
                 else {
                     continue;
                 };
@@ -399,22 +399,14 @@ impl<V: Values> MemoryGraph<V> {
         forced
     }
 
-    /// Marks every node reachable from `start` on the ground layer (breadth-first).
-    fn mark_reachable(&self, start: u32, reached: &mut [bool]) {
-        let mut queue = std::collections::VecDeque::from([start]);
-        reached[start as usize] = true;
-        while let Some(x) = queue.pop_front() {
-            for s in self.nodes[x as usize].links[0]
+    /// Marks every node reachable from `start` on the ground layer ([`reach`]).
+    fn mark_reachable(&self, start: u32, reached: &mut EpochVisited) {
+        reach(start, reached, |x, out| {
+            let links = self.nodes[x as usize].links[0]
                 .lock()
-                .expect("graph lock poisoned")
-                .iter()
-            {
-                if !reached[s.id as usize] {
-                    reached[s.id as usize] = true;
-                    queue.push_back(s.id);
-                }
-            }
-        }
+                .expect("graph lock poisoned");
+            out.extend(links.iter().map(|s| s.id));
+        });
     }
 
     /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image.

@@ -47,6 +47,31 @@ pub trait Visited<Id> {
     fn clear(&mut self);
 }
 
+/// Marks in `reached` every node reachable from `start` (`start` too): a walk over the links
+/// `links(id, out)` appends for each node it reaches — nothing for a node that must not be
+/// walked through (deleted, say), and only the links that may be followed. Nodes already in
+/// `reached` are not walked again, so a caller can extend a reached set from another start.
+/// The one reachability walk of the in-memory graph (build), VACUUM's repair and the index
+/// check.
+pub fn reach<Id: Copy, V: Visited<Id>>(
+    start: Id,
+    reached: &mut V,
+    mut links: impl FnMut(Id, &mut Vec<Id>),
+) {
+    reached.insert(start);
+    let mut stack = vec![start];
+    let mut out = Vec::new();
+    while let Some(x) = stack.pop() {
+        out.clear();
+        links(x, &mut out);
+        for &n in &out {
+            if reached.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+}
+
 /// Dense visited marks for small integer ids, reset in O(1) by bumping an epoch.
 pub struct EpochVisited {
     marks: Vec<u32>,
@@ -59,6 +84,11 @@ impl EpochVisited {
             marks: vec![0; capacity],
             epoch: 1,
         }
+    }
+
+    /// Whether `id` is marked.
+    pub fn contains(&self, id: u32) -> bool {
+        self.marks[id as usize] == self.epoch
     }
 
     /// Forgets every mark.
