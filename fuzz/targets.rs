@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+use ruvector::am::hnsw::keydir;
 use ruvector::am::hnsw::layout as hnsw;
 use ruvector::am::ivf::layout as ivf;
 use ruvector::check::image_problem;
@@ -25,6 +26,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hnsw_tuples", hnsw_tuples),
     ("ivf_tuples", ivf_tuples),
     ("codebook", codebook),
+    ("keydir", keydir),
 ];
 
 /// A type modifier from the input's first byte: none (-1) or 0..=127 dimensions.
@@ -186,5 +188,29 @@ pub fn codebook(data: &[u8]) {
             assert_eq!(code.len(), cb.code_len());
             assert_eq!(cb.decode(&code).len(), dims);
         }
+    }
+}
+
+/// Key directory pages (`am::hnsw::keydir`): a slot table page's contents and an entry page's
+/// contents; what decodes re-encodes to the same slots and entries.
+pub fn keydir(data: &[u8]) {
+    if let Some(slots) = keydir::table_slots(data) {
+        assert_eq!(
+            keydir::table_slots(&keydir::encode_table(&slots)),
+            Some(slots),
+            "a slot table re-reads as itself"
+        );
+    }
+    if let Some(entries) = keydir::entries(data) {
+        assert_eq!(entries.len() % keydir::ENTRY, 0);
+        for e in entries.chunks_exact(keydir::ENTRY) {
+            let (element, word) = keydir::read_entry(e);
+            assert_eq!(
+                keydir::entry(element, word),
+                e,
+                "an entry re-encodes as itself"
+            );
+        }
+        assert_eq!(keydir::entries(&keydir::encode(entries)), Some(entries));
     }
 }

@@ -258,6 +258,36 @@ fn write_seed_corpus() {
         write("codebook", name, &cb.to_bytes());
     }
     write("codebook", "short", &[0; 16]);
+    // keydir: slot tables and entry pages as a build writes them, and damaged ones.
+    use ruvector::am::hnsw::keydir;
+    let slots: Vec<keydir::Slot> = (0..64u32)
+        .map(|i| keydir::Slot {
+            head: if i % 3 == 0 { u32::MAX } else { 10 + i },
+            tail: if i % 3 == 0 { u32::MAX } else { 20 + i },
+            entries: i * 7,
+        })
+        .collect();
+    write("keydir", "table", &keydir::encode_table(&slots));
+    write("keydir", "table_empty", &keydir::encode_table(&[]));
+    let mut entries = Vec::new();
+    for i in 0..40u32 {
+        entries.extend_from_slice(&keydir::entry(
+            hnsw::Tid::new(1 + i / 8, 1 + (i % 8) as u16),
+            (i as u64 % 5) * 0x9E37_79B9,
+        ));
+    }
+    write("keydir", "entries", &keydir::encode(&entries));
+    write(
+        "keydir",
+        "entries_one",
+        &keydir::encode(&entries[..keydir::ENTRY]),
+    );
+    let mut long = keydir::encode(&entries);
+    long[0] = 0xFF; // more entries than the page holds
+    write("keydir", "entries_count_damaged", &long);
+    let mut width = keydir::encode(&entries);
+    width[4] = 13; // an entry length other than ENTRY
+    write("keydir", "entries_width_damaged", &width);
     write(
         "codebook",
         "magic_only",

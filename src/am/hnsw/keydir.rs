@@ -42,7 +42,8 @@ const BUCKET_BITS: u32 = BUCKETS.trailing_zeros();
 const HEADER: usize = 8;
 const TID_SIZE: usize = 6;
 const WORD: usize = 8;
-const ENTRY: usize = TID_SIZE + WORD;
+/// Bytes of a directory entry: the element's TID and its key's word.
+pub const ENTRY: usize = TID_SIZE + WORD;
 const SLOT: usize = 12;
 
 /// A filtered search visits the elements that pass its filter directly (in block order: the
@@ -99,10 +100,10 @@ pub fn lookup_pages(rows: f64, passing: f64, equality: bool, keys: usize) -> f64
 
 /// One bucket's chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    head: u32,
-    tail: u32,
-    entries: u32,
+pub struct Slot {
+    pub head: u32,
+    pub tail: u32,
+    pub entries: u32,
 }
 
 impl Slot {
@@ -129,7 +130,7 @@ impl Slot {
 }
 
 /// Encodes a slot table page's contents.
-fn encode_table(slots: &[Slot]) -> Vec<u8> {
+pub fn encode_table(slots: &[Slot]) -> Vec<u8> {
     let mut out = vec![0u8; HEADER + slots.len() * SLOT];
     out[0..4].copy_from_slice(&(slots.len() as u32).to_ne_bytes());
     for (s, b) in slots.iter().zip(out[HEADER..].chunks_exact_mut(SLOT)) {
@@ -139,14 +140,14 @@ fn encode_table(slots: &[Slot]) -> Vec<u8> {
 }
 
 /// The slots of a table page's contents (`None` if they do not fit: a damaged page).
-fn table_slots(contents: &[u8]) -> Option<Vec<Slot>> {
+pub fn table_slots(contents: &[u8]) -> Option<Vec<Slot>> {
     let n = u32::from_ne_bytes(contents.get(0..4)?.try_into().ok()?) as usize;
     let bytes = contents.get(HEADER..HEADER + n.checked_mul(SLOT)?)?;
     Some(bytes.chunks_exact(SLOT).map(Slot::read).collect())
 }
 
 /// Encodes an entry page's contents from its entries.
-fn encode(entries: &[u8]) -> Vec<u8> {
+pub fn encode(entries: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + entries.len());
     out.extend_from_slice(&((entries.len() / ENTRY) as u32).to_ne_bytes());
     out.extend_from_slice(&(ENTRY as u16).to_ne_bytes());
@@ -157,7 +158,7 @@ fn encode(entries: &[u8]) -> Vec<u8> {
 
 /// The entries of an entry page's contents (`None` if they do not fit the page or their
 /// length is not [`ENTRY`]: a damaged page).
-fn entries(contents: &[u8]) -> Option<&[u8]> {
+pub fn entries(contents: &[u8]) -> Option<&[u8]> {
     let count = u32::from_ne_bytes(contents.get(0..4)?.try_into().ok()?) as usize;
     let len = u16::from_ne_bytes(contents.get(4..6)?.try_into().ok()?) as usize;
     if len != ENTRY {
@@ -166,11 +167,18 @@ fn entries(contents: &[u8]) -> Option<&[u8]> {
     contents.get(HEADER..HEADER + count.checked_mul(ENTRY)?)
 }
 
-fn entry(element: Tid, word: u64) -> [u8; ENTRY] {
+/// An entry: the element's TID and its key's directory word.
+pub fn entry(element: Tid, word: u64) -> [u8; ENTRY] {
     let mut e = [0u8; ENTRY];
     element.write(&mut e[..TID_SIZE]);
     e[TID_SIZE..].copy_from_slice(&word.to_ne_bytes());
     e
+}
+
+/// The element and directory word of an entry (one of [`entries`]' `ENTRY`-byte chunks).
+pub fn read_entry(e: &[u8]) -> (Tid, u64) {
+    let word = u64::from_ne_bytes(e[TID_SIZE..ENTRY].try_into().expect("an entry"));
+    (Tid::read(&e[..TID_SIZE]), word)
 }
 
 /// Writes a bulk build's directory for the elements `entries` (TID, key blob), in that order
@@ -387,9 +395,9 @@ pub fn passing(
                 let all = entries(page.contents()).unwrap_or_else(|| damaged(index));
                 for e in all.chunks_exact(ENTRY) {
                     found.read += 1;
-                    let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
+                    let (element, word) = read_entry(e);
                     if probe.accepts(word) {
-                        found.ids.push(Tid::read(&e[..TID_SIZE]).pack());
+                        found.ids.push(element.pack());
                     }
                     if !go_on(found.read, found.ids.len(), total) {
                         found.complete = false;
@@ -471,8 +479,8 @@ pub fn compact(
                         if seen.contains(&entry) {
                             return true;
                         }
-                        let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
-                        let stale = current(Tid::read(&e[..TID_SIZE]))
+                        let (element, word) = read_entry(e);
+                        let stale = current(element)
                             .is_none_or(|blob| keys.directory_word(&blob, column) != Some(word));
                         if !stale {
                             seen.insert(entry);
@@ -643,8 +651,7 @@ pub fn check(
                     break;
                 };
                 for e in all.chunks_exact(ENTRY) {
-                    let element = Tid::read(&e[..TID_SIZE]);
-                    let word = u64::from_ne_bytes(e[TID_SIZE..].try_into().expect("8 bytes"));
+                    let (element, word) = read_entry(e);
                     if bucket(word) != bkt {
                         f.page(blk, format!("key directory entry of element ({},{}) is in bucket {bkt}, its key's bucket is {}", element.block, element.offset, bucket(word)));
                     }
