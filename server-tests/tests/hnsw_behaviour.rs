@@ -23,7 +23,7 @@ fn loaded(name: &str, port: u16) -> (Cluster, Client, ruvector_bench::dataset::D
 
 #[test]
 fn filtered_query_with_iterative_scan_fills_limit() {
-    let (_c, mut client, ds) = loaded("filtered", 5491);
+    let (c, mut client, ds) = loaded("filtered", 5491);
     client
         .batch_execute(
             "ALTER TABLE items ADD COLUMN category int;
@@ -100,6 +100,54 @@ fn filtered_query_with_iterative_scan_fills_limit() {
             assert!(ordered, "strict_order returned rows out of distance order");
         }
     }
+
+    // The memory an iterative scan holds stays within its budget, work_mem ×
+    // ruvector.hnsw_scan_mem_multiplier: a filter 20 rows pass (of 100,000) runs the scan until
+    // the budget stops it, short of the LIMIT; the most it held (ruvector_memory_stats) is
+    // within twice the budget (the scan checks its memory between resumptions, and its tables
+    // grow by doubling; measured 1.6× at 256 kB and 1 MB on glove-100k), and a larger budget
+    // holds more.
+    let mut found = Vec::new();
+    for (work_mem_kb, multiplier) in [(256, 1.0), (256, 4.0)] {
+        // A session of its own: ruvector_memory_stats counts its backend's scans only.
+        let mut s = c.connect("postgres").unwrap();
+        s.batch_execute(&format!(
+            "SET work_mem = '{work_mem_kb}kB'; SET ruvector.hnsw_scan_mem_multiplier = {multiplier};
+             SET ruvector.hnsw_iterative_scan = relaxed_order;
+             SET ruvector.hnsw_max_scan_tuples = 1000000; SET enable_seqscan = off"
+        ))
+        .unwrap();
+        let rows: i64 = s
+            .query_one(
+                "SELECT count(*) FROM (SELECT id FROM items WHERE id % 5000 = 7
+                 ORDER BY embedding <=> $1 LIMIT 100) q",
+                &[&VectorParam(queries.row(0))],
+            )
+            .unwrap()
+            .get(0);
+        let peak: i64 = s
+            .query_one(
+                "SELECT (ruvector_memory_stats() -> 'scans' ->> 'peak_bytes')::int8",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let budget = (work_mem_kb as f64 * 1024.0 * multiplier) as i64;
+        println!("work_mem {work_mem_kb} kB × {multiplier}: {rows} rows, peak {peak} bytes");
+        assert!(
+            rows < 20,
+            "the budget should stop the scan short of the 20 rows that pass"
+        );
+        assert!(
+            peak > budget / 2 && peak <= 2 * budget,
+            "peak {peak} bytes for a budget of {budget}"
+        );
+        found.push((rows, peak));
+    }
+    assert!(
+        found[1].0 >= found[0].0 && found[1].1 > found[0].1,
+        "a larger budget holds more and finds as many rows or more: {found:?}"
+    );
 }
 
 #[test]
