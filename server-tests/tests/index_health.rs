@@ -294,7 +294,12 @@ fn check_finds_a_key_link_across_keys() {
     let path = c.dir.join(&file);
     let mut bytes = std::fs::read(&path).unwrap();
     let mut elements = Vec::new();
+    // Element pages: the page type in ruvector's 8-byte trailer (next block, type, flags,
+    // magic) is 2.
     for (block, page) in bytes.chunks(8192).enumerate().skip(1) {
+        if page[8192 - 4] != 2 {
+            continue;
+        }
         for (off, r) in items(page) {
             let e = &page[r];
             if e.len() >= 24 && e[0] == 1 && e[1] == 0 && e[2] == 0 {
