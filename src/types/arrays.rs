@@ -122,7 +122,9 @@ impl FromDatum for RawArray {
         if is_null || datum.is_null() {
             return None;
         }
-        let p = pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>());
+        // SAFETY: a non-null array datum (the caller's contract); detoasting raises an ERROR
+        // rather than return an invalid pointer.
+        let p = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>()) };
         NonNull::new(p.cast()).map(|ptr| RawArray { ptr })
     }
 }

@@ -29,11 +29,16 @@ macro_rules! distance_fn {
         ) -> pgrx::pg_sys::Datum {
             // SAFETY: PostgreSQL calls this with two non-NULL arguments of the declared types
             // (the function is declared STRICT).
-            let args = (*fcinfo).args.as_slice(2);
-            let $a = <$ty as pgrx::datum::FromDatum>::from_datum(args[0].value, false)
-                .expect("STRICT function called with NULL");
-            let $b = <$ty as pgrx::datum::FromDatum>::from_datum(args[1].value, false)
-                .expect("STRICT function called with NULL");
+            let args = unsafe { (*fcinfo).args.as_slice(2) };
+            // SAFETY: as above: each datum is a non-NULL value of the handle's SQL type.
+            let ($a, $b) = unsafe {
+                (
+                    <$ty as pgrx::datum::FromDatum>::from_datum(args[0].value, false)
+                        .expect("STRICT function called with NULL"),
+                    <$ty as pgrx::datum::FromDatum>::from_datum(args[1].value, false)
+                        .expect("STRICT function called with NULL"),
+                )
+            };
             let result: f64 = $body;
             pgrx::pg_sys::Datum::from(result.to_bits())
         }

@@ -26,7 +26,8 @@ impl FromDatum for TypmodList {
         is_null: bool,
         typoid: pg_sys::Oid,
     ) -> Option<Self> {
-        RawArray::from_polymorphic_datum(datum, is_null, typoid).map(TypmodList)
+        // SAFETY: the caller's contract, passed on (a cstring[] datum or NULL).
+        unsafe { RawArray::from_polymorphic_datum(datum, is_null, typoid) }.map(TypmodList)
     }
 }
 

@@ -24,13 +24,15 @@ use std::ptr::NonNull;
 /// not a 1-byte short header), usable in place.
 #[inline(always)]
 unsafe fn is_plain_4b(p: *const u8) -> bool {
+    // SAFETY: `p` points at a varlena's first header byte (the caller's contract).
+    let first = unsafe { *p };
     #[cfg(target_endian = "little")]
     {
-        *p & 0x03 == 0x00
+        first & 0x03 == 0x00
     }
     #[cfg(target_endian = "big")]
     {
-        *p & 0xC0 == 0x00
+        first & 0xC0 == 0x00
     }
 }
 
@@ -46,10 +48,12 @@ unsafe fn detoast(datum: pg_sys::Datum) -> NonNull<u8> {
     let p = datum.cast_mut_ptr::<u8>();
     // 4-byte-header values are stored int-aligned (typalign 'i'); the check keeps slices over
     // the elements sound even for a value handed over from elsewhere.
-    if is_plain_4b(p) && (p as usize).is_multiple_of(4) {
+    // SAFETY: a non-null varlena datum (the caller's contract) has its header byte.
+    if unsafe { is_plain_4b(p) } && (p as usize).is_multiple_of(4) {
         return NonNull::new(p).expect("non-null datum");
     }
-    let p = pg_sys::pg_detoast_datum(p.cast());
+    // SAFETY: as above; detoasting raises an ERROR rather than return an invalid pointer.
+    let p = unsafe { pg_sys::pg_detoast_datum(p.cast()) };
     NonNull::new(p.cast()).expect("pg_detoast_datum returned null")
 }
 
@@ -69,12 +73,14 @@ fn alloc_varlena(size: usize) -> NonNull<u8> {
 
 #[cfg(target_endian = "little")]
 unsafe fn set_varsize_4b(p: *mut u8, size: usize) {
-    p.cast::<u32>().write((size as u32) << 2);
+    // SAFETY: the caller passes at least 4 writable, int-aligned bytes (a palloc'd varlena).
+    unsafe { p.cast::<u32>().write((size as u32) << 2) };
 }
 
 #[cfg(target_endian = "big")]
 unsafe fn set_varsize_4b(p: *mut u8, size: usize) {
-    p.cast::<u32>().write((size as u32) & 0x3FFF_FFFF);
+    // SAFETY: as on little-endian builds.
+    unsafe { p.cast::<u32>().write((size as u32) & 0x3FFF_FFFF) };
 }
 
 /// Element types of dense vectors.
@@ -271,7 +277,8 @@ macro_rules! arg_abi_via_from_datum {
         unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for $ty {
             unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
-                arg.unbox_arg_using_from_datum()
+                // SAFETY: the argument is a datum of the type's SQL type (pgrx's contract).
+                unsafe { arg.unbox_arg_using_from_datum() }
                     .unwrap_or_else(|| panic!("argument {index} must not be null"))
             }
         }
@@ -292,7 +299,8 @@ macro_rules! varlena_handle {
                 if is_null || datum.is_null() {
                     None
                 } else {
-                    let $p = detoast(datum);
+                    // SAFETY: a non-null datum of this varlena type (the caller's contract).
+                    let $p = unsafe { detoast(datum) };
                     Some($make)
                 }
             }
@@ -304,7 +312,8 @@ macro_rules! varlena_handle {
         // `SqlTranslatable` names.
         unsafe impl BoxRet for $ty {
             unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
-                fcinfo.return_raw_datum(self.into_datum())
+                // SAFETY: the datum is this handle's own varlena, of the declared return type.
+                unsafe { fcinfo.return_raw_datum(self.into_datum()) }
             }
         }
 

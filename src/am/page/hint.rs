@@ -113,12 +113,14 @@ pub(super) fn line_pointer_offset(off: u16) -> usize {
 /// # Safety
 /// `page` must point at a BLCKSZ-byte page in mapped memory.
 pub(super) unsafe fn prefetch_item_of(page: *const u8, off: u16, bytes: usize) {
-    let bits = std::ptr::read_volatile(page.add(line_pointer_offset(off)).cast::<u32>());
+    // SAFETY: the line pointer's offset is clamped inside the page the caller vouches for.
+    let bits = unsafe { std::ptr::read_volatile(page.add(line_pointer_offset(off)).cast::<u32>()) };
     let start = (bits & 0x7fff) as usize;
     let end = (start + bytes.min((bits >> 17) as usize)).min(pg_sys::BLCKSZ as usize);
     let mut at = start & !63;
     while at < end {
-        prefetch(page.add(at));
+        // SAFETY: `at` < BLCKSZ: inside the page.
+        prefetch(unsafe { page.add(at) });
         at += 64;
     }
 }
