@@ -91,7 +91,7 @@ pub struct DiskGraph {
     pub seen: HashMap<u64, Seen, IdHash>,
     /// Elements read (for `ruvector.hnsw_max_scan_tuples`).
     pub tuples: usize,
-    /// Elements [`DiskGraph::passes_near`] read ahead of the walk, not yet handed to it: their
+    /// Elements [`DiskGraph::passing_neighbors`] read ahead of the walk, not yet handed to it: their
     /// distances come from `seen` instead of a second read.
     read_ahead: Vec<u64>,
     /// Bytes of the key area and value image (dense types; prefetch length).
@@ -626,7 +626,7 @@ impl Graph for DiskGraph {
 
     fn distances(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
         if !self.read_ahead.is_empty() && ids.iter().any(|id| self.read_ahead.contains(id)) {
-            // The first expansion, read ahead by `passes_near`: what was read then (an element
+            // The first expansion, read ahead by `passing_neighbors`: what was read then (an element
             // that was not live then is read again, and found missing again).
             self.read_ahead.clear();
             for &id in ids {
