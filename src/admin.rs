@@ -189,19 +189,24 @@ fn ruvector_index_maintenance(index: RegClass) -> pgrx::JsonB {
 }
 
 /// The access method of index `index` (a syscache lookup, no lock), `None` if it is not an
-/// index.
-unsafe fn index_am(index: pgrx::pg_sys::Oid) -> Option<String> {
+/// index. Any OID will do (one dropped meanwhile has no syscache entry); called in a backend.
+fn index_am(index: pgrx::pg_sys::Oid) -> Option<String> {
     use pgrx::pg_sys;
-    let tup = pg_sys::SearchSysCache1(
-        pg_sys::SysCacheIdentifier::RELOID as i32,
-        pg_sys::Datum::from(index),
-    );
-    if tup.is_null() {
-        return None;
-    }
-    let form = pg_sys::GETSTRUCT(tup).cast::<pg_sys::FormData_pg_class>();
-    let (kind, relam) = ((*form).relkind, (*form).relam);
-    pg_sys::ReleaseSysCache(tup);
+    // SAFETY: a syscache lookup by OID; a non-NULL result is a valid pg_class tuple, read
+    // and then released here.
+    let (kind, relam) = unsafe {
+        let tup = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::RELOID as i32,
+            pg_sys::Datum::from(index),
+        );
+        if tup.is_null() {
+            return None;
+        }
+        let form = pg_sys::GETSTRUCT(tup).cast::<pg_sys::FormData_pg_class>();
+        let fields = ((*form).relkind, (*form).relam);
+        pg_sys::ReleaseSysCache(tup);
+        fields
+    };
     (kind == pg_sys::RELKIND_INDEX as std::ffi::c_char && relam != pg_sys::InvalidOid)
         .then(|| am_name(relam))
         .flatten()
@@ -252,15 +257,17 @@ fn ruvector_memory_stats() -> pgrx::JsonB {
 /// pgstattuple's functions answer to). The extension is trusted, so its functions are
 /// everyone's; this is the check that keeps them from telling more than the tables do.
 ///
-/// # Safety
 /// `index` and `heap` are relation OIDs (either may be dropped concurrently: the syscache
-/// lookups then fail cleanly).
-unsafe fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid, action: &str) {
-    let user = pg_sys::GetUserId();
-    let allowed = pg_sys::pg_class_aclcheck(heap, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
-        == pg_sys::AclResult::ACLCHECK_OK
-        || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
-        || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_STAT_SCAN_TABLES));
+/// lookups then fail cleanly, with an ERROR at worst); called in a backend.
+fn check_may_read(index: pg_sys::Oid, heap: pg_sys::Oid, action: &str) {
+    // SAFETY: privilege lookups by OID in this backend; none takes a pointer.
+    let allowed = unsafe {
+        let user = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(heap, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+            || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
+            || pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_STAT_SCAN_TABLES))
+    };
     if !allowed {
         let name = |oid| rel_name(oid).unwrap_or_default();
         crate::types::error::raise(
@@ -286,13 +293,17 @@ fn rel_name(oid: pgrx::pg_sys::Oid) -> Option<String> {
     }
 }
 
-/// The name of an access method.
-unsafe fn am_name(am: pgrx::pg_sys::Oid) -> Option<String> {
-    let p = pgrx::pg_sys::get_am_name(am);
+/// The name of an access method, `None` for an OID that is none (a syscache lookup); called
+/// in a backend.
+fn am_name(am: pgrx::pg_sys::Oid) -> Option<String> {
+    // SAFETY: a syscache lookup by OID; returns NULL or a palloc'd C string.
+    let p = unsafe { pgrx::pg_sys::get_am_name(am) };
     if p.is_null() {
         None
     } else {
-        Some(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+        // SAFETY: not NULL: the NUL-terminated name get_am_name returned.
+        let name = unsafe { std::ffi::CStr::from_ptr(p) };
+        Some(name.to_string_lossy().into_owned())
     }
 }
 

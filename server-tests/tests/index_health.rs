@@ -234,12 +234,13 @@ fn items(page: &[u8]) -> Vec<(u16, std::ops::Range<usize>)> {
         .collect()
 }
 
-/// Every key link must join two elements of the same key. One that does not (only damage
-/// makes one) leads a filtered walk into an element it then finds failing — no wrong row, as
-/// every element's keys are checked — so the check reports it as a warning, with where it
-/// is, and counts it; a REINDEX makes the index clean again.
+/// Links only damage makes: a key link joining two elements of different keys (a filtered
+/// walk enters an element it then finds failing — no wrong row, as every element's keys are
+/// checked) and a link to an element already marked deleted (searches skip it). The check
+/// reports the first as a warning with where it is and counts both; maintenance gives both
+/// neighbour lists new ones, after which the check finds none.
 #[test]
-fn check_finds_a_key_link_across_keys() {
+fn damaged_links_are_found_and_repaired() {
     let c = Cluster::new(
         "health-keylinks",
         5583,
@@ -256,9 +257,11 @@ fn check_finds_a_key_link_across_keys() {
                                   i % 10
              FROM generate_series(1, 30000) i;
              CREATE INDEX t_idx ON t USING ruhnsw (v ruvector_l2_ops, k);
-             CHECKPOINT",
+             DELETE FROM t WHERE id % 100 = 0",
         )
         .unwrap();
+    client.batch_execute("VACUUM t").unwrap();
+    client.batch_execute("CHECKPOINT").unwrap();
     let linked: String = client
         .query_one(
             "SELECT (ruvector_index_stats('t_idx') -> 'key_link_columns')::text",
@@ -271,6 +274,7 @@ fn check_finds_a_key_link_across_keys() {
     assert_eq!(clean["ok"], true, "{clean}");
     assert_eq!(clean["warning_count"], 0, "{clean}");
     assert_eq!(clean["checked"]["key_links_across_keys"], 0, "{clean}");
+    assert_eq!(clean["checked"]["links_to_deleted"], 0, "{clean}");
     let key_of: std::collections::HashMap<(u32, u16), i32> = client
         .query(
             "SELECT (ctid::text::point)[0]::int8, (ctid::text::point)[1]::int4, k FROM t",
@@ -290,10 +294,12 @@ fn check_finds_a_key_link_across_keys() {
     drop(client);
     c.stop().unwrap();
 
-    // Elements (item type 1): live ones of level 0, with their TID, key and neighbour tuple.
+    // Elements (item type 1): live ones of level 0, with their TID, key and neighbour tuple;
+    // and deleted ones (header byte 2).
     let path = c.dir.join(&file);
     let mut bytes = std::fs::read(&path).unwrap();
     let mut elements = Vec::new();
+    let mut deleted = Vec::new();
     // Element pages: the page type in ruvector's 8-byte trailer (next block, type, flags,
     // magic) is 2.
     for (block, page) in bytes.chunks(8192).enumerate().skip(1) {
@@ -305,23 +311,32 @@ fn check_finds_a_key_link_across_keys() {
             if e.len() >= 24 && e[0] == 1 && e[1] == 0 && e[2] == 0 {
                 let k = key_of[&read_tid(&e[14..20])];
                 elements.push(((block as u32, off), k, read_tid(&e[8..14])));
+            } else if e.len() >= 24 && e[0] == 1 && e[2] == 1 {
+                deleted.push((block as u32, off));
             }
         }
     }
-    let (a, ka, (nblock, noff)) = elements[0];
-    let (b, kb, _) = *elements.iter().find(|e| e.1 != ka).unwrap();
-    // a's neighbour tuple (type 2): 2m = 32 layer-0 slots, then its key list. Its first key
-    // link now points at b, an element with another key.
-    let page = nblock as usize * 8192;
-    let (_, r) = items(&bytes[page..page + 8192])
-        .into_iter()
-        .find(|(o, _)| *o == noff)
-        .unwrap();
-    let tuple = page + r.start;
-    assert_eq!(bytes[tuple], 2, "neighbour tuple");
-    let slot = tuple + 4 + 32 * 6;
+    assert!(!deleted.is_empty(), "VACUUM left no deleted element");
+    let (a, ka, a_neighbors) = elements[0];
+    let (b, _, _) = *elements.iter().find(|e| e.1 != ka).unwrap();
+    let (_, _, d_neighbors) = elements[1];
+    // A neighbour tuple (type 2): 2m = 32 layer-0 slots, then its key list.
+    let neighbor_tuple = |bytes: &[u8], (nblock, noff): (u32, u16)| {
+        let page = nblock as usize * 8192;
+        let (_, r) = items(&bytes[page..page + 8192])
+            .into_iter()
+            .find(|(o, _)| *o == noff)
+            .unwrap();
+        assert_eq!(bytes[page + r.start], 2, "neighbour tuple");
+        page + r.start
+    };
+    // a's first key link now points at b, an element with another key.
+    let slot = neighbor_tuple(&bytes, a_neighbors) + 4 + 32 * 6;
     assert_ne!(read_tid(&bytes[slot..slot + 6]), b);
     write_tid(&mut bytes[slot..slot + 6], b);
+    // Another element's first layer-0 link now points at a deleted element.
+    let slot = neighbor_tuple(&bytes, d_neighbors) + 4;
+    write_tid(&mut bytes[slot..slot + 6], deleted[0]);
     std::fs::write(&path, bytes).unwrap();
     c.start().unwrap();
 
@@ -329,6 +344,7 @@ fn check_finds_a_key_link_across_keys() {
     let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["checked"]["key_links_across_keys"], 1, "{r}");
+    assert_eq!(r["checked"]["links_to_deleted"], 1, "{r}");
     let warnings = r["warnings"].to_string();
     let expected = format!(
         "element ({},{})'s key link (list 0) points to ({},{}), an element with another key",
@@ -347,9 +363,26 @@ fn check_finds_a_key_link_across_keys() {
         .unwrap()
         .get(0);
     assert_eq!(wrong, 0);
-    let _ = kb;
-    client.batch_execute("REINDEX INDEX t_idx").unwrap();
-    let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    let m = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('t_idx')::text",
+    );
+    println!("maintenance: {m}");
+    assert_eq!(m["damaged_neighbor_lists_repaired"], 2, "{m}");
+    assert_eq!(m["links_to_deleted_removed"], 1, "{m}");
+    assert_eq!(m["key_links_across_keys_removed"], 1, "{m}");
+    let r = report(
+        &mut client,
+        "SELECT ruvector_index_check('t_idx', heapallindexed => true)::text",
+    );
     assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["warning_count"], 0, "{r}");
     assert_eq!(r["checked"]["key_links_across_keys"], 0, "{r}");
+    assert_eq!(r["checked"]["links_to_deleted"], 0, "{r}");
+    // A second run finds nothing left to repair.
+    let m = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('t_idx')::text",
+    );
+    assert_eq!(m["damaged_neighbor_lists_repaired"], 0, "{m}");
 }

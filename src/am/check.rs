@@ -195,27 +195,40 @@ fn finding_json(x: &Finding) -> Value {
 /// `index` must be an index of `heap` using `am`, as looked up without locks just before.
 pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed: bool) -> Value {
     let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
-    let heap_rel = pg_sys::relation_open(heap, lock);
-    let rel = pg_sys::relation_open(index, lock);
-    if pg_sys::IndexGetRelation(index, true) != heap {
+    // SAFETY: in a transaction (a SQL function's); relation_open raises an ERROR for a relation
+    // that has gone since the caller looked it up. Both stay open until closed at the end.
+    let (heap_rel, rel) = unsafe {
+        (
+            pg_sys::relation_open(heap, lock),
+            pg_sys::relation_open(index, lock),
+        )
+    };
+    // SAFETY: `rel` and `heap_rel` are open (above) until closed at the end, after their last
+    // use.
+    let (r, heap_r) = unsafe { (Rel::from_raw(rel), Rel::from_raw(heap_rel)) };
+    // SAFETY: a syscache lookup by OID, `missing_ok`: no ERROR for an index dropped since.
+    if unsafe { pg_sys::IndexGetRelation(index, true) } != heap {
         raise(VecError::new(
             SqlState::UndefinedTable,
             format!(
                 "could not open parent table of index \"{}\"",
-                super::relation_name(Rel::from_raw(rel))
+                super::relation_name(r)
             ),
         ));
     }
-    let r = Rel::from_raw(rel);
-    if (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
-        && !(*rel).rd_islocaltemp
-    {
+    // SAFETY: `rel` is open, so its relcache entry and `pg_class` form are valid.
+    let other_sessions_temp = unsafe {
+        (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
+            && !(*rel).rd_islocaltemp
+    };
+    if other_sessions_temp {
         raise(VecError::new(
             SqlState::FeatureNotSupported,
             "cannot access temporary tables of other sessions",
         ));
     }
-    if !(*(*rel).rd_index).indisvalid {
+    // SAFETY: `rel` is an open index, so its `pg_index` form is valid.
+    if !unsafe { (*(*rel).rd_index).indisvalid } {
         raise(
             VecError::new(
                 SqlState::FeatureNotSupported,
@@ -227,13 +240,22 @@ pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed:
     // The snapshot comes first: every row it sees had its index entry made before the index
     // is read below.
     let snapshot = if heapallindexed {
-        let s = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
+        // SAFETY: in a transaction; the snapshot stays registered until unregistered below
+        // (or the transaction ends in an ERROR).
+        let s = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
         // An index built by CREATE INDEX CONCURRENTLY may miss rows older snapshots still
         // see until its xmin is old enough (indcheckxmin): amcheck refuses those too.
-        if (*(*rel).rd_index).indcheckxmin {
-            let xmin = (*(*(*rel).rd_indextuple).t_data).t_choice.t_heap.t_xmin;
-            if !pg_sys::TransactionIdPrecedes(xmin, (*s).xmin) {
-                pg_sys::UnregisterSnapshot(s);
+        // SAFETY: `rel` is an open index, so its `pg_index` form is valid.
+        if unsafe { (*(*rel).rd_index).indcheckxmin } {
+            // SAFETY: the open index's `pg_index` tuple is valid with it; `s` is the snapshot
+            // registered above.
+            let too_new = unsafe {
+                let xmin = (*(*(*rel).rd_indextuple).t_data).t_choice.t_heap.t_xmin;
+                !pg_sys::TransactionIdPrecedes(xmin, (*s).xmin)
+            };
+            if too_new {
+                // SAFETY: `s` was registered above and is not used after.
+                unsafe { pg_sys::UnregisterSnapshot(s) };
                 raise(
                     VecError::new(
                         SqlState::ObjectNotInPrerequisiteState,
@@ -250,14 +272,17 @@ pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed:
     } else {
         None
     };
-    let reltuples = (*(*heap_rel).rd_rel).reltuples.max(0.0) as u64;
-    let expected = reltuples
-        .max(Rel::from_raw(heap_rel).blocks() as u64 * 20)
-        .max(1000);
+    // SAFETY: `heap_rel` is open, so its relcache entry and `pg_class` form are valid.
+    let reltuples = unsafe { (*(*heap_rel).rd_rel).reltuples }.max(0.0) as u64;
+    let expected = reltuples.max(heap_r.blocks() as u64 * 20).max(1000);
     let mut h = Heap {
         rel: heap_rel,
-        blocks: Rel::from_raw(heap_rel).blocks(),
-        bloom: snapshot.map(|_| Bloom::new(expected, pg_sys::maintenance_work_mem as usize * 1024)),
+        blocks: heap_r.blocks(),
+        bloom: snapshot.map(|_| {
+            // SAFETY: a GUC, a plain value read in the backend's only thread.
+            let work_mem = unsafe { pg_sys::maintenance_work_mem };
+            Bloom::new(expected, work_mem as usize * 1024)
+        }),
     };
     let mut f = Findings::default();
     let checked = super::corrupt::guard(r, || match am {
@@ -266,8 +291,13 @@ pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed:
     });
     let heap_report = match (snapshot, &h.bloom) {
         (Some(s), Some(bloom)) => {
-            let (rows, missing) = heap_pass(heap_rel, r, s, bloom, &mut f);
-            pg_sys::UnregisterSnapshot(s);
+            // SAFETY: `heap_rel` is the open table of the open index `r`; `s` is the snapshot
+            // registered above, unregistered once the scan is done.
+            let (rows, missing) = unsafe {
+                let counts = heap_pass(heap_rel, r, s, bloom, &mut f);
+                pg_sys::UnregisterSnapshot(s);
+                counts
+            };
             json!({
                 "table_rows": rows,
                 "missing": missing,
@@ -278,8 +308,11 @@ pub unsafe fn run(index: pg_sys::Oid, heap: pg_sys::Oid, am: Am, heapallindexed:
         _ => Value::Null,
     };
     let name = super::qualified_name(r);
-    pg_sys::relation_close(rel, lock);
-    pg_sys::relation_close(heap_rel, lock);
+    // SAFETY: both opened above with `lock`, neither used after.
+    unsafe {
+        pg_sys::relation_close(rel, lock);
+        pg_sys::relation_close(heap_rel, lock);
+    }
     json!({
         "index": name,
         "access_method": am.name(),
@@ -304,6 +337,10 @@ struct HeapPass<'a> {
 
 /// Scans the table with `snapshot` as an index build would; every row the index should hold
 /// must be in `bloom`. Returns the rows looked for and those missing.
+///
+/// # Safety
+/// `heap` must be the open table of the open index `index`, `snapshot` a registered MVCC
+/// snapshot.
 unsafe fn heap_pass(
     heap: pg_sys::Relation,
     index: Rel,
@@ -311,10 +348,15 @@ unsafe fn heap_pass(
     bloom: &Bloom,
     f: &mut Findings,
 ) -> (u64, u64) {
-    let info = pg_sys::BuildIndexInfo(index.as_ptr());
+    // SAFETY: `index` is open (the caller's contract); BuildIndexInfo returns a new palloc'd
+    // IndexInfo, ours alone.
+    let info = unsafe { pg_sys::BuildIndexInfo(index.as_ptr()) };
     // As amcheck: an MVCC snapshot scan, uniqueness not checked.
-    (*info).ii_Concurrent = true;
-    (*info).ii_Unique = false;
+    // SAFETY: as above.
+    unsafe {
+        (*info).ii_Concurrent = true;
+        (*info).ii_Unique = false;
+    }
     let mut state = HeapPass {
         bloom,
         metric: super::value::metric_from_support(index),
@@ -322,37 +364,50 @@ unsafe fn heap_pass(
         missing: 0,
         findings: f,
     };
-    let am = (*heap).rd_tableam;
+    // SAFETY: `heap` is open (the caller's contract); its table AM routine is a static
+    // struct of the AM's, never freed or changed.
+    let am = unsafe { &*(*heap).rd_tableam };
     // table_beginscan_strat(heap, snapshot, 0, NULL, true, true) of access/tableam.h.
     let flags = pg_sys::ScanOptions::SO_TYPE_SEQSCAN
         | pg_sys::ScanOptions::SO_ALLOW_STRAT
         | pg_sys::ScanOptions::SO_ALLOW_SYNC
         | pg_sys::ScanOptions::SO_ALLOW_PAGEMODE;
-    let scan = ((*am).scan_begin.expect("table access method scans"))(
-        heap,
-        snapshot,
-        0,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        flags,
-    );
+    let scan_begin = am.scan_begin.expect("table access method scans");
+    // SAFETY: the table AM's own scan_begin on its open table, with a registered snapshot (the
+    // caller's contract) and no scan keys.
+    let scan = unsafe {
+        scan_begin(
+            heap,
+            snapshot,
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            flags,
+        )
+    };
     // table_index_build_scan(heap, index, info, true, false, callback, state, scan): it ends
     // the scan.
-    ((*am)
+    let index_build_range_scan = am
         .index_build_range_scan
-        .expect("table access method builds indexes"))(
-        heap,
-        index.as_ptr(),
-        info,
-        true,
-        false,
-        false,
-        0,
-        pg_sys::InvalidBlockNumber,
-        Some(heap_callback),
-        (&mut state as *mut HeapPass).cast(),
-        scan,
-    );
+        .expect("table access method builds indexes");
+    // SAFETY: the table AM's own build scan of its open table for the open `index`, with the
+    // IndexInfo and scan made above; `state` outlives the call and `heap_callback` takes it as
+    // the `HeapPass` it is.
+    unsafe {
+        index_build_range_scan(
+            heap,
+            index.as_ptr(),
+            info,
+            true,
+            false,
+            false,
+            0,
+            pg_sys::InvalidBlockNumber,
+            Some(heap_callback),
+            (&mut state as *mut HeapPass).cast(),
+            scan,
+        )
+    };
     (state.rows, state.missing)
 }
 
@@ -365,13 +420,18 @@ unsafe extern "C-unwind" fn heap_callback(
     _tuple_is_alive: bool,
     state: *mut std::ffi::c_void,
 ) {
-    let state = &mut *state.cast::<HeapPass>();
-    if *isnull {
+    // SAFETY: `state` is the `HeapPass` that `heap_pass` hands its build scan, alive and not
+    // otherwise used while the scan runs.
+    let state = unsafe { &mut *state.cast::<HeapPass>() };
+    // SAFETY: the build scan passes a value and a null flag for each index column, the
+    // vector first.
+    if unsafe { *isnull } {
         return;
     }
     // Zero vectors under a cosine operator class have no direction and are not indexed.
     if state.metric.normalizes()
-        && super::value::image_from_datum(*values, state.metric, None).is_none()
+        // SAFETY: as above; the value is not NULL, of the index column's type.
+        && unsafe { super::value::image_from_datum(*values, state.metric, None) }.is_none()
     {
         return;
     }
@@ -379,7 +439,8 @@ unsafe extern "C-unwind" fn heap_callback(
     if state.rows.is_multiple_of(1024) {
         pgrx::check_for_interrupts!();
     }
-    let t = Tid::from_item_pointer(&*ctid);
+    // SAFETY: the build scan passes the row's valid TID.
+    let t = Tid::from_item_pointer(unsafe { &*ctid });
     if !state.bloom.may_contain(t.pack()) {
         state.missing += 1;
         state.findings.problem(

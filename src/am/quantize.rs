@@ -26,14 +26,18 @@ const DESCRIPTION: &CStr = c"Quantization of stored vectors: none, sq8, pq<M> or
 /// # Safety
 /// Called from `_PG_init` with a kind from `add_reloption_kind`.
 pub unsafe fn add_reloption(kind: pg_sys::relopt_kind::Type) {
-    pg_sys::add_string_reloption(
-        kind as pg_sys::bits32,
-        OPTION.as_ptr(),
-        DESCRIPTION.as_ptr(),
-        c"none".as_ptr(),
-        Some(validate),
-        pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
-    );
+    // SAFETY: called from `_PG_init` with a registered kind (the caller's contract); the name,
+    // description and default are static C strings, `validate` a guarded callback.
+    unsafe {
+        pg_sys::add_string_reloption(
+            kind as pg_sys::bits32,
+            OPTION.as_ptr(),
+            DESCRIPTION.as_ptr(),
+            c"none".as_ptr(),
+            Some(validate),
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        )
+    };
 }
 
 /// Registers `ruvector.rerank` (once, from `_PG_init`).
@@ -68,7 +72,9 @@ fn parse_or_raise(s: &str) -> Quantization {
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn validate(value: *const std::ffi::c_char) {
     if !value.is_null() {
-        parse_or_raise(&CStr::from_ptr(value).to_string_lossy());
+        // SAFETY: PostgreSQL passes the option's value as a NUL-terminated C string (non-null,
+        // checked above) that lives for the call.
+        parse_or_raise(&unsafe { CStr::from_ptr(value) }.to_string_lossy());
     }
 }
 

@@ -34,31 +34,45 @@ impl HeapFetch {
     /// # Safety
     /// `scan` is a valid index scan of a table (not a bitmap scan).
     pub unsafe fn begin(scan: pg_sys::IndexScanDesc) -> HeapFetch {
-        let heap = (*scan).heapRelation;
+        // SAFETY: the caller passes a valid index scan; nothing modifies it during this call.
+        let scan = unsafe { &*scan };
+        let heap = scan.heapRelation;
         if heap.is_null() {
             raise(VecError::new(
                 SqlState::FeatureNotSupported,
                 "quantized index scans need the table (index-only and bitmap scans are not supported)",
             ));
         }
-        let info = pg_sys::BuildIndexInfo((*scan).indexRelation);
-        let estate = if (*info).ii_Expressions.is_null() {
+        // SAFETY: the scan's index is open and locked while the scan runs.
+        let info = unsafe { pg_sys::BuildIndexInfo(scan.indexRelation) };
+        // SAFETY: `BuildIndexInfo` returns a valid IndexInfo (it raises an ERROR rather than
+        // return null).
+        let estate = if unsafe { (*info).ii_Expressions }.is_null() {
             std::ptr::null_mut()
         } else {
-            pg_sys::CreateExecutorState()
+            // SAFETY: creates an executor state in the current memory context; no precondition.
+            unsafe { pg_sys::CreateExecutorState() }
         };
-        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+        // SAFETY: `heap` is the scan's table (non-null, checked above), open while it runs.
+        let slot = unsafe { pg_sys::table_slot_create(heap, std::ptr::null_mut()) };
         if !estate.is_null() {
-            let econtext = pg_sys::MakePerTupleExprContext(estate);
-            (*econtext).ecxt_scantuple = slot;
+            // SAFETY: `estate` was just created by `CreateExecutorState`; the per-tuple
+            // expression context made for it is valid.
+            unsafe {
+                let econtext = pg_sys::MakePerTupleExprContext(estate);
+                (*econtext).ecxt_scantuple = slot;
+            }
         }
+        // SAFETY: `heap` is the scan's open table (as above).
+        let fetch = unsafe { pg_sys::table_index_fetch_begin(heap) };
         HeapFetch {
-            fetch: pg_sys::table_index_fetch_begin(heap),
+            fetch,
             slot,
             info,
             estate,
-            snapshot: (*scan).xs_snapshot,
-            index: super::page::Rel::from_raw((*scan).indexRelation),
+            snapshot: scan.xs_snapshot,
+            // SAFETY: the scan's index relation, non-null and open while the scan runs.
+            index: unsafe { super::page::Rel::from_raw(scan.indexRelation) },
             heap,
             bound: Default::default(),
         }

@@ -11,9 +11,13 @@ use pgrx::pg_sys;
 /// # Safety
 /// Called from an AM handler (allocates in the current memory context).
 pub unsafe fn ordered_by_distance() -> *mut pg_sys::IndexAmRoutine {
-    let am = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
+    // SAFETY: in a backend, inside a memory context (the caller's contract); palloc0 raises an
+    // ERROR rather than return NULL.
+    let am = unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>()) }
         .cast::<pg_sys::IndexAmRoutine>();
-    let a = &mut *am;
+    // SAFETY: `am` is a fresh, MAXALIGNed allocation of an IndexAmRoutine, zeroed (a valid
+    // value: integers, `false` and `None` callbacks) and referred to by nothing else yet.
+    let a = unsafe { &mut *am };
     a.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
     a.amstrategies = 0;
     a.amsupport = 1;

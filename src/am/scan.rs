@@ -11,7 +11,8 @@ use pgrx::pg_sys;
 /// # Safety
 /// `snapshot` must be a valid snapshot.
 pub unsafe fn is_mvcc(snapshot: *mut pg_sys::SnapshotData) -> bool {
-    let t = (*snapshot).snapshot_type;
+    // SAFETY: the caller passes a valid snapshot.
+    let t = unsafe { (*snapshot).snapshot_type };
     t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
 }
 
@@ -27,11 +28,14 @@ pub unsafe fn query_image(
     metric: Metric,
     dimensions: u32,
 ) -> Option<Vec<u8>> {
-    let key = &*(*scan).orderByData;
+    // SAFETY: the caller passes a valid scan with one ORDER BY key (`orderByData` holds it).
+    let key = unsafe { &*(*scan).orderByData };
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
         return None;
     }
-    let image = crate::am::value::image_from_datum(key.sk_argument, metric, None)?;
+    // SAFETY: the key is not NULL (checked above) and its argument is a value of the index
+    // column's type (the caller's contract).
+    let image = unsafe { crate::am::value::image_from_datum(key.sk_argument, metric, None) }?;
     let dims = metric.dimensions(&image) as u32;
     if dims != dimensions {
         let message = match metric.kind() {
@@ -92,20 +96,29 @@ pub trait IndexSearch: Sized + 'static {
 /// # Safety
 /// `scan` was begun by [`begin_scan`] with the same `S`.
 pub unsafe fn get_tuple<S: IndexSearch>(scan: pg_sys::IndexScanDesc) -> bool {
+    // SAFETY: the caller's contract: `scan` was begun by `begin_scan::<S>`.
     let ScanState {
         inner,
         heap,
         account,
         heap_bound,
-    } = scan_state::<S>(scan);
-    let index = crate::am::page::Rel::from_raw((*scan).indexRelation);
+    } = unsafe { scan_state::<S>(scan) };
+    // SAFETY: PostgreSQL passes a valid IndexScanDesc to amgettuple; its index is open and
+    // locked for the duration of the scan.
+    let index = unsafe { crate::am::page::Rel::from_raw((*scan).indexRelation) };
     crate::am::corrupt::guard(index, || {
-        let search = inner.get_or_insert_with(|| S::start(scan));
-        let found = search.next(scan, heap);
+        // SAFETY: `scan` is a valid index scan of this access method (amgettuple's argument).
+        let search = inner.get_or_insert_with(|| unsafe { S::start(scan) });
+        // SAFETY: `inner` is this scan's own state (reset by `rescan`), so the search was
+        // started for `scan`.
+        let found = unsafe { search.next(scan, heap) };
         account.set(search.held());
         if found {
-            let blk = crate::am::tid::Tid::from_item_pointer(&(*scan).xs_heaptid).block;
-            heap_bound.check(index, (*scan).heapRelation, blk);
+            // SAFETY: `scan` is valid for the duration of amgettuple; `next` has just set
+            // `xs_heaptid`.
+            let blk = unsafe { crate::am::tid::Tid::from_item_pointer(&(*scan).xs_heaptid) }.block;
+            // SAFETY: `heapRelation` of an index scan is its table, open while the scan runs.
+            unsafe { heap_bound.check(index, (*scan).heapRelation, blk) };
         }
         found
     })
@@ -119,7 +132,9 @@ pub unsafe fn heap_fetch(
     heap: &mut Option<crate::am::rerank::HeapFetch>,
     scan: pg_sys::IndexScanDesc,
 ) -> &mut crate::am::rerank::HeapFetch {
-    heap.get_or_insert_with(|| crate::am::rerank::HeapFetch::begin(scan))
+    // SAFETY: `scan` is a valid index scan of a table (the caller's contract); `amgettuple` is
+    // never called for a bitmap scan.
+    heap.get_or_insert_with(|| unsafe { crate::am::rerank::HeapFetch::begin(scan) })
 }
 
 /// `amendscan`: drops the search and releases the table access.
@@ -127,7 +142,8 @@ pub unsafe fn heap_fetch(
 /// # Safety
 /// `scan` was begun by [`begin_scan`] with the same `S`.
 pub unsafe fn end_scan<S: 'static>(scan: pg_sys::IndexScanDesc) {
-    let st = scan_state::<S>(scan);
+    // SAFETY: the caller's contract: `scan` was begun by `begin_scan::<S>`.
+    let st = unsafe { scan_state::<S>(scan) };
     st.inner = None;
     st.account.end();
     if let Some(h) = st.heap.take() {
@@ -144,14 +160,17 @@ pub unsafe fn begin_scan<S: 'static>(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+    // SAFETY: ambeginscan's arguments from PostgreSQL, passed on (the caller's contract).
+    let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
     let st = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::<S> {
         inner: None,
         heap: None,
         account: ScanAccount::begin(),
         heap_bound: Default::default(),
     });
-    (*scan).opaque = st.cast();
+    // SAFETY: RelationGetIndexScan returns a freshly allocated scan descriptor (it raises an
+    // ERROR rather than return null), not yet seen by anyone else.
+    unsafe { (*scan).opaque = st.cast() };
     scan
 }
 
@@ -160,7 +179,9 @@ pub unsafe fn begin_scan<S: 'static>(
 /// # Safety
 /// `scan` was begun by [`begin_scan`] with the same `S`.
 pub unsafe fn scan_state<S: 'static>(scan: pg_sys::IndexScanDesc) -> &'static mut ScanState<S> {
-    &mut *(*scan).opaque.cast::<ScanState<S>>()
+    // SAFETY: the caller's contract: `scan` is valid and was begun by `begin_scan::<S>`, whose
+    // opaque is a `ScanState<S>` living in the scan's memory context.
+    unsafe { &mut *(*scan).opaque.cast::<ScanState<S>>() }
 }
 
 /// `amrescan`: forgets the search and takes the new keys.
@@ -174,13 +195,20 @@ pub unsafe fn rescan<S: 'static>(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    let st = scan_state::<S>(scan);
+    // SAFETY: the caller's contract: `scan` was begun by `begin_scan::<S>`.
+    let st = unsafe { scan_state::<S>(scan) };
     st.inner = None;
     st.account.set(0);
-    if !keys.is_null() && (*scan).numberOfKeys > 0 {
-        std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+    // SAFETY: PostgreSQL passes a valid IndexScanDesc, owned by this scan, for the duration of
+    // amrescan; nothing else refers to it during the call (`st` is a separate allocation).
+    let scan = unsafe { &mut *scan };
+    if !keys.is_null() && scan.numberOfKeys > 0 {
+        // SAFETY: `keys` holds `nkeys` scan keys, and RelationGetIndexScan allocated `keyData`
+        // for as many (amrescan's contract).
+        unsafe { std::ptr::copy(keys, scan.keyData, nkeys as usize) };
     }
-    if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
-        std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+    if !orderbys.is_null() && scan.numberOfOrderBys > 0 {
+        // SAFETY: as above, for the `norderbys` ORDER BY keys and `orderByData`.
+        unsafe { std::ptr::copy(orderbys, scan.orderByData, norderbys as usize) };
     }
 }

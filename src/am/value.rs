@@ -47,33 +47,50 @@ pub fn metric_from_support(index: Rel) -> Metric {
 }
 
 /// The link symbol (`prosrc`) of a C-language function.
+///
+/// # Safety
+/// Called in a backend inside a transaction (it reads the system catalog cache).
 unsafe fn proc_symbol(proc: pg_sys::Oid) -> Option<String> {
-    let tup = pg_sys::SearchSysCache1(
-        pg_sys::SysCacheIdentifier::PROCOID as i32,
-        pg_sys::Datum::from(proc),
-    );
+    // SAFETY: a catalog cache lookup by OID, in a transaction (the caller's contract).
+    let tup = unsafe {
+        pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            pg_sys::Datum::from(proc),
+        )
+    };
     if tup.is_null() {
         return None;
     }
-    let form = pg_sys::GETSTRUCT(tup).cast::<pg_sys::FormData_pg_proc>();
+    // SAFETY: `tup` is a valid pg_proc tuple, pinned until `ReleaseSysCache` below.
+    let form = unsafe { pg_sys::GETSTRUCT(tup) }.cast::<pg_sys::FormData_pg_proc>();
     let mut isnull = false;
-    let src = pg_sys::SysCacheGetAttr(
-        pg_sys::SysCacheIdentifier::PROCOID as i32,
-        tup,
-        pg_sys::Anum_pg_proc_prosrc as i16,
-        &mut isnull,
-    );
+    // SAFETY: as above; `prosrc` is an attribute of pg_proc.
+    let src = unsafe {
+        pg_sys::SysCacheGetAttr(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            tup,
+            pg_sys::Anum_pg_proc_prosrc as i16,
+            &mut isnull,
+        )
+    };
     // ClanguageId (catalog/pg_language_d.h)
     let c_language = pg_sys::Oid::from(13u32);
-    let out = if (*form).prolang != c_language || isnull {
+    // SAFETY: `form` points into the pinned tuple.
+    let out = if unsafe { (*form).prolang } != c_language || isnull {
         None
     } else {
-        let s = pg_sys::text_to_cstring(src.cast_mut_ptr());
-        let r = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned();
-        pg_sys::pfree(s.cast());
+        // SAFETY: `src` is a non-NULL text datum of the pinned tuple; `text_to_cstring`
+        // returns a palloc'd NUL-terminated copy, freed once after it was copied.
+        let r = unsafe {
+            let s = pg_sys::text_to_cstring(src.cast_mut_ptr());
+            let r = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned();
+            pg_sys::pfree(s.cast());
+            r
+        };
         Some(r)
     };
-    pg_sys::ReleaseSysCache(tup);
+    // SAFETY: `tup` came from `SearchSysCache1` and is released once, no longer used.
+    unsafe { pg_sys::ReleaseSysCache(tup) };
     out
 }
 
@@ -115,12 +132,20 @@ pub unsafe fn image_from_datum(
     metric: Metric,
     am: Option<&str>,
 ) -> Option<Vec<u8>> {
-    let raw = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
-    let len = varsize_4b(raw.cast());
-    let bytes = std::slice::from_raw_parts(raw.cast::<u8>(), len);
+    // SAFETY: a non-NULL varlena datum (the caller's contract); detoasting raises an ERROR
+    // rather than return an invalid pointer.
+    let raw = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) };
+    // SAFETY: a detoasted varlena has a 4-byte header and is contiguous: all VARSIZE bytes of
+    // it are readable.
+    let bytes = unsafe {
+        let len = varsize_4b(raw.cast());
+        std::slice::from_raw_parts(raw.cast::<u8>(), len)
+    };
     let image = bytes.to_vec();
     if raw.cast::<u8>() != datum.cast_mut_ptr::<u8>() {
-        pg_sys::pfree(raw.cast());
+        // SAFETY: a copy palloc'd by detoasting (not the caller's datum), no longer used:
+        // `bytes` was copied into `image`.
+        unsafe { pg_sys::pfree(raw.cast()) };
     }
     if let Some(am) = am {
         if metric.kind() == ValueKind::Sparse
@@ -142,8 +167,12 @@ pub unsafe fn image_from_datum(
 }
 
 /// Length of a 4-byte-header varlena.
+///
+/// # Safety
+/// `p` points at a varlena's 4 readable header bytes.
 unsafe fn varsize_4b(p: *const u8) -> usize {
-    let word = p.cast::<u32>().read_unaligned();
+    // SAFETY: the caller's contract; the read needs no alignment.
+    let word = unsafe { p.cast::<u32>().read_unaligned() };
     if cfg!(target_endian = "little") {
         ((word >> 2) & 0x3FFF_FFFF) as usize
     } else {

@@ -510,7 +510,8 @@ fn ruvector_pgvector_casts() -> TableIterator<
 pub unsafe extern "C-unwind" fn ruvector_pgvector_created(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    if event_trigger_data(fcinfo).is_some() {
+    // SAFETY: fmgr passes a valid FunctionCallInfo for the duration of the call.
+    if unsafe { event_trigger_data(fcinfo) }.is_some() {
         ensure_casts();
     }
     pg_sys::Datum::from(0)
@@ -526,15 +527,20 @@ pub unsafe extern "C-unwind" fn ruvector_pgvector_created(
 pub unsafe extern "C-unwind" fn ruvector_pgvector_dropping(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let Some(data) = event_trigger_data(fcinfo) else {
+    // SAFETY: fmgr passes a valid FunctionCallInfo for the duration of the call.
+    let Some(data) = (unsafe { event_trigger_data(fcinfo) }) else {
         return pg_sys::Datum::from(0);
     };
     let tree = data.parsetree;
-    if tree.is_null() || (*tree).type_ != pg_sys::NodeTag::T_DropStmt {
+    // SAFETY: the event trigger's parse tree is NULL or a valid Node, for the duration of the
+    // call.
+    if tree.is_null() || unsafe { (*tree).type_ } != pg_sys::NodeTag::T_DropStmt {
         return pg_sys::Datum::from(0);
     }
-    let stmt = &*(tree as *const pg_sys::DropStmt);
-    let names = drop_names(stmt);
+    // SAFETY: as above; a Node tagged T_DropStmt is a DropStmt.
+    let stmt = unsafe { &*(tree as *const pg_sys::DropStmt) };
+    // SAFETY: a DropStmt of the parse tree: its `objects` is a valid List (or NULL).
+    let names = unsafe { drop_names(stmt) };
     let drops_pgvector = match stmt.removeType {
         pg_sys::ObjectType::OBJECT_EXTENSION => names.iter().any(|n| n == PGVECTOR),
         pg_sys::ObjectType::OBJECT_SCHEMA => {
@@ -555,30 +561,51 @@ pub unsafe extern "C-unwind" fn ruvector_pgvector_dropping(
 }
 
 /// The EventTriggerData of an event trigger call, or None when called otherwise.
+///
+/// # Safety
+/// `fcinfo` is a valid FunctionCallInfo, and with it its context for `'a`.
 unsafe fn event_trigger_data<'a>(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<&'a pg_sys::EventTriggerData> {
-    let context = (*fcinfo).context;
-    if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
+    // SAFETY: `fcinfo` is valid (the caller's contract).
+    let context = unsafe { (*fcinfo).context };
+    // SAFETY: fmgr's call context is NULL or a valid Node, for as long as `fcinfo`.
+    if context.is_null() || unsafe { (*context).type_ } != pg_sys::NodeTag::T_EventTriggerData {
         return None;
     }
-    Some(&*(context as *const pg_sys::EventTriggerData))
+    // SAFETY: as above; a Node tagged T_EventTriggerData is an EventTriggerData.
+    Some(unsafe { &*(context as *const pg_sys::EventTriggerData) })
 }
 
 /// The names a `DROP EXTENSION`/`DROP SCHEMA` statement lists (String nodes).
+///
+/// # Safety
+/// `stmt.objects` is NULL or a valid List of Node pointers (as in a parsed DropStmt).
 unsafe fn drop_names(stmt: &pg_sys::DropStmt) -> Vec<String> {
     let list = stmt.objects;
     if list.is_null() {
         return Vec::new();
     }
-    (0..(*list).length)
+    // SAFETY: a valid List (the caller's contract).
+    let length = unsafe { (*list).length };
+    (0..length)
         .filter_map(|i| {
-            let node = pg_sys::list_nth(list, i) as *const pg_sys::Node;
-            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_String {
+            // SAFETY: `i` < the list's length; its elements are NULL or valid Nodes.
+            let node = unsafe { pg_sys::list_nth(list, i) } as *const pg_sys::Node;
+            // SAFETY: as above; a Node tagged T_String is a String node, whose `sval` is NULL
+            // or a C string.
+            let s = unsafe {
+                if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_String {
+                    return None;
+                }
+                (*(node as *const pg_sys::String)).sval
+            };
+            if s.is_null() {
                 return None;
             }
-            let s = (*(node as *const pg_sys::String)).sval;
-            (!s.is_null()).then(|| std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned())
+            // SAFETY: not NULL: the String node's C string.
+            let name = unsafe { std::ffi::CStr::from_ptr(s) };
+            Some(name.to_string_lossy().into_owned())
         })
         .collect()
 }

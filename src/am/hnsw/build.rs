@@ -526,14 +526,21 @@ unsafe extern "C-unwind" fn build_callback(
     _tuple_is_alive: bool,
     state: *mut std::ffi::c_void,
 ) {
-    let state = &mut *state.cast::<BuildState>();
+    // SAFETY: the callback runs in the backend that started the heap scan; `state` is the
+    // BuildState that ambuild passed to IndexBuildHeapScan and does not touch until it returns.
+    let state = unsafe { &mut *state.cast::<BuildState>() };
+    // SAFETY: the table AM passes the row's TID and its index column values (`values` and
+    // `isnull`: one entry per index column, the vector first), valid for the call.
+    let (ctid, vector_null) = unsafe { (&*ctid, *isnull) };
     state.reltuples += 1.0;
-    if *isnull {
+    if vector_null {
         return;
     }
-    if let Some(image) = image_from_datum(*values, state.metric, Some("ruhnsw")) {
-        let keys = state.keys.encode(values, isnull);
-        state.add(&image, &keys, Tid::from_item_pointer(&*ctid));
+    // SAFETY: as above; a non-NULL datum of the vector column's type.
+    if let Some(image) = unsafe { image_from_datum(*values, state.metric, Some("ruhnsw")) } {
+        // SAFETY: as above: one entry per index column.
+        let keys = unsafe { state.keys.encode(values, isnull) };
+        state.add(&image, &keys, Tid::from_item_pointer(ctid));
     }
     if (state.reltuples as u64).is_multiple_of(1024) {
         pgrx::check_for_interrupts!();
@@ -546,7 +553,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     index: pg_sys::Relation,
     index_info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
-    let index = Rel::from_raw(index);
+    // SAFETY: PostgreSQL passes valid heap and index relations, open and locked, and their
+    // IndexInfo for the duration of ambuild.
+    let index = unsafe { Rel::from_raw(index) };
     if index.blocks() != 0 {
         raise(VecError::new(
             SqlState::InternalError,
@@ -555,27 +564,37 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     let mut state = BuildState::new(index);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
-    pg_sys::IndexBuildHeapScan(
-        heap,
-        index.as_ptr(),
-        index_info,
-        Some(build_callback),
-        &mut state,
-    );
+    // SAFETY: the relations and IndexInfo of ambuild (above); `state` outlives the scan and is
+    // used meanwhile only by build_callback, through the pointer passed here.
+    unsafe {
+        pg_sys::IndexBuildHeapScan(
+            heap,
+            index.as_ptr(),
+            index_info,
+            Some(build_callback),
+            &mut state,
+        )
+    };
     if !state.flushed {
         state.flush();
     }
-    let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
-        .cast::<pg_sys::IndexBuildResult>();
-    (*result).heap_tuples = state.reltuples;
-    (*result).index_tuples = state.indtuples;
-    result
+    // SAFETY: palloc0 returns zeroed memory sized for an IndexBuildResult (or raises an
+    // ERROR), in the memory context PostgreSQL called ambuild in; it reads the result.
+    unsafe {
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            .cast::<pg_sys::IndexBuildResult>();
+        (*result).heap_tuples = state.reltuples;
+        (*result).index_tuples = state.indtuples;
+        result
+    }
 }
 
 /// The init fork of an UNLOGGED index: just an empty meta page.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    let index = Rel::from_raw(index);
+    // SAFETY: PostgreSQL passes a valid index relation, open and locked, for the duration of
+    // ambuildempty.
+    let index = unsafe { Rel::from_raw(index) };
     let (metric, params, dimensions, quantization) = index_setup(index);
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::INIT_FORKNUM);
     let mut meta = MetaPage::new(

@@ -16,13 +16,12 @@
 //! amcheck's `bt_index_check` does for its cross-page checks; what is still inconsistent then
 //! is damage.
 
-use super::disk::try_read_meta;
+use super::disk::{element_key_word, try_read_meta};
 use super::keydir;
 use super::layout::{self, Tid};
 use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
-use crate::filter::KeyLayout;
 use crate::graph::search::{reach, HashVisited, IdHash};
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
@@ -346,7 +345,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                             // Read both again: an insert may have reused either slot since.
                             let now = |t: Tid| {
                                 keys.as_ref()
-                                    .and_then(|k| read_key_word(index, t, k, linked[j]))
+                                    .and_then(|k| element_key_word(index, t, k, linked[j]))
                             };
                             let (a, b) = (now(*owner), now(target));
                             if a.is_some() && b.is_some() && a != b {
@@ -611,20 +610,6 @@ fn walk_chain(index: Rel, nblocks: u32, f: &mut Findings) -> HashSet<u32> {
 /// The element at `t` now, if there is one.
 /// The directory word of key `column` of the live element at `t`, read now (`None` if there
 /// is no live element there or its key is NULL).
-fn read_key_word(index: Rel, t: Tid, keys: &KeyLayout, column: usize) -> Option<u64> {
-    if t.block >= index.blocks() {
-        return None;
-    }
-    let buf = Locked::read(index, t.block, Share);
-    let page = buf.page_unchecked();
-    let item = page.item(t.offset)?;
-    let e = layout::decode_element(item)?;
-    let blob = layout::element_keys(item);
-    (!e.deleted && blob.len() == keys.len())
-        .then(|| keys.directory_word(blob, column))
-        .flatten()
-}
-
 fn read_element(index: Rel, t: Tid) -> Option<Element> {
     if t.block >= index.blocks() {
         return None;

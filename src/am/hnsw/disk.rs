@@ -9,7 +9,7 @@ use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
 use crate::am::page::{BufferHint, Exclusive, Locked, Pinned, Rel, Share, WalChange};
 use crate::am::quantize::Estimator;
-use crate::filter::Predicate;
+use crate::filter::{KeyLayout, Predicate};
 use crate::graph::search::{Graph, IdHash};
 use crate::graph::Scored;
 use crate::kernels::metric::Metric;
@@ -33,6 +33,23 @@ pub fn try_read_meta(rel: Rel) -> Result<MetaPage, MetaError> {
 pub fn key_columns(rel: Rel, meta: &MetaPage) -> KeyColumns {
     KeyColumns::built(rel, "ruhnsw", meta.keys, meta.key_len)
         .unwrap_or_else(|| meta_error(rel, MetaError::Damaged))
+}
+
+/// The directory word of key column `column` of the live element at `t` (equal keys have equal
+/// words), read now under a share lock; `None` for a deleted element, a TID past the index's
+/// end or an item that is not an element.
+pub fn element_key_word(index: Rel, t: Tid, keys: &KeyLayout, column: usize) -> Option<u64> {
+    if t.block >= index.blocks() {
+        return None;
+    }
+    let buf = Locked::read(index, t.block, Share);
+    let page = buf.page_unchecked();
+    let item = page.item(t.offset)?;
+    let e = layout::decode_element(item)?;
+    let blob = layout::element_keys(item);
+    (!e.deleted && blob.len() == keys.len())
+        .then(|| keys.directory_word(blob, column))
+        .flatten()
 }
 
 fn meta_error(rel: Rel, e: MetaError) -> ! {

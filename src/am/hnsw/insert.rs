@@ -714,18 +714,25 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    if *isnull {
+    // SAFETY: PostgreSQL passes the row's index column values (`values` and `isnull`: one
+    // entry per index column, the vector first), valid for the duration of aminsert.
+    if unsafe { *isnull } {
         return false;
     }
-    let index = Rel::from_raw(index);
-    let tid = Tid::from_item_pointer(&*heap_tid);
+    // SAFETY: PostgreSQL passes a valid index relation, open and locked, and the row's heap
+    // TID, valid for the duration of aminsert.
+    let (index, tid) = unsafe { (Rel::from_raw(index), Tid::from_item_pointer(&*heap_tid)) };
     crate::am::memcx::scoped(c"ruhnsw insert", || {
         crate::am::corrupt::guard(index, || {
             let meta = read_meta(index);
             let metric = meta.metric().expect("validated meta page");
-            if let Some(image) = crate::am::value::image_from_datum(*values, metric, Some("ruhnsw"))
-            {
-                let keys = key_columns(index, &meta).encode(values, isnull);
+            // SAFETY: `values` as above; its first datum is not NULL (checked above) and of the
+            // vector column's type.
+            let image =
+                unsafe { crate::am::value::image_from_datum(*values, metric, Some("ruhnsw")) };
+            if let Some(image) = image {
+                // SAFETY: `values`/`isnull` hold one entry per index column (above).
+                let keys = unsafe { key_columns(index, &meta).encode(values, isnull) };
                 insert_image(index, &image, &keys, tid);
             }
         })

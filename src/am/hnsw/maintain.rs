@@ -10,22 +10,196 @@
 //! * the key directory loses entries of deleted elements (`keydir::compact`);
 //! * the meta page's insert page moves to the first page with a free slot or room.
 //!
-//! Links to elements already marked deleted are left alone: VACUUM repairs every link to an
-//! element before it marks it, so only damage leaves one (`ruvector_index_check` counts them,
-//! and a search skips them); and a deleted element's slot may already hold a new element that
-//! concurrent inserts are linking to — rewriting those lists races with those inserts' links
-//! (a test run with that repair in maintenance left 4 of 3,226 rows of `hnsw_concurrency`'s
-//! pgbench mix unfound by their own vectors at ef_search 400, over the test's gate).
+//! * neighbour tuples holding a link only damage makes — to an element already marked deleted
+//!   (VACUUM repairs every link to an element before it marks it), or a key link to an element
+//!   with another key — get new lists from a fresh search, as VACUUM's repair gives them.
+//!
+//! The last repair must not race with inserts: a deleted element's slot may be reused at any
+//! moment by an insert that then links to its new element, and rewriting a list "pointing at a
+//! deleted element" after that would cut a fresh link (a test run that did so without a lock
+//! left 4 of 3,226 rows of `hnsw_concurrency`'s pgbench mix unfound by their own vectors). So
+//! the damaged lists are found without locks, then re-read and repaired while holding the
+//! update lock exclusively (`insert.rs`: every insert holds it in share mode for its whole
+//! run), when no insert can reuse a slot or link to one. Only damage makes such links, so the
+//! inserts wait only when there is something to repair.
 //!
 //! It runs with inserts and scans going on, under the same page locks and the same
 //! insert/scan lock protocol as VACUUM, every change WAL-logged; the caller holds
 //! `ShareUpdateExclusiveLock` on the table, so no VACUUM runs meanwhile.
 
-use super::disk::{read_meta, update_meta};
-use super::layout::{self, Tid};
+use super::disk::{element_key_word, key_columns, read_meta, update_meta};
+use super::insert::UPDATE_LOCK;
+use super::keylinks;
+use super::layout::{self, List, MetaPage, Shape, Tid};
 use super::vacuum::{for_each_page, Vacuum};
-use crate::am::page::{Locked, Rel, Share};
+use crate::am::page::{Locked, PageLock, Rel, Share};
+use crate::filter::KeyLayout;
+use crate::graph::search::IdHash;
 use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// A live element as maintenance's first pass saw it.
+struct Live {
+    tid: Tid,
+    level: usize,
+    neighbors: Tid,
+}
+
+/// Links only damage makes, found in one neighbour tuple.
+#[derive(Default, Clone, Copy)]
+struct Damage {
+    to_deleted: u64,
+    across_keys: u64,
+}
+
+impl Damage {
+    fn any(self) -> bool {
+        self.to_deleted + self.across_keys > 0
+    }
+}
+
+/// What the damaged-link repair did.
+#[derive(Default)]
+struct LinkRepair {
+    links_to_deleted: u64,
+    key_links_across_keys: u64,
+}
+
+/// The damage in `element`'s neighbour tuple: links whose target `deleted` says is deleted, key
+/// links whose target `key_word` says has another key than the element (`key_word(t, j)`: the
+/// directory word of linked column `j` of element `t`). `None` if the element or its tuple is
+/// no longer what `element` says (rewritten meanwhile).
+fn damage_of(
+    index: Rel,
+    shape: &Shape,
+    element: &Live,
+    deleted: &mut impl FnMut(Tid) -> bool,
+    key_word: &mut impl FnMut(Tid, usize) -> Option<u64>,
+) -> Option<Damage> {
+    let (layers, keys) = {
+        let buf = Locked::read(index, element.neighbors.block, Share);
+        let page = buf.page();
+        let item = page.item(element.neighbors.offset)?;
+        if !layout::is_neighbor_tuple(item) {
+            return None;
+        }
+        let layers: Vec<Tid> = (0..=element.level)
+            .flat_map(|l| shape.tids(item, List::Layer(l)))
+            .filter(|t| t.is_valid())
+            .collect();
+        let keys: Vec<(usize, Tid)> = (0..shape.key_lists)
+            .flat_map(|j| {
+                shape
+                    .tids(item, List::Key(j))
+                    .into_iter()
+                    .filter(|t| t.is_valid())
+                    .map(move |t| (j, t))
+            })
+            .collect();
+        (layers, keys)
+    };
+    let mut d = Damage {
+        to_deleted: layers.into_iter().filter(|t| deleted(*t)).count() as u64,
+        across_keys: 0,
+    };
+    for (j, t) in keys {
+        if deleted(t) {
+            d.to_deleted += 1;
+            continue;
+        }
+        let (a, b) = (key_word(element.tid, j), key_word(t, j));
+        if a.is_some() && b.is_some() && a != b {
+            d.across_keys += 1;
+        }
+    }
+    Some(d)
+}
+
+/// Repairs the neighbour tuples of live elements that link to deleted elements or, on key
+/// lists, to elements of another key (see the module comment for the lock protocol).
+fn repair_damaged_links(
+    v: &Vacuum,
+    meta: &MetaPage,
+    live: &[Live],
+    deleted: &HashSet<u64, IdHash>,
+    words: &HashMap<u64, Vec<Option<u64>>, IdHash>,
+) -> LinkRepair {
+    let index = v.index;
+    let shape = Shape::of(meta);
+    // Without locks, from the first pass's picture.
+    let suspects: Vec<&Live> = live
+        .iter()
+        .filter(|e| {
+            crate::am::vacuum::delay_point();
+            damage_of(
+                index,
+                &shape,
+                e,
+                &mut |t| deleted.contains(&t.pack()),
+                &mut |t, j| words.get(&t.pack()).and_then(|w| w[j]),
+            )
+            .is_some_and(Damage::any)
+        })
+        .collect();
+    let mut done = LinkRepair::default();
+    if suspects.is_empty() {
+        return done;
+    }
+    // Again, now that no insert runs, from what the pages say now.
+    let _no_inserts = PageLock::exclusive(index, UPDATE_LOCK);
+    let meta = read_meta(index);
+    let keys = (meta.key_links != 0).then(|| key_columns(index, &meta).layout);
+    let linked = keylinks::columns(meta.key_links);
+    let deleted_now = |t: Tid| {
+        t.block < index.blocks() && {
+            let buf = Locked::read(index, t.block, Share);
+            let page = buf.page();
+            page.item(t.offset)
+                .and_then(layout::decode_element)
+                .is_some_and(|e| e.deleted)
+        }
+    };
+    let word_now = |t: Tid, j: usize| {
+        keys.as_ref()
+            .and_then(|k: &KeyLayout| element_key_word(index, t, k, linked[j]))
+    };
+    for e in suspects {
+        crate::am::vacuum::delay_point();
+        let unchanged = {
+            let buf = Locked::read(index, e.tid.block, Share);
+            let page = buf.page();
+            page.item(e.tid.offset)
+                .and_then(layout::decode_element)
+                .is_some_and(|now| {
+                    !now.deleted && !now.heap_tids.is_empty() && now.neighbors == e.neighbors
+                })
+        };
+        if !unchanged {
+            continue;
+        }
+        let Some(d) = damage_of(index, &shape, e, &mut |t| deleted_now(t), &mut |t, j| {
+            word_now(t, j)
+        }) else {
+            continue;
+        };
+        if !d.any() {
+            continue;
+        }
+        // A search for the element's new lists starts from the entry point, or from the next
+        // highest element when the element is the entry point itself.
+        let entry = match meta.entry() {
+            Some((t, _)) if t == e.tid => [v.highest, v.fallback]
+                .into_iter()
+                .flatten()
+                .find(|(h, _)| *h != e.tid),
+            other => other,
+        };
+        v.repair(&meta, e.tid, e.level, e.neighbors, entry);
+        done.links_to_deleted += d.to_deleted;
+        done.key_links_across_keys += d.across_keys;
+    }
+    done
+}
 
 /// Maintains a ruhnsw index; returns what it did, as JSON.
 pub fn maintain(index: Rel) -> Value {
@@ -36,32 +210,54 @@ pub fn maintain(index: Rel) -> Value {
         + 16;
     let (mut live, mut deleted) = (0u64, 0u64);
     let mut candidates = Vec::new();
+    let mut deleted_tids: HashSet<u64, IdHash> = HashSet::default();
+    // Each live element's directory words of the columns with key links.
+    let keys = (meta.key_links != 0).then(|| key_columns(index, &meta).layout);
+    let linked = keylinks::columns(meta.key_links);
+    let mut words: HashMap<u64, Vec<Option<u64>>, IdHash> = HashMap::default();
     for_each_page(index, |blk| {
         let buf = Locked::read_with(index, blk, Share, &v.strategy);
         let page = buf.page();
         for off in 1..=page.max_offset() {
-            let Some(e) = page.item(off).and_then(layout::decode_element) else {
+            let Some(item) = page.item(off) else { continue };
+            let Some(e) = layout::decode_element(item) else {
                 continue;
             };
             let tid = Tid::new(blk, off);
             if e.deleted {
                 deleted += 1;
+                deleted_tids.insert(tid.pack());
             } else if e.heap_tids.is_empty() {
                 v.deleting.insert(tid.pack());
             } else {
                 live += 1;
-                candidates.push((tid, e.level as usize));
+                candidates.push(Live {
+                    tid,
+                    level: e.level as usize,
+                    neighbors: e.neighbors,
+                });
+                if let Some(k) = keys.as_ref().filter(|_| !linked.is_empty()) {
+                    let blob = layout::element_keys(item);
+                    if blob.len() == k.len() {
+                        let w = linked.iter().map(|&c| k.directory_word(blob, c)).collect();
+                        words.insert(tid.pack(), w);
+                    }
+                }
             }
         }
         page.opaque().next_blkno
     });
-    for (tid, level) in candidates {
-        v.candidate(tid, level);
+    for e in &candidates {
+        v.candidate(e.tid, e.level);
     }
     let stranded = v.deleting.len() as u64;
     if !v.deleting.is_empty() {
         v.repair_graph();
     }
+    let repaired_before = v.repaired.get();
+    let damaged = repair_damaged_links(&v, &meta, &candidates, &deleted_tids, &words);
+    let damaged_lists = v.repaired.get() - repaired_before;
+    drop((candidates, deleted_tids, words));
     v.ensure_reachable();
     if !v.deleting.is_empty() {
         v.mark_deleted();
@@ -110,6 +306,9 @@ pub fn maintain(index: Rel) -> Value {
         "stranded_elements_found": stranded,
         "neighbor_lists_repaired": v.repaired.get(),
         "unreachable_elements_linked": v.relinked.get(),
+        "damaged_neighbor_lists_repaired": damaged_lists,
+        "links_to_deleted_removed": damaged.links_to_deleted,
+        "key_links_across_keys_removed": damaged.key_links_across_keys,
         "key_directory_entries_removed": entries_removed,
         "insert_page": {"before": before, "after": after},
         "reindex_recommended": !advice.is_empty(),

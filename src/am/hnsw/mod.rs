@@ -58,8 +58,11 @@ unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_cha
 #[no_mangle]
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ruhnsw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let am = crate::am::routine::ordered_by_distance();
-    let a = &mut *am;
+    // SAFETY: called from the AM handler, as `ordered_by_distance` requires.
+    let am = unsafe { crate::am::routine::ordered_by_distance() };
+    // SAFETY: a freshly palloc'd, zeroed routine (palloc raises rather than return null) that
+    // nothing else refers to yet.
+    let a = unsafe { &mut *am };
     // Columns after the vector are key columns, their WHERE clauses (`=`, ranges, `IN`/
     // `= ANY`) checked inside the index during the search (`crate::am::keys`).
     a.amcanmulticol = true;

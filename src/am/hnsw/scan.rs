@@ -106,7 +106,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    begin_scan::<Search>(index, nkeys, norderbys)
+    // SAFETY: ambeginscan's arguments from PostgreSQL, passed on.
+    unsafe { begin_scan::<Search>(index, nkeys, norderbys) }
 }
 
 #[pgrx::pg_guard]
@@ -117,12 +118,15 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    rescan::<Search>(scan, keys, nkeys, orderbys, norderbys);
+    // SAFETY: amrescan's arguments from PostgreSQL, on a scan begun by our `ambeginscan`
+    // (`begin_scan::<Search>`).
+    unsafe { rescan::<Search>(scan, keys, nkeys, orderbys, norderbys) };
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
-    end_scan::<Search>(scan);
+    // SAFETY: PostgreSQL passes a scan begun by our `ambeginscan` (`begin_scan::<Search>`).
+    unsafe { end_scan::<Search>(scan) };
 }
 
 impl Search {
@@ -452,7 +456,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    get_tuple::<Search>(scan)
+    // SAFETY: PostgreSQL passes a scan begun by our `ambeginscan` (`begin_scan::<Search>`).
+    unsafe { get_tuple::<Search>(scan) }
 }
 
 impl IndexSearch for Search {
@@ -475,13 +480,17 @@ impl IndexSearch for Search {
 
     unsafe fn next(&mut self, scan: pg_sys::IndexScanDesc, heap: &mut Option<HeapFetch>) -> bool {
         let s = self;
-        let index = Rel::from_raw((*scan).indexRelation);
+        // SAFETY: `scan` is the valid scan the search was started for (the trait's contract);
+        // its index is open and locked while the scan runs.
+        let index = unsafe { Rel::from_raw((*scan).indexRelation) };
         loop {
             if s.rerank > 0 && s.ready.is_empty() && !s.pending.is_empty() {
                 // Quantized index: the next `rerank` rows by estimate, in exact order.
                 let n = s.rerank.min(s.pending.len());
+                // SAFETY: `heap` is the table access of `scan`'s own state (`get_tuple` passes it).
+                let fetch = unsafe { heap_fetch(heap, scan) };
                 s.ready.fill(
-                    heap_fetch(heap, scan),
+                    fetch,
                     s.graph.metric,
                     s.graph.query(),
                     s.pending.drain(..n).map(|(t, d)| (d, t.pack())),
@@ -502,9 +511,12 @@ impl IndexSearch for Search {
                 if s.fallback.is_some() {
                     s.returned.insert(tid.pack());
                 }
-                (*scan).xs_heaptid = tid.to_item_pointer();
-                (*scan).xs_recheck = s.recheck;
-                (*scan).xs_recheckorderby = false;
+                // SAFETY: `scan` is valid for the duration of amgettuple (the trait's contract).
+                unsafe {
+                    (*scan).xs_heaptid = tid.to_item_pointer();
+                    (*scan).xs_recheck = s.recheck;
+                    (*scan).xs_recheckorderby = false;
+                }
                 return true;
             }
             if !s.pending.is_empty() {

@@ -255,7 +255,7 @@ impl Vacuum {
     }
 
     /// Gives `element` a new neighbour list, searching from `entry`.
-    fn repair(
+    pub(super) fn repair(
         &self,
         meta: &MetaPage,
         element: Tid,
@@ -668,7 +668,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     callback_state: *mut std::ffi::c_void,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     let stats = new_stats(stats);
-    let index = Rel::from_raw((*info).index);
+    // SAFETY: PostgreSQL passes a valid IndexVacuumInfo whose index is open and locked for the
+    // whole VACUUM.
+    let index = unsafe { Rel::from_raw((*info).index) };
     crate::am::corrupt::guard(index, || {
         let mut v = Vacuum::new(index, true);
         v.remove_heap_tids(stats, callback, callback_state);
@@ -687,13 +689,17 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    if (*info).analyze_only {
+    // SAFETY: PostgreSQL passes a valid IndexVacuumInfo for the duration of the call, its index
+    // open and locked for the whole VACUUM.
+    let (analyze_only, index) = unsafe { ((*info).analyze_only, Rel::from_raw((*info).index)) };
+    if analyze_only {
         return stats;
     }
     // Without a bulk delete pass (nothing was deleted), count the live rows ourselves.
     let stats = if stats.is_null() {
         let s = new_stats(stats);
-        let index = Rel::from_raw((*info).index);
+        // SAFETY: `new_stats` returned a fresh palloc'd result no one else refers to yet.
+        let counts = unsafe { &mut *s };
         crate::am::corrupt::guard(index, || {
             for_each_page(index, |blk| {
                 let buf = Locked::read(index, blk, Share);
@@ -701,7 +707,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                 for off in 1..=page.max_offset() {
                     if let Some(e) = page.item(off).and_then(layout::decode_element) {
                         if !e.deleted {
-                            (*s).num_index_tuples += e.heap_tids.len() as f64;
+                            counts.num_index_tuples += e.heap_tids.len() as f64;
                         }
                     }
                 }
@@ -712,7 +718,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     } else {
         stats
     };
-    (*stats).num_pages =
-        pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    // SAFETY: `stats` is the bulk delete's result or the one allocated above, valid for the call.
+    unsafe { (*stats).num_pages = index.blocks() };
     stats
 }

@@ -400,12 +400,19 @@ unsafe extern "C-unwind" fn build_callback(
     _tuple_is_alive: bool,
     state: *mut std::ffi::c_void,
 ) {
-    let state = &mut *state.cast::<BuildState>();
+    // SAFETY: the callback runs in the backend that started the heap scan; `state` is the
+    // BuildState that ambuild passed to IndexBuildHeapScan and does not touch until it returns.
+    let state = unsafe { &mut *state.cast::<BuildState>() };
+    // SAFETY: the table AM passes the row's TID and its index column values (`values` and
+    // `isnull`: one entry per index column, the vector first), valid for the call.
+    let (ctid, vector_null) = unsafe { (&*ctid, *isnull) };
     state.reltuples += 1.0;
-    if !*isnull {
-        if let Some(image) = image_from_datum(*values, state.metric, Some("ruivfflat")) {
-            let keys = state.keys.encode(values, isnull);
-            state.add(&image, &keys, Tid::from_item_pointer(&*ctid));
+    if !vector_null {
+        // SAFETY: as above; a non-NULL datum of the vector column's type.
+        if let Some(image) = unsafe { image_from_datum(*values, state.metric, Some("ruivfflat")) } {
+            // SAFETY: as above: one entry per index column.
+            let keys = unsafe { state.keys.encode(values, isnull) };
+            state.add(&image, &keys, Tid::from_item_pointer(ctid));
         }
     }
     if (state.reltuples as u64).is_multiple_of(1024) {
@@ -427,21 +434,25 @@ unsafe extern "C-unwind" fn insert_callback(
     _tuple_is_alive: bool,
     state: *mut std::ffi::c_void,
 ) {
-    let state = &mut *state.cast::<BuildState>();
-    if *isnull {
+    // SAFETY: the callback runs in the backend that started the heap scan; `state` is the
+    // BuildState that ambuild passed to IndexBuildHeapScan and does not touch until it returns.
+    let state = unsafe { &mut *state.cast::<BuildState>() };
+    // SAFETY: the table AM passes the open, locked index being built, the row's TID and its
+    // index column values (`values` and `isnull`: one entry per index column, the vector
+    // first), all valid for the call.
+    let (index, ctid, vector_null) = unsafe { (Rel::from_raw(index), &*ctid, *isnull) };
+    if vector_null {
         return;
     }
     let metric = state.metric;
-    let value = *values;
-    let keys = state.keys.encode(values, isnull);
+    // SAFETY: as above.
+    let value = unsafe { *values };
+    // SAFETY: as above: one entry per index column.
+    let keys = unsafe { state.keys.encode(values, isnull) };
     crate::am::memcx::scoped(c"ruivfflat build insert", || {
-        if let Some(image) = image_from_datum(value, metric, Some("ruivfflat")) {
-            insert_image(
-                Rel::from_raw(index),
-                &image,
-                &keys,
-                Tid::from_item_pointer(&*ctid),
-            );
+        // SAFETY: a non-NULL datum of the vector column's type (checked above).
+        if let Some(image) = unsafe { image_from_datum(value, metric, Some("ruivfflat")) } {
+            insert_image(index, &image, &keys, Tid::from_item_pointer(ctid));
         }
     });
     state.indtuples += 1.0;
@@ -460,7 +471,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     index: pg_sys::Relation,
     index_info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
-    let index = Rel::from_raw(index);
+    // SAFETY: PostgreSQL passes valid heap and index relations, open and locked, and their
+    // IndexInfo for the duration of ambuild.
+    let index = unsafe { Rel::from_raw(index) };
     if index.blocks() != 0 {
         raise(VecError::new(
             SqlState::InternalError,
@@ -471,8 +484,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         ));
     }
     let (metric, lists, dimensions, quantization) = index_setup(index);
-    // SAFETY: reading a GUC variable.
-    let memory_limit = pg_sys::maintenance_work_mem as usize * 1024;
+    // SAFETY: reading a GUC variable (this backend's; set only between commands).
+    let memory_limit = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
     let sample_size = sample_rows(lists);
     let code_sample_size = if quantization == Quantization::None {
         0
@@ -499,13 +512,17 @@ pub unsafe extern "C-unwind" fn ambuild(
         indtuples: 0.0,
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_READ);
-    pg_sys::IndexBuildHeapScan(
-        heap,
-        index.as_ptr(),
-        index_info,
-        Some(build_callback),
-        &mut state,
-    );
+    // SAFETY: the relations and IndexInfo of ambuild (above); `state` outlives the scan and is
+    // used meanwhile only by build_callback, through the pointer passed here.
+    unsafe {
+        pg_sys::IndexBuildHeapScan(
+            heap,
+            index.as_ptr(),
+            index_info,
+            Some(build_callback),
+            &mut state,
+        )
+    };
     let pool = crate::am::threads::build_pool("ruivfflat build");
     let centres = train(&state, &pool);
     state.sample = Reservoir::new(0, SEED);
@@ -521,13 +538,16 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
         state.indtuples = 0.0;
-        pg_sys::IndexBuildHeapScan(
-            heap,
-            index.as_ptr(),
-            index_info,
-            Some(insert_callback),
-            &mut state,
-        );
+        // SAFETY: as for the first scan; `state` is used meanwhile only by insert_callback.
+        unsafe {
+            pg_sys::IndexBuildHeapScan(
+                heap,
+                index.as_ptr(),
+                index_info,
+                Some(insert_callback),
+                &mut state,
+            )
+        };
     } else {
         let (assignment, codes) = assign(&state, &centres, codebook.as_ref(), &pool);
         let mut members = vec![Vec::new(); centres.len()];
@@ -536,18 +556,24 @@ pub unsafe extern "C-unwind" fn ambuild(
         }
         write_index(&state, &centres, &members, codebook.as_ref(), &codes);
     }
-    let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
-        .cast::<pg_sys::IndexBuildResult>();
-    (*result).heap_tuples = state.reltuples;
-    (*result).index_tuples = state.indtuples;
-    result
+    // SAFETY: palloc0 returns zeroed memory sized for an IndexBuildResult (or raises an
+    // ERROR), in the memory context PostgreSQL called ambuild in; it reads the result.
+    unsafe {
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            .cast::<pg_sys::IndexBuildResult>();
+        (*result).heap_tuples = state.reltuples;
+        (*result).index_tuples = state.indtuples;
+        result
+    }
 }
 
 /// The init fork of an UNLOGGED index: meta page and list pages with random centres (the
 /// table is empty after a crash, and inserts spread over the lists).
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    let index = Rel::from_raw(index);
+    // SAFETY: PostgreSQL passes a valid index relation, open and locked, for the duration of
+    // ambuildempty.
+    let index = unsafe { Rel::from_raw(index) };
     let (metric, lists, dimensions, quantization) = index_setup(index);
     let centres: Vec<Vec<u8>> = points::random_centres(metric, dimensions as usize, lists, SEED)
         .chunks(dimensions as usize)

@@ -18,7 +18,20 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
-    if (*path).indexorderbys.is_null() {
+    // SAFETY: PostgreSQL passes a valid IndexPath and IndexOptInfo for the duration of
+    // amcostestimate; the planner only reads them while we do.
+    let (index_path, info) = unsafe { (&*path, &*(*path).indexinfo) };
+    // SAFETY: PostgreSQL passes valid, distinct output cells for amcostestimate to fill.
+    let (startup, total, selectivity, correlation, pages) = unsafe {
+        (
+            &mut *startup,
+            &mut *total,
+            &mut *selectivity,
+            &mut *correlation,
+            &mut *pages,
+        )
+    };
+    if index_path.indexorderbys.is_null() {
         *startup = f64::INFINITY;
         *total = f64::INFINITY;
         *selectivity = 0.0;
@@ -26,28 +39,37 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         *pages = 0.0;
         return;
     }
-    let info = (*path).indexinfo;
-    let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
-    // An index this build cannot read is costed as having one list: its scan raises the error
-    // (`am::meta`), and planning must not, so that the query can run without the index.
-    let lists = try_read_meta(crate::am::page::Rel::from_raw(index))
-        .map_or(1, |meta| meta.lists)
-        .max(1) as f64;
-    pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+    // SAFETY: the planner holds a lock on the index it costs, so opening it without one
+    // returns a valid relation, used only until `index_close` right after.
+    let lists = unsafe {
+        let index = pg_sys::index_open(info.indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        // An index this build cannot read is costed as having one list: its scan raises the
+        // error (`am::meta`), and planning must not, so that the query can run without the
+        // index.
+        let lists = try_read_meta(crate::am::page::Rel::from_raw(index))
+            .map_or(1, |meta| meta.lists)
+            .max(1) as f64;
+        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        lists
+    };
     let probes = options::PROBES.get().max(1) as f64;
     let ratio = (probes / lists).min(1.0);
 
     let mut costs = pg_sys::GenericCosts {
-        numIndexTuples: (*info).tuples * ratio,
+        numIndexTuples: info.tuples * ratio,
         ..Default::default()
     };
-    pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
+    // SAFETY: `root` and `path` are the planner's, valid for this call; `costs` is a local.
+    unsafe { pg_sys::genericcostestimate(root, path, loop_count, &mut costs) };
     let mut spc_seq_page_cost = 0.0;
-    pg_sys::get_tablespace_page_costs(
-        (*info).reltablespace,
-        std::ptr::null_mut(),
-        &mut spc_seq_page_cost,
-    );
+    // SAFETY: a catalog lookup by OID; the null out-parameter is documented as not wanted.
+    unsafe {
+        pg_sys::get_tablespace_page_costs(
+            info.reltablespace,
+            std::ptr::null_mut(),
+            &mut spc_seq_page_cost,
+        )
+    };
     // A list's pages are chained in block order where the build wrote them, so about half of
     // the page reads are sequential (pgvector's estimate).
     costs.indexTotalCost -=

@@ -145,19 +145,35 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    if *isnull {
+    // SAFETY: PostgreSQL passes the row's index column values (`values` and `isnull`: one
+    // entry per index column, the vector first), valid for the duration of aminsert.
+    if unsafe { *isnull } {
         return false;
     }
-    let index = Rel::from_raw(index);
-    let tid = Tid::from_item_pointer(&*heap_tid);
-    let value = *values;
+    // SAFETY: PostgreSQL passes a valid index relation, open and locked, and the row's heap
+    // TID, valid for the duration of aminsert; `values` as above.
+    let (index, tid, value) = unsafe {
+        (
+            Rel::from_raw(index),
+            Tid::from_item_pointer(&*heap_tid),
+            *values,
+        )
+    };
     crate::am::memcx::scoped(c"ruivfflat insert", || {
-        crate::am::corrupt::guard(index, || insert_value(index, value, values, isnull, tid))
+        crate::am::corrupt::guard(index, || {
+            // SAFETY: `value` is not NULL (checked above), and `values`/`isnull` hold one entry
+            // per index column.
+            unsafe { insert_value(index, value, values, isnull, tid) }
+        })
     });
     false
 }
 
 /// The body of [`aminsert`] for a non-NULL value.
+///
+/// # Safety
+/// `value` is a non-NULL datum of the vector column's type, and `values`/`isnull` hold one
+/// entry per index column (as `aminsert` receives them).
 unsafe fn insert_value(
     index: Rel,
     value: pg_sys::Datum,
@@ -167,9 +183,13 @@ unsafe fn insert_value(
 ) {
     let meta = read_meta(index);
     let metric = meta.metric().expect("validated meta page");
-    if let Some(image) = crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) {
+    // SAFETY: a non-NULL datum of the vector column's type (the caller's contract).
+    let image = unsafe { crate::am::value::image_from_datum(value, metric, Some("ruivfflat")) };
+    if let Some(image) = image {
         let keys = if meta.keys > 0 {
-            key_columns(index, &meta).encode(values, isnull)
+            // SAFETY: one entry per index column in `values` and `isnull` (the caller's
+            // contract).
+            unsafe { key_columns(index, &meta).encode(values, isnull) }
         } else {
             Vec::new()
         };

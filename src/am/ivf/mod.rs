@@ -52,8 +52,11 @@ unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_cha
 pub unsafe extern "C-unwind" fn ruivfflat_handler(
     _fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let am = crate::am::routine::ordered_by_distance();
-    let a = &mut *am;
+    // SAFETY: called from the AM handler, as `ordered_by_distance` requires.
+    let am = unsafe { crate::am::routine::ordered_by_distance() };
+    // SAFETY: a freshly palloc'd, zeroed routine (palloc raises rather than return null) that
+    // nothing else refers to yet.
+    let a = unsafe { &mut *am };
     // Key columns after the vector (`crate::am::keys`), with `IN (...)` as one scan key.
     a.amcanmulticol = true;
     a.amsearcharray = true;

@@ -102,14 +102,19 @@ pub unsafe extern "C-unwind" fn amoptions(
         ),
         crate::am::quantize::parse_elt(std::mem::offset_of!(Options, quantization)),
     ];
-    pg_sys::build_reloptions(
-        reloptions,
-        validate,
-        RELOPT_KIND,
-        std::mem::size_of::<Options>(),
-        tab.as_ptr(),
-        tab.len() as i32,
-    )
+    // SAFETY: amoptions' arguments from PostgreSQL, passed on; `tab` describes `Options` (its
+    // offsets and size taken from the struct) and outlives the call. `RELOPT_KIND` is written
+    // only once, in `_PG_init`, before any index can be used, and only read afterwards.
+    unsafe {
+        pg_sys::build_reloptions(
+            reloptions,
+            validate,
+            RELOPT_KIND,
+            std::mem::size_of::<Options>(),
+            tab.as_ptr(),
+            tab.len() as i32,
+        )
+    }
     .cast()
 }
 

@@ -72,7 +72,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    begin_scan::<Search>(index, nkeys, norderbys)
+    // SAFETY: ambeginscan's arguments from PostgreSQL, passed on.
+    unsafe { begin_scan::<Search>(index, nkeys, norderbys) }
 }
 
 #[pgrx::pg_guard]
@@ -83,12 +84,15 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    rescan::<Search>(scan, keys, nkeys, orderbys, norderbys);
+    // SAFETY: amrescan's arguments from PostgreSQL, on a scan begun by our `ambeginscan`
+    // (`begin_scan::<Search>`).
+    unsafe { rescan::<Search>(scan, keys, nkeys, orderbys, norderbys) };
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
-    end_scan::<Search>(scan);
+    // SAFETY: PostgreSQL passes a scan begun by our `ambeginscan` (`begin_scan::<Search>`).
+    unsafe { end_scan::<Search>(scan) };
 }
 
 fn by_distance(a: &(f32, u64), b: &(f32, u64)) -> std::cmp::Ordering {
@@ -280,7 +284,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    get_tuple::<Search>(scan)
+    // SAFETY: PostgreSQL passes a scan begun by our `ambeginscan` (`begin_scan::<Search>`).
+    unsafe { get_tuple::<Search>(scan) }
 }
 
 impl IndexSearch for Search {
@@ -298,17 +303,23 @@ impl IndexSearch for Search {
 
     unsafe fn next(&mut self, scan: pg_sys::IndexScanDesc, heap: &mut Option<HeapFetch>) -> bool {
         let s = self;
-        let index = Rel::from_raw((*scan).indexRelation);
+        // SAFETY: `scan` is the valid scan the search was started for (the trait's contract);
+        // its index is open and locked while the scan runs.
+        let index = unsafe { Rel::from_raw((*scan).indexRelation) };
         loop {
             let row = if s.rerank > 0 {
-                s.next_reranked(heap_fetch(heap, scan))
+                // SAFETY: `heap` is the table access of `scan`'s own state (`get_tuple` passes it).
+                s.next_reranked(unsafe { heap_fetch(heap, scan) })
             } else {
                 s.next_row()
             };
             if let Some((_, tid)) = row {
-                (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
-                (*scan).xs_recheck = s.recheck;
-                (*scan).xs_recheckorderby = false;
+                // SAFETY: `scan` is valid for the duration of amgettuple (the trait's contract).
+                unsafe {
+                    (*scan).xs_heaptid = Tid::unpack(tid).to_item_pointer();
+                    (*scan).xs_recheck = s.recheck;
+                    (*scan).xs_recheckorderby = false;
+                }
                 return true;
             }
             if !s.iterative || !s.probe(index) {

@@ -31,16 +31,27 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     callback_state: *mut std::ffi::c_void,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     let stats = new_stats(stats);
-    let index = Rel::from_raw((*info).index);
+    // SAFETY: PostgreSQL passes a valid IndexVacuumInfo whose index is open and locked for the
+    // whole VACUUM.
+    let index = unsafe { Rel::from_raw((*info).index) };
     let cb = callback.expect("bulk delete callback");
-    crate::am::corrupt::guard(index, || bulk_delete(index, stats, cb, callback_state));
+    // SAFETY: `stats` is the caller's or a fresh palloc'd result, used by nothing else during
+    // the pass.
+    let counts = unsafe { &mut *stats };
+    // SAFETY: `cb` and `callback_state` are the pair VACUUM handed to this callback.
+    crate::am::corrupt::guard(index, || unsafe {
+        bulk_delete(index, counts, cb, callback_state)
+    });
     stats
 }
 
 /// The pass of [`ambulkdelete`] over every list's pages.
+///
+/// # Safety
+/// `cb` and `callback_state` are the callback and state VACUUM passed to `ambulkdelete`.
 unsafe fn bulk_delete(
     index: Rel,
-    stats: *mut pg_sys::IndexBulkDeleteResult,
+    stats: &mut pg_sys::IndexBulkDeleteResult,
     cb: unsafe extern "C-unwind" fn(pg_sys::ItemPointer, *mut std::ffi::c_void) -> bool,
     callback_state: *mut std::ffi::c_void,
 ) {
@@ -63,7 +74,8 @@ unsafe fn bulk_delete(
             for off in 1..=page.max_offset() {
                 let Some(item) = page.item(off) else { continue };
                 let mut ip = layout::data_heap_tid(item).to_item_pointer();
-                if cb(&mut ip, callback_state) {
+                // SAFETY: the caller's contract; `ip` is a local item pointer.
+                if unsafe { cb(&mut ip, callback_state) } {
                     dead.push(off);
                 } else {
                     live += 1;
@@ -75,9 +87,9 @@ unsafe fn bulk_delete(
                 let mut p = wal.register(&buf, false);
                 p.delete_items(&mut dead);
                 wal.commit();
-                (*stats).tuples_removed += dead.len() as f64;
+                stats.tuples_removed += dead.len() as f64;
             }
-            (*stats).num_index_tuples += live as f64;
+            stats.num_index_tuples += live as f64;
             if first_with_room.is_none() && buf.page().free_space() >= room {
                 first_with_room = Some(blk);
             }
@@ -98,13 +110,17 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    if (*info).analyze_only {
+    // SAFETY: PostgreSQL passes a valid IndexVacuumInfo for the duration of the call, its index
+    // open and locked for the whole VACUUM.
+    let (analyze_only, index) = unsafe { ((*info).analyze_only, Rel::from_raw((*info).index)) };
+    if analyze_only {
         return stats;
     }
     // Without a bulk delete pass (nothing was deleted), count the rows ourselves.
     let stats = if stats.is_null() {
         let s = new_stats(stats);
-        let index = Rel::from_raw((*info).index);
+        // SAFETY: `new_stats` returned a fresh palloc'd result no one else refers to yet.
+        let counts = unsafe { &mut *s };
         crate::am::corrupt::guard(index, || {
             let meta = read_meta(index);
             let mut starts = Vec::new();
@@ -115,7 +131,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                     chain.step(blk);
                     let buf = Locked::read(index, blk, Share);
                     let page = buf.page();
-                    (*s).num_index_tuples += (1..=page.max_offset())
+                    counts.num_index_tuples += (1..=page.max_offset())
                         .filter(|off| page.item(*off).is_some())
                         .count() as f64;
                     blk = page.opaque().next_blkno;
@@ -126,7 +142,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     } else {
         stats
     };
-    (*stats).num_pages =
-        pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    // SAFETY: `stats` is the bulk delete's result or the one allocated above, valid for the call.
+    unsafe { (*stats).num_pages = index.blocks() };
     stats
 }

@@ -26,8 +26,6 @@
 //! | `build.rs` | [`BuildPages`] |
 //! | `mod.rs` | the page trailer ([`Opaque`]) and page geometry |
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 mod buffer;
 mod build;
 mod hint;
