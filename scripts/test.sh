@@ -5,7 +5,7 @@
 #      Debian's source package, pgvector built into every major, the pinned Python clients,
 #      cargo-pgrx, cargo pgrx init);
 #   2. static checks first (fast failure): `cargo fmt --check`, `cargo clippy --workspace
-#      --all-targets -D warnings`; then ruvector-core's unit, property and kernel tests (no
+#      --all-targets -D warnings` (and of ruvector-core for aarch64, its NEON kernels); then ruvector-core's unit, property and kernel tests (no
 #      PostgreSQL); then per major, `cargo pgrx test pgM`: the glue's unit tests, the fuzz
 #      targets' seed corpus replayed with random and mutated inputs (tests/fuzz_corpus.rs), and
 #      the in-server #[pg_test]s (binary COPY round trips, float output vs float4out, exact top-k);
@@ -52,6 +52,13 @@ arch=$(dpkg --print-architecture)
 step "cargo fmt --check, cargo clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The NEON kernels compile only for aarch64: type-check and lint them with that target's
+# standard library (this x86-64 machine cannot run them).
+if command -v rustup >/dev/null && rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+    cargo clippy -p ruvector-core --all-targets --target aarch64-unknown-linux-gnu -- -D warnings
+else
+    echo "skipped: clippy of ruvector-core for aarch64 (no rustup target aarch64-unknown-linux-gnu)"
+fi
 
 step "cargo test -p ruvector-core"
 cargo test -p ruvector-core
