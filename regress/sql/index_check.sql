@@ -117,15 +117,26 @@ RESET ruvector.probes;
 RESET ruvector.ef_search;
 RESET enable_seqscan;
 
--- an IVF index whose new rows all went to one list: maintenance recommends REINDEX
+-- an IVF index whose new rows all went to one list: maintenance recommends REINDEX, measuring
+-- the lists' balance against the build's (kept on the meta page)
 CREATE TABLE ic_skew (id int, v ruvector(2));
 INSERT INTO ic_skew SELECT i, ARRAY[cos(i), sin(i)] FROM generate_series(1, 1000) i;
 CREATE INDEX ic_skew_ivf ON ic_skew USING ruivfflat (v ruvector_l2_ops) WITH (lists = 10);
-SELECT ruvector_index_maintenance('ic_skew_ivf') ->> 'reindex_recommended' AS before_skew;
+SELECT m ->> 'reindex_recommended' AS before_skew, m ->> 'tuples_at_build' AS built_for,
+       m ->> 'imbalance' = m ->> 'imbalance_at_build' AS as_built
+FROM ruvector_index_maintenance('ic_skew_ivf') m;
 INSERT INTO ic_skew SELECT i, ARRAY[1 + i * 1e-6, 0] FROM generate_series(1001, 3000) i;
 SELECT m ->> 'reindex_recommended' AS after_skew, m -> 'advice' ->> 0 AS advice
 FROM ruvector_index_maintenance('ic_skew_ivf') m;
 DROP TABLE ic_skew;
+-- one grown to 5x the rows its lists were built for, evenly: REINDEX for the growth alone
+CREATE TABLE ic_grow (id int, v ruvector(2));
+INSERT INTO ic_grow SELECT i, ARRAY[cos(i), sin(i)] FROM generate_series(1, 1000) i;
+CREATE INDEX ic_grow_ivf ON ic_grow USING ruivfflat (v ruvector_l2_ops) WITH (lists = 40);
+INSERT INTO ic_grow SELECT i, ARRAY[cos(i), sin(i)] FROM generate_series(1001, 5000) i;
+SELECT m ->> 'reindex_recommended' AS after_growth, m -> 'advice' ->> 0 AS advice
+FROM ruvector_index_maintenance('ic_grow_ivf') m;
+DROP TABLE ic_grow;
 
 -- maintenance needs what VACUUM needs: owning the table
 CREATE ROLE regress_ruvector_maintainer;

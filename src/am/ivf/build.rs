@@ -319,6 +319,7 @@ fn write_index(
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
     meta.set_keys(state.keys.layout.count(), key_len);
+    meta.set_built(members.iter().map(Vec::len));
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());

@@ -67,6 +67,11 @@ pub struct MetaPage {
     /// Key columns and the bytes of their key blob (zero before version 3).
     pub keys: u16,
     pub key_len: u16,
+    /// The lists as the build left them: rows written and the largest list's rows (saturating;
+    /// zero when not recorded — an empty table, or an index built before these fields, whose
+    /// meta page has zeros here). Maintenance measures today's balance against it.
+    pub built_rows: u32,
+    pub built_largest: u32,
 }
 
 /// Bytes of a version 1 meta page.
@@ -87,7 +92,28 @@ impl MetaPage {
             codebook: CodebookRef::default(),
             keys: 0,
             key_len: 0,
+            built_rows: 0,
+            built_largest: 0,
         }
+    }
+
+    /// Records the list sizes a build wrote.
+    pub fn set_built(&mut self, list_sizes: impl Iterator<Item = usize>) {
+        let (mut rows, mut largest) = (0usize, 0usize);
+        for n in list_sizes {
+            rows = rows.saturating_add(n);
+            largest = largest.max(n);
+        }
+        self.built_rows = rows.min(u32::MAX as usize) as u32;
+        self.built_largest = largest.min(u32::MAX as usize) as u32;
+    }
+
+    /// The build's list sizes (rows, largest list), if recorded.
+    pub fn built(&self) -> Option<crate::ivf::Built> {
+        (self.built_rows > 0).then_some(crate::ivf::Built {
+            rows: self.built_rows as u64,
+            largest: self.built_largest as u64,
+        })
     }
 
     /// Makes this a quantized index's meta page.
@@ -251,9 +277,16 @@ mod tests {
 
     #[test]
     fn meta_round_trip() {
-        assert_eq!(std::mem::size_of::<MetaPage>(), META_V2 + 4);
+        assert_eq!(std::mem::size_of::<MetaPage>(), META_V2 + 12);
         let m = MetaPage::new(50, 316, Metric::CosineF32);
         assert_eq!(MetaPage::from_bytes(&m.to_bytes()), Ok(m));
+        // the build's list sizes: read back; absent (zeros) on pages written before them
+        let mut b = m;
+        b.set_built([3usize, 10, 0, 7].into_iter());
+        assert_eq!((b.built_rows, b.built_largest), (20, 10));
+        assert_eq!(MetaPage::from_bytes(&b.to_bytes()), Ok(b));
+        assert_eq!(MetaPage::from_bytes(&b.to_bytes()[..META_V2 + 4]), Ok(m));
+        assert_eq!(m.built(), None);
         // a version 1 page written before quantization existed
         assert_eq!(MetaPage::from_bytes(&m.to_bytes()[..META_V1]), Ok(m));
         let mut q = m;

@@ -1,10 +1,11 @@
 //! `ruvector_index_maintenance()` for a `ruivfflat` index: every list's insert hint moves to
 //! the first page of its chain with room for a row (as VACUUM leaves it; a list VACUUM has not
 //! visited since rows were deleted keeps a hint past free space), and the list sizes are
-//! measured against what k-means leaves: REINDEX is recommended when the lists' layout no
-//! longer fits the data (`crate::ivf::layout_hint`: a list far larger than the average —
-//! inserts drifting away from the centres trained at build — or a list count far from
-//! √rows). Inserts and scans go on meanwhile; each hint change is one WAL-logged update of
+//! measured against what the build left (its row count and largest list, on the meta page):
+//! REINDEX is recommended when the lists' layout no longer fits the data
+//! (`crate::ivf::layout_hint`: the largest list more than twice as far above the average as at
+//! build — inserts drifting away from the centres trained then — the table grown beyond 4× the
+//! rows the lists were built for, or a list count far from √rows). Inserts and scans go on meanwhile; each hint change is one WAL-logged update of
 //! the list tuple.
 
 use super::layout::{self, ListHeader, Tid};
@@ -51,13 +52,19 @@ pub fn maintain(index: Rel) -> Value {
         }
     }
     let rows: u64 = sizes.iter().sum();
-    let advice = crate::ivf::layout_hint(lists.len(), &sizes);
+    let built = meta.built();
+    let advice = crate::ivf::layout_hint(lists.len(), &sizes, built);
+    let largest = sizes.iter().max().copied().unwrap_or(0);
     json!({
         "access_method": "ruivfflat",
         "lists": lists.len(),
         "tuples": rows,
-        "tuples_per_list_max": sizes.iter().max().copied().unwrap_or(0),
+        "tuples_per_list_max": largest,
         "tuples_per_list_avg": if sizes.is_empty() { 0.0 } else { rows as f64 / sizes.len() as f64 },
+        // The largest list over the average, now and as the build left it (null: not recorded).
+        "imbalance": crate::ivf::imbalance(rows, largest, sizes.len()),
+        "imbalance_at_build": built.map(|b| crate::ivf::imbalance(b.rows, b.largest, sizes.len())),
+        "tuples_at_build": built.map(|b| b.rows),
         "insert_hints_moved": hints_moved,
         "reindex_recommended": advice.is_some(),
         "advice": advice.into_iter().collect::<Vec<_>>(),

@@ -66,6 +66,6 @@ pub fn stats(index: Rel) -> Value {
         "bytes_per_vector": if tuples > 0 { size as f64 / tuples as f64 } else { 0.0 },
         "key_columns": meta.keys,
         "key_bytes": meta.key_len,
-        "hint": crate::ivf::layout_hint(lists, &per_list),
+        "hint": crate::ivf::layout_hint(lists, &per_list, meta.built()),
     })
 }
