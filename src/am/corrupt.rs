@@ -4,10 +4,11 @@
 //!
 //! Index code runs inside [`guard`], which names the index for every report made below it —
 //! decoders deep in the page code need no relation to report through [`damaged`] — and turns a
-//! Rust panic into the same error: reading a page whose bytes pass the cheap structural checks
-//! yet contradict each other (a value image whose length disagrees with its header, say) ends
-//! in a slice bound check, and that must reach the user as a damaged index, never as
-//! `XX000` with the panic's text as its message.
+//! Rust panic into the same error. Decoders check what they read (item lengths, TIDs against
+//! the relation's size, chains for cycles, stored values' headers against their lengths in
+//! `quantize::Estimator::distance`) and report through [`damaged`]; the panic conversion is
+//! the backstop for bytes that pass those checks yet contradict each other deeper down, which
+//! must reach the user as a damaged index, never as `XX000` with the panic's text.
 
 use super::page::Rel;
 use crate::format::{SqlState, VecError};

@@ -172,6 +172,8 @@ pub struct Estimator {
     /// The query's value image (`None`: a NULL query, every distance is 0).
     pub query: Option<Vec<u8>>,
     prepared: Option<crate::quant::Prepared>,
+    /// Bytes of a code (quantized indexes).
+    code_len: usize,
 }
 
 impl Estimator {
@@ -187,6 +189,7 @@ impl Estimator {
             metric,
             query,
             prepared,
+            code_len: codebook.map_or(0, |cb| cb.code_len()),
         }
     }
 
@@ -195,12 +198,32 @@ impl Estimator {
         self.prepared.is_some()
     }
 
-    /// Distance to a stored value (image or code).
+    /// Distance to a stored value (image or code), read from an index page: one whose length
+    /// or header disagrees with what the kernels will slice (only damage makes one) raises the
+    /// index's corruption error (`corrupt::damaged`) here rather than a bounds-check panic in
+    /// the kernels.
     #[inline]
     pub fn distance(&self, stored: &[u8]) -> f32 {
         match (&self.prepared, &self.query) {
-            (Some(p), _) => p.distance(stored),
-            (None, Some(q)) => self.metric.distance(q, stored),
+            (Some(p), _) => {
+                if stored.len() != self.code_len {
+                    stored_damaged(format!(
+                        "A stored code has {} bytes, {} expected.",
+                        stored.len(),
+                        self.code_len
+                    ));
+                }
+                p.distance(stored)
+            }
+            (None, Some(q)) => {
+                if !self.metric.holds(stored) {
+                    stored_damaged(format!(
+                        "A stored value's header does not match its {} bytes.",
+                        stored.len()
+                    ));
+                }
+                self.metric.distance(q, stored)
+            }
             (None, None) => 0.0,
         }
     }
@@ -210,4 +233,9 @@ impl Estimator {
         self.prepared.as_ref().map_or(0, |p| p.memory())
             + self.query.as_ref().map_or(0, |q| q.len())
     }
+}
+
+#[cold]
+fn stored_damaged(detail: String) -> ! {
+    crate::am::corrupt::damaged(detail)
 }

@@ -105,6 +105,39 @@ impl Metric {
         }
     }
 
+    /// Whether `v`'s header describes a value its bytes hold, suitably aligned — what
+    /// [`Metric::distance`]'s slicing relies on (an image from an index page may be damaged).
+    /// Cheap: the header's counts against the length, not the elements.
+    #[inline]
+    pub fn holds(self, v: &[u8]) -> bool {
+        let at = |i: usize| {
+            v.get(i..i + 4)
+                .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+        };
+        let aligned = |align: usize| (v.as_ptr() as usize).is_multiple_of(align);
+        match self.kind() {
+            ValueKind::DenseF32 | ValueKind::DenseF16 => {
+                let width = if self.kind() == ValueKind::DenseF32 {
+                    4
+                } else {
+                    2
+                };
+                v.len() >= 8 && aligned(width) && {
+                    let dims = i16::from_ne_bytes([v[4], v[5]]);
+                    dims >= 0 && 8 + width * dims as usize <= v.len()
+                }
+            }
+            ValueKind::Sparse => match at(8) {
+                Some(nnz) if nnz >= 0 => aligned(4) && 16 + 8 * nnz as usize <= v.len(),
+                _ => false,
+            },
+            ValueKind::Bits => match at(4) {
+                Some(bits) if bits >= 0 => 8 + (bits as usize).div_ceil(8) <= v.len(),
+                _ => false,
+            },
+        }
+    }
+
     /// Dimensions of a value image (bits for `bit`).
     pub fn dimensions(self, v: &[u8]) -> usize {
         match self.kind() {
@@ -189,6 +222,44 @@ pub fn varlena_header(size: usize) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn holds_rejects_what_distance_would_slice_past() {
+        use super::*;
+        let x = dense_f32_image(&[1.0, 2.0, 3.0]);
+        // an aligned copy (Vec<u8> is not guaranteed 4-aligned)
+        let words: Vec<u32> = x
+            .chunks(4)
+            .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        let image: &[u8] = bytemuck::cast_slice(&words);
+        assert!(Metric::L2F32.holds(image));
+        assert_eq!(Metric::L2F32.distance(image, image), 0.0);
+        assert!(!Metric::L2F32.holds(&image[..image.len() - 4]));
+        assert!(!Metric::L2F32.holds(&image[..6]));
+        let mut big = words.clone();
+        big[1] = u32::from_ne_bytes({
+            let mut b = [0u8; 4];
+            b[..2].copy_from_slice(&(-3i16).to_ne_bytes());
+            b
+        });
+        assert!(!Metric::L2F32.holds(bytemuck::cast_slice(&big)));
+        big[1] = 4;
+        assert!(!Metric::L2F32.holds(bytemuck::cast_slice(&big)));
+        // unaligned: one byte into a 4-aligned buffer
+        let mut shifted = vec![0u32; words.len() + 1];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut shifted)[1..=image.len()].copy_from_slice(image);
+        let shifted: &[u8] = bytemuck::cast_slice(&shifted);
+        assert!(!Metric::L2F32.holds(&shifted[1..=image.len()]));
+        // sparse: nnz beyond the bytes; bits: a negative length
+        let mut sparse = vec![0u32; 4];
+        sparse[2] = 1;
+        assert!(!Metric::L2Sparse.holds(bytemuck::cast_slice(&sparse)));
+        sparse[2] = 0;
+        assert!(Metric::L2Sparse.holds(bytemuck::cast_slice(&sparse)));
+        let bits = [0u8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0];
+        assert!(!Metric::Hamming.holds(&bits));
+    }
+
     use super::*;
 
     #[test]
