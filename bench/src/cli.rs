@@ -1,6 +1,6 @@
 //! Command-line options.
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Benchmarks vector indexes in PostgreSQL: loads a dataset with binary COPY, builds the index,
@@ -11,9 +11,19 @@ use std::path::PathBuf;
 /// `SELECT id FROM t WHERE col = $2 ORDER BY embedding <op> $1 LIMIT k`, on filter columns the
 /// tool adds to the table (uniform, cluster-correlated and Zipf tenant workloads), against the
 /// exact filtered top-k: recall, fill rate, QPS, latency and the plan the planner chose.
+///
+/// `ruvector-bench derive` makes a dataset instead (no server): see `derive --help`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "ruvector-bench", version)]
+#[command(
+    name = "ruvector-bench",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// Instead of benchmarking: make a dataset.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// libpq connection string of the server (the README demo cluster by default).
     #[arg(
         long,
@@ -166,6 +176,55 @@ pub struct Args {
     /// The PNG --merge writes.
     #[arg(long, requires = "merge")]
     pub chart: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Derive a higher-dimensional TEXMEX set from a real one, with exact ground truth.
+    ///
+    /// Every vector x (base and queries) becomes y = Q x + σ z, Q a seeded random DIMS×d
+    /// matrix with orthonormal columns (an isometry: the source's distances and neighbours are
+    /// kept), z i.i.d. Gaussian noise with D σ² = NOISE · mean‖x‖² (makes the set full rank).
+    /// Writes base.fvecs, query.fvecs, gt_l2.ivecs, gt_cos.ivecs, gt_*_dist.fvecs and README.md
+    /// to --out, readable by --dataset. No server needed.
+    Derive(DeriveArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeriveArgs {
+    /// Source TEXMEX dataset directory (base.fvecs, query.fvecs; gt_*.ivecs for the sanity
+    /// figure).
+    #[arg(long, default_value = "../shared/data/minilm-384-50k")]
+    pub from: PathBuf,
+
+    /// Output directory, e.g. target/bench-data/minilm-1536-50k (created; files replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// Dimensions of the derived vectors (at least the source's).
+    #[arg(long, default_value_t = 1536)]
+    pub dims: usize,
+
+    /// Seed of the matrix Q and of the noise.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Noise-to-signal energy ratio ρ: the noise's expected squared norm D σ² is ρ times the
+    /// mean squared norm of the projected base vectors (0 for a pure isometry).
+    #[arg(long, default_value_t = 0.01)]
+    pub noise: f64,
+
+    /// Neighbours per query in the ground-truth files.
+    #[arg(long, default_value_t = 100)]
+    pub gt_k: usize,
+
+    /// Use only the first N base rows of the source.
+    #[arg(long)]
+    pub rows: Option<usize>,
+
+    /// Use only the first N queries of the source.
+    #[arg(long)]
+    pub queries: Option<usize>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! | module | concern |
 //! |---|---|
 //! | `dataset` | TEXMEX files, synthetic data, exact ground truth, recall |
+//! | `derive`  | `derive`: a higher-dimensional set from a real one (isometry + noise), exact truth |
 //! | `wire`    | pgvector's binary vector format: query parameters and binary COPY |
 //! | `profile` | extension × index kind → type, access method, opclass, search GUC |
 //! | `db`      | connections, databases, loading, index builds, server settings |
@@ -23,6 +24,7 @@ pub mod chart;
 pub mod cli;
 pub mod dataset;
 pub mod db;
+pub mod derive;
 pub mod filter;
 pub mod filter_report;
 pub mod filter_run;
