@@ -243,7 +243,7 @@ fn items(page: &[u8]) -> Vec<(u16, std::ops::Range<usize>)> {
 fn damaged_links_are_found_and_repaired() {
     let c = Cluster::new(
         "health-keylinks",
-        5583,
+        5590,
         &["autovacuum = off", "ignore_checksum_failure = on"],
     )
     .unwrap();
@@ -385,4 +385,119 @@ fn damaged_links_are_found_and_repaired() {
         "SELECT ruvector_index_maintenance('t_idx')::text",
     );
     assert_eq!(m["damaged_neighbor_lists_repaired"], 0, "{m}");
+}
+
+/// A code page no element refers to — what an insert leaves when it stops between writing a
+/// split code's parts and its element (sq8 codes above 8,074 dimensions are split over code
+/// pages) — planted as a copy of a code page appended to the index file. The check warns about
+/// it; maintenance empties it and records it in the free space map; the check is then clean,
+/// and the next insert with a split code writes a part on it instead of extending the file.
+#[test]
+fn orphaned_code_pages_are_reclaimed() {
+    let c = Cluster::new(
+        "health-orphans",
+        5591,
+        &["autovacuum = off", "ignore_checksum_failure = on"],
+    )
+    .unwrap();
+    let mut client = c.with_extension().unwrap();
+    let rows = |first: i32, last: i32| {
+        format!(
+            "INSERT INTO t SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011))
+                                      FROM generate_series(1, 9000) j)::ruvector
+             FROM generate_series({first}, {last}) i"
+        )
+    };
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE t (id int PRIMARY KEY, v ruvector(9000));
+             {};
+             CREATE INDEX t_idx ON t USING ruhnsw (v ruvector_l2_ops) WITH (quantization = 'sq8');
+             CHECKPOINT",
+            rows(1, 100)
+        ))
+        .unwrap();
+    let clean = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(clean["ok"], true, "{clean}");
+    assert_eq!(clean["warning_count"], 0, "{clean}");
+    assert!(
+        clean["checked"]["code_parts"].as_u64().unwrap() >= 200,
+        "{clean}"
+    );
+    let file: String = client
+        .query_one("SELECT pg_relation_filepath('t_idx')", &[])
+        .unwrap()
+        .get(0);
+    drop(client);
+    c.stop().unwrap();
+
+    // Append a copy of the last code page (trailer page type 3).
+    let path = c.dir.join(&file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let code_page = bytes
+        .chunks(8192)
+        .rposition(|p| p[8192 - 4] == 3)
+        .expect("a code page");
+    let copy = bytes[code_page * 8192..(code_page + 1) * 8192].to_vec();
+    bytes.extend_from_slice(&copy);
+    let orphan = bytes.len() / 8192 - 1;
+    std::fs::write(&path, bytes).unwrap();
+    c.start().unwrap();
+
+    let mut client = c.connect("postgres").unwrap();
+    let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(r["ok"], true, "{r}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("code page no element refers to") && r["warning_count"] == 1,
+        "{r}"
+    );
+    let m = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('t_idx')::text",
+    );
+    println!("maintenance: {m}");
+    assert_eq!(m["code_pages_reclaimed"], 1, "{m}");
+    let r = report(
+        &mut client,
+        "SELECT ruvector_index_check('t_idx', heapallindexed => true)::text",
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["warning_count"], 0, "{r}");
+    assert_eq!(r["checked"]["free_pages"], 1, "{r}");
+    let again = report(
+        &mut client,
+        "SELECT ruvector_index_maintenance('t_idx')::text",
+    );
+    assert_eq!(again["code_pages_reclaimed"], 0, "{again}");
+
+    // One row: its two parts go on the free page and on one new page.
+    let blocks = |client: &mut Client| -> i64 {
+        client
+            .query_one("SELECT pg_relation_size('t_idx') / 8192", &[])
+            .unwrap()
+            .get(0)
+    };
+    let before = blocks(&mut client);
+    assert_eq!(before as usize, orphan + 1);
+    client.batch_execute(&rows(101, 101)).unwrap();
+    let r = report(&mut client, "SELECT ruvector_index_check('t_idx')::text");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["warning_count"], 0, "{r}");
+    assert_eq!(r["checked"]["free_pages"], 0, "{r}");
+    // Without the free page, two new code pages (the element fits on its page).
+    let grown = blocks(&mut client) - before;
+    assert_eq!(grown, 1, "the insert extended the index by {grown} blocks");
+    // The new row is found by its own vector.
+    client
+        .batch_execute("SET enable_seqscan = off; SET ruvector.ef_search = 100")
+        .unwrap();
+    let top: i32 = client
+        .query_one(
+            "SELECT id FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = 101) LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(top, 101);
 }

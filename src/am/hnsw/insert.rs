@@ -473,13 +473,16 @@ fn failed_to_add(index: Rel) -> ! {
     ))
 }
 
-/// Writes the parts of a split code on new code pages (one WAL record); returns their TIDs.
-/// Until an element refers to them they are unreachable: a crash in between leaves unused
-/// pages, not a wrong index.
+/// Writes the parts of a split code on code pages (one WAL record) — pages maintenance
+/// reclaimed first, then new ones; returns their TIDs. Until an element refers to them they
+/// are unreachable: a crash or cancel in between leaves unused pages (which maintenance
+/// reclaims), not a wrong index.
 fn write_parts(index: Rel, code: &[u8]) -> Vec<Tid> {
     let bufs: Vec<Locked<Exclusive>> = code
         .chunks(layout::PART_MAX)
-        .map(|_| Locked::extend(index))
+        .map(|_| {
+            Locked::recycled(index, layout::PAGE_FREE).unwrap_or_else(|| Locked::extend(index))
+        })
         .collect();
     let wal = WalChange::start(index);
     for (i, (buf, chunk)) in bufs.iter().zip(code.chunks(layout::PART_MAX)).enumerate() {

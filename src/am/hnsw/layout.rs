@@ -75,6 +75,12 @@ pub const PAGE_CODE: u8 = 3;
 pub const PAGE_KEYS: u8 = 4;
 /// Page type of the key directory's slot table pages (`keydir.rs`).
 pub const PAGE_KEY_TABLE: u8 = 5;
+/// A code page no element referred to (an insert stopped between writing a split code's parts
+/// and its element), emptied by `ruvector_index_maintenance()` and recorded in the index's
+/// free space map; the next split code written reuses it (`Locked::recycled`). Nothing links
+/// to it, so versions of ruvector without this page type never read it (only their check
+/// would report the unknown type).
+pub const PAGE_FREE: u8 = 6;
 /// Tuple type of a code part.
 pub const CODE_TUPLE: u8 = 3;
 /// A code tuple's header: type, part number, length (u16), 4 unused bytes.

@@ -8,6 +8,10 @@
 //! * live elements no search reaches from the entry point are linked from the nearest
 //!   reachable elements (`Vacuum::ensure_reachable`);
 //! * the key directory loses entries of deleted elements (`keydir::compact`);
+//! * code pages no element refers to (an insert stopped between writing a split code's parts
+//!   and its element) are emptied and recorded in the free space map for the next split code
+//!   (`layout::PAGE_FREE`), again found without locks and confirmed under the update lock —
+//!   an insert holding it may be about to write the element that refers to them;
 //! * the meta page's insert page moves to the first page with a free slot or room.
 //!
 //! * neighbour tuples holding a link only damage makes — to an element already marked deleted
@@ -32,7 +36,7 @@ use super::insert::UPDATE_LOCK;
 use super::keylinks;
 use super::layout::{self, List, MetaPage, Shape, Tid};
 use super::vacuum::{for_each_page, Vacuum};
-use crate::am::page::{Locked, PageLock, Rel, Share};
+use crate::am::page::{Exclusive, Locked, PageLock, Rel, Share, WalChange};
 use crate::filter::KeyLayout;
 use crate::graph::search::IdHash;
 use serde_json::{json, Value};
@@ -201,6 +205,68 @@ fn repair_damaged_links(
     done
 }
 
+/// The blocks of the code pages elements refer to (live or deleted: a deleted element keeps
+/// its parts for the insert that reuses its slot).
+fn referenced_code_pages(v: &Vacuum) -> HashSet<u32> {
+    let mut used = HashSet::new();
+    for_each_page(v.index, |blk| {
+        let buf = Locked::read_with(v.index, blk, Share, &v.strategy);
+        let page = buf.page();
+        for off in 1..=page.max_offset() {
+            let Some(item) = page.item(off) else { continue };
+            if let Some(e) = layout::decode_element(item) {
+                if e.format == layout::FORMAT_CODE_PARTS {
+                    let dir = layout::decode_directory(layout::element_value(item));
+                    used.extend(dir.iter().filter(|t| t.is_valid()).map(|t| t.block));
+                }
+            }
+        }
+        page.opaque().next_blkno
+    });
+    used
+}
+
+/// The code pages no element refers to, given those that are.
+fn unreferenced_code_pages(v: &Vacuum, used: &HashSet<u32>) -> Vec<u32> {
+    (1..v.index.blocks())
+        .filter(|blk| !used.contains(blk))
+        .filter(|&blk| {
+            crate::am::vacuum::delay_point();
+            let buf = Locked::read_with(v.index, blk, Share, &v.strategy);
+            let page = buf.page_unchecked();
+            page.is_ruvector() && page.opaque().page_type == layout::PAGE_CODE
+        })
+        .collect()
+}
+
+/// Empties the code pages no element refers to and records them free (see the module
+/// comment); returns how many.
+fn reclaim_code_pages(v: &Vacuum, meta: &MetaPage) -> u64 {
+    if meta.code_format() != layout::FORMAT_CODE_PARTS {
+        return 0;
+    }
+    let index = v.index;
+    if unreferenced_code_pages(v, &referenced_code_pages(v)).is_empty() {
+        return 0;
+    }
+    // No insert runs now: every part written is referenced by its element, or never will be.
+    let _no_inserts = PageLock::exclusive(index, UPDATE_LOCK);
+    let orphans = unreferenced_code_pages(v, &referenced_code_pages(v));
+    for &blk in &orphans {
+        let buf = Locked::read(index, blk, Exclusive);
+        let wal = WalChange::start(index);
+        let mut page = wal.register(&buf, true);
+        page.init(layout::PAGE_FREE);
+        wal.commit();
+        drop(buf);
+        index.record_free_page(blk);
+    }
+    if !orphans.is_empty() {
+        index.publish_free_pages();
+    }
+    orphans.len() as u64
+}
+
 /// Maintains a ruhnsw index; returns what it did, as JSON.
 pub fn maintain(index: Rel) -> Value {
     let mut v = Vacuum::new(index, false);
@@ -263,6 +329,7 @@ pub fn maintain(index: Rel) -> Value {
         v.mark_deleted();
     }
     let entries_removed = v.compact_key_directory();
+    let code_pages_reclaimed = reclaim_code_pages(&v, &meta);
 
     // The insert page: the first page with a deleted element's slot or room for a new one.
     let before = read_meta(index).insert_page;
@@ -310,6 +377,7 @@ pub fn maintain(index: Rel) -> Value {
         "links_to_deleted_removed": damaged.links_to_deleted,
         "key_links_across_keys_removed": damaged.key_links_across_keys,
         "key_directory_entries_removed": entries_removed,
+        "code_pages_reclaimed": code_pages_reclaimed,
         "insert_page": {"before": before, "after": after},
         "reindex_recommended": !advice.is_empty(),
         "advice": advice,

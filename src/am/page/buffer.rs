@@ -124,6 +124,49 @@ impl Locked<Exclusive> {
         }
     }
 
+    /// A page the free space map records as free ([`Rel::record_free_page`]) whose ruvector
+    /// trailer says `free_type` once it is locked, exclusively locked for new contents; `None`
+    /// when the map has none. The map is not WAL-logged and may be stale after a crash, so
+    /// its word is checked under the lock, and a page another backend holds is passed over
+    /// (a conditional lock, as btree's `_bt_allocbuf`: never wait while holding other pages).
+    pub fn recycled(rel: Rel, free_type: u8) -> Option<Locked<Exclusive>> {
+        loop {
+            // SAFETY: `rel` is an open index relation; the map marks the page it returns used.
+            let blkno = unsafe { pg_sys::GetFreeIndexPage(rel.as_ptr()) };
+            if blkno == pg_sys::InvalidBlockNumber {
+                return None;
+            }
+            if blkno == 0 || blkno >= rel.blocks() {
+                continue;
+            }
+            // SAFETY: as in `read_with`, for a block below the fork's size.
+            let buf = unsafe {
+                pg_sys::ReadBufferExtended(
+                    rel.as_ptr(),
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                    blkno,
+                    pg_sys::ReadBufferMode::RBM_NORMAL,
+                    std::ptr::null_mut(),
+                )
+            };
+            // SAFETY: a pinned buffer.
+            if !unsafe { pg_sys::ConditionalLockBuffer(buf) } {
+                // SAFETY: the pin taken above.
+                unsafe { pg_sys::ReleaseBuffer(buf) };
+                continue;
+            }
+            let locked = Locked {
+                buf,
+                _mode: PhantomData,
+                _not_send: PhantomData,
+            };
+            let page = locked.page_unchecked();
+            if page.is_ruvector() && page.opaque().page_type == free_type {
+                return Some(locked);
+            }
+        }
+    }
+
     /// Adds a new, uninitialised block at the end of the main fork, exclusively locked. The
     /// relation extension lock serialises concurrent extenders.
     pub fn extend(rel: Rel) -> Locked<Exclusive> {

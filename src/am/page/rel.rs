@@ -56,6 +56,21 @@ impl Rel {
         unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.0, fork) }
     }
 
+    /// Records `blkno` as free in the index's free space map (`RecordFreeIndexPage`, as
+    /// btree's VACUUM does); [`crate::am::page::Locked::recycled`] hands it out again. Call
+    /// [`Rel::publish_free_pages`] after recording a batch.
+    pub fn record_free_page(self, blkno: u32) {
+        // SAFETY: valid per `from_raw`; the free space map takes its own locks.
+        unsafe { pg_sys::RecordFreeIndexPage(self.0, blkno) }
+    }
+
+    /// Makes pages recorded free visible to searches of the free space map
+    /// (`IndexFreeSpaceMapVacuum`: updates its upper levels).
+    pub fn publish_free_pages(self) {
+        // SAFETY: valid per `from_raw`.
+        unsafe { pg_sys::IndexFreeSpaceMapVacuum(self.0) }
+    }
+
     /// Checks that `blkno` — read from the index's own pages: a TID, a link, a list head —
     /// names a block of its main fork, so that a damaged page gives the corruption error
     /// instead of a read past the end of the file. The fork's size is cached per backend and
