@@ -5,6 +5,7 @@
 pub mod check;
 pub mod codebook;
 pub mod corrupt;
+pub mod cost;
 pub mod hnsw;
 pub mod ivf;
 pub mod keys;

@@ -13,6 +13,7 @@
 use super::disk::try_read_meta;
 use super::keydir;
 use super::options;
+use crate::am::cost::{with_index, Estimate};
 use pgrx::pg_sys;
 
 #[pgrx::pg_guard]
@@ -31,21 +32,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // amcostestimate; the planner only reads them while we do.
     let (index_path, info) = unsafe { (&*path, &*(*path).indexinfo) };
     // SAFETY: PostgreSQL passes valid, distinct output cells for amcostestimate to fill.
-    let (startup, total, selectivity, correlation, pages) = unsafe {
-        (
-            &mut *startup,
-            &mut *total,
-            &mut *selectivity,
-            &mut *correlation,
-            &mut *pages,
-        )
-    };
+    let estimate = unsafe { Estimate::from_raw(startup, total, selectivity, correlation, pages) };
     if index_path.indexorderbys.is_null() {
-        *startup = f64::INFINITY;
-        *total = f64::INFINITY;
-        *selectivity = 0.0;
-        *correlation = 0.0;
-        *pages = 0.0;
+        estimate.unusable();
         return;
     }
     let mut costs = pg_sys::GenericCosts {
@@ -64,17 +53,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             .clamp(1.0 / costs.numIndexTuples, 1.0)
     };
 
-    // SAFETY: the planner holds a lock on the index it costs, so opening it without one
-    // returns a valid relation, used only until `index_close` right after.
-    let meta = unsafe {
-        let index = pg_sys::index_open(info.indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
-        // An index this build cannot read is costed with the default m: its scan raises the
-        // error (`am::meta`), and planning must not, so that the query can run without the
-        // index.
-        let meta = try_read_meta(crate::am::page::Rel::from_raw(index)).ok();
-        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
-        meta
-    };
+    // An index this build cannot read is costed with the default m: its scan raises the error
+    // (`am::meta`), and planning must not, so that the query can run without the index.
+    let meta = with_index(info.indexoid, |index| try_read_meta(index).ok());
     let m = meta.map_or(options::DEFAULT_M as u16, |meta| meta.m) as f64;
     let key_columns = meta.map_or(0, |meta| meta.keys as usize);
     let key_links = meta.map_or(0, |meta| meta.key_links);
@@ -142,11 +123,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         costs.indexStartupCost = cost;
         costs.indexTotalCost = cost;
     }
-    *startup = costs.indexStartupCost;
-    *total = costs.indexTotalCost;
-    *selectivity = costs.indexSelectivity;
-    *correlation = costs.indexCorrelation;
-    *pages = costs.numIndexPages;
+    estimate.set(&costs);
 }
 
 /// The key columns (bit `i`: key column `i`, index column `i + 1`) on which a clause of the

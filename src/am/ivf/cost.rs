@@ -4,6 +4,7 @@
 
 use super::lists::try_read_meta;
 use super::options;
+use crate::am::cost::{with_index, Estimate};
 use pgrx::pg_sys;
 
 #[pgrx::pg_guard]
@@ -22,36 +23,16 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // amcostestimate; the planner only reads them while we do.
     let (index_path, info) = unsafe { (&*path, &*(*path).indexinfo) };
     // SAFETY: PostgreSQL passes valid, distinct output cells for amcostestimate to fill.
-    let (startup, total, selectivity, correlation, pages) = unsafe {
-        (
-            &mut *startup,
-            &mut *total,
-            &mut *selectivity,
-            &mut *correlation,
-            &mut *pages,
-        )
-    };
+    let estimate = unsafe { Estimate::from_raw(startup, total, selectivity, correlation, pages) };
     if index_path.indexorderbys.is_null() {
-        *startup = f64::INFINITY;
-        *total = f64::INFINITY;
-        *selectivity = 0.0;
-        *correlation = 0.0;
-        *pages = 0.0;
+        estimate.unusable();
         return;
     }
-    // SAFETY: the planner holds a lock on the index it costs, so opening it without one
-    // returns a valid relation, used only until `index_close` right after.
-    let lists = unsafe {
-        let index = pg_sys::index_open(info.indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
-        // An index this build cannot read is costed as having one list: its scan raises the
-        // error (`am::meta`), and planning must not, so that the query can run without the
-        // index.
-        let lists = try_read_meta(crate::am::page::Rel::from_raw(index))
-            .map_or(1, |meta| meta.lists)
-            .max(1) as f64;
-        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
-        lists
-    };
+    // An index this build cannot read is costed as having one list: its scan raises the error
+    // (`am::meta`), and planning must not, so that the query can run without the index.
+    let lists = with_index(info.indexoid, |index| {
+        try_read_meta(index).map_or(1, |meta| meta.lists).max(1) as f64
+    });
     let probes = options::PROBES.get().max(1) as f64;
     let ratio = (probes / lists).min(1.0);
 
@@ -75,9 +56,6 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     costs.indexTotalCost -=
         0.5 * costs.numIndexPages * (costs.spc_random_page_cost - spc_seq_page_cost);
     // All the work happens before the first row is returned.
-    *startup = costs.indexTotalCost;
-    *total = costs.indexTotalCost;
-    *selectivity = costs.indexSelectivity;
-    *correlation = costs.indexCorrelation;
-    *pages = costs.numIndexPages;
+    costs.indexStartupCost = costs.indexTotalCost;
+    estimate.set(&costs);
 }
