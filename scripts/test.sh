@@ -175,7 +175,8 @@ cargo build -p ruvector-migrate
 # for the tests across majors), and on the other majors the tests of what differs between
 # majors — a recall gate (build, scan, cost model), WAL replay after kill -9 and on a standby
 # checked page by page (wal_consistency_checking) for both access methods, format versions,
-# ALTER EXTENSION UPDATE. Within a binary tests run one at a time (each starts its own clusters);
+# ALTER EXTENSION UPDATE, and Citus (which supports 16–18 only; the test says it is skipped
+# where citus is not installed, as on every machine that gets PostgreSQL from the registries). Within a binary tests run one at a time (each starts its own clusters);
 # two binaries run at once, longest first: most tests keep one backend busy and the machine has
 # two cores. Other majors' clusters get their own directory and ports (RUVECTOR_TEST_PORT_OFFSET).
 step "server tests: all on PostgreSQL $RUVECTOR_PRIMARY_MAJOR, what differs on the others"
@@ -205,7 +206,8 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
         "format_version a_future_format_version_is_refused_everywhere_until_reindex" \
         "extension_update update_from_every_release_equals_a_fresh_install scripts_ignore_objects_planted_on_the_search_path" \
         "pgvector_clients a_pgvector_application_runs_unchanged_on_ruvector_columns" \
-        "migrate_online every_kind_of_column_and_index"; do
+        "migrate_online every_kind_of_column_and_index" \
+        "citus distributed_tables"; do
         t=${spec%% *}
         jobs_list+=("pg$m $t:::env $env_m $(exe_of "$t") --test-threads=1 --exact ${spec#* }")
     done
