@@ -5,6 +5,9 @@
 //!   first and third passes: searches walk through them, never return them, until the next
 //!   VACUUM finishes them) get their links repaired and are marked deleted, their slots
 //!   reusable;
+//! * neighbour tuples holding a link only damage makes — to an element already marked deleted
+//!   (VACUUM repairs every link to an element before it marks it), or a key link to an element
+//!   with another key — get new lists from a fresh search, as VACUUM's repair gives them;
 //! * live elements no search reaches from the entry point are linked from the nearest
 //!   reachable elements (`Vacuum::ensure_reachable`);
 //! * the key directory loses entries of deleted elements (`keydir::compact`);
@@ -14,13 +17,9 @@
 //!   an insert holding it may be about to write the element that refers to them;
 //! * the meta page's insert page moves to the first page with a free slot or room.
 //!
-//! * neighbour tuples holding a link only damage makes — to an element already marked deleted
-//!   (VACUUM repairs every link to an element before it marks it), or a key link to an element
-//!   with another key — get new lists from a fresh search, as VACUUM's repair gives them.
-//!
-//! The last repair must not race with inserts: a deleted element's slot may be reused at any
-//! moment by an insert that then links to its new element, and rewriting a list "pointing at a
-//! deleted element" after that would cut a fresh link (a test run that did so without a lock
+//! The damaged-link repair must not race with inserts: a deleted element's slot may be reused
+//! at any moment by an insert that then links to its new element, and rewriting a list
+//! "pointing at a deleted element" after that would cut a fresh link (a test run that did so without a lock
 //! left 4 of 3,226 rows of `hnsw_concurrency`'s pgbench mix unfound by their own vectors). So
 //! the damaged lists are found without locks, then re-read and repaired while holding the
 //! update lock exclusively (`insert.rs`: every insert holds it in share mode for its whole
