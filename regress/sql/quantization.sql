@@ -167,12 +167,15 @@ SELECT s->>'quantization' AS quantization, s->>'code_bytes' AS code_bytes,
        s->>'format_version' AS format_version
   FROM ruvector_index_stats('t_h') s;
 DROP INDEX t_h;
--- dimensions: a quantized element holds a code, so more dimensions fit on a page
+-- dimensions: a quantized element holds a code, which may be split over code pages
 CREATE TABLE wide (val ruvector(16000));
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'binary');
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'pq1000');
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
+-- and unquantized, the image is split over code pages (8 at 16,000 dimensions)
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops);
+-- ruivfflat keeps full-precision list centres: pgvector's limit
+CREATE INDEX ON wide USING ruivfflat (val ruvector_l2_ops);
 DROP TABLE wide;
 CREATE TABLE s (val sparsevec(8));
 CREATE INDEX ON s USING ruhnsw (val sparsevec_l2_ops) WITH (quantization = 'sq8');
@@ -209,6 +212,25 @@ INSERT INTO t SELECT * FROM big_rows(261, 300);
 SELECT mismatches('<->', 10, 10);
 -- most of the 40 rows went into freed slots rather than 2 new code pages each
 SELECT pg_relation_size('t_h') / 8192 - :pages_before < 40 AS slots_reused;
+DROP INDEX t_h;
+-- full precision: unquantized, a 9,000-dimension image (36,008 bytes) is split over 5 code
+-- pages the same way (format version 4); an insert into a freed slot overwrites its 5 parts
+-- over two WAL records (one holds at most 4 pages)
+CREATE INDEX t_f ON t USING ruhnsw (val ruvector_l2_ops);
+SELECT s->>'format_version' AS format_version, s->>'quantization' AS quantization,
+       s->>'code_parts' AS code_parts, s->>'value_bytes_per_vector' AS value_bytes
+  FROM ruvector_index_stats('t_f') s;
+SELECT mismatches('<->', 10, 10);
+DELETE FROM t WHERE id % 5 = 0;
+VACUUM t;
+SELECT pg_relation_size('t_f') / 8192 AS pages_before \gset
+INSERT INTO t SELECT * FROM big_rows(301, 330);
+SELECT mismatches('<->', 10, 10);
+-- most of the 30 rows went into freed slots rather than 5 new code pages each
+SELECT pg_relation_size('t_f') / 8192 - :pages_before < 30 AS slots_reused;
+SELECT r->>'ok' AS ok, (r->'checked'->>'code_parts')::int % 5 = 0 AS five_parts_each,
+       r->'heapallindexed'->>'missing' AS missing
+  FROM ruvector_index_check('t_f', true) r;
 DROP TABLE t;
 DROP FUNCTION big_rows;
 DROP FUNCTION mismatches;

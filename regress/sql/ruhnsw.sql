@@ -168,6 +168,8 @@ DROP TABLE t;
 CREATE TABLE t (val ruvector);
 CREATE INDEX ON t USING ruhnsw (val ruvector_l2_ops);
 DROP TABLE t;
+-- past pgvector's 2,000/4,000 dimensions: indexed at full precision, each image split over
+-- code pages
 CREATE TABLE t (val ruvector(2001));
 CREATE INDEX ON t USING ruhnsw (val ruvector_l2_ops);
 DROP TABLE t;

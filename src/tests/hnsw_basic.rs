@@ -134,10 +134,44 @@ fn ruhnsw_requires_dimensions() {
         .unwrap();
 }
 
-#[pg_test(error = "column cannot have more than 2000 dimensions for ruhnsw index")]
+#[pg_test(error = "column cannot have more than 64000 dimensions for ruhnsw index")]
 fn ruhnsw_dimension_limit() {
-    Spi::run("CREATE TABLE hx (v ruvector(2001)); CREATE INDEX ON hx USING ruhnsw (v ruvector_l2_ops)")
+    Spi::run("CREATE TABLE hx (v bit(64001)); CREATE INDEX ON hx USING ruhnsw (v bit_hamming_ops)")
         .unwrap();
+}
+
+/// Past pgvector's 2,000 dimensions an unquantized image is split over code pages (format
+/// version 4): the index builds, takes inserts, and finds each row's own vector first.
+#[pg_test]
+fn ruhnsw_indexes_past_2000_dimensions() {
+    let rows = |from: i32, to: i32| {
+        format!(
+            "INSERT INTO hw SELECT i, (SELECT array_agg(sin(i * 0.1 + j))
+                                         FROM generate_series(1, 2100) j)::ruvector
+               FROM generate_series({from}, {to}) i;"
+        )
+    };
+    Spi::run(&format!(
+        "CREATE TABLE hw (id int, v ruvector(2100)); {}
+         CREATE INDEX hw_idx ON hw USING ruhnsw (v ruvector_l2_ops); {}",
+        rows(1, 50),
+        rows(51, 60)
+    ))
+    .unwrap();
+    let stats = Spi::get_one::<String>(
+        "SELECT (s ->> 'format_version') || ' ' || (s ->> 'code_parts')
+           FROM ruvector_index_stats('hw_idx') s",
+    )
+    .unwrap();
+    assert_eq!(stats.as_deref(), Some("4 2"));
+    Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+    for id in [3, 42, 55] {
+        let nearest = Spi::get_one::<i32>(&format!(
+            "SELECT id FROM hw ORDER BY v <-> (SELECT v FROM hw WHERE id = {id}) LIMIT 1"
+        ))
+        .unwrap();
+        assert_eq!(nearest, Some(id));
+    }
 }
 
 #[pg_test]

@@ -25,7 +25,7 @@ use crate::am::{progress, relation_name};
 use crate::format::{SqlState, VecError};
 use crate::graph::memory::{node_overhead, MemoryGraph};
 use crate::graph::{LevelGenerator, Params};
-use crate::kernels::metric::Metric;
+use crate::kernels::metric::{Metric, ValueKind};
 use crate::quant::{Codebook, Quantization};
 use crate::types::error::raise;
 use pgrx::pg_sys;
@@ -78,9 +78,12 @@ fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
     let metric = metric_from_support(index);
     let (m, ef_construction) = options::of(index);
     let quantization = options::quantization(index);
-    // A quantized element holds a code, not the value, split over code pages when it is longer
-    // than a page holds: every dimension count of the type (16,000) can be indexed.
-    let max = (quantization != Quantization::None).then_some(crate::format::DENSE_MAX_DIM as usize);
+    // An element holds a dense value's code or its full-precision image, split over code
+    // pages when it is longer than a page holds: every dimension count of the types (16,000)
+    // can be indexed, quantized or not.
+    let dense = matches!(metric.kind(), ValueKind::DenseF32 | ValueKind::DenseF16);
+    let max = (dense || quantization != Quantization::None)
+        .then_some(crate::format::DENSE_MAX_DIM as usize);
     let dimensions = column_dimensions(index, metric, "ruhnsw", max);
     quantize::check(quantization, metric, dimensions as usize);
     if ef_construction < 2 * m {
@@ -315,12 +318,22 @@ fn write_index(
             None => graph.value(node).into(),
         }
     };
-    let stored_len = codebook.map(|cb| cb.code_len());
-    // Codes too long for a page are split over code pages, written after the element pages:
-    // element j's part i goes alone on block `first_code_block + j * parts + i`.
-    let format = match stored_len {
-        Some(len) => layout::code_format(len, key_len),
-        None => layout::FORMAT_PLAIN,
+    // The meta page (its codebook reference is set once the codebook is written).
+    let mut meta = MetaPage::new(
+        dimensions,
+        params.m as u16,
+        params.ef_construction as u16,
+        metric,
+    );
+    meta.set_keys(keys.layout.count(), key_len);
+    // Codes, and full-precision images that do not fit an element tuple (`meta.stored_len()`),
+    // have a fixed length; values too long for a page are split over code pages, written after
+    // the element pages: element j's part i goes alone on block `first_code_block + j * parts
+    // + i`.
+    let stored_len = codebook.map(|cb| cb.code_len()).or(meta.stored_len());
+    let format = match codebook {
+        Some(cb) => layout::code_format(cb.code_len(), key_len),
+        None => meta.code_format(),
     };
     let parts = match (format, stored_len) {
         (layout::FORMAT_CODE_PARTS, Some(len)) => layout::code_parts(len),
@@ -395,7 +408,7 @@ fn write_index(
                 (0, Some(len)) => len,
                 (0, None) => graph.value(e.node).len(),
                 (_, Some(len)) => layout::directory_len(len),
-                (_, None) => unreachable!("only codes are split"),
+                (_, None) => unreachable!("only fixed-size values are split"),
             },
             key_len,
         );
@@ -417,8 +430,6 @@ fn write_index(
     };
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-    let mut meta = MetaPage::new(dimensions, m as u16, params.ef_construction as u16, metric);
-    meta.set_keys(keys.layout.count(), key_len);
     meta.key_links = key_links;
     meta.key_m = shape.key_m as u16;
     {
@@ -511,8 +522,9 @@ fn write_index(
     drop(graph);
     if let Some(cb) = codebook {
         meta.set_codebook(codebook::write(&mut pages, cb));
-        debug_assert_eq!(meta.quantization, format as u16);
     }
+    debug_assert_eq!(meta.code_format(), format);
+    debug_assert_eq!(meta.parts(), parts);
     pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     pages.finish();
 }

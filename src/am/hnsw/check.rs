@@ -52,8 +52,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let shape = layout::Shape::of(&meta);
     let kind = meta.metric().expect("validated meta page").kind();
     let dims = meta.dimensions as usize;
-    let code_len = meta.code_len();
+    // Bytes of each element's code, or of its image when images are split (version 4).
+    let code_len = meta.stored_len();
     let format = meta.code_format();
+    let split_images = format == layout::FORMAT_CODE_PARTS && !meta.is_quantized();
     let Some(keys) = crate::am::check::key_layout(index, f, "ruhnsw", meta.keys, meta.key_len)
     else {
         return json!({});
@@ -393,16 +395,26 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         }
     }
 
-    // Code parts: each on a code page, with its part number and length.
+    // Code parts: each on a code page, with its part number and length; split images, joined
+    // element by element, must be valid images.
     if let (layout::FORMAT_CODE_PARTS, Some(len)) = (format, code_len) {
         let n = layout::code_parts(len);
-        for (&p, &(element, i)) in &parts {
-            let p = Tid::unpack(p);
+        let mut by_element: Vec<(Tid, usize, Tid)> = parts
+            .iter()
+            .map(|(&p, &(element, i))| (element, i, Tid::unpack(p)))
+            .collect();
+        by_element.sort_unstable_by_key(|&(element, i, _)| (element.pack(), i));
+        let mut image = Vec::new();
+        for (k, &(element, i, p)) in by_element.iter().enumerate() {
+            pgrx::check_for_interrupts!();
             let want = if i + 1 == n {
                 len - (n - 1) * layout::PART_MAX
             } else {
                 layout::PART_MAX
             };
+            if i == 0 {
+                image.clear();
+            }
             let ok = p.block != 0 && p.block < index.blocks() && {
                 let buf = Locked::read(index, p.block, Share);
                 let page = buf.page_unchecked();
@@ -411,8 +423,19 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                     && page
                         .item(p.offset)
                         .and_then(|item| layout::code_part(item, i))
-                        .is_some_and(|b| b.len() == want)
+                        .is_some_and(|b| {
+                            if split_images {
+                                image.extend_from_slice(b);
+                            }
+                            b.len() == want
+                        })
             };
+            let last = by_element.get(k + 1).is_none_or(|next| next.0 != element);
+            if split_images && last && image.len() == len {
+                if let Some(problem) = image_problem(kind, dims, &image) {
+                    f.at(element.block, element.offset, problem);
+                }
+            }
             if !ok {
                 f.at(
                     element.block,

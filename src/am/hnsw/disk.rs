@@ -147,11 +147,8 @@ impl DiskGraph {
             read_ahead: Vec::new(),
             value_len_hint: meta.value_len_hint() + layout::key_area(meta.key_len as usize),
             hints: Vec::new(),
-            parts: match (meta.code_format(), meta.code_len()) {
-                (layout::FORMAT_CODE_PARTS, Some(len)) => layout::code_parts(len),
-                _ => 0,
-            },
-            code_len: meta.code_len().unwrap_or(0),
+            parts: meta.parts(),
+            code_len: meta.stored_len().unwrap_or(0),
             filter: None,
             limit: usize::MAX,
         }

@@ -163,13 +163,10 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         Some(cb) => crate::am::quantize::encode_image(cb, g.metric, value),
         None => value.to_vec(),
     };
-    let format = if g.estimates() {
-        layout::code_format(stored.len(), keys.len())
-    } else {
-        layout::FORMAT_PLAIN
-    };
+    let format = meta.code_format();
     drop(g);
-    // A code split over code pages: the element holds their directory, written with them.
+    // A code (or an image) split over code pages: the element holds their directory, written
+    // with them.
     let (in_element, split) = if format == layout::FORMAT_CODE_PARTS {
         let directory = vec![Tid::INVALID; layout::code_parts(stored.len())];
         (
@@ -333,7 +330,9 @@ fn add_element(
     }
     let line_pointer = std::mem::size_of::<pg_sys::ItemIdData>();
     let combined = esize + nsize + line_pointer;
-    let min_combined = esize + maxalign(Shape::of(meta).tuple_size(0)) + line_pointer;
+    let min_nsize = maxalign(Shape::of(meta).tuple_size(0));
+    let min_combined = esize + min_nsize + line_pointer;
+    let split_parts = split.map(|code| layout::code_parts(code.len()));
     // Walk the page chain from the insert page, one exclusive lock at a time. The last page
     // stays locked when the walk ends, so new pages are chained after it by one backend at a
     // time (block 1 always exists: builds write it even for an empty table).
@@ -345,11 +344,24 @@ fn add_element(
             let p = buf.page();
             (p.free_space(), p.opaque().next_blkno)
         };
-        if new_insert_page.is_none() && free >= min_combined {
+        // The next insert starts at the first page with room for a ground-layer element: free
+        // space, or the slot of a deleted element (one a higher element like this one may not
+        // fit), so that slots VACUUM freed are not left behind.
+        if new_insert_page.is_none()
+            && (free >= min_combined || free_slot(&buf, esize, min_nsize, split_parts).is_some())
+        {
             new_insert_page = Some(blk);
         }
+        // The slot of a deleted element (and the code pages of its parts). A split value takes
+        // one before free space on the page: it overwrites the old element's code pages, where
+        // free space would need new ones.
+        let slot = if split.is_some() || free < combined {
+            free_slot(&buf, esize, nsize, split_parts)
+        } else {
+            None
+        };
         // Both tuples on this page.
-        if free >= combined {
+        if slot.is_none() && free >= combined {
             new_parts(&mut etup);
             chosen(Tid::new(blk, buf.page().max_offset() + 1));
             let wal = WalChange::start(index);
@@ -367,25 +379,40 @@ fn add_element(
                 changed(new_insert_page, meta.insert_page),
             );
         }
-        // The slot of a deleted element (and the code pages of its parts).
-        let split_parts = split.map(|code| layout::code_parts(code.len()));
-        if let Some((etid, ntid, parts)) = free_slot(&buf, esize, nsize, split_parts) {
+        if let Some((etid, ntid, parts)) = slot {
             chosen(etid);
             let part_bufs: Vec<Locked<Exclusive>> = parts
                 .iter()
                 .map(|t| Locked::read(index, t.block, Exclusive))
                 .collect();
-            let wal = WalChange::start(index);
-            let mut page = wal.register(&buf, false);
-            if let Some(code) = split {
-                etup = layout::encode_element(element, &layout::encode_directory(&parts), keys);
-                let chunks = code.chunks(layout::PART_MAX);
-                for (i, ((pb, t), chunk)) in part_bufs.iter().zip(&parts).zip(chunks).enumerate() {
-                    let mut part_page = wal.register(pb, false);
-                    if !part_page.overwrite_item(t.offset, &layout::encode_code_part(i, chunk)) {
+            // One WAL record holds at most MAX_GENERIC_XLOG_PAGES (4) pages: the element page
+            // and the last parts in the final one, earlier parts (more than 3: a split image)
+            // in records before it. A crash between them leaves the element deleted, its parts
+            // holding some of the new value: no search reaches a deleted element, and the
+            // next insert into the slot overwrites them all again.
+            let overwrite = |wal: &WalChange, from: usize, to: usize| {
+                let code = split.expect("parts only for a split value");
+                let chunks = code.chunks(layout::PART_MAX).enumerate();
+                for (i, chunk) in chunks.skip(from).take(to - from) {
+                    let mut part_page = wal.register(&part_bufs[i], false);
+                    if !part_page
+                        .overwrite_item(parts[i].offset, &layout::encode_code_part(i, chunk))
+                    {
                         failed_to_add(index);
                     }
                 }
+            };
+            let last_group = parts.len().saturating_sub(WAL_PAGES - 1);
+            for from in (0..last_group).step_by(WAL_PAGES) {
+                let wal = WalChange::start(index);
+                overwrite(&wal, from, (from + WAL_PAGES).min(last_group));
+                wal.commit();
+            }
+            let wal = WalChange::start(index);
+            let mut page = wal.register(&buf, false);
+            if split.is_some() {
+                etup = layout::encode_element(element, &layout::encode_directory(&parts), keys);
+                overwrite(&wal, last_group, parts.len());
             }
             layout::set_element_neighbors(&mut etup, ntid);
             // Keep the slot's version: VACUUM bumped it when it marked the element deleted.
@@ -473,27 +500,36 @@ fn failed_to_add(index: Rel) -> ! {
     ))
 }
 
-/// Writes the parts of a split code on code pages (one WAL record) — pages maintenance
-/// reclaimed first, then new ones; returns their TIDs. Until an element refers to them they
-/// are unreachable: a crash or cancel in between leaves unused pages (which maintenance
-/// reclaims), not a wrong index.
+/// Pages one generic WAL record may hold (PostgreSQL's `MAX_GENERIC_XLOG_PAGES`).
+const WAL_PAGES: usize = pg_sys::MAX_GENERIC_XLOG_PAGES as usize;
+
+/// Writes the parts of a split code (or image) on code pages — pages maintenance reclaimed
+/// first, then new ones — in WAL records of up to [`WAL_PAGES`] pages; returns their TIDs.
+/// Until an element refers to them they are unreachable: a crash or cancel in between leaves
+/// unused pages (which maintenance reclaims), not a wrong index.
 fn write_parts(index: Rel, code: &[u8]) -> Vec<Tid> {
-    let bufs: Vec<Locked<Exclusive>> = code
-        .chunks(layout::PART_MAX)
-        .map(|_| {
-            Locked::recycled(index, layout::PAGE_FREE).unwrap_or_else(|| Locked::extend(index))
-        })
-        .collect();
-    let wal = WalChange::start(index);
-    for (i, (buf, chunk)) in bufs.iter().zip(code.chunks(layout::PART_MAX)).enumerate() {
-        let mut page = wal.register(buf, true);
-        page.init(layout::PAGE_CODE);
-        if page.add_item(&layout::encode_code_part(i, chunk)) != Some(1) {
-            failed_to_add(index);
+    let mut tids = Vec::with_capacity(layout::code_parts(code.len()));
+    let chunks: Vec<&[u8]> = code.chunks(layout::PART_MAX).collect();
+    for (group, record) in chunks.chunks(WAL_PAGES).enumerate() {
+        let bufs: Vec<Locked<Exclusive>> = record
+            .iter()
+            .map(|_| {
+                Locked::recycled(index, layout::PAGE_FREE).unwrap_or_else(|| Locked::extend(index))
+            })
+            .collect();
+        let wal = WalChange::start(index);
+        for (j, (buf, chunk)) in bufs.iter().zip(record).enumerate() {
+            let mut page = wal.register(buf, true);
+            page.init(layout::PAGE_CODE);
+            let part = group * WAL_PAGES + j;
+            if page.add_item(&layout::encode_code_part(part, chunk)) != Some(1) {
+                failed_to_add(index);
+            }
         }
+        wal.commit();
+        tids.extend(bufs.iter().map(|b| Tid::new(b.block(), 1)));
     }
-    wal.commit();
-    bufs.iter().map(|b| Tid::new(b.block(), 1)).collect()
+    tids
 }
 
 /// A deleted element on this page, with its neighbour tuple on the same page, whose two slots
@@ -532,8 +568,10 @@ fn free_slot<M: LockMode>(
             }
             None => Vec::new(),
         };
-        let efree = item.len() + exact_free;
-        let nfree = nitem.len() + efree.saturating_sub(esize);
+        // Items take MAXALIGNed space (PageIndexTupleOverwrite compares aligned sizes): a
+        // neighbour tuple of 196 bytes holds 200, which a new 200-byte one fits.
+        let efree = maxalign(item.len()) + exact_free;
+        let nfree = maxalign(nitem.len()) + efree.saturating_sub(esize);
         if efree >= esize && nfree >= nsize {
             return Some((Tid::new(blk, off), nt, parts));
         }

@@ -23,7 +23,10 @@
 //! a page (an sq8 code of more than 8,074 dimensions), split into parts of at most
 //! [`PART_MAX`] bytes, each alone on a code page, the element holding their TIDs (a
 //! *directory*). Code pages are reached only through directories; when an insert reuses the
-//! slot of a deleted element it overwrites that element's parts in place.
+//! slot of a deleted element it overwrites that element's parts in place. An unquantized index
+//! whose value images do not fit an element tuple (`ruvector` above about 2,017 dimensions,
+//! `halfvec` above about 4,035) stores the images the same way, in parts
+//! ([`VERSION_VALUE_PARTS`]): its elements' "code" is the full-precision image itself.
 
 use crate::am::codebook::CodebookRef;
 use crate::am::meta::MetaError;
@@ -39,8 +42,12 @@ pub const VERSION_QUANTIZED: u32 = 2;
 /// Format version of indexes with key columns (quantized or not): element tuples end with a
 /// key blob ([`element_keys`]) and the meta page says how many keys and bytes.
 pub const VERSION_KEYS: u32 = 3;
+/// Format version of unquantized indexes whose value images are split over code pages
+/// ([`FORMAT_CODE_PARTS`], with or without key columns): older binaries, which would read the
+/// directories as images, refuse them.
+pub const VERSION_VALUE_PARTS: u32 = 4;
 /// The format versions this build reads (`am::meta`).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_KEYS;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_VALUE_PARTS;
 
 pub const META_BLKNO: u32 = 0;
 /// First element page.
@@ -100,7 +107,8 @@ pub struct MetaPage {
     pub ef_construction: u16,
     /// [`Metric`] as u16.
     pub metric: u16,
-    /// Value format of all elements ([`FORMAT_PLAIN`] in format version 1).
+    /// Value format of all elements ([`FORMAT_PLAIN`] in format version 1,
+    /// [`FORMAT_CODE_PARTS`] in version 4).
     pub quantization: u16,
     pub entry_block: u32,
     pub entry_offset: u16,
@@ -129,7 +137,7 @@ const META_V1: usize = 48;
 
 impl MetaPage {
     pub fn new(dimensions: u32, m: u16, ef_construction: u16, metric: Metric) -> MetaPage {
-        MetaPage {
+        let mut meta = MetaPage {
             magic: MAGIC,
             version: VERSION,
             dimensions,
@@ -148,14 +156,15 @@ impl MetaPage {
             key_links: 0,
             key_m: 0,
             codebook: CodebookRef::default(),
-        }
+        };
+        meta.settle();
+        meta
     }
 
     /// Makes this a quantized index's meta page.
     pub fn set_codebook(&mut self, codebook: CodebookRef) {
         self.codebook = codebook;
-        self.quantization = self.code_format().into();
-        self.version = self.format_version();
+        self.settle();
     }
 
     /// Makes this the meta page of an index with `count` key columns stored in blobs of `len`
@@ -163,12 +172,30 @@ impl MetaPage {
     pub fn set_keys(&mut self, count: usize, len: usize) {
         self.keys = count as u16;
         self.key_len = len as u16;
+        self.settle();
+    }
+
+    /// Derives the value format and the format version from the options (a new index).
+    fn settle(&mut self) {
+        self.quantization = match self.code_len() {
+            Some(len) => code_format(len, self.key_len as usize),
+            None if self
+                .image_len()
+                .is_some_and(|n| values_split(n, self.key_len as usize)) =>
+            {
+                FORMAT_CODE_PARTS
+            }
+            None => FORMAT_PLAIN,
+        }
+        .into();
         self.version = self.format_version();
     }
 
     /// The oldest format version that can describe this index.
     fn format_version(&self) -> u32 {
-        if self.keys > 0 {
+        if self.split_values() {
+            VERSION_VALUE_PARTS
+        } else if self.keys > 0 {
             VERSION_KEYS
         } else if self.codebook.is_quantized() {
             VERSION_QUANTIZED
@@ -177,11 +204,44 @@ impl MetaPage {
         }
     }
 
-    /// How elements store their values ([`FORMAT_PLAIN`] for an unquantized index).
+    /// How elements store their values ([`FORMAT_PLAIN`] for an unquantized index whose
+    /// images fit an element tuple).
     pub fn code_format(&self) -> u8 {
         match self.code_len() {
             Some(len) => code_format(len, self.key_len as usize),
+            None if self.split_values() => FORMAT_CODE_PARTS,
             None => FORMAT_PLAIN,
+        }
+    }
+
+    /// Whether this unquantized index stores its value images in parts (version 4).
+    fn split_values(&self) -> bool {
+        !self.codebook.is_quantized() && self.quantization == FORMAT_CODE_PARTS as u16
+    }
+
+    /// Bytes of a value image of this index's type and dimensions (`None` for sparse
+    /// vectors, whose images vary).
+    fn image_len(&self) -> Option<usize> {
+        self.metric()
+            .and_then(|m| crate::am::value::image_len(m.kind(), self.dimensions as usize))
+    }
+
+    /// Bytes every element stores through its parts or in its tuple when they do not vary:
+    /// the code of a quantized index, the image of a version 4 index; `None` otherwise.
+    pub fn stored_len(&self) -> Option<usize> {
+        match self.code_len() {
+            Some(n) => Some(n),
+            None if self.split_values() => self.image_len(),
+            None => None,
+        }
+    }
+
+    /// Parts of each element's stored value ([`FORMAT_CODE_PARTS`]; 0 when values are kept
+    /// in the element tuples).
+    pub fn parts(&self) -> usize {
+        match (self.code_format(), self.stored_len()) {
+            (FORMAT_CODE_PARTS, Some(len)) => code_parts(len),
+            _ => 0,
         }
     }
 
@@ -223,15 +283,13 @@ impl MetaPage {
     /// Bytes of a stored value image for fixed-size types (prefetching); sparse vectors
     /// vary, and a guess of 256 bytes is used for them.
     pub fn value_len_hint(&self) -> usize {
-        if let Some(n) = self.code_len() {
-            return match code_format(n, self.key_len as usize) {
+        if let Some(n) = self.stored_len() {
+            return match self.code_format() {
                 FORMAT_CODE_PARTS => directory_len(n),
                 _ => n,
             };
         }
-        self.metric()
-            .and_then(|m| crate::am::value::image_len(m.kind(), self.dimensions as usize))
-            .unwrap_or(256)
+        self.image_len().unwrap_or(256)
     }
 
     pub fn metric(&self) -> Option<Metric> {
@@ -277,7 +335,26 @@ impl MetaPage {
                     && (m.key_links == 0) == (m.key_m == 0)
                     && (m.key_m as usize) <= MAX_KEY_M => {}
             VERSION_KEYS => return Err(MetaError::Damaged),
+            // Split images: unquantized, and the images really do not fit an element tuple;
+            // key columns as in version 3, if any.
+            VERSION_VALUE_PARTS
+                if n == raw.len()
+                    && !m.codebook.is_quantized()
+                    && m.quantization == FORMAT_CODE_PARTS as u16
+                    && m.image_len()
+                        .is_some_and(|len| values_split(len, m.key_len as usize))
+                    && (m.keys > 0) == (m.key_head != u32::MAX)
+                    && (m.keys > 0 || m.key_len == 0)
+                    && (m.key_links as u32) < (1u32 << m.keys.min(16))
+                    && (m.key_links == 0) == (m.key_m == 0)
+                    && (m.key_m as usize) <= MAX_KEY_M => {}
+            VERSION_VALUE_PARTS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
+        }
+        // Unquantized indexes of versions 1 and 3 store images in their element tuples (the
+        // field was not read for them before version 4: take it as what it meant).
+        if matches!(m.version, VERSION | VERSION_KEYS) && !m.codebook.is_quantized() {
+            m.quantization = FORMAT_PLAIN as u16;
         }
         m.metric().map(|_| m).ok_or(MetaError::Damaged)
     }
@@ -704,6 +781,12 @@ pub fn code_format(code_len: usize, key_len: usize) -> u8 {
     }
 }
 
+/// Whether an unquantized index stores value images of `image_len` bytes in parts (they do
+/// not fit an element tuple with a key blob of `key_len` bytes).
+pub fn values_split(image_len: usize, key_len: usize) -> bool {
+    element_tuple_size(image_len, key_len) > MAX_ITEM
+}
+
 /// Parts of a code of `code_len` bytes stored in [`FORMAT_CODE_PARTS`].
 pub fn code_parts(code_len: usize) -> usize {
     code_len.div_ceil(PART_MAX)
@@ -941,6 +1024,55 @@ mod tests {
         let mut b = encode_element(&e, &dir, &[]);
         set_element_deleted(&mut b);
         assert_eq!(decode_directory(element_value(&b)), parts);
+    }
+
+    #[test]
+    fn images_too_long_for_a_page_are_split() {
+        use crate::am::meta::MetaError;
+        // 2,000 float4 dimensions (pgvector's limit) fit an element tuple; 2,100 do not.
+        assert!(!values_split(8 + 4 * 2000, 0));
+        assert!(values_split(8 + 4 * 2100, 0));
+        let fits = MetaPage::new(2000, 16, 64, Metric::L2F32);
+        assert_eq!((fits.version, fits.code_format()), (VERSION, FORMAT_PLAIN));
+        assert_eq!((fits.stored_len(), fits.parts()), (None, 0));
+        // 16,000 dimensions: the image is split, 8 parts of float4, 4 of float2.
+        let wide = MetaPage::new(16000, 16, 64, Metric::L2F32);
+        assert_eq!(wide.version, VERSION_VALUE_PARTS);
+        assert_eq!(wide.code_format(), FORMAT_CODE_PARTS);
+        assert_eq!((wide.stored_len(), wide.parts()), (Some(64008), 8));
+        assert_eq!(wide.value_len_hint(), directory_len(64008));
+        assert_eq!(MetaPage::from_bytes(&wide.to_bytes()), Ok(wide));
+        let half = MetaPage::new(16000, 16, 64, Metric::CosineF16);
+        assert_eq!((half.version, half.parts()), (VERSION_VALUE_PARTS, 4));
+        // A key blob can push an image that fits alone over the page: split, with keys.
+        let mut keyed = fits;
+        keyed.set_keys(1, 200);
+        keyed.key_head = 7;
+        assert_eq!((keyed.version, keyed.parts()), (VERSION_VALUE_PARTS, 1));
+        assert_eq!(MetaPage::from_bytes(&keyed.to_bytes()), Ok(keyed));
+        // Sparse images vary and are never split.
+        let sparse = MetaPage::new(1_000_000, 16, 64, Metric::L2Sparse);
+        assert_eq!((sparse.version, sparse.parts()), (VERSION, 0));
+        // A version 4 page must describe split images.
+        let mut bad = wide;
+        bad.quantization = FORMAT_PLAIN as u16;
+        assert_eq!(
+            MetaPage::from_bytes(&bad.to_bytes()),
+            Err(MetaError::Damaged)
+        );
+        let mut bad = wide;
+        bad.dimensions = 2000;
+        assert_eq!(
+            MetaPage::from_bytes(&bad.to_bytes()),
+            Err(MetaError::Damaged)
+        );
+        // Version 1 never read the field for unquantized indexes: it means plain images.
+        let mut old = fits;
+        old.quantization = 9;
+        assert_eq!(
+            MetaPage::from_bytes(&old.to_bytes()).unwrap().code_format(),
+            FORMAT_PLAIN
+        );
     }
 
     #[test]

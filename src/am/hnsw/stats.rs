@@ -48,7 +48,7 @@ pub fn stats(index: Rel) -> Value {
                         live_keys += (0..k.count()).filter(|&c| !k.is_null(blob, c)).count() as u64;
                     }
                 }
-                value_bytes += match meta.code_len() {
+                value_bytes += match meta.stored_len() {
                     Some(len) if split => len as u64,
                     _ => layout::element_value(item).len() as u64,
                 };
@@ -104,7 +104,7 @@ pub fn stats(index: Rel) -> Value {
         "quantization": meta.codebook.quantization().name(),
         "code_bytes": meta.codebook.quantization().code_len(meta.dimensions as usize),
         "codebook_bytes": meta.codebook.len,
-        "code_parts": if split { meta.code_len().map_or(0, layout::code_parts) } else { 0 },
+        "code_parts": meta.parts(),
         "dimensions": meta.dimensions,
         "m": meta.m,
         "ef_construction": meta.ef_construction,
