@@ -38,18 +38,7 @@ psql_demo -d ruvector_demo -c "CREATE EXTENSION ruvector" \
 
 if [ -r "$DATA" ] && command -v python3 >/dev/null; then
     echo "==> loading the first $ROWS GloVe vectors from $DATA"
-    python3 - "$DATA" "$ROWS" <<'PY' | psql_demo -d ruvector_demo -c "COPY items FROM STDIN"
-import struct, sys
-path, rows = sys.argv[1], int(sys.argv[2])
-with open(path, "rb") as f:
-    for i in range(rows):
-        head = f.read(4)
-        if len(head) < 4:
-            break
-        dim = struct.unpack("<i", head)[0]
-        xs = struct.unpack("<%df" % dim, f.read(4 * dim))
-        print("%d\t[%s]" % (i, ",".join(repr(x) for x in xs)))
-PY
+    python3 scripts/fvecs_rows.py "$DATA" "$ROWS" | psql_demo -d ruvector_demo -c "COPY items FROM STDIN"
 else
     echo "==> $DATA not found (or no python3): generating $ROWS random 50-d vectors"
     psql_demo -d ruvector_demo -c "INSERT INTO items

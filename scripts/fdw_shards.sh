@@ -87,23 +87,10 @@ echo "$N" >"$STATE"
 # random ones otherwise.
 glove=false
 if [ -r "$DATA" ] && command -v python3 >/dev/null; then glove=true; fi
-glove_rows() {
-    python3 - "$DATA" "$ROWS" <<'PY'
-import struct, sys
-path, rows = sys.argv[1], int(sys.argv[2])
-with open(path, "rb") as f:
-    for i in range(rows):
-        head = f.read(4)
-        if len(head) < 4:
-            break
-        dim = struct.unpack("<i", head)[0]
-        xs = struct.unpack("<%df" % dim, f.read(4 * dim))
-        print("%d\t[%s]" % (i, ",".join(repr(x) for x in xs)))
-PY
-}
+glove_rows() { python3 scripts/fvecs_rows.py "$DATA" "$ROWS"; }
 DIM=50
 if $glove; then
-    DIM=$(python3 -c 'import struct,sys; print(struct.unpack("<i", open(sys.argv[1],"rb").read(4))[0])' "$DATA")
+    DIM=$(python3 scripts/fvecs_rows.py "$DATA" --dim)
     echo "==> $ROWS GloVe vectors ($DIM-d) from $DATA over $N shards"
 else
     echo "==> $DATA not found (or no python3): $ROWS random $DIM-d vectors over $N shards"

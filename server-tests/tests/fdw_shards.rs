@@ -173,34 +173,32 @@ fn remote_sql(scan: &Value) -> &str {
     scan["Remote SQL"].as_str().unwrap_or("")
 }
 
-/// The documented shape: each shard's own ORDER BY ... LIMIT 10, merged by the ORDER BY ...
-/// LIMIT 10 outside.
-fn shape_sql(cols: &str) -> String {
-    let parts: Vec<String> = (1..=SHARDS)
+/// Each shard's own `ORDER BY ... LIMIT 10`, as subqueries joined by UNION ALL.
+fn per_shard_union() -> String {
+    (1..=SHARDS)
         .map(|i| {
             format!(
                 "(SELECT id, embedding <=> $1 AS d FROM shard_{i} ORDER BY embedding <=> $1 LIMIT 10)"
             )
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The documented shape: each shard's own ORDER BY ... LIMIT 10, merged by the ORDER BY ...
+/// LIMIT 10 outside.
+fn shape_sql(cols: &str) -> String {
     format!(
         "SELECT {cols} FROM ({}) s ORDER BY d LIMIT 10",
-        parts.join(" UNION ALL ")
+        per_shard_union()
     )
 }
 
 /// The shape with the UNION ALL in a materialized CTE: an Append, async with `async_capable`.
 fn cte_sql(cols: &str) -> String {
-    let parts: Vec<String> = (1..=SHARDS)
-        .map(|i| {
-            format!(
-                "(SELECT id, embedding <=> $1 AS d FROM shard_{i} ORDER BY embedding <=> $1 LIMIT 10)"
-            )
-        })
-        .collect();
     format!(
         "WITH s AS MATERIALIZED ({}) SELECT {cols} FROM s ORDER BY d LIMIT 10",
-        parts.join(" UNION ALL ")
+        per_shard_union()
     )
 }
 

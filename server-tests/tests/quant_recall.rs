@@ -69,6 +69,16 @@ fn sq8_indexes_3072_dimensions() {
     high_dimensions(&c, &mut client, &ds);
 }
 
+/// Settings of a primary whose standby replays every page change with
+/// `wal_consistency_checking` (the 16,000-dimension tests).
+const REPLAYED: &[&str] = &[
+    "maintenance_work_mem = '512MB'",
+    "wal_level = replica",
+    "max_wal_senders = 4",
+    "wal_consistency_checking = 'all'",
+    "max_wal_size = 4GB",
+];
+
 /// 16,000 dimensions (the type's limit): sq8 codes longer than a page, split over code pages.
 /// A streaming standby replays the build, inserts (new code pages) and inserts into slots that
 /// VACUUM freed (parts overwritten in place) with `wal_consistency_checking = all`, and answers
@@ -76,18 +86,7 @@ fn sq8_indexes_3072_dimensions() {
 #[test]
 fn sq8_indexes_16000_dimensions_through_code_pages() {
     let ds = Dataset::synthetic(1500, 16000, 30, 12, Metric::L2, 11, 10).unwrap();
-    let primary = Cluster::new(
-        "quant-16000",
-        5523,
-        &[
-            "maintenance_work_mem = '512MB'",
-            "wal_level = replica",
-            "max_wal_senders = 4",
-            "wal_consistency_checking = 'all'",
-            "max_wal_size = 4GB",
-        ],
-    )
-    .unwrap();
+    let primary = Cluster::new("quant-16000", 5523, REPLAYED).unwrap();
     let mut client = primary.with_extension().unwrap();
     let standby = primary.standby("quant-16000-standby", 5524).unwrap();
     high_dimensions(&primary, &mut client, &ds);
@@ -283,18 +282,7 @@ fn assert_index_is_exact(
 fn full_precision_16000_dimensions_through_code_pages() {
     let ds = Dataset::synthetic(1000, 16000, 20, 12, Metric::L2, 17, 10).unwrap();
     let rows = ds.base.len();
-    let primary = Cluster::new(
-        "full-16000",
-        5650,
-        &[
-            "maintenance_work_mem = '512MB'",
-            "wal_level = replica",
-            "max_wal_senders = 4",
-            "wal_consistency_checking = 'all'",
-            "max_wal_size = 4GB",
-        ],
-    )
-    .unwrap();
+    let primary = Cluster::new("full-16000", 5650, REPLAYED).unwrap();
     let mut client = primary.with_extension().unwrap();
     let standby = primary.standby("full-16000-standby", 5651).unwrap();
     create_table(&mut client, "items", ds.base.dim).unwrap();
