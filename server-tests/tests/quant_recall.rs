@@ -270,6 +270,26 @@ fn assert_index_is_exact(
     }
 }
 
+/// [`assert_index_is_exact`] for both tables of the full-precision test.
+fn assert_both_exact(client: &mut postgres::Client, ds: &Dataset, when: &str) {
+    assert_index_is_exact(
+        client,
+        ds,
+        "items",
+        "",
+        "<->",
+        &format!("ruvector(16000) L2, {when}"),
+    );
+    assert_index_is_exact(
+        client,
+        ds,
+        "items_h",
+        "::halfvec(16000)",
+        "<=>",
+        &format!("halfvec(16000) cosine, {when}"),
+    );
+}
+
 /// Full precision past 2,000 dimensions: unquantized `ruhnsw` over `ruvector(16000)` (L2) and
 /// `halfvec(16000)` (cosine), whose value images do not fit a page and are split over code
 /// pages (8 and 4 per element: format version 4). Recall@10 against exact ground truth at
@@ -319,15 +339,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let r = recall().unwrap();
     println!("16000-d full precision: recall@10 {r:.4} at ef_search 40");
     assert!(r >= 0.95, "recall {r}");
-    assert_index_is_exact(&mut client, &ds, "items", "", "<->", "ruvector(16000) L2");
-    assert_index_is_exact(
-        &mut client,
-        &ds,
-        "items_h",
-        "::halfvec(16000)",
-        "<=>",
-        "halfvec(16000) cosine",
-    );
+    assert_both_exact(&mut client, &ds, "after the build");
 
     // Delete every sixth row, VACUUM, insert the rows again: mostly into the freed slots,
     // overwriting their parts (an element page with free space further on takes the rest).
@@ -372,22 +384,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let r = recall().unwrap();
     println!("16000-d full precision after the churn: recall@10 {r:.4} at ef_search 40");
     assert!(r >= 0.95, "recall after inserts {r}");
-    assert_index_is_exact(
-        &mut client,
-        &ds,
-        "items",
-        "",
-        "<->",
-        "ruvector(16000) L2, after",
-    );
-    assert_index_is_exact(
-        &mut client,
-        &ds,
-        "items_h",
-        "::halfvec(16000)",
-        "<=>",
-        "halfvec(16000) cosine, after",
-    );
+    assert_both_exact(&mut client, &ds, "after the churn");
     for index in ["items_idx", "items_h_idx"] {
         assert_index_healthy(&mut client, index);
     }

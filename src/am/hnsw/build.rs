@@ -16,7 +16,7 @@
 
 use super::layout::{self, MetaPage, PagePlanner, Shape, Tid};
 use super::{insert, keydir, keylinks, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
-use crate::am::codebook;
+use crate::am::codebook::{self, CodebookRef};
 use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{BuildPages, Rel};
 use crate::am::quantize;
@@ -326,19 +326,19 @@ fn write_index(
         metric,
     );
     meta.set_keys(keys.layout.count(), key_len);
-    // Codes, and full-precision images that do not fit an element tuple (`meta.stored_len()`),
-    // have a fixed length; values too long for a page are split over code pages, written after
-    // the element pages: element j's part i goes alone on block `first_code_block + j * parts
-    // + i`.
-    let stored_len = codebook.map(|cb| cb.code_len()).or(meta.stored_len());
-    let format = match codebook {
-        Some(cb) => layout::code_format(cb.code_len(), key_len),
-        None => meta.code_format(),
-    };
-    let parts = match (format, stored_len) {
-        (layout::FORMAT_CODE_PARTS, Some(len)) => layout::code_parts(len),
-        _ => 0,
-    };
+    if let Some(cb) = codebook {
+        // What elements store follows from the quantization; the codebook's place is known
+        // once it is written.
+        meta.set_codebook(CodebookRef {
+            quantization: cb.quantization().to_u32(),
+            ..CodebookRef::default()
+        });
+    }
+    // Codes, and full-precision images that do not fit an element tuple, have a fixed length
+    // (`stored_len`); values too long for a page are split over code pages, written after the
+    // element pages: element j's part i goes alone on block `first_code_block + j * parts + i`.
+    let (stored_len, format, parts) = (meta.stored_len(), meta.code_format(), meta.parts());
+    debug_assert_eq!(stored_len.is_some(), codebook.is_some() || parts > 0);
     link(&graph, &elements);
     let nodes: Vec<u32> = elements.iter().map(|e| e.node).collect();
     graph.ensure_reachable(&nodes);
@@ -523,8 +523,7 @@ fn write_index(
     if let Some(cb) = codebook {
         meta.set_codebook(codebook::write(&mut pages, cb));
     }
-    debug_assert_eq!(meta.code_format(), format);
-    debug_assert_eq!(meta.parts(), parts);
+    debug_assert_eq!((meta.code_format(), meta.parts()), (format, parts));
     pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
     pages.finish();
 }

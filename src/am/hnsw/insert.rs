@@ -344,14 +344,6 @@ fn add_element(
             let p = buf.page();
             (p.free_space(), p.opaque().next_blkno)
         };
-        // The next insert starts at the first page with room for a ground-layer element: free
-        // space, or the slot of a deleted element (one a higher element like this one may not
-        // fit), so that slots VACUUM freed are not left behind.
-        if new_insert_page.is_none()
-            && (free >= min_combined || free_slot(&buf, esize, min_nsize, split_parts).is_some())
-        {
-            new_insert_page = Some(blk);
-        }
         // The slot of a deleted element (and the code pages of its parts). A split value takes
         // one before free space on the page: it overwrites the old element's code pages, where
         // free space would need new ones.
@@ -360,6 +352,16 @@ fn add_element(
         } else {
             None
         };
+        // The next insert starts at the first page with room for a ground-layer element: free
+        // space, or the slot of a deleted element (one a higher element like this one may not
+        // fit), so that slots VACUUM freed are not left behind.
+        if new_insert_page.is_none()
+            && (free >= min_combined
+                || slot.is_some()
+                || (nsize > min_nsize && free_slot(&buf, esize, min_nsize, split_parts).is_some()))
+        {
+            new_insert_page = Some(blk);
+        }
         // Both tuples on this page.
         if slot.is_none() && free >= combined {
             new_parts(&mut etup);
