@@ -5,7 +5,8 @@
 //!   by `ruhnsw` with `sq8`, recall checked against exact ground truth; at 16,000 the codes
 //!   span pages, and a standby replays it all;
 //! * the same at full precision: unquantized `ruhnsw` over `ruvector(16000)` and
-//!   `halfvec(16000)`, whose images are split over code pages (8 and 4 per element).
+//!   `halfvec(16000)`, whose images are split over code pages (8 and 4 per element), and
+//!   unquantized `ruivfflat` over both, whose centres and rows are stored as part items.
 
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::wire::VectorParam;
@@ -128,17 +129,6 @@ fn high_dimensions(c: &Cluster, client: &mut postgres::Client, ds: &Dataset) {
     let rows = ds.base.len();
     create_table(client, "items", ds.base.dim).unwrap();
     copy_rows(client, "items", ds, 0..rows).unwrap();
-    // ruivfflat keeps full-precision list centres: pgvector's limit and message.
-    let err = client
-        .batch_execute("CREATE INDEX ON items USING ruivfflat (embedding ruvector_l2_ops)")
-        .unwrap_err();
-    assert!(
-        err.as_db_error()
-            .map(|e| e.message().to_string())
-            .unwrap_or_default()
-            .contains("column cannot have more than 2000 dimensions for ruivfflat index"),
-        "{err}"
-    );
     client
         .batch_execute(
             "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_l2_ops)
@@ -190,21 +180,22 @@ fn stats(client: &mut postgres::Client, index: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// The search setting at which an index of the tests' tables reads every row.
+const HNSW_ALL: &str = "ruvector.ef_search = 1000";
+
 /// The 10 nearest rows of `table` to query `q` by `op` as (id, distance), through the index
-/// (at `ruvector.ef_search` 1000, more than the table's rows) or a sequential scan. The query
+/// (with the setting `all`, at which it reads every row) or a sequential scan. The query
 /// vector is sent as `ruvector` and cast to the column's type.
 fn nearest(
     client: &mut postgres::Client,
-    table: &str,
-    cast: &str,
-    op: &str,
+    (table, cast, op, all): (&str, &str, &str, &str),
     q: &[f32],
     index: bool,
 ) -> Vec<(i32, f64)> {
     let (seq, idx) = if index { ("off", "on") } else { ("on", "off") };
     client
         .batch_execute(&format!(
-            "SET ruvector.ef_search = 1000; SET enable_seqscan = {seq}; \
+            "SET {all}; SET enable_seqscan = {seq}; \
              SET enable_indexscan = {idx}; SET enable_bitmapscan = off"
         ))
         .unwrap();
@@ -240,16 +231,14 @@ fn nearest(
 fn assert_index_is_exact(
     client: &mut postgres::Client,
     ds: &Dataset,
-    table: &str,
-    cast: &str,
-    op: &str,
+    (table, cast, op, all): (&str, &str, &str, &str),
     what: &str,
 ) {
     const TIE: f64 = 1e-4;
     for q in 0..ds.queries.len() {
         let v = ds.queries.row(q);
-        let got = nearest(client, table, cast, op, v, true);
-        let exact = nearest(client, table, cast, op, v, false);
+        let got = nearest(client, (table, cast, op, all), v, true);
+        let exact = nearest(client, (table, cast, op, all), v, false);
         let close = |a: f64, b: f64| (a - b).abs() <= TIE * b.abs().max(1.0);
         let last = exact.last().map_or(f64::INFINITY, |e| e.1);
         let sure = |rows: &[(i32, f64)]| -> Vec<i32> {
@@ -270,22 +259,19 @@ fn assert_index_is_exact(
     }
 }
 
-/// [`assert_index_is_exact`] for both tables of the full-precision test.
-fn assert_both_exact(client: &mut postgres::Client, ds: &Dataset, when: &str) {
+/// [`assert_index_is_exact`] for both tables of the full-precision tests (`all`: the setting
+/// at which their indexes read every row).
+fn assert_both_exact(client: &mut postgres::Client, ds: &Dataset, all: &str, when: &str) {
     assert_index_is_exact(
         client,
         ds,
-        "items",
-        "",
-        "<->",
+        ("items", "", "<->", all),
         &format!("ruvector(16000) L2, {when}"),
     );
     assert_index_is_exact(
         client,
         ds,
-        "items_h",
-        "::halfvec(16000)",
-        "<=>",
+        ("items_h", "::halfvec(16000)", "<=>", all),
         &format!("halfvec(16000) cosine, {when}"),
     );
 }
@@ -339,7 +325,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let r = recall().unwrap();
     println!("16000-d full precision: recall@10 {r:.4} at ef_search 40");
     assert!(r >= 0.95, "recall {r}");
-    assert_both_exact(&mut client, &ds, "after the build");
+    assert_both_exact(&mut client, &ds, HNSW_ALL, "after the build");
 
     // Delete every sixth row, VACUUM, insert the rows again: mostly into the freed slots,
     // overwriting their parts (an element page with free space further on takes the rest).
@@ -384,7 +370,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let r = recall().unwrap();
     println!("16000-d full precision after the churn: recall@10 {r:.4} at ef_search 40");
     assert!(r >= 0.95, "recall after inserts {r}");
-    assert_both_exact(&mut client, &ds, "after the churn");
+    assert_both_exact(&mut client, &ds, HNSW_ALL, "after the churn");
     for index in ["items_idx", "items_h_idx"] {
         assert_index_healthy(&mut client, index);
     }
@@ -413,9 +399,126 @@ fn full_precision_16000_dimensions_through_code_pages() {
     assert_index_is_exact(
         &mut s,
         &ds,
-        "items_h",
-        "::halfvec(16000)",
-        "<=>",
+        ("items_h", "::halfvec(16000)", "<=>", HNSW_ALL),
         "on the standby",
     );
+}
+
+/// Full precision past 2,000 dimensions for `ruivfflat`: unquantized indexes over
+/// `ruvector(16000)` (L2) and `halfvec(16000)` (cosine), whose centres and rows do not fit a
+/// page and are stored as part items (format version 4). Recall@10 against exact ground truth
+/// at a few probes; with every list probed the index answers exactly what a sequential scan
+/// does. A sixth of the rows is deleted, vacuumed and inserted again: the parts go into the
+/// space VACUUM freed, so the index hardly grows; a standby replays everything with
+/// `wal_consistency_checking = all`, answers like the primary, and both indexes check clean.
+#[test]
+fn ivf_full_precision_16000_dimensions_in_parts() {
+    const LISTS: usize = 10;
+    let all = format!("ruvector.probes = {LISTS}");
+    let ds = Dataset::synthetic(1000, 16000, 20, 12, Metric::L2, 19, 10).unwrap();
+    let rows = ds.base.len();
+    let primary = Cluster::new("ivf-full-16000", 5652, REPLAYED).unwrap();
+    let mut client = primary.with_extension().unwrap();
+    let standby = primary.standby("ivf-full-16000-standby", 5653).unwrap();
+    create_table(&mut client, "items", ds.base.dim).unwrap();
+    copy_rows(&mut client, "items", &ds, 0..rows).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE items_h (id int4 PRIMARY KEY, embedding halfvec(16000));
+             INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items;
+             CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_l2_ops)
+               WITH (lists = {LISTS});
+             CREATE INDEX items_h_idx ON items_h USING ruivfflat (embedding halfvec_cosine_ops)
+               WITH (lists = {LISTS});
+             ANALYZE items, items_h"
+        ))
+        .unwrap();
+    for index in ["items_idx", "items_h_idx"] {
+        let s = stats(&mut client, index);
+        println!("{index}: {s}");
+        assert_eq!(s["format_version"], 4, "{s}");
+        assert_eq!(s["quantization"], "none", "{s}");
+        assert_eq!(s["data_tuples_in_parts"], true, "{s}");
+        assert_eq!(s["centres_in_parts"], true, "{s}");
+        assert_eq!(s["tuples"], rows, "{s}");
+        assert_eq!(s["empty_lists"], 0, "{s}");
+    }
+    let url = primary.conninfo("postgres");
+    let recall = || recall_at(&url, "items", "items_idx", &ds, "ruvector.probes", 3, 20);
+    let r = recall().unwrap();
+    println!("16000-d ruivfflat full precision: recall@10 {r:.4} at 3 of {LISTS} probes");
+    assert!(r >= 0.95, "recall {r}");
+    assert_both_exact(&mut client, &ds, &all, "ruivfflat, after the build");
+
+    // Delete every sixth row, VACUUM, insert the rows again.
+    let gone = (0..rows).filter(|i| i % 6 == 0).count();
+    let size = |client: &mut postgres::Client, index: &str| {
+        stats(client, index)["size_bytes"].as_i64().unwrap()
+    };
+    let before = [size(&mut client, "items_idx"), size(&mut client, "items_h_idx")];
+    for sql in [
+        "DELETE FROM items_h WHERE id % 6 = 0",
+        "DELETE FROM items WHERE id % 6 = 0",
+        "VACUUM items",
+        "VACUUM items_h",
+    ] {
+        client.batch_execute(sql).unwrap();
+    }
+    for index in ["items_idx", "items_h_idx"] {
+        let s = stats(&mut client, index);
+        assert_eq!(s["tuples"], rows - gone, "{s}");
+        assert_index_healthy(&mut client, index);
+    }
+    assert_both_exact(&mut client, &ds, &all, "ruivfflat, after VACUUM");
+    copy_rows(&mut client, "items", &ds, (0..rows).filter(|i| i % 6 == 0)).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items WHERE id % 6 = 0",
+        )
+        .unwrap();
+    for ((index, bytes), before) in [("items_idx", 64_016), ("items_h_idx", 32_016)]
+        .iter()
+        .zip(before)
+    {
+        let s = stats(&mut client, index);
+        println!("{index} after deleting, vacuuming and re-inserting {gone} rows: {s}");
+        assert_eq!(s["tuples"], rows, "{s}");
+        let grown = s["size_bytes"].as_i64().unwrap() - before;
+        let fresh = (gone * bytes) as i64;
+        assert!(
+            grown < fresh / 4,
+            "{index} grew by {grown} bytes; without reusing the space freed {gone} rows take {fresh}"
+        );
+    }
+    let r = recall().unwrap();
+    println!("16000-d ruivfflat full precision after the churn: recall@10 {r:.4}");
+    assert!(r >= 0.95, "recall after inserts {r}");
+    assert_both_exact(&mut client, &ds, &all, "ruivfflat, after the churn");
+    for index in ["items_idx", "items_h_idx"] {
+        let report = assert_index_healthy(&mut client, index);
+        assert_eq!(report["checked"]["unjoined_parts"], 0, "{report}");
+    }
+
+    standby.wait_for_replay(&mut client).unwrap();
+    let mut s = standby.connect("postgres").unwrap();
+    let setup = "SET enable_seqscan = off; SET ruvector.probes = 3";
+    assert_eq!(
+        top10_ids(&mut client, &ds, setup, ds.queries.len()),
+        top10_ids(&mut s, &ds, setup, ds.queries.len()),
+        "standby answers differ from the primary's"
+    );
+    for index in ["items_idx", "items_h_idx"] {
+        let report = s
+            .query_one(
+                &format!("SELECT ruvector_index_check('{index}')::text"),
+                &[],
+            )
+            .unwrap()
+            .get::<_, String>(0);
+        assert!(
+            report.contains("\"ok\": true"),
+            "{index} on the standby: {report}"
+        );
+    }
+    assert_both_exact(&mut s, &ds, &all, "ruivfflat, on the standby");
 }

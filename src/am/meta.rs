@@ -95,17 +95,20 @@ mod tests {
         }
         let i = ivf::MetaPage::new(3, 10, Metric::L2F32).to_bytes();
         assert!(ivf::MetaPage::from_bytes(&i).is_ok());
-        for v in [0, 4, 7, u32::MAX] {
+        for v in [0, 5, 7, u32::MAX] {
             assert_eq!(
                 ivf::MetaPage::from_bytes(&with_version(i.clone(), v)),
                 Err(MetaError::Version(v))
             );
         }
-        // ivf version 3 (key columns) without keys is damaged too.
-        assert_eq!(
-            ivf::MetaPage::from_bytes(&with_version(i, 3)),
-            Err(MetaError::Damaged)
-        );
+        // ivf version 3 (key columns) without keys is damaged too, and version 4 (tuples in
+        // parts) when its tuples fit a page.
+        for v in [3, 4] {
+            assert_eq!(
+                ivf::MetaPage::from_bytes(&with_version(i.clone(), v)),
+                Err(MetaError::Damaged)
+            );
+        }
     }
 
     #[test]

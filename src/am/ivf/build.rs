@@ -17,10 +17,13 @@
 
 use super::insert::insert_image;
 use super::layout::{self, ListHeader, MetaPage, Tid};
+use super::lists::set_header;
+use super::parts;
 use super::options;
 use crate::am::codebook;
 use crate::am::keys::{check_first_column, KeyColumns};
-use crate::am::page::{max_item_size, maxalign, BuildPages, Rel};
+use crate::am::codebook::CodebookRef;
+use crate::am::page::{maxalign, BuildPages, Rel, MAX_ITEM};
 use crate::am::progress;
 use crate::am::quantize;
 use crate::am::value::{column_dimensions, image_from_datum, metric_from_support};
@@ -55,8 +58,11 @@ pub fn index_setup(index: Rel) -> (Metric, usize, u32, Quantization) {
             "type not supported for ruivfflat index",
         ));
     }
-    // List centres are full value images even when rows are quantized: the type's limit holds.
-    let dimensions = column_dimensions(index, metric, "ruivfflat", None);
+    // Centres and rows longer than a page are stored in parts (`super::parts`): every
+    // dimension count of the dense types (16,000) can be indexed, quantized or not.
+    let dense = matches!(metric.kind(), ValueKind::DenseF32 | ValueKind::DenseF16);
+    let max = dense.then_some(crate::format::DENSE_MAX_DIM as usize);
+    let dimensions = column_dimensions(index, metric, "ruivfflat", max);
     let quantization = options::quantization(index);
     quantize::check(quantization, metric, dimensions as usize);
     (metric, lists, dimensions, quantization)
@@ -259,10 +265,6 @@ fn assign(
 }
 
 /// Items of `size` bytes that fit on one empty page.
-fn per_page(size: usize) -> usize {
-    (max_item_size() + std::mem::size_of::<u32>()) / layout::tuple_footprint(size)
-}
-
 fn add_failed(index: Rel) -> ! {
     raise(VecError::new(
         SqlState::InternalError,
@@ -273,9 +275,59 @@ fn add_failed(index: Rel) -> ! {
     ))
 }
 
+/// Appends `tuple` to the chain being written: to the current page if it fits there (and
+/// `new_chain` is false), else to a new page chained after it (or starting a chain); a tuple
+/// longer than a page (`split`) in parts (`super::parts`, owner `owner`), the first in the
+/// current page's free space. Returns the location of its (first) item.
+fn put(
+    index: Rel,
+    pages: &mut BuildPages,
+    page_type: u8,
+    tuple: &[u8],
+    owner: Tid,
+    split: bool,
+    new_chain: bool,
+) -> Tid {
+    let free = match pages.current_block() {
+        Some(_) if !new_chain => Some(pages.current_page().as_ref().free_space()),
+        _ => None,
+    };
+    let parts;
+    let items: &[Vec<u8>] = if split {
+        let first = free.map_or(0, parts::payload_room);
+        parts = parts::split(owner, tuple, first, parts::payload_room(MAX_ITEM));
+        &parts
+    } else {
+        &[]
+    };
+    let mut first = None;
+    for (i, item) in items
+        .iter()
+        .map(Vec::as_slice)
+        .chain((!split).then_some(tuple))
+        .enumerate()
+    {
+        if i > 0 || free.is_none_or(|f| f < maxalign(item.len())) {
+            if i == 0 && new_chain {
+                pages.append_new_chain(page_type);
+            } else {
+                pages.append(page_type);
+            }
+        }
+        let off = pages
+            .current_page()
+            .add_item(item)
+            .unwrap_or_else(|| add_failed(index));
+        let blk = pages.current_block().expect("a page was appended");
+        first.get_or_insert(Tid::new(blk, off));
+    }
+    first.expect("a tuple has an item")
+}
+
 /// Writes the whole index: meta page, list pages, then each list's rows (`members[list]` are
 /// row numbers of `state`), then the codebook of a quantized index (`codes` holds the rows'
-/// codes back to back).
+/// codes back to back). List tuples are written before their lists' pages are known, and
+/// their headers filled in once they are.
 fn write_index(
     state: &BuildState,
     centres: &[Vec<u8>],
@@ -286,68 +338,31 @@ fn write_index(
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let index = state.index;
     let lists = centres.len();
-    let centre_len = centres.first().map_or(8, |c| c.len());
-    let list_tuple = layout::TUPLE_HEADER + centre_len;
-    if maxalign(list_tuple) > max_item_size() {
-        add_failed(index);
-    }
-    let lists_per_page = per_page(list_tuple);
-    let list_pages = lists.div_ceil(lists_per_page);
     let code_len = codebook.map(|c| c.code_len());
     let key_len = state.keys.layout.len();
-    let data_tuple = layout::data_tuple_size(code_len.unwrap_or(state.stride), key_len);
-    let rows_per_page = per_page(data_tuple).max(1);
-    // Block numbers: meta, list pages, then the data pages of list 0, 1, ...
-    let mut next_block = 1 + list_pages as u32;
-    let mut headers = Vec::with_capacity(lists);
-    for m in members {
-        if m.is_empty() {
-            headers.push(ListHeader {
-                start: layout::INVALID_BLOCK,
-                insert: layout::INVALID_BLOCK,
-            });
-            continue;
-        }
-        let pages = m.len().div_ceil(rows_per_page) as u32;
-        headers.push(ListHeader {
-            start: next_block,
-            insert: next_block + pages - 1,
-        });
-        next_block += pages;
-    }
 
     let mut pages = BuildPages::new(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut meta = MetaPage::new(state.dimensions, lists as u32, state.metric);
     meta.set_keys(state.keys.layout.count(), key_len);
     meta.set_built(members.iter().map(Vec::len));
+    if let Some(cb) = codebook {
+        // What data tuples hold follows from the quantization; the codebook's place is known
+        // once it is written.
+        meta.set_codebook(CodebookRef {
+            quantization: cb.quantization().to_u32(),
+            ..CodebookRef::default()
+        });
+    }
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());
     }
-    for (i, (centre, header)) in centres.iter().zip(&headers).enumerate() {
-        if i % lists_per_page == 0 {
-            if i == 0 {
-                pages.append_new_chain(layout::PAGE_LIST);
-            } else {
-                pages.append(layout::PAGE_LIST);
-            }
-        }
-        let tuple = layout::encode_list(*header, centre);
-        if pages.current_page().add_item(&tuple).is_none() {
-            add_failed(index);
-        }
-    }
+    let list_locs = write_lists(index, &mut pages, &meta, centres);
+    let mut headers = vec![EMPTY_LIST; lists];
+    let split = meta.data_parts();
     let mut written = 0i64;
     for (list, m) in members.iter().enumerate() {
         for (j, row) in m.iter().enumerate() {
-            if j % rows_per_page == 0 {
-                let (blk, _) = if j == 0 {
-                    pages.append_new_chain(layout::PAGE_DATA)
-                } else {
-                    pages.append(layout::PAGE_DATA)
-                };
-                debug_assert!(blk >= headers[list].start && blk <= headers[list].insert);
-            }
             let row = *row as usize;
             let tuple = layout::encode_data(
                 state.tids[row],
@@ -357,8 +372,17 @@ fn write_index(
                     None => state.image(row),
                 },
             );
-            if pages.current_page().add_item(&tuple).is_none() {
-                add_failed(index);
+            let at = put(
+                index,
+                &mut pages,
+                layout::PAGE_DATA,
+                &tuple,
+                state.tids[row],
+                split,
+                j == 0,
+            );
+            if j == 0 {
+                headers[list].start = at.block;
             }
             written += 1;
             if written % 8192 == 0 {
@@ -366,6 +390,23 @@ fn write_index(
                 progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, written);
             }
         }
+        if !m.is_empty() {
+            headers[list].insert = pages.current_block().expect("the list's last page");
+        }
+    }
+    // The list headers, one rewrite per list page.
+    let mut by_page: Vec<(Tid, ListHeader)> = list_locs
+        .into_iter()
+        .zip(headers)
+        .filter(|(_, h)| *h != EMPTY_LIST)
+        .collect();
+    by_page.sort_by_key(|(loc, _)| loc.block);
+    for group in by_page.chunk_by(|a, b| a.0.block == b.0.block) {
+        pages.rewrite(group[0].0.block, |page| {
+            for (loc, header) in group {
+                set_header(&meta, page, *loc, *header);
+            }
+        });
     }
     if let Some(cb) = codebook {
         meta.set_codebook(codebook::write(&mut pages, cb));
@@ -374,6 +415,26 @@ fn write_index(
         });
     }
     pages.finish();
+}
+
+/// The header of a list without pages.
+const EMPTY_LIST: ListHeader = ListHeader {
+    start: layout::INVALID_BLOCK,
+    insert: layout::INVALID_BLOCK,
+};
+
+/// Writes the list pages (a chain of their own after the meta page), every list empty;
+/// returns the lists' locations.
+fn write_lists(index: Rel, pages: &mut BuildPages, meta: &MetaPage, centres: &[Vec<u8>]) -> Vec<Tid> {
+    let split = meta.list_parts();
+    centres
+        .iter()
+        .enumerate()
+        .map(|(i, centre)| {
+            let tuple = layout::encode_list(EMPTY_LIST, centre);
+            put(index, pages, layout::PAGE_LIST, &tuple, Tid::INVALID, split, i == 0)
+        })
+        .collect()
 }
 
 /// Trains the codebook of a quantized index on the build's sample.
@@ -588,26 +649,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         let (_, mut page) = pages.append(layout::PAGE_META);
         page.set_contents(&meta.to_bytes());
     }
-    let per = per_page(layout::TUPLE_HEADER + centres[0].len());
-    for (i, c) in centres.iter().enumerate() {
-        if i % per == 0 {
-            if i == 0 {
-                pages.append_new_chain(layout::PAGE_LIST);
-            } else {
-                pages.append(layout::PAGE_LIST);
-            }
-        }
-        let t = layout::encode_list(
-            ListHeader {
-                start: layout::INVALID_BLOCK,
-                insert: layout::INVALID_BLOCK,
-            },
-            c,
-        );
-        if pages.current_page().add_item(&t).is_none() {
-            add_failed(index);
-        }
-    }
+    write_lists(index, &mut pages, &meta, &centres);
     if quantization != Quantization::None {
         // The table is empty after a crash: a codebook for unit-scale data.
         let cb = quantize::train(quantization, dimensions as usize, &[], None);

@@ -6,6 +6,7 @@
 
 use super::layout::{self, Tid};
 use super::lists::try_read_meta;
+use super::parts::{self, Joiner};
 use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
@@ -63,6 +64,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
 
     // The lists.
     let mut lists: Vec<(Tid, layout::ListHeader)> = Vec::new();
+    let mut list_parts = meta.list_parts().then(Joiner::default);
     let mut blk = meta.list_head;
     let mut list_pages = 0u64;
     while blk != InvalidBlockNumber {
@@ -81,10 +83,17 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             let Some(item) = crate::am::check::item(page, blk, off, f) else {
                 continue;
             };
+            let (Tid { block, offset }, item) = match list_parts.as_mut() {
+                None => (Tid::new(blk, off), item),
+                Some(j) => match join(j, blk, off, item, f, "list") {
+                    Some(joined) => joined,
+                    None => continue,
+                },
+            };
             if item.len() < layout::TUPLE_HEADER {
                 f.at(
-                    blk,
-                    off,
+                    block,
+                    offset,
                     format!(
                         "list tuple of {} bytes is shorter than its header",
                         item.len()
@@ -93,14 +102,24 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 continue;
             }
             if let Some(p) = image_problem(kind, dims, layout::image(item)) {
-                f.at(blk, off, format!("list centre: {p}"));
+                f.at(block, offset, format!("list centre: {p}"));
             }
             let Some(header) = layout::list_header(item) else {
                 continue; // shorter than its header: reported above
             };
-            lists.push((Tid::new(blk, off), header));
+            lists.push((Tid::new(block, offset), header));
         }
         blk = page.opaque().next_blkno;
+    }
+    // The build writes list tuples once: parts that join none are damage.
+    if let Some(mut j) = list_parts {
+        j.finish();
+        if j.dropped > 0 {
+            f.page(
+                meta.list_head,
+                format!("{} list tuple parts are not part of a whole list tuple", j.dropped),
+            );
+        }
     }
     if lists.len() != meta.lists as usize {
         f.page(
@@ -117,6 +136,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     let mut owner: HashMap<u32, usize> = HashMap::new();
     let mut tuples = 0u64;
     let mut lasts = Vec::with_capacity(lists.len());
+    let mut data_parts = meta.data_parts().then(Joiner::default);
     for (i, (at, h)) in lists.iter().enumerate() {
         let mut blk = h.start;
         let mut last = InvalidBlockNumber;
@@ -166,6 +186,13 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 let Some(item) = crate::am::check::item(page, blk, off, f) else {
                     continue;
                 };
+                let (Tid { block: blk, offset: off }, item) = match data_parts.as_mut() {
+                    None => (Tid::new(blk, off), item),
+                    Some(j) => match join(j, blk, off, item, f, "data") {
+                        Some(joined) => joined,
+                        None => continue,
+                    },
+                };
                 if item.len() < layout::TUPLE_HEADER {
                     f.at(
                         blk,
@@ -214,6 +241,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             last = blk;
             blk = page.opaque().next_blkno;
         }
+        if let Some(j) = data_parts.as_mut() {
+            j.finish();
+        }
         if !hint_seen {
             f.at(
                 at.block,
@@ -229,6 +259,17 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
 
     // Data pages on no list: an insert may have added them to a list since; follow each
     // list on from its last page before reporting them.
+    // Data parts that join no tuple are the rest of an insert that failed or crashed (its
+    // transaction aborted; the next VACUUM removes them): a warning, never read as a row.
+    let unjoined_parts = data_parts.map_or(0, |j| j.dropped);
+    if unjoined_parts > 0 {
+        f.warn(
+            None,
+            None,
+            format!("{unjoined_parts} data tuple parts are not part of a whole tuple (an insert that did not finish; VACUUM removes them)"),
+        );
+    }
+
     let mut unowned: Vec<u32> = (1..nblocks)
         .filter(|b| page_types[*b as usize] == layout::PAGE_DATA && !owner.contains_key(b))
         .collect();
@@ -271,5 +312,26 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         "list_pages": list_pages,
         "data_pages": owner.len(),
         "tuples": tuples,
+        "unjoined_parts": unjoined_parts,
     })
+}
+
+/// Feeds a part item to `joiner`, reporting a part header that is not one; the joined tuple
+/// (at its first part's location) when the item completes one.
+fn join<'j>(
+    joiner: &'j mut Joiner,
+    blk: u32,
+    off: u16,
+    item: &[u8],
+    f: &mut Findings,
+    what: &str,
+) -> Option<(Tid, &'j [u8])> {
+    if parts::header(item).is_none() {
+        f.at(
+            blk,
+            off,
+            format!("{what} tuple part of {} bytes has no valid part header", item.len()),
+        );
+    }
+    joiner.feed(Tid::new(blk, off), item)
 }

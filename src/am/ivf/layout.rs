@@ -20,7 +20,8 @@
 
 use crate::am::codebook::CodebookRef;
 use crate::am::meta::MetaError;
-use crate::am::page::maxalign;
+use crate::am::page::{maxalign, max_item_size};
+use crate::am::value::image_len;
 pub use crate::am::tid::Tid;
 use crate::kernels::metric::Metric;
 
@@ -33,8 +34,12 @@ pub const VERSION_QUANTIZED: u32 = 2;
 /// Format version of indexes with key columns: data tuples hold a key blob, the meta page its
 /// layout (older binaries refuse these indexes instead of misreading them).
 pub const VERSION_KEYS: u32 = 3;
+/// Format version of indexes whose data or list tuples are longer than a page and stored in
+/// parts (`super::parts`; full precision past ~2,000 `ruvector` / ~4,000 `halfvec`
+/// dimensions), with or without keys and codes (older binaries refuse these indexes).
+pub const VERSION_PARTS: u32 = 4;
 /// The format versions this build reads (`am::meta`).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_KEYS;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_PARTS;
 
 pub const META_BLKNO: u32 = 0;
 /// First list page.
@@ -81,7 +86,7 @@ const META_V2: usize = 44;
 
 impl MetaPage {
     pub fn new(dimensions: u32, lists: u32, metric: Metric) -> MetaPage {
-        MetaPage {
+        let mut m = MetaPage {
             magic: MAGIC,
             version: VERSION,
             dimensions,
@@ -94,7 +99,9 @@ impl MetaPage {
             key_len: 0,
             built_rows: 0,
             built_largest: 0,
-        }
+        };
+        m.settle();
+        m
     }
 
     /// Records the list sizes a build wrote.
@@ -118,11 +125,12 @@ impl MetaPage {
 
     /// Makes this a quantized index's meta page.
     pub fn set_codebook(&mut self, codebook: CodebookRef) {
-        if self.version != VERSION_KEYS {
+        if self.version == VERSION {
             self.version = VERSION_QUANTIZED;
         }
         self.format = 1;
         self.codebook = codebook;
+        self.settle();
     }
 
     /// Records the index's key columns (`count` of them, blobs of `len` bytes); an index with
@@ -130,9 +138,49 @@ impl MetaPage {
     pub fn set_keys(&mut self, count: usize, len: usize) {
         self.keys = count as u16;
         self.key_len = len as u16;
-        if count > 0 {
+        if count > 0 && self.version < VERSION_KEYS {
             self.version = VERSION_KEYS;
         }
+        self.settle();
+    }
+
+    /// Makes this a version 4 page if its tuples are stored in parts (every change of what
+    /// a tuple holds calls it).
+    fn settle(&mut self) {
+        if self.data_parts() || self.list_parts() {
+            self.version = VERSION_PARTS;
+        }
+    }
+
+    /// Bytes of a data tuple of this index (every type with an IVF operator class has a fixed
+    /// size per column).
+    pub fn data_tuple_len(&self) -> usize {
+        let dims = self.dimensions as usize;
+        let value = match self.codebook.quantization().code_len(dims) {
+            Some(code) => code,
+            None => self.image_len(),
+        };
+        data_tuple_size(value, self.key_len as usize)
+    }
+
+    /// Bytes of a list tuple (its centre is a full image of the column type).
+    pub fn list_tuple_len(&self) -> usize {
+        TUPLE_HEADER + self.image_len()
+    }
+
+    fn image_len(&self) -> usize {
+        let kind = self.metric().map_or(crate::kernels::metric::ValueKind::DenseF32, |m| m.kind());
+        image_len(kind, self.dimensions as usize).unwrap_or(0)
+    }
+
+    /// Whether data tuples are longer than an item and stored in parts.
+    pub fn data_parts(&self) -> bool {
+        self.data_tuple_len() > max_item_size()
+    }
+
+    /// Whether list tuples are longer than an item and stored in parts.
+    pub fn list_parts(&self) -> bool {
+        self.list_tuple_len() > max_item_size()
     }
 
     pub fn is_quantized(&self) -> bool {
@@ -168,6 +216,10 @@ impl MetaPage {
             return Err(MetaError::Damaged);
         }
         match m.version {
+            VERSION_PARTS
+                if n == raw.len()
+                    && (m.keys > 0) == (m.key_len > 0)
+                    && (m.format == 1) == m.codebook.is_quantized() => {}
             VERSION => {
                 m.codebook = CodebookRef::default();
                 (m.keys, m.key_len) = (0, 0);
@@ -180,10 +232,15 @@ impl MetaPage {
                     && m.keys > 0
                     && m.key_len > 0
                     && (m.format == 1) == m.codebook.is_quantized() => {}
-            VERSION_QUANTIZED | VERSION_KEYS => return Err(MetaError::Damaged),
+            VERSION_QUANTIZED | VERSION_KEYS | VERSION_PARTS => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
-        m.metric().map(|_| m).ok_or(MetaError::Damaged)
+        // Tuples are in parts exactly in version 4 (their sizes follow from the fields above).
+        let parts = m.data_parts() || m.list_parts();
+        if m.metric().is_none() || parts != (m.version == VERSION_PARTS) {
+            return Err(MetaError::Damaged);
+        }
+        Ok(m)
     }
 }
 
@@ -325,10 +382,50 @@ mod tests {
         bad[0] ^= 1;
         assert_eq!(MetaPage::from_bytes(&bad), Err(MetaError::Damaged));
         let mut future = m;
-        future.version = 4;
+        future.version = 5;
         assert_eq!(
             MetaPage::from_bytes(&future.to_bytes()),
-            Err(MetaError::Version(4))
+            Err(MetaError::Version(5))
+        );
+    }
+
+    #[test]
+    fn tuples_longer_than_a_page_make_version_4() {
+        // ruvector: 2,030 dimensions fit an item, 2,040 do not (centres nor rows).
+        let fits = MetaPage::new(2030, 10, Metric::L2F32);
+        assert_eq!((fits.version, fits.data_parts()), (VERSION, false));
+        let v = MetaPage::new(2040, 10, Metric::L2F32);
+        assert_eq!((v.version, v.data_parts(), v.list_parts()), (VERSION_PARTS, true, true));
+        assert_eq!(MetaPage::from_bytes(&v.to_bytes()), Ok(v));
+        // halfvec: twice the dimensions
+        assert_eq!(MetaPage::new(4060, 10, Metric::L2F16).version, VERSION);
+        assert_eq!(MetaPage::new(4080, 10, Metric::L2F16).version, VERSION_PARTS);
+        // Keys push the rows over but not the centres.
+        let mut k = MetaPage::new(2020, 10, Metric::L2F32);
+        assert_eq!(k.version, VERSION);
+        k.set_keys(1, 64);
+        assert_eq!((k.version, k.data_parts(), k.list_parts()), (VERSION_PARTS, true, false));
+        assert_eq!(MetaPage::from_bytes(&k.to_bytes()), Ok(k));
+        // A quantized index: sq8 codes and centres in parts, version 4 with a codebook.
+        let mut q = MetaPage::new(16_000, 10, Metric::CosineF32);
+        q.set_codebook(CodebookRef {
+            quantization: 1,
+            block: 9,
+            len: 100,
+            id: [1, 2],
+        });
+        assert_eq!((q.version, q.list_parts()), (VERSION_PARTS, true));
+        assert_eq!(MetaPage::from_bytes(&q.to_bytes()), Ok(q));
+        // A version 4 page whose tuples fit, or an older version whose do not: damaged.
+        let mut small = fits;
+        small.version = VERSION_PARTS;
+        assert_eq!(MetaPage::from_bytes(&small.to_bytes()), Err(MetaError::Damaged));
+        let mut old = v;
+        old.version = VERSION;
+        assert_eq!(MetaPage::from_bytes(&old.to_bytes()), Err(MetaError::Damaged));
+        assert_eq!(
+            MetaPage::from_bytes(&v.to_bytes()[..META_V2]),
+            Err(MetaError::Damaged)
         );
     }
 

@@ -1,8 +1,9 @@
 //! Reading and updating a `ruivfflat` index's meta page and list directory.
 
 use super::layout::{self, ListHeader, MetaPage, Tid};
+use super::parts::{Joiner, PART_HEADER};
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{Exclusive, Locked, Rel, Share, WalChange};
+use crate::am::page::{Exclusive, Locked, PageMut, Rel, Share, WalChange};
 use crate::format::{SqlState, VecError};
 use crate::kernels::metric::Metric;
 use crate::types::error::raise;
@@ -33,14 +34,17 @@ pub fn key_columns(rel: Rel, meta: &MetaPage) -> crate::am::keys::KeyColumns {
         .unwrap_or_else(|| raise_meta_error(rel, "ruivfflat", layout::VERSIONS, MetaError::Damaged))
 }
 
-/// Calls `f(location, header, centre image)` for every list, in list order. A list tuple too
-/// short for its header, or whose centre is not an image of the index's type and dimensions,
-/// is the corruption error (a distance to it would read past it).
+/// Calls `f(location, header, centre image)` for every list, in list order (the location of a
+/// list tuple in parts is its first part's). A list tuple too short for its header, or whose
+/// centre is not an image of the index's type and dimensions, is the corruption error (a
+/// distance to it would read past it).
 pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeader, &[u8])) {
     let kind = meta.metric().expect("validated meta page").kind();
     let centre_len = crate::am::value::image_len(kind, meta.dimensions as usize);
     let mut blk = meta.list_head;
     let mut chain = crate::am::corrupt::Chain::new(rel);
+    let mut joiner = meta.list_parts().then(Joiner::default);
+    let mut seen = 0usize;
     while blk != pg_sys::InvalidBlockNumber {
         chain.step(blk);
         let buf = Locked::read(rel, blk, Share);
@@ -49,26 +53,59 @@ pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeade
             invalid_meta();
         }
         for off in 1..=page.max_offset() {
-            if let Some(item) = page.item(off) {
-                let centre = layout::image(item);
-                match layout::list_header(item) {
-                    Some(h) if centre_len.is_none_or(|n| n == centre.len()) => {
-                        f(Tid::new(blk, off), h, centre)
-                    }
-                    _ => crate::am::corrupt::corrupted(
-                        rel,
-                        format!(
-                            "List tuple ({blk},{off}) of {} bytes does not hold a list header \
-                             and a centre of {} bytes.",
-                            item.len(),
-                            centre_len.unwrap_or(0)
-                        ),
-                    ),
+            let Some(item) = page.item(off) else { continue };
+            let (at, tuple) = match joiner.as_mut() {
+                None => (Tid::new(blk, off), item),
+                Some(j) => match j.feed(Tid::new(blk, off), item) {
+                    Some(joined) => joined,
+                    None => continue,
+                },
+            };
+            let centre = layout::image(tuple);
+            match layout::list_header(tuple) {
+                Some(h) if centre_len.is_none_or(|n| n == centre.len()) => {
+                    seen += 1;
+                    f(at, h, centre)
                 }
+                _ => crate::am::corrupt::corrupted(
+                    rel,
+                    format!(
+                        "List tuple ({},{}) of {} bytes does not hold a list header and a \
+                         centre of {} bytes.",
+                        at.block,
+                        at.offset,
+                        tuple.len(),
+                        centre_len.unwrap_or(0)
+                    ),
+                ),
             }
         }
         blk = page.opaque().next_blkno;
     }
+    // List tuples are written once, by the build: a part that joins no tuple is damage.
+    if let Some(mut j) = joiner {
+        j.finish();
+        if j.dropped > 0 || seen != meta.lists as usize {
+            crate::am::corrupt::corrupted(
+                rel,
+                format!(
+                    "The list pages hold {seen} whole list tuples of the {} the meta page \
+                     records, and {} parts of none.",
+                    meta.lists, j.dropped
+                ),
+            );
+        }
+    }
+}
+
+/// The list header bytes of the list tuple (or its first part) `item`.
+fn header_bytes<'a>(meta: &MetaPage, item: &'a [u8]) -> Option<&'a [u8]> {
+    item.get(if meta.list_parts() { PART_HEADER } else { 0 }..)
+}
+
+/// The header of the list tuple at `loc` on a page read by the caller (`None`: not there).
+pub fn header_at(meta: &MetaPage, page: crate::am::page::PageRef<'_>, loc: Tid) -> Option<ListHeader> {
+    layout::list_header(header_bytes(meta, page.item(loc.offset)?)?)
 }
 
 /// The list whose centre is nearest to `image` (by the index's own distance), as its
@@ -87,17 +124,28 @@ pub fn nearest_list(rel: Rel, meta: &MetaPage, metric: Metric, image: &[u8]) -> 
 
 /// Changes a list's header under an exclusive lock, WAL-logged; `f` sees the current header
 /// and returns the new one, or `None` to leave it.
-pub fn update_list(rel: Rel, loc: Tid, f: impl FnOnce(ListHeader) -> Option<ListHeader>) {
+pub fn update_list(
+    rel: Rel,
+    meta: &MetaPage,
+    loc: Tid,
+    f: impl FnOnce(ListHeader) -> Option<ListHeader>,
+) {
     let buf = Locked::read(rel, loc.block, Exclusive);
-    let current = match buf.page().item(loc.offset) {
-        Some(item) => layout::list_header(item).unwrap_or_else(|| invalid_meta()),
-        None => invalid_meta(),
-    };
+    let current = header_at(meta, buf.page(), loc).unwrap_or_else(|| invalid_meta());
     if let Some(new) = f(current) {
         let wal = WalChange::start(rel);
         let mut page = wal.register(&buf, false);
-        let item = page.item_mut(loc.offset).unwrap_or_else(|| invalid_meta());
-        layout::set_list_header(item, new);
+        set_header(meta, &mut page, loc, new);
         wal.commit();
+    }
+}
+
+/// Writes the header of the list tuple at `loc` into a page being changed.
+pub fn set_header(meta: &MetaPage, page: &mut PageMut<'_>, loc: Tid, header: ListHeader) {
+    let skip = if meta.list_parts() { PART_HEADER } else { 0 };
+    let item = page.item_mut(loc.offset).unwrap_or_else(|| invalid_meta());
+    match item.get_mut(skip..) {
+        Some(bytes) if bytes.len() >= layout::TUPLE_HEADER => layout::set_list_header(bytes, header),
+        _ => invalid_meta(),
     }
 }

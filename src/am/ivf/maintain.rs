@@ -10,14 +10,13 @@
 
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
-use super::vacuum::data_tuple_len;
-use crate::am::page::{maxalign, BulkRead, Locked, Rel, Share};
+use super::vacuum::{has_room, is_row};
+use crate::am::page::{BulkRead, Locked, Rel, Share};
 use serde_json::{json, Value};
 
 /// Maintains a ruivfflat index; returns what it did, as JSON.
 pub fn maintain(index: Rel) -> Value {
     let meta = read_meta(index);
-    let room = maxalign(data_tuple_len(&meta)) + 4;
     let mut lists: Vec<(Tid, ListHeader)> = Vec::with_capacity(meta.lists as usize);
     for_each_list(index, &meta, |loc, header, _| lists.push((loc, header)));
     let strategy = BulkRead::new();
@@ -34,9 +33,9 @@ pub fn maintain(index: Rel) -> Value {
             let buf = Locked::read_with(index, blk, Share, &strategy);
             let page = buf.page();
             rows += (1..=page.max_offset())
-                .filter(|o| page.item(*o).is_some())
+                .filter(|o| page.item(*o).is_some_and(|i| is_row(&meta, i)))
                 .count() as u64;
-            if first_with_room.is_none() && page.free_space() >= room {
+            if first_with_room.is_none() && has_room(&meta, page.free_space()) {
                 first_with_room = Some(blk);
             }
             blk = page.opaque().next_blkno;
@@ -44,7 +43,7 @@ pub fn maintain(index: Rel) -> Value {
         sizes.push(rows);
         if let Some(b) = first_with_room {
             let mut moved = false;
-            update_list(index, *loc, |h| {
+            update_list(index, &meta, *loc, |h| {
                 moved = h.insert != b && h.start != layout::INVALID_BLOCK;
                 moved.then_some(ListHeader { insert: b, ..h })
             });

@@ -3,6 +3,7 @@
 //! | file | concern |
 //! |---|---|
 //! | `layout.rs`  | on-page format: meta page, list tuples, data tuples |
+//! | `parts.rs`   | tuples longer than a page: split into part items, joined when read |
 //! | `lists.rs`   | reading the meta page and the list directory, updating a list |
 //! | `options.rs` | `WITH (lists)` and the `ruvector.*` GUCs |
 //! | `build.rs`   | `ambuild` (sample, k-means, assign, bulk write) and `ambuildempty` |
@@ -24,6 +25,7 @@ pub mod layout;
 pub mod lists;
 pub mod maintain;
 pub mod options;
+pub mod parts;
 pub mod scan;
 pub mod stats;
 pub mod vacuum;

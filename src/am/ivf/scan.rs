@@ -7,6 +7,9 @@
 //! batch, then a sort of that batch), so a `LIMIT 10` over 6,000 probed rows sorts 64, not
 //! 6,000. (pgvector puts every probed tuple, value included, through a tuplesort.)
 //!
+//! A data tuple longer than a page is read from its parts, joined as the list is read
+//! (`super::parts`; a tuple in parts is copied once, the others are read in place).
+//!
 //! Iterative scans (`ruvector.ivfflat_iterative_scan = relaxed_order`): when the executor wants
 //! more rows than the probed lists held (a WHERE clause filtered them), the next `probes`
 //! lists in centre order are read, up to `ruvector.ivfflat_max_probes` lists in all. Rows of a
@@ -21,6 +24,7 @@
 use super::layout::{self, Tid};
 use super::lists::{for_each_list, key_columns, read_meta};
 use super::options::{self, IterativeScan};
+use super::parts::Joiner;
 use crate::am::codebook;
 use crate::am::page::{Locked, Rel, Share};
 use crate::am::quantize::{self, Estimator};
@@ -53,6 +57,8 @@ struct Search {
     /// Bytes of every data tuple of this index (fixed-size types: a tuple of another length is
     /// damaged, and its distance would read past it).
     tuple_len: usize,
+    /// Data tuples are stored in parts (`super::parts`), joined as the lists are read.
+    split: bool,
     /// (distance, packed heap TID) of the rows of the probed lists not returned yet, sorted up
     /// to `sorted`; `next` is the next to return.
     rows: Vec<(f32, u64)>,
@@ -173,7 +179,8 @@ impl Search {
                 probes,
                 max_probes,
                 iterative,
-                tuple_len: super::vacuum::data_tuple_len(&meta),
+                tuple_len: meta.data_tuple_len(),
+                split: meta.data_parts(),
                 rows: Vec::new(),
                 sorted: 0,
                 next: 0,
@@ -204,12 +211,20 @@ impl Search {
         for i in self.probed..end {
             let mut blk = self.lists[i];
             let mut chain = crate::am::corrupt::Chain::new(index);
+            let mut joiner = self.split.then(Joiner::default);
             while blk != layout::INVALID_BLOCK {
                 chain.step(blk);
                 let buf = Locked::read(index, blk, Share);
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };
+                    let item = match joiner.as_mut() {
+                        None => item,
+                        Some(j) => match j.feed(Tid::new(blk, off), item) {
+                            Some((_, tuple)) => tuple,
+                            None => continue,
+                        },
+                    };
                     if item.len() != self.tuple_len {
                         crate::am::corrupt::damaged(format!(
                             "Data tuple ({blk},{off}) has {} bytes, {} expected.",

@@ -2,6 +2,7 @@
 
 use super::layout;
 use super::lists::{for_each_list, read_meta};
+use super::vacuum::is_row;
 use crate::am::page::{Locked, Rel, Share};
 use crate::am::value::opclass_name;
 use pgrx::pg_sys;
@@ -34,7 +35,7 @@ pub fn stats(index: Rel) -> Value {
             let buf = Locked::read(index, blk, Share);
             let page = buf.page();
             rows += (1..=page.max_offset())
-                .filter(|off| page.item(*off).is_some())
+                .filter(|off| page.item(*off).is_some_and(|i| is_row(&meta, i)))
                 .count() as u64;
             data_pages += 1;
             blk = page.opaque().next_blkno;
@@ -64,6 +65,10 @@ pub fn stats(index: Rel) -> Value {
         "data_pages": data_pages,
         "size_bytes": size,
         "bytes_per_vector": if tuples > 0 { size as f64 / tuples as f64 } else { 0.0 },
+        // Tuples longer than a page are stored in parts (full precision past ~2,000 dims).
+        "data_tuple_bytes": meta.data_tuple_len(),
+        "data_tuples_in_parts": meta.data_parts(),
+        "centres_in_parts": meta.list_parts(),
         "key_columns": meta.keys,
         "key_bytes": meta.key_len,
         "hint": crate::ivf::layout_hint(lists, &per_list, meta.built()),

@@ -6,21 +6,24 @@
 
 use super::layout::{self, ListHeader, Tid};
 use super::lists::{for_each_list, read_meta, update_list};
+use super::parts;
 use crate::am::page::{maxalign, BulkRead, Exclusive, Locked, Rel, Share, WalChange};
 use crate::am::vacuum::{delay_point, new_stats};
-use crate::am::value::image_len;
 use pgrx::pg_sys;
 
-/// Bytes of a data tuple of this index (every type with an IVF operator class has a fixed size
-/// per column).
-pub(super) fn data_tuple_len(meta: &layout::MetaPage) -> usize {
-    let kind = meta.metric().expect("validated meta page").kind();
-    let dims = meta.dimensions as usize;
-    let value = match meta.codebook.quantization().code_len(dims) {
-        Some(code) => code,
-        None => image_len(kind, dims).expect("fixed-size type"),
-    };
-    layout::data_tuple_size(value, meta.key_len as usize)
+/// Whether a data item counts as a row: every item, or the last part of a tuple in parts.
+pub(super) fn is_row(meta: &layout::MetaPage, item: &[u8]) -> bool {
+    !meta.data_parts() || parts::header(item).is_some_and(|(_, _, last)| last)
+}
+
+/// Whether a data page with `free` bytes for a new item takes a row (or a part of one) of this
+/// index.
+pub(super) fn has_room(meta: &layout::MetaPage, free: usize) -> bool {
+    if meta.data_parts() {
+        parts::payload_room(free) > 0
+    } else {
+        free >= maxalign(meta.data_tuple_len())
+    }
 }
 
 #[pgrx::pg_guard]
@@ -56,7 +59,6 @@ unsafe fn bulk_delete(
     callback_state: *mut std::ffi::c_void,
 ) {
     let meta = read_meta(index);
-    let room = maxalign(data_tuple_len(&meta));
     let mut lists: Vec<(Tid, ListHeader)> = Vec::with_capacity(meta.lists as usize);
     for_each_list(index, &meta, |loc, header, _| lists.push((loc, header)));
     let strategy = BulkRead::new();
@@ -73,11 +75,12 @@ unsafe fn bulk_delete(
             let mut live = 0u64;
             for off in 1..=page.max_offset() {
                 let Some(item) = page.item(off) else { continue };
+                // A part carries its tuple's heap TID first too: all parts of a dead tuple go.
                 let mut ip = layout::data_heap_tid(item).to_item_pointer();
                 // SAFETY: the caller's contract; `ip` is a local item pointer.
                 if unsafe { cb(&mut ip, callback_state) } {
                     dead.push(off);
-                } else {
+                } else if is_row(&meta, item) {
                     live += 1;
                 }
             }
@@ -90,14 +93,14 @@ unsafe fn bulk_delete(
                 stats.tuples_removed += dead.len() as f64;
             }
             stats.num_index_tuples += live as f64;
-            if first_with_room.is_none() && buf.page().free_space() >= room {
+            if first_with_room.is_none() && has_room(&meta, buf.page().free_space()) {
                 first_with_room = Some(blk);
             }
             drop(buf);
             blk = next;
         }
         if let Some(b) = first_with_room {
-            update_list(index, loc, |h| {
+            update_list(index, &meta, loc, |h| {
                 (h.insert != b && h.start != layout::INVALID_BLOCK)
                     .then_some(ListHeader { insert: b, ..h })
             });
@@ -132,7 +135,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                     let buf = Locked::read(index, blk, Share);
                     let page = buf.page();
                     counts.num_index_tuples += (1..=page.max_offset())
-                        .filter(|off| page.item(*off).is_some())
+                        .filter(|off| page.item(*off).is_some_and(|i| is_row(&meta, i)))
                         .count() as f64;
                     blk = page.opaque().next_blkno;
                 }

@@ -76,6 +76,13 @@ impl BuildPages {
         (blkno, page)
     }
 
+    /// The block of the page being written, if any.
+    pub fn current_block(&self) -> Option<u32> {
+        // SAFETY: a buffer pinned by us.
+        self.current
+            .map(|buf| unsafe { pg_sys::BufferGetBlockNumber(buf) })
+    }
+
     /// The page being written.
     pub fn current_page(&mut self) -> PageMut<'_> {
         let buf = self.current.expect("no current build page");
