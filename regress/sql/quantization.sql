@@ -174,8 +174,13 @@ CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'pq
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops) WITH (quantization = 'sq8');
 -- and unquantized, the image is split over code pages (8 at 16,000 dimensions)
 CREATE INDEX ON wide USING ruhnsw (val ruvector_l2_ops);
--- ruivfflat keeps full-precision list centres: pgvector's limit
-CREATE INDEX ON wide USING ruivfflat (val ruvector_l2_ops);
+-- ruivfflat: full-precision centres (and rows) longer than a page are stored in parts
+CREATE INDEX wide_ivf ON wide USING ruivfflat (val ruvector_l2_ops) WITH (lists = 3);
+CREATE INDEX wide_ivf_sq8 ON wide USING ruivfflat (val ruvector_l2_ops)
+  WITH (lists = 3, quantization = 'sq8');
+SELECT s->>'format_version' AS format_version, s->>'centres_in_parts' AS centres_in_parts,
+       s->>'data_tuples_in_parts' AS rows_in_parts
+  FROM ruvector_index_stats('wide_ivf_sq8') s;
 DROP TABLE wide;
 CREATE TABLE s (val sparsevec(8));
 CREATE INDEX ON s USING ruhnsw (val sparsevec_l2_ops) WITH (quantization = 'sq8');
@@ -231,6 +236,27 @@ SELECT pg_relation_size('t_f') / 8192 - :pages_before < 30 AS slots_reused;
 SELECT r->>'ok' AS ok, (r->'checked'->>'code_parts')::int % 5 = 0 AS five_parts_each,
        r->'heapallindexed'->>'missing' AS missing
   FROM ruvector_index_check('t_f', true) r;
+DROP INDEX t_f;
+-- ruivfflat at full precision: centres (36,008 bytes) and rows (36,016) are stored as part
+-- items (format version 4); with every list probed the index is exact after the build and
+-- after inserts into the space VACUUM freed
+SET ruvector.probes = 4;
+CREATE INDEX t_i ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 4);
+SELECT s->>'format_version' AS format_version, s->>'tuples' AS tuples,
+       s->>'data_tuples_in_parts' AS rows_in_parts, s->>'centres_in_parts' AS centres_in_parts
+  FROM ruvector_index_stats('t_i') s;
+SELECT mismatches('<->', 10, 10);
+DELETE FROM t WHERE id % 3 = 0;
+VACUUM t;
+SELECT pg_relation_size('t_i') / 8192 AS pages_before \gset
+INSERT INTO t SELECT * FROM big_rows(331, 360);
+SELECT mismatches('<->', 10, 10);
+-- the 30 rows (5 pages each) went into the space VACUUM freed rather than new pages
+SELECT pg_relation_size('t_i') / 8192 - :pages_before < 30 AS space_reused;
+SELECT r->>'ok' AS ok, r->'checked'->>'unjoined_parts' AS unjoined_parts,
+       r->'heapallindexed'->>'missing' AS missing
+  FROM ruvector_index_check('t_i', true) r;
+RESET ruvector.probes;
 DROP TABLE t;
 DROP FUNCTION big_rows;
 DROP FUNCTION mismatches;

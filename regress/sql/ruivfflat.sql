@@ -171,8 +171,25 @@ DROP TABLE t;
 CREATE TABLE t (val ruvector);
 CREATE INDEX ON t USING ruivfflat (val ruvector_l2_ops);
 DROP TABLE t;
+-- past pgvector's 2,000 dimensions: up to ~2,030 a row still fits a page (version 1); past
+-- that, centres and rows are stored in parts (format version 4), here on an index built
+-- empty and filled by inserts
 CREATE TABLE t (val ruvector(2001));
-CREATE INDEX ON t USING ruivfflat (val ruvector_l2_ops);
+CREATE INDEX t_2001 ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 2);
+SELECT s->>'format_version' AS format_version FROM ruvector_index_stats('t_2001') s;
+DROP TABLE t;
+CREATE TABLE t (val ruvector(2100));
+CREATE INDEX t_2100 ON t USING ruivfflat (val ruvector_l2_ops) WITH (lists = 2);
+INSERT INTO t SELECT array_fill(i::real, ARRAY[2100])::ruvector FROM generate_series(1, 20) i;
+SET ruvector.probes = 2;
+SET enable_seqscan = off;
+SELECT string_agg(subvector(val, 1, 1)::text, ' ') FROM (SELECT val FROM t ORDER BY val <-> array_fill(7.2::real, ARRAY[2100])::ruvector LIMIT 3) s;
+RESET enable_seqscan;
+RESET ruvector.probes;
+SELECT s->>'format_version' AS format_version, s->>'tuples' AS tuples,
+       s->>'data_tuples_in_parts' AS rows_in_parts, s->>'centres_in_parts' AS centres_in_parts
+  FROM ruvector_index_stats('t_2100') s;
+SELECT r->>'ok' AS ok, r->'checked'->>'tuples' AS tuples FROM ruvector_index_check('t_2100') r;
 DROP TABLE t;
 
 -- memory follows the rows actually sampled: an empty or small table builds with many lists

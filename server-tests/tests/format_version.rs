@@ -23,7 +23,7 @@ const FUTURE: u32 = 99;
 const INDEXES: &[(&str, u32, &str, &str)] = &[
     ("items_hnsw", 0x5255_484E, "1 to 4", "ruhnsw"),
     ("items_hnsw_sq8", 0x5255_484E, "1 to 4", "ruhnsw"),
-    ("items_ivf", 0x5255_4956, "1 to 3", "ruivfflat"),
+    ("items_ivf", 0x5255_4956, "1 to 4", "ruivfflat"),
 ];
 
 fn error_of(r: Result<impl Sized, postgres::Error>) -> DbError {
