@@ -316,7 +316,8 @@ fn kill9_during_concurrent_inserts_of_rows_in_parts() {
                 let mut committed = Vec::new();
                 for b in (w..).step_by(2) {
                     let start = 1000 + b * BATCH;
-                    if start >= 6000 || copy_rows(&mut l, "items", &ds, start..start + BATCH).is_err()
+                    if start >= 6000
+                        || copy_rows(&mut l, "items", &ds, start..start + BATCH).is_err()
                     {
                         break;
                     }
@@ -333,7 +334,10 @@ fn kill9_during_concurrent_inserts_of_rows_in_parts() {
         .get::<_, i64>(0)
         < 3000
     {
-        assert!(std::time::Instant::now() < deadline, "the inserts made no progress");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inserts made no progress"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     c.kill9().unwrap();

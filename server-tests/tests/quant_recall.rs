@@ -455,7 +455,10 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
     let size = |client: &mut postgres::Client, index: &str| {
         stats(client, index)["size_bytes"].as_i64().unwrap()
     };
-    let before = [size(&mut client, "items_idx"), size(&mut client, "items_h_idx")];
+    let before = [
+        size(&mut client, "items_idx"),
+        size(&mut client, "items_h_idx"),
+    ];
     for sql in [
         "DELETE FROM items_h WHERE id % 6 = 0",
         "DELETE FROM items WHERE id % 6 = 0",

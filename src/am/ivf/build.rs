@@ -18,11 +18,11 @@
 use super::insert::insert_image;
 use super::layout::{self, ListHeader, MetaPage, Tid};
 use super::lists::set_header;
-use super::parts;
 use super::options;
+use super::parts;
 use crate::am::codebook;
-use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::codebook::CodebookRef;
+use crate::am::keys::{check_first_column, KeyColumns};
 use crate::am::page::{maxalign, BuildPages, Rel, MAX_ITEM};
 use crate::am::progress;
 use crate::am::quantize;
@@ -425,14 +425,27 @@ const EMPTY_LIST: ListHeader = ListHeader {
 
 /// Writes the list pages (a chain of their own after the meta page), every list empty;
 /// returns the lists' locations.
-fn write_lists(index: Rel, pages: &mut BuildPages, meta: &MetaPage, centres: &[Vec<u8>]) -> Vec<Tid> {
+fn write_lists(
+    index: Rel,
+    pages: &mut BuildPages,
+    meta: &MetaPage,
+    centres: &[Vec<u8>],
+) -> Vec<Tid> {
     let split = meta.list_parts();
     centres
         .iter()
         .enumerate()
         .map(|(i, centre)| {
             let tuple = layout::encode_list(EMPTY_LIST, centre);
-            put(index, pages, layout::PAGE_LIST, &tuple, Tid::INVALID, split, i == 0)
+            put(
+                index,
+                pages,
+                layout::PAGE_LIST,
+                &tuple,
+                Tid::INVALID,
+                split,
+                i == 0,
+            )
         })
         .collect()
 }

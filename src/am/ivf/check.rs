@@ -117,7 +117,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         if j.dropped > 0 {
             f.page(
                 meta.list_head,
-                format!("{} list tuple parts are not part of a whole list tuple", j.dropped),
+                format!(
+                    "{} list tuple parts are not part of a whole list tuple",
+                    j.dropped
+                ),
             );
         }
     }
@@ -186,7 +189,13 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 let Some(item) = crate::am::check::item(page, blk, off, f) else {
                     continue;
                 };
-                let (Tid { block: blk, offset: off }, item) = match data_parts.as_mut() {
+                let (
+                    Tid {
+                        block: blk,
+                        offset: off,
+                    },
+                    item,
+                ) = match data_parts.as_mut() {
                     None => (Tid::new(blk, off), item),
                     Some(j) => match join(j, blk, off, item, f, "data") {
                         Some(joined) => joined,
@@ -330,7 +339,10 @@ fn join<'j>(
         f.at(
             blk,
             off,
-            format!("{what} tuple part of {} bytes has no valid part header", item.len()),
+            format!(
+                "{what} tuple part of {} bytes has no valid part header",
+                item.len()
+            ),
         );
     }
     joiner.feed(Tid::new(blk, off), item)

@@ -15,7 +15,9 @@ use super::layout::{self, ListHeader, MetaPage, Tid};
 use super::lists::{header_at, key_columns, nearest_list, read_meta, set_header, update_list};
 use super::parts;
 use crate::am::codebook;
-use crate::am::page::{max_item_size, maxalign, Exclusive, Locked, Rel, Share, WalChange, MAX_ITEM};
+use crate::am::page::{
+    max_item_size, maxalign, Exclusive, Locked, Rel, Share, WalChange, MAX_ITEM,
+};
 use crate::am::quantize;
 use crate::format::{SqlState, VecError};
 use crate::types::error::raise;
@@ -82,7 +84,14 @@ pub fn insert_image(index: Rel, image: &[u8], keys: &[u8], heap: Tid) {
 /// included), and new pages at the chain's end take the rest. Parts only move forward along
 /// the chain, which is all a reader needs to join them; a page is locked only while its part
 /// is added. The hint moves to the page that took the first part.
-fn insert_parts(index: Rel, meta: &MetaPage, loc: Tid, header: ListHeader, tuple: &[u8], heap: Tid) {
+fn insert_parts(
+    index: Rel,
+    meta: &MetaPage,
+    loc: Tid,
+    header: ListHeader,
+    tuple: &[u8],
+    heap: Tid,
+) {
     let full = parts::payload_room(MAX_ITEM);
     let mut cut = parts::Cutter::new(heap, tuple);
     let mut blk = header.insert;
@@ -160,12 +169,7 @@ fn append_pages(index: Rel, tail: Locked<Exclusive>, items: &[Vec<u8>]) -> u32 {
 
 /// Points the list's insert hint at `blk` (after the data pages are released).
 fn set_insert_hint(index: Rel, meta: &MetaPage, loc: Tid, blk: u32) {
-    update_list(index, meta, loc, |h| {
-        Some(ListHeader {
-            insert: blk,
-            ..h
-        })
-    });
+    update_list(index, meta, loc, |h| Some(ListHeader { insert: blk, ..h }));
 }
 
 /// The current insert hint of the list at `loc`.
@@ -175,7 +179,11 @@ fn list_insert_block(index: Rel, meta: &MetaPage, loc: Tid) -> u32 {
 }
 
 /// A list tuple's header (the corruption error for a tuple too short to hold one).
-fn header_of<M: crate::am::page::LockMode>(meta: &MetaPage, buf: &Locked<M>, loc: Tid) -> ListHeader {
+fn header_of<M: crate::am::page::LockMode>(
+    meta: &MetaPage,
+    buf: &Locked<M>,
+    loc: Tid,
+) -> ListHeader {
     header_at(meta, buf.page(), loc)
         .unwrap_or_else(|| crate::am::corrupt::damaged("A list tuple is too short."))
 }

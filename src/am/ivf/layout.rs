@@ -20,9 +20,9 @@
 
 use crate::am::codebook::CodebookRef;
 use crate::am::meta::MetaError;
-use crate::am::page::{maxalign, max_item_size};
-use crate::am::value::image_len;
+use crate::am::page::{max_item_size, maxalign};
 pub use crate::am::tid::Tid;
+use crate::am::value::image_len;
 use crate::kernels::metric::Metric;
 
 pub const MAGIC: u32 = 0x5255_4956; // "RUIV"
@@ -169,7 +169,9 @@ impl MetaPage {
     }
 
     fn image_len(&self) -> usize {
-        let kind = self.metric().map_or(crate::kernels::metric::ValueKind::DenseF32, |m| m.kind());
+        let kind = self
+            .metric()
+            .map_or(crate::kernels::metric::ValueKind::DenseF32, |m| m.kind());
         image_len(kind, self.dimensions as usize).unwrap_or(0)
     }
 
@@ -395,16 +397,25 @@ mod tests {
         let fits = MetaPage::new(2030, 10, Metric::L2F32);
         assert_eq!((fits.version, fits.data_parts()), (VERSION, false));
         let v = MetaPage::new(2040, 10, Metric::L2F32);
-        assert_eq!((v.version, v.data_parts(), v.list_parts()), (VERSION_PARTS, true, true));
+        assert_eq!(
+            (v.version, v.data_parts(), v.list_parts()),
+            (VERSION_PARTS, true, true)
+        );
         assert_eq!(MetaPage::from_bytes(&v.to_bytes()), Ok(v));
         // halfvec: twice the dimensions
         assert_eq!(MetaPage::new(4060, 10, Metric::L2F16).version, VERSION);
-        assert_eq!(MetaPage::new(4080, 10, Metric::L2F16).version, VERSION_PARTS);
+        assert_eq!(
+            MetaPage::new(4080, 10, Metric::L2F16).version,
+            VERSION_PARTS
+        );
         // Keys push the rows over but not the centres.
         let mut k = MetaPage::new(2020, 10, Metric::L2F32);
         assert_eq!(k.version, VERSION);
         k.set_keys(1, 64);
-        assert_eq!((k.version, k.data_parts(), k.list_parts()), (VERSION_PARTS, true, false));
+        assert_eq!(
+            (k.version, k.data_parts(), k.list_parts()),
+            (VERSION_PARTS, true, false)
+        );
         assert_eq!(MetaPage::from_bytes(&k.to_bytes()), Ok(k));
         // A quantized index: sq8 codes and centres in parts, version 4 with a codebook.
         let mut q = MetaPage::new(16_000, 10, Metric::CosineF32);
@@ -419,10 +430,16 @@ mod tests {
         // A version 4 page whose tuples fit, or an older version whose do not: damaged.
         let mut small = fits;
         small.version = VERSION_PARTS;
-        assert_eq!(MetaPage::from_bytes(&small.to_bytes()), Err(MetaError::Damaged));
+        assert_eq!(
+            MetaPage::from_bytes(&small.to_bytes()),
+            Err(MetaError::Damaged)
+        );
         let mut old = v;
         old.version = VERSION;
-        assert_eq!(MetaPage::from_bytes(&old.to_bytes()), Err(MetaError::Damaged));
+        assert_eq!(
+            MetaPage::from_bytes(&old.to_bytes()),
+            Err(MetaError::Damaged)
+        );
         assert_eq!(
             MetaPage::from_bytes(&v.to_bytes()[..META_V2]),
             Err(MetaError::Damaged)

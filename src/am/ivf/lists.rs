@@ -104,7 +104,11 @@ fn header_bytes<'a>(meta: &MetaPage, item: &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// The header of the list tuple at `loc` on a page read by the caller (`None`: not there).
-pub fn header_at(meta: &MetaPage, page: crate::am::page::PageRef<'_>, loc: Tid) -> Option<ListHeader> {
+pub fn header_at(
+    meta: &MetaPage,
+    page: crate::am::page::PageRef<'_>,
+    loc: Tid,
+) -> Option<ListHeader> {
     layout::list_header(header_bytes(meta, page.item(loc.offset)?)?)
 }
 
@@ -145,7 +149,9 @@ pub fn set_header(meta: &MetaPage, page: &mut PageMut<'_>, loc: Tid, header: Lis
     let skip = if meta.list_parts() { PART_HEADER } else { 0 };
     let item = page.item_mut(loc.offset).unwrap_or_else(|| invalid_meta());
     match item.get_mut(skip..) {
-        Some(bytes) if bytes.len() >= layout::TUPLE_HEADER => layout::set_list_header(bytes, header),
+        Some(bytes) if bytes.len() >= layout::TUPLE_HEADER => {
+            layout::set_list_header(bytes, header)
+        }
         _ => invalid_meta(),
     }
 }

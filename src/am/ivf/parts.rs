@@ -83,7 +83,12 @@ impl<'t> Cutter<'t> {
         assert!(room > 0 && !self.done(), "a part with room");
         let n = room.min(self.tuple.len() - self.at);
         let end = self.at + n;
-        let out = item(self.owner, self.part, &self.tuple[self.at..end], end == self.tuple.len());
+        let out = item(
+            self.owner,
+            self.part,
+            &self.tuple[self.at..end],
+            end == self.tuple.len(),
+        );
         (self.at, self.part) = (end, self.part + 1);
         out
     }
@@ -252,12 +257,17 @@ mod tests {
         for first in [0, 1024, 3000, 8000] {
             let parts = split(owner, &t, first, 8100);
             assert!(parts.iter().all(|p| p.len() <= PART_HEADER + 8100));
-            assert!(parts.iter().enumerate().all(|(i, p)| header(p)
-                == Some((owner, i, i + 1 == parts.len()))));
+            assert!(parts
+                .iter()
+                .enumerate()
+                .all(|(i, p)| header(p) == Some((owner, i, i + 1 == parts.len()))));
             if first > 0 {
                 assert_eq!(parts[0].len(), PART_HEADER + first);
             }
-            assert_eq!(parts.len(), (t.len() - first).div_ceil(8100) + (first > 0) as usize);
+            assert_eq!(
+                parts.len(),
+                (t.len() - first).div_ceil(8100) + (first > 0) as usize
+            );
             let (out, dropped) = join_all(&placed(parts, 5));
             assert_eq!(out, vec![(Tid::new(5, 1), t.clone())]);
             assert_eq!(dropped, 0);
