@@ -307,14 +307,20 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    // Runs with several clients get their own files (`-c2`): a one-client run's stays.
     let stem = format!(
-        "{}-{}-{}",
+        "{}-{}-{}{}",
         table.trim_start_matches("rvbench_"),
         ds.metric.name(),
         match args.index {
             IndexArg::Hnsw => "hnsw",
             IndexArg::Ivfflat => "ivfflat",
             IndexArg::Exact => "exact",
+        },
+        if args.clients > 1 {
+            format!("-c{}", args.clients)
+        } else {
+            String::new()
         }
     );
     let json = args.out.join(format!("{stem}.json"));
