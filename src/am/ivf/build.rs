@@ -277,14 +277,14 @@ fn add_failed(index: Rel) -> ! {
 
 /// Appends `tuple` to the chain being written: to the current page if it fits there (and
 /// `new_chain` is false), else to a new page chained after it (or starting a chain); a tuple
-/// longer than a page (`split`) in parts (`super::parts`, owner `owner`), the first in the
+/// longer than a page (`split`) in parts (`super::parts`, written by `owner`), the first in the
 /// current page's free space. Returns the location of its (first) item.
 fn put(
     index: Rel,
     pages: &mut BuildPages,
     page_type: u8,
     tuple: &[u8],
-    owner: Tid,
+    owner: parts::Owner,
     split: bool,
     new_chain: bool,
 ) -> Tid {
@@ -360,6 +360,7 @@ fn write_index(
     let list_locs = write_lists(index, &mut pages, &meta, centres);
     let mut headers = vec![EMPTY_LIST; lists];
     let split = meta.data_parts();
+    let stamp = super::insert::stamp();
     let mut written = 0i64;
     for (list, m) in members.iter().enumerate() {
         for (j, row) in m.iter().enumerate() {
@@ -377,7 +378,10 @@ fn write_index(
                 &mut pages,
                 layout::PAGE_DATA,
                 &tuple,
-                state.tids[row],
+                parts::Owner {
+                    tid: state.tids[row],
+                    stamp,
+                },
                 split,
                 j == 0,
             );
@@ -432,6 +436,10 @@ fn write_lists(
     centres: &[Vec<u8>],
 ) -> Vec<Tid> {
     let split = meta.list_parts();
+    let owner = parts::Owner {
+        tid: Tid::INVALID,
+        stamp: super::insert::stamp(),
+    };
     centres
         .iter()
         .enumerate()
@@ -442,7 +450,7 @@ fn write_lists(
                 pages,
                 layout::PAGE_LIST,
                 &tuple,
-                Tid::INVALID,
+                owner,
                 split,
                 i == 0,
             )

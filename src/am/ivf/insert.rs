@@ -93,7 +93,11 @@ fn insert_parts(
     heap: Tid,
 ) {
     let full = parts::payload_room(MAX_ITEM);
-    let mut cut = parts::Cutter::new(heap, tuple);
+    let owner = parts::Owner {
+        tid: heap,
+        stamp: stamp(),
+    };
+    let mut cut = parts::Cutter::new(owner, tuple);
     let mut blk = header.insert;
     if blk == layout::INVALID_BLOCK {
         match start_list(index, meta, loc, &cut.next(full)) {
@@ -133,6 +137,13 @@ fn insert_parts(
     if let Some(b) = first_room.filter(|b| *b != header.insert) {
         set_insert_hint(index, meta, loc, b);
     }
+}
+
+/// The stamp of parts this transaction writes (`super::parts`): its transaction ID (0 if it
+/// has none).
+pub(super) fn stamp() -> u32 {
+    // SAFETY: reads this backend's transaction state.
+    unsafe { pg_sys::GetCurrentTransactionIdIfAny() }.into_inner()
 }
 
 /// Adds `item` to the page held in `buf`, WAL-logged.

@@ -3,7 +3,7 @@
 //! or a centre of that size — is stored as *part items* of its chain:
 //!
 //! ```text
-//! [owner: heap TID, 6 bytes][part u8][flags u8: 1 = last part][payload …]
+//! [owner: heap TID, 6 bytes][part u8][flags u8: 1 = last part][stamp u32][zero u32][payload …]
 //! ```
 //!
 //! The payloads, in part order, are the tuple's ordinary bytes (`layout::encode_data` /
@@ -20,14 +20,20 @@
 //! all), of one whose insert failed or crashed (its transaction aborted; VACUUM removes those
 //! too), or of one being inserted right now (not visible to the reader anyway).
 //!
+//! A tuple's parts are joined by (owner, stamp): the stamp is the transaction that wrote them.
+//! A heap TID can be reused while a scan runs (VACUUM removed a dead row's parts, some after
+//! the scan read its first part, and a new row took the TID); the new row's parts carry another
+//! transaction's stamp, so they are never joined to the dead row's.
+//!
 //! PURE: no page access; `build.rs`, `insert.rs`, `scan.rs`, `lists.rs` and `check.rs` place
 //! and read the items.
 
 use crate::am::tid::Tid;
 use std::collections::HashMap;
 
-/// Bytes of a part item's header.
-pub const PART_HEADER: usize = 8;
+/// Bytes of a part item's header (a multiple of 8: payloads of [`payload_room`] keep items
+/// MAXALIGNed).
+pub const PART_HEADER: usize = 16;
 /// Most parts of one tuple (the part number is a byte).
 pub const MAX_PARTS: usize = 255;
 /// A part smaller than this is not worth an item (the tuple goes on): at most 63 parts for
@@ -47,29 +53,37 @@ pub fn payload_room(free: usize) -> usize {
     }
 }
 
-/// Part `part` of a tuple of `owner` (`Tid::INVALID` for list tuples) carrying `payload`.
-pub fn item(owner: Tid, part: usize, payload: &[u8], last: bool) -> Vec<u8> {
+/// Who wrote a tuple's parts: its owner (the heap TID; `Tid::INVALID` for list tuples) and
+/// stamp (the writing transaction's ID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub tid: Tid,
+    pub stamp: u32,
+}
+
+/// Part `part` of a tuple of `owner` carrying `payload`.
+pub fn item(owner: Owner, part: usize, payload: &[u8], last: bool) -> Vec<u8> {
     assert!(part < MAX_PARTS, "part {part} of a tuple");
-    let mut item = Vec::with_capacity(PART_HEADER + payload.len());
-    item.extend_from_slice(&[0; 6]);
-    owner.write(&mut item[0..6]);
-    item.push(part as u8);
-    item.push(if last { LAST } else { 0 });
-    item.extend_from_slice(payload);
+    let mut item = vec![0u8; PART_HEADER + payload.len()];
+    owner.tid.write(&mut item[0..6]);
+    item[6] = part as u8;
+    item[7] = if last { LAST } else { 0 };
+    item[8..12].copy_from_slice(&owner.stamp.to_ne_bytes());
+    item[PART_HEADER..].copy_from_slice(payload);
     item
 }
 
 /// Cuts a tuple into part items as rooms for them come (an insert walking its list's pages).
 pub struct Cutter<'t> {
-    owner: Tid,
+    owner: Owner,
     tuple: &'t [u8],
     at: usize,
     part: usize,
 }
 
 impl<'t> Cutter<'t> {
-    /// Parts of `tuple` of `owner` (`Tid::INVALID` for list tuples).
-    pub fn new(owner: Tid, tuple: &'t [u8]) -> Cutter<'t> {
+    /// Parts of `tuple` of `owner`.
+    pub fn new(owner: Owner, tuple: &'t [u8]) -> Cutter<'t> {
         Cutter {
             owner,
             tuple,
@@ -106,7 +120,7 @@ impl<'t> Cutter<'t> {
 
 /// The part items of `tuple` written one after another: the first payload takes at most
 /// `first` bytes (0: none, the tuple starts a page), the others at most `rest` each.
-pub fn split(owner: Tid, tuple: &[u8], first: usize, rest: usize) -> Vec<Vec<u8>> {
+pub fn split(owner: Owner, tuple: &[u8], first: usize, rest: usize) -> Vec<Vec<u8>> {
     assert!(rest >= MIN_PAYLOAD, "a page holds a part");
     let mut cut = Cutter::new(owner, tuple);
     let mut out = vec![cut.next(if first > 0 { first } else { rest })];
@@ -117,12 +131,16 @@ pub fn split(owner: Tid, tuple: &[u8], first: usize, rest: usize) -> Vec<Vec<u8>
 }
 
 /// A part item's header: (owner, part, last); `None` for an item that cannot be a part
-/// (too short to carry a payload, or unknown flags).
-pub fn header(item: &[u8]) -> Option<(Tid, usize, bool)> {
-    if item.len() <= PART_HEADER || item[7] & !LAST != 0 {
+/// (too short to carry a payload, unknown flags, or its reserved bytes not zero).
+pub fn header(item: &[u8]) -> Option<(Owner, usize, bool)> {
+    if item.len() <= PART_HEADER || item[7] & !LAST != 0 || item[12..16] != [0; 4] {
         return None;
     }
-    Some((Tid::read(&item[0..6]), item[6] as usize, item[7] == LAST))
+    let owner = Owner {
+        tid: Tid::read(&item[0..6]),
+        stamp: u32::from_ne_bytes(item[8..12].try_into().expect("4 bytes")),
+    };
+    Some((owner, item[6] as usize, item[7] == LAST))
 }
 
 /// A tuple being joined.
@@ -137,7 +155,7 @@ struct Pending {
 /// Joins the part items of one chain, fed in chain order, back into tuples.
 #[derive(Default)]
 pub struct Joiner {
-    pending: HashMap<Tid, Pending>,
+    pending: HashMap<Owner, Pending>,
     /// The tuple completed last (returned by reference).
     done: Vec<u8>,
     /// Buffers of completed tuples, reused.
@@ -218,6 +236,13 @@ impl Joiner {
 mod tests {
     use super::*;
 
+    fn own(block: u32, offset: u16) -> Owner {
+        Owner {
+            tid: Tid::new(block, offset),
+            stamp: 700 + offset as u32,
+        }
+    }
+
     fn tuple(n: usize, seed: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
     }
@@ -244,8 +269,8 @@ mod tests {
 
     #[test]
     fn room_is_aligned_and_worth_a_part() {
-        assert_eq!(payload_room(8000), 8000 - 8);
-        assert_eq!(payload_room(8007), 8000 - 8);
+        assert_eq!(payload_room(8000), 8000 - 16);
+        assert_eq!(payload_room(8007), 8000 - 16);
         assert_eq!(payload_room(1000), 0);
         assert_eq!(payload_room(0), 0);
     }
@@ -253,7 +278,7 @@ mod tests {
     #[test]
     fn split_and_join_round_trip() {
         let t = tuple(64_016, 3);
-        let owner = Tid::new(70_000, 12);
+        let owner = own(70_000, 12);
         for first in [0, 1024, 3000, 8000] {
             let parts = split(owner, &t, first, 8100);
             assert!(parts.iter().all(|p| p.len() <= PART_HEADER + 8100));
@@ -281,8 +306,8 @@ mod tests {
     #[test]
     fn parts_that_do_not_continue_a_tuple_are_dropped() {
         let (a, b) = (tuple(20_000, 1), tuple(20_000, 2));
-        let pa = placed(split(Tid::new(1, 1), &a, 0, 8000), 10);
-        let pb = placed(split(Tid::new(1, 2), &b, 0, 8000), 20);
+        let pa = placed(split(own(1, 1), &a, 0, 8000), 10);
+        let pb = placed(split(own(1, 2), &b, 0, 8000), 20);
         assert_eq!((pa.len(), pb.len()), (3, 3));
         // An insert that crashed after two of three parts, then a whole tuple.
         let crashed: Vec<_> = pa[..2].iter().chain(&pb).cloned().collect();
@@ -299,7 +324,10 @@ mod tests {
         let mut items = bad;
         items.extend(pb.iter().cloned());
         assert_eq!(join_all(&items).0, vec![(Tid::new(20, 1), b)]);
-        assert_eq!(header(&[0u8; 8]), None);
+        assert_eq!(header(&[0u8; 16]), None);
+        let mut reserved = pb[0].1.clone();
+        reserved[13] = 1;
+        assert_eq!(header(&reserved), None);
     }
 
     #[test]
@@ -307,7 +335,7 @@ mod tests {
         // An insert puts parts into free space wherever it is, in chain order: two tuples'
         // parts may interleave, and one-part pieces of various sizes come between.
         let (a, b) = (tuple(20_000, 1), tuple(18_000, 2));
-        let (oa, ob) = (Tid::new(1, 1), Tid::new(1, 2));
+        let (oa, ob) = (own(1, 1), own(1, 2));
         let pa = split(oa, &a, 2048, 8000);
         let pb = split(ob, &b, 0, 6000);
         assert_eq!((pa.len(), pb.len()), (4, 3));
@@ -334,5 +362,29 @@ mod tests {
         // A part out of order (the second before the first) joins nothing.
         let swapped = [items[2].clone(), items[0].clone(), items[3].clone()];
         assert_eq!(join_all(&swapped), (vec![], 3));
+    }
+
+    #[test]
+    fn a_reused_heap_tid_does_not_join_a_dead_rows_parts() {
+        // A scan read a dead row's first part; VACUUM removed its others and a new row (another
+        // transaction) took its heap TID: the new row's second part must not join the first.
+        let (dead, new) = (tuple(20_000, 1), tuple(20_000, 2));
+        let tid = Tid::new(9, 9);
+        let pd = split(Owner { tid, stamp: 100 }, &dead, 0, 8000);
+        let pn = split(Owner { tid, stamp: 250 }, &new, 0, 8000);
+        let items = vec![
+            (Tid::new(1, 1), pd[0].clone()),
+            (Tid::new(2, 1), pn[1].clone()),
+            (Tid::new(3, 1), pn[2].clone()),
+        ];
+        assert_eq!(join_all(&items), (vec![], 3));
+        // ... while the new row's whole parts, after the dead row's first, join.
+        let items = vec![
+            (Tid::new(1, 1), pd[0].clone()),
+            (Tid::new(2, 1), pn[0].clone()),
+            (Tid::new(3, 1), pn[1].clone()),
+            (Tid::new(4, 1), pn[2].clone()),
+        ];
+        assert_eq!(join_all(&items), (vec![(Tid::new(2, 1), new)], 1));
     }
 }
