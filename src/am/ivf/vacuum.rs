@@ -72,16 +72,18 @@ unsafe fn bulk_delete(
             let buf = Locked::read_with(index, blk, Exclusive, &strategy);
             let page = buf.page();
             let mut dead: Vec<u16> = Vec::new();
-            let mut live = 0u64;
+            let (mut live, mut removed) = (0u64, 0u64);
             for off in 1..=page.max_offset() {
                 let Some(item) = page.item(off) else { continue };
                 // A part carries its tuple's heap TID first too: all parts of a dead tuple go.
                 let mut ip = layout::data_heap_tid(item).to_item_pointer();
+                let row = is_row(&meta, item);
                 // SAFETY: the caller's contract; `ip` is a local item pointer.
                 if unsafe { cb(&mut ip, callback_state) } {
                     dead.push(off);
-                } else if is_row(&meta, item) {
-                    live += 1;
+                    removed += row as u64;
+                } else {
+                    live += row as u64;
                 }
             }
             let next = page.opaque().next_blkno;
@@ -90,7 +92,7 @@ unsafe fn bulk_delete(
                 let mut p = wal.register(&buf, false);
                 p.delete_items(&mut dead);
                 wal.commit();
-                stats.tuples_removed += dead.len() as f64;
+                stats.tuples_removed += removed as f64;
             }
             stats.num_index_tuples += live as f64;
             if first_with_room.is_none() && has_room(&meta, buf.page().free_space()) {
