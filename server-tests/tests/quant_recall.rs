@@ -259,6 +259,84 @@ fn assert_index_is_exact(
     }
 }
 
+/// The full-precision tests' tables: `items` (`ruvector(16000)`, the dataset's rows) and
+/// `items_h` (the same as `halfvec(16000)`), indexed by `am` (`with`: its options) under L2 and
+/// cosine.
+fn two_tables(client: &mut postgres::Client, ds: &Dataset, am: &str, with: &str) {
+    create_table(client, "items", ds.base.dim).unwrap();
+    copy_rows(client, "items", ds, 0..ds.base.len()).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE items_h (id int4 PRIMARY KEY, embedding halfvec(16000));
+             INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items;
+             CREATE INDEX items_idx ON items USING {am} (embedding ruvector_l2_ops) {with};
+             CREATE INDEX items_h_idx ON items_h USING {am} (embedding halfvec_cosine_ops) {with};
+             ANALYZE items, items_h"
+        ))
+        .unwrap();
+}
+
+/// Deletes every sixth row of both tables and VACUUMs them (one statement per call: VACUUM
+/// cannot run in the implicit transaction of a batch).
+fn delete_every_sixth(client: &mut postgres::Client) {
+    for sql in [
+        "DELETE FROM items_h WHERE id % 6 = 0",
+        "DELETE FROM items WHERE id % 6 = 0",
+        "VACUUM items",
+        "VACUUM items_h",
+    ] {
+        client.batch_execute(sql).unwrap();
+    }
+}
+
+/// Inserts the rows [`delete_every_sixth`] deleted again.
+fn insert_every_sixth(client: &mut postgres::Client, ds: &Dataset) {
+    copy_rows(
+        client,
+        "items",
+        ds,
+        (0..ds.base.len()).filter(|i| i % 6 == 0),
+    )
+    .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items WHERE id % 6 = 0",
+        )
+        .unwrap();
+}
+
+/// Waits for `standby` to replay the full-precision tests' tables; asserts it answers the
+/// queries as the primary does (after `setup`) and that both indexes check clean on it, and
+/// returns a connection to it.
+fn standby_agrees(
+    client: &mut postgres::Client,
+    standby: &Cluster,
+    ds: &Dataset,
+    setup: &str,
+) -> postgres::Client {
+    standby.wait_for_replay(client).unwrap();
+    let mut s = standby.connect("postgres").unwrap();
+    assert_eq!(
+        top10_ids(client, ds, setup, ds.queries.len()),
+        top10_ids(&mut s, ds, setup, ds.queries.len()),
+        "standby answers differ from the primary's"
+    );
+    for index in ["items_idx", "items_h_idx"] {
+        let report = s
+            .query_one(
+                &format!("SELECT ruvector_index_check('{index}')::text"),
+                &[],
+            )
+            .unwrap()
+            .get::<_, String>(0);
+        assert!(
+            report.contains("\"ok\": true"),
+            "{index} on the standby: {report}"
+        );
+    }
+    s
+}
+
 /// [`assert_index_is_exact`] for both tables of the full-precision tests (`all`: the setting
 /// at which their indexes read every row).
 fn assert_both_exact(client: &mut postgres::Client, ds: &Dataset, all: &str, when: &str) {
@@ -291,17 +369,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let primary = Cluster::new("full-16000", 5650, REPLAYED).unwrap();
     let mut client = primary.with_extension().unwrap();
     let standby = primary.standby("full-16000-standby", 5651).unwrap();
-    create_table(&mut client, "items", ds.base.dim).unwrap();
-    copy_rows(&mut client, "items", &ds, 0..rows).unwrap();
-    client
-        .batch_execute(
-            "CREATE TABLE items_h (id int4 PRIMARY KEY, embedding halfvec(16000));
-             INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items;
-             CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_l2_ops);
-             CREATE INDEX items_h_idx ON items_h USING ruhnsw (embedding halfvec_cosine_ops);
-             ANALYZE items, items_h",
-        )
-        .unwrap();
+    two_tables(&mut client, &ds, "ruhnsw", "");
     for (index, parts, bytes) in [("items_idx", 8, 64008.0), ("items_h_idx", 4, 32008.0)] {
         let s = stats(&mut client, index);
         println!("{index}: {s}");
@@ -338,25 +406,12 @@ fn full_precision_16000_dimensions_through_code_pages() {
             .as_i64()
             .unwrap(),
     ];
-    // (One statement per call: VACUUM cannot run in the implicit transaction of a batch.)
-    for sql in [
-        "DELETE FROM items_h WHERE id % 6 = 0",
-        "DELETE FROM items WHERE id % 6 = 0",
-        "VACUUM items",
-        "VACUUM items_h",
-    ] {
-        client.batch_execute(sql).unwrap();
-    }
+    delete_every_sixth(&mut client);
     for index in ["items_idx", "items_h_idx"] {
         let s = stats(&mut client, index);
         assert_eq!(s["deleted_elements"], gone as i64, "{s}");
     }
-    copy_rows(&mut client, "items", &ds, (0..rows).filter(|i| i % 6 == 0)).unwrap();
-    client
-        .batch_execute(
-            "INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items WHERE id % 6 = 0",
-        )
-        .unwrap();
+    insert_every_sixth(&mut client, &ds);
     for ((index, parts), before) in [("items_idx", 8), ("items_h_idx", 4)].iter().zip(before) {
         let s = stats(&mut client, index);
         println!("{index} after deleting, vacuuming and re-inserting {gone} rows: {s}");
@@ -375,27 +430,12 @@ fn full_precision_16000_dimensions_through_code_pages() {
         assert_index_healthy(&mut client, index);
     }
 
-    standby.wait_for_replay(&mut client).unwrap();
-    let mut s = standby.connect("postgres").unwrap();
-    let setup = "SET enable_seqscan = off; SET ruvector.ef_search = 40";
-    assert_eq!(
-        top10_ids(&mut client, &ds, setup, ds.queries.len()),
-        top10_ids(&mut s, &ds, setup, ds.queries.len()),
-        "standby answers differ from the primary's"
+    let mut s = standby_agrees(
+        &mut client,
+        &standby,
+        &ds,
+        "SET enable_seqscan = off; SET ruvector.ef_search = 40",
     );
-    for index in ["items_idx", "items_h_idx"] {
-        let report = s
-            .query_one(
-                &format!("SELECT ruvector_index_check('{index}')::text"),
-                &[],
-            )
-            .unwrap()
-            .get::<_, String>(0);
-        assert!(
-            report.contains("\"ok\": true"),
-            "{index} on the standby: {report}"
-        );
-    }
     assert_index_is_exact(
         &mut s,
         &ds,
@@ -420,19 +460,12 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
     let primary = Cluster::new("ivf-full-16000", 5652, REPLAYED).unwrap();
     let mut client = primary.with_extension().unwrap();
     let standby = primary.standby("ivf-full-16000-standby", 5653).unwrap();
-    create_table(&mut client, "items", ds.base.dim).unwrap();
-    copy_rows(&mut client, "items", &ds, 0..rows).unwrap();
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE items_h (id int4 PRIMARY KEY, embedding halfvec(16000));
-             INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items;
-             CREATE INDEX items_idx ON items USING ruivfflat (embedding ruvector_l2_ops)
-               WITH (lists = {LISTS});
-             CREATE INDEX items_h_idx ON items_h USING ruivfflat (embedding halfvec_cosine_ops)
-               WITH (lists = {LISTS});
-             ANALYZE items, items_h"
-        ))
-        .unwrap();
+    two_tables(
+        &mut client,
+        &ds,
+        "ruivfflat",
+        &format!("WITH (lists = {LISTS})"),
+    );
     for index in ["items_idx", "items_h_idx"] {
         let s = stats(&mut client, index);
         println!("{index}: {s}");
@@ -459,26 +492,14 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
         size(&mut client, "items_idx"),
         size(&mut client, "items_h_idx"),
     ];
-    for sql in [
-        "DELETE FROM items_h WHERE id % 6 = 0",
-        "DELETE FROM items WHERE id % 6 = 0",
-        "VACUUM items",
-        "VACUUM items_h",
-    ] {
-        client.batch_execute(sql).unwrap();
-    }
+    delete_every_sixth(&mut client);
     for index in ["items_idx", "items_h_idx"] {
         let s = stats(&mut client, index);
         assert_eq!(s["tuples"], rows - gone, "{s}");
         assert_index_healthy(&mut client, index);
     }
     assert_both_exact(&mut client, &ds, &all, "ruivfflat, after VACUUM");
-    copy_rows(&mut client, "items", &ds, (0..rows).filter(|i| i % 6 == 0)).unwrap();
-    client
-        .batch_execute(
-            "INSERT INTO items_h SELECT id, embedding::halfvec(16000) FROM items WHERE id % 6 = 0",
-        )
-        .unwrap();
+    insert_every_sixth(&mut client, &ds);
     for ((index, bytes), before) in [("items_idx", 64_016), ("items_h_idx", 32_016)]
         .iter()
         .zip(before)
@@ -502,26 +523,11 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
         assert_eq!(report["checked"]["unjoined_parts"], 0, "{report}");
     }
 
-    standby.wait_for_replay(&mut client).unwrap();
-    let mut s = standby.connect("postgres").unwrap();
-    let setup = "SET enable_seqscan = off; SET ruvector.probes = 3";
-    assert_eq!(
-        top10_ids(&mut client, &ds, setup, ds.queries.len()),
-        top10_ids(&mut s, &ds, setup, ds.queries.len()),
-        "standby answers differ from the primary's"
+    let mut s = standby_agrees(
+        &mut client,
+        &standby,
+        &ds,
+        "SET enable_seqscan = off; SET ruvector.probes = 3",
     );
-    for index in ["items_idx", "items_h_idx"] {
-        let report = s
-            .query_one(
-                &format!("SELECT ruvector_index_check('{index}')::text"),
-                &[],
-            )
-            .unwrap()
-            .get::<_, String>(0);
-        assert!(
-            report.contains("\"ok\": true"),
-            "{index} on the standby: {report}"
-        );
-    }
     assert_both_exact(&mut s, &ds, &all, "ruivfflat, on the standby");
 }
