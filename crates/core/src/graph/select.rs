@@ -144,13 +144,16 @@ impl<Id: Copy + Ord> Links<Id> {
     }
 
     /// Adds `new` whatever the heuristic says, dropping (if the list is full) the entry the
-    /// heuristic values least other than `new`: the farthest filler, else the farthest entry.
-    /// Returns the dropped neighbour. For a node that would otherwise have no incoming link.
+    /// heuristic values least other than `new`: the farthest filler, else the farthest entry —
+    /// among the entries `spare` allows first (neighbours whose link can go: ones other nodes
+    /// link to as well), then among all. Returns the dropped neighbour. For a node that would
+    /// otherwise have no incoming link.
     pub fn force(
         &mut self,
         new: Scored<Id>,
         max: usize,
         mut dist: impl FnMut(Id, Id) -> f32,
+        spare: impl Fn(Id) -> bool,
     ) -> Option<Id> {
         if self.contains(new.id) {
             return None;
@@ -169,11 +172,15 @@ impl<Id: Copy + Ord> Links<Id> {
             return None;
         }
         self.decide(&mut dist);
-        let drop = self
-            .items
+        let other = |l: &Link<Id>| l.scored.id != new.id;
+        let sparable = |l: &Link<Id>| other(l) && spare(l.scored.id);
+        let items = &self.items;
+        let drop = items
             .iter()
-            .rposition(|l| !l.closer && l.scored.id != new.id)
-            .or_else(|| self.items.iter().rposition(|l| l.scored.id != new.id))?;
+            .rposition(|l| !l.closer && sparable(l))
+            .or_else(|| items.iter().rposition(sparable))
+            .or_else(|| items.iter().rposition(|l| !l.closer && other(l)))
+            .or_else(|| items.iter().rposition(other))?;
         let dropped = self.items.remove(drop);
         // Removing a kept entry can change later decisions; recompute them when next needed.
         self.decided = !dropped.closer;
@@ -308,6 +315,8 @@ mod tests {
             ),
             "the heuristic refuses it"
         );
+        // Nothing to spare: the farthest filler goes.
+        let mut spared = l.clone();
         assert_eq!(
             l.force(
                 Scored {
@@ -315,7 +324,8 @@ mod tests {
                     id: 4
                 },
                 3,
-                d
+                d,
+                |_| false
             ),
             Some(3)
         );
@@ -327,9 +337,27 @@ mod tests {
                     id: 4
                 },
                 3,
-                d
+                d,
+                |_| false
             ),
             None
+        );
+        // 3 is another node's only way in, 2 is not: 2 goes instead.
+        assert_eq!(
+            spared.force(
+                Scored {
+                    distance: 10.0,
+                    id: 4
+                },
+                3,
+                d,
+                |id| id != 3
+            ),
+            Some(2)
+        );
+        assert_eq!(
+            spared.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![1, 3, 4]
         );
         // Later additions still follow the heuristic over the current list.
         let mut reference: Vec<Scored<usize>> = l.iter().copied().collect();
