@@ -264,7 +264,6 @@ fn assign(
     (out, codes)
 }
 
-/// Items of `size` bytes that fit on one empty page.
 fn add_failed(index: Rel) -> ! {
     raise(VecError::new(
         SqlState::InternalError,

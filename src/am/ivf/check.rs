@@ -83,12 +83,10 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             let Some(item) = crate::am::check::item(page, blk, off, f) else {
                 continue;
             };
-            let (Tid { block, offset }, item) = match list_parts.as_mut() {
-                None => (Tid::new(blk, off), item),
-                Some(j) => match join(j, blk, off, item, f, "list") {
-                    Some(joined) => joined,
-                    None => continue,
-                },
+            let Some((Tid { block, offset }, item)) =
+                join(&mut list_parts, blk, off, item, f, "list")
+            else {
+                continue;
             };
             if item.len() < layout::TUPLE_HEADER {
                 f.at(
@@ -189,18 +187,15 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                 let Some(item) = crate::am::check::item(page, blk, off, f) else {
                     continue;
                 };
-                let (
+                let Some((
                     Tid {
                         block: blk,
                         offset: off,
                     },
                     item,
-                ) = match data_parts.as_mut() {
-                    None => (Tid::new(blk, off), item),
-                    Some(j) => match join(j, blk, off, item, f, "data") {
-                        Some(joined) => joined,
-                        None => continue,
-                    },
+                )) = join(&mut data_parts, blk, off, item, f, "data")
+                else {
+                    continue;
                 };
                 if item.len() < layout::TUPLE_HEADER {
                     f.at(
@@ -266,8 +261,6 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         lasts.push(last);
     }
 
-    // Data pages on no list: an insert may have added them to a list since; follow each
-    // list on from its last page before reporting them.
     // Data parts that join no tuple are the rest of an insert that failed or crashed (its
     // transaction aborted; the next VACUUM removes them): a warning, never read as a row.
     let unjoined_parts = data_parts.map_or(0, |j| j.dropped);
@@ -279,6 +272,8 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         );
     }
 
+    // Data pages on no list: an insert may have added them to a list since; follow each
+    // list on from its last page before reporting them.
     let mut unowned: Vec<u32> = (1..nblocks)
         .filter(|b| page_types[*b as usize] == layout::PAGE_DATA && !owner.contains_key(b))
         .collect();
@@ -325,17 +320,16 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     })
 }
 
-/// Feeds a part item to `joiner`, reporting a part header that is not one; the joined tuple
-/// (at its first part's location) when the item completes one.
-fn join<'j>(
-    joiner: &'j mut Joiner,
+/// [`parts::whole`], reporting a part item whose part header is not one.
+fn join<'a>(
+    joiner: &'a mut Option<Joiner>,
     blk: u32,
     off: u16,
-    item: &[u8],
+    item: &'a [u8],
     f: &mut Findings,
     what: &str,
-) -> Option<(Tid, &'j [u8])> {
-    if parts::header(item).is_none() {
+) -> Option<(Tid, &'a [u8])> {
+    if joiner.is_some() && parts::header(item).is_none() {
         f.at(
             blk,
             off,
@@ -345,5 +339,5 @@ fn join<'j>(
             ),
         );
     }
-    joiner.feed(Tid::new(blk, off), item)
+    parts::whole(joiner, Tid::new(blk, off), item)
 }

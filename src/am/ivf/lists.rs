@@ -1,7 +1,7 @@
 //! Reading and updating a `ruivfflat` index's meta page and list directory.
 
 use super::layout::{self, ListHeader, MetaPage, Tid};
-use super::parts::{Joiner, PART_HEADER};
+use super::parts::{self, Joiner, PART_HEADER};
 use crate::am::meta::{raise_meta_error, MetaError};
 use crate::am::page::{Exclusive, Locked, PageMut, Rel, Share, WalChange};
 use crate::format::{SqlState, VecError};
@@ -54,12 +54,8 @@ pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeade
         }
         for off in 1..=page.max_offset() {
             let Some(item) = page.item(off) else { continue };
-            let (at, tuple) = match joiner.as_mut() {
-                None => (Tid::new(blk, off), item),
-                Some(j) => match j.feed(Tid::new(blk, off), item) {
-                    Some(joined) => joined,
-                    None => continue,
-                },
+            let Some((at, tuple)) = parts::whole(&mut joiner, Tid::new(blk, off), item) else {
+                continue;
             };
             let centre = layout::image(tuple);
             match layout::list_header(tuple) {
@@ -98,9 +94,18 @@ pub fn for_each_list(rel: Rel, meta: &MetaPage, mut f: impl FnMut(Tid, ListHeade
     }
 }
 
+/// Where a list tuple's header starts in its item (after the part header of a first part).
+fn header_offset(meta: &MetaPage) -> usize {
+    if meta.list_parts() {
+        PART_HEADER
+    } else {
+        0
+    }
+}
+
 /// The list header bytes of the list tuple (or its first part) `item`.
 fn header_bytes<'a>(meta: &MetaPage, item: &'a [u8]) -> Option<&'a [u8]> {
-    item.get(if meta.list_parts() { PART_HEADER } else { 0 }..)
+    item.get(header_offset(meta)..)
 }
 
 /// The header of the list tuple at `loc` on a page read by the caller (`None`: not there).
@@ -146,9 +151,8 @@ pub fn update_list(
 
 /// Writes the header of the list tuple at `loc` into a page being changed.
 pub fn set_header(meta: &MetaPage, page: &mut PageMut<'_>, loc: Tid, header: ListHeader) {
-    let skip = if meta.list_parts() { PART_HEADER } else { 0 };
     let item = page.item_mut(loc.offset).unwrap_or_else(|| invalid_meta());
-    match item.get_mut(skip..) {
+    match item.get_mut(header_offset(meta)..) {
         Some(bytes) if bytes.len() >= layout::TUPLE_HEADER => {
             layout::set_list_header(bytes, header)
         }

@@ -143,6 +143,19 @@ pub fn header(item: &[u8]) -> Option<(Owner, usize, bool)> {
     Some((owner, item[6] as usize, item[7] == LAST))
 }
 
+/// The tuple the item at `at` of a chain belongs to, with its location: the item itself where
+/// tuples are whole (`joiner` is `None`), else the joined tuple once the item completes one.
+pub fn whole<'a>(
+    joiner: &'a mut Option<Joiner>,
+    at: Tid,
+    item: &'a [u8],
+) -> Option<(Tid, &'a [u8])> {
+    match joiner {
+        None => Some((at, item)),
+        Some(j) => j.feed(at, item),
+    }
+}
+
 /// A tuple being joined.
 struct Pending {
     /// Where its first part is.

@@ -24,7 +24,7 @@
 use super::layout::{self, Tid};
 use super::lists::{for_each_list, key_columns, read_meta};
 use super::options::{self, IterativeScan};
-use super::parts::Joiner;
+use super::parts::{self, Joiner};
 use crate::am::codebook;
 use crate::am::page::{Locked, Rel, Share};
 use crate::am::quantize::{self, Estimator};
@@ -218,12 +218,9 @@ impl Search {
                 let page = buf.page();
                 for off in 1..=page.max_offset() {
                     let Some(item) = page.item(off) else { continue };
-                    let item = match joiner.as_mut() {
-                        None => item,
-                        Some(j) => match j.feed(Tid::new(blk, off), item) {
-                            Some((_, tuple)) => tuple,
-                            None => continue,
-                        },
+                    let Some((_, item)) = parts::whole(&mut joiner, Tid::new(blk, off), item)
+                    else {
+                        continue;
                     };
                     if item.len() != self.tuple_len {
                         crate::am::corrupt::damaged(format!(
