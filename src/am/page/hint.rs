@@ -126,18 +126,4 @@ pub(super) unsafe fn prefetch_item_of(page: *const u8, off: u16, bytes: usize) {
 }
 
 /// Asks the CPU to start loading the cache line at `p` (no effect on correctness).
-#[inline(always)]
-pub(super) fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch instructions never fault.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above.
-    unsafe {
-        std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let _ = p;
-}
+pub(super) use crate::kernels::prefetch::prefetch;

@@ -17,51 +17,87 @@ pub struct Link<Id> {
     pub closer: bool,
 }
 
-/// A neighbour list kept sorted nearest first, with each entry's heuristic decision cached so
-/// that adding a neighbour to a full list costs O(m) distance computations instead of the
-/// O(m²) of re-running the heuristic (pgvector caches the same flags, `closerSet`).
-#[derive(Clone, Debug, Default)]
-pub struct Links<Id> {
-    items: Vec<Link<Id>>,
+/// How much of a neighbour list's slots is in use, and whether its `closer` flags are current.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListHead {
+    len: u32,
     /// Whether every `closer` flag is the heuristic's decision over the current list.
     decided: bool,
 }
 
-impl<Id: Copy + Ord> Links<Id> {
-    /// A list chosen by [`select_neighbors_flagged`], for a layer of at most `max` neighbours.
-    pub fn from_selection(items: Vec<Link<Id>>, max: usize) -> Links<Id> {
-        let mut exact = Vec::with_capacity(max.max(items.len()) + 1);
-        exact.extend_from_slice(&items);
-        Links {
-            items: exact,
-            decided: true,
-        }
-    }
-
-    /// Makes room for `max + 1` entries, exactly: a list briefly holds one more than `max`
-    /// before it is pruned, and a vector left to grow by doubling would hold twice that — the
-    /// difference, times every node, is what a build's `maintenance_work_mem` accounting
-    /// (`memory::node_overhead`) would not see.
-    fn room(&mut self, max: usize) {
-        if self.items.capacity() < max + 1 {
-            self.items.reserve_exact(max + 1 - self.items.len());
-        }
-    }
-
+impl ListHead {
+    /// Neighbours in the list.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
+    }
+}
+
+/// A neighbour list kept sorted nearest first, in place: the first `head.len` of `slots`, a run
+/// of `max + 1` slots the list owns (a list briefly holds one more than `max` before it is
+/// pruned). The in-memory graph keeps every list of a layer in one flat table of such runs
+/// (`memory.rs`), so reading a node's neighbours is one memory access, not a walk through a
+/// node, a lock and a separate allocation. Each entry's heuristic decision is cached, so that
+/// adding a neighbour to a full list costs O(m) distance computations instead of the O(m²) of
+/// re-running the heuristic (pgvector caches the same flags, `closerSet`).
+pub struct Links<'a, Id> {
+    head: &'a mut ListHead,
+    slots: &'a mut [Link<Id>],
+}
+
+impl<'a, Id: Copy + Ord> Links<'a, Id> {
+    /// The list `head` describes in `slots` (at least `max + 1` of them for a list of at most
+    /// `max` neighbours).
+    pub fn new(head: &'a mut ListHead, slots: &'a mut [Link<Id>]) -> Links<'a, Id> {
+        debug_assert!(head.len as usize <= slots.len());
+        Links { head, slots }
+    }
+
+    /// Replaces the list by one chosen by [`select_neighbors_flagged`].
+    pub fn set_selection(&mut self, items: &[Link<Id>]) {
+        self.slots[..items.len()].copy_from_slice(items);
+        *self.head = ListHead {
+            len: items.len() as u32,
+            decided: true,
+        };
+    }
+
+    fn items(&self) -> &[Link<Id>] {
+        &self.slots[..self.head.len as usize]
+    }
+
+    fn insert(&mut self, pos: usize, link: Link<Id>) {
+        let n = self.head.len as usize;
+        self.slots.copy_within(pos..n, pos + 1);
+        self.slots[pos] = link;
+        self.head.len += 1;
+    }
+
+    fn remove(&mut self, pos: usize) -> Link<Id> {
+        let n = self.head.len as usize;
+        let link = self.slots[pos];
+        self.slots.copy_within(pos + 1..n, pos);
+        self.head.len -= 1;
+        link
+    }
+
+    pub fn len(&self) -> usize {
+        self.head.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.len == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Scored<Id>> {
-        self.items.iter().map(|l| &l.scored)
+        self.items().iter().map(|l| &l.scored)
     }
 
     pub fn contains(&self, id: Id) -> bool {
-        self.items.iter().any(|l| l.scored.id == id)
+        self.items().iter().any(|l| l.scored.id == id)
     }
 
     /// Adds `new` (distance to the owner) keeping at most `max` neighbours chosen as
@@ -76,29 +112,29 @@ impl<Id: Copy + Ord> Links<Id> {
         if self.contains(new.id) {
             return false;
         }
-        self.room(max);
-        let pos = self.items.partition_point(|l| l.scored < new);
-        if self.items.len() < max {
+        debug_assert!(self.slots.len() > max);
+        let pos = self.items().partition_point(|l| l.scored < new);
+        if self.len() < max {
             // Room left: no pruning, so flags are not needed until the list is full.
-            self.items.insert(
+            self.insert(
                 pos,
                 Link {
                     scored: new,
                     closer: false,
                 },
             );
-            self.decided = false;
+            self.head.decided = false;
             return true;
         }
-        if !self.decided {
+        if !self.head.decided {
             self.decide(&mut dist);
         }
         // Entries before `pos` keep their decisions; decide `new` against the kept ones.
-        let closer = self.items[..pos]
+        let closer = self.items()[..pos]
             .iter()
             .filter(|l| l.closer)
             .all(|l| dist(new.id, l.scored.id) > new.distance);
-        self.items.insert(
+        self.insert(
             pos,
             Link {
                 scored: new,
@@ -110,14 +146,14 @@ impl<Id: Copy + Ord> Links<Id> {
         // kept entry before it lost that status, and is then decided again in full.
         let mut promoted: Vec<usize> = if closer { vec![pos] } else { Vec::new() };
         let mut lost_any = false;
-        for i in pos + 1..self.items.len() {
-            let l = self.items[i];
+        for i in pos + 1..self.len() {
+            let l = self.slots[i];
             let now = if l.closer {
                 promoted
                     .iter()
-                    .all(|&k| dist(l.scored.id, self.items[k].scored.id) > l.scored.distance)
+                    .all(|&k| dist(l.scored.id, self.slots[k].scored.id) > l.scored.distance)
             } else if lost_any {
-                self.items[..i]
+                self.items()[..i]
                     .iter()
                     .filter(|k| k.closer)
                     .all(|k| dist(l.scored.id, k.scored.id) > l.scored.distance)
@@ -130,16 +166,16 @@ impl<Id: Copy + Ord> Links<Id> {
             if !l.closer && now {
                 promoted.push(i);
             }
-            self.items[i].closer = now;
+            self.slots[i].closer = now;
         }
         // One entry too many: the heuristic takes kept entries nearest first, then fillers
         // nearest first, so the farthest filler goes (or the farthest entry if all are kept).
         let drop = self
-            .items
+            .items()
             .iter()
             .rposition(|l| !l.closer)
-            .unwrap_or(self.items.len() - 1);
-        let dropped = self.items.remove(drop);
+            .unwrap_or(self.len() - 1);
+        let dropped = self.remove(drop);
         dropped.scored.id != new.id
     }
 
@@ -158,45 +194,45 @@ impl<Id: Copy + Ord> Links<Id> {
         if self.contains(new.id) {
             return None;
         }
-        self.room(max);
-        let pos = self.items.partition_point(|l| l.scored < new);
-        self.items.insert(
+        debug_assert!(self.slots.len() > max);
+        let pos = self.items().partition_point(|l| l.scored < new);
+        self.insert(
             pos,
             Link {
                 scored: new,
                 closer: false,
             },
         );
-        self.decided = false;
-        if self.items.len() <= max {
+        self.head.decided = false;
+        if self.len() <= max {
             return None;
         }
         self.decide(&mut dist);
         let other = |l: &Link<Id>| l.scored.id != new.id;
         let sparable = |l: &Link<Id>| other(l) && spare(l.scored.id);
-        let items = &self.items;
+        let items = self.items();
         let drop = items
             .iter()
             .rposition(|l| !l.closer && sparable(l))
             .or_else(|| items.iter().rposition(sparable))
             .or_else(|| items.iter().rposition(|l| !l.closer && other(l)))
             .or_else(|| items.iter().rposition(other))?;
-        let dropped = self.items.remove(drop);
+        let dropped = self.remove(drop);
         // Removing a kept entry can change later decisions; recompute them when next needed.
-        self.decided = !dropped.closer;
+        self.head.decided = !dropped.closer;
         Some(dropped.scored.id)
     }
 
     /// Recomputes every flag (once per list, when it first needs pruning).
     fn decide(&mut self, dist: &mut impl FnMut(Id, Id) -> f32) {
-        for i in 0..self.items.len() {
-            let l = self.items[i];
-            self.items[i].closer = self.items[..i]
+        for i in 0..self.len() {
+            let l = self.slots[i];
+            self.slots[i].closer = self.items()[..i]
                 .iter()
                 .filter(|k| k.closer)
                 .all(|k| dist(l.scored.id, k.scored.id) > l.scored.distance);
         }
-        self.decided = true;
+        self.head.decided = true;
     }
 }
 
@@ -261,6 +297,33 @@ mod tests {
 
     use proptest::prelude::*;
 
+    /// A list with slots of its own, for tests (the graph keeps its lists in flat tables).
+    #[derive(Clone)]
+    struct Owned {
+        head: ListHead,
+        slots: Vec<Link<usize>>,
+    }
+
+    impl Owned {
+        fn new(max: usize) -> Owned {
+            let empty = Link {
+                scored: Scored {
+                    distance: 0.0,
+                    id: 0,
+                },
+                closer: false,
+            };
+            Owned {
+                head: ListHead::default(),
+                slots: vec![empty; max + 1],
+            }
+        }
+
+        fn links(&mut self) -> Links<'_, usize> {
+            Links::new(&mut self.head, &mut self.slots)
+        }
+    }
+
     proptest! {
         /// Adding to a [`Links`] list one neighbour at a time gives exactly the list the full
         /// heuristic picks from the previous list plus the new neighbour.
@@ -274,11 +337,11 @@ mod tests {
                 ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt()
             };
             // The owner is point 0; the others arrive one by one.
-            let mut links: Links<usize> = Links::default();
+            let mut list = Owned::new(max);
             let mut reference: Vec<Scored<usize>> = Vec::new();
             for i in 1..points.len() {
                 let s = Scored { distance: d(0, i), id: i };
-                links.add(s, max, d);
+                list.links().add(s, max, d);
                 let mut candidates = reference.clone();
                 candidates.push(s);
                 reference = if candidates.len() <= max {
@@ -288,7 +351,7 @@ mod tests {
                 } else {
                     select_neighbors(&candidates, max, d)
                 };
-                let got: Vec<Scored<usize>> = links.iter().copied().collect();
+                let got: Vec<Scored<usize>> = list.links().iter().copied().collect();
                 prop_assert_eq!(&got, &reference);
             }
         }
@@ -300,12 +363,12 @@ mod tests {
         // fillers); forcing a far node in drops the farthest filler.
         let pos = [0.0f32, 1.0, 2.0, 3.0, 10.0];
         let d = |a: usize, b: usize| (pos[a] - pos[b]).abs();
-        let mut l: Links<usize> = Links::default();
+        let mut list = Owned::new(3);
         for (i, &p) in pos.iter().enumerate().take(4).skip(1) {
-            l.add(Scored { distance: p, id: i }, 3, d);
+            list.links().add(Scored { distance: p, id: i }, 3, d);
         }
         assert!(
-            !l.add(
+            !list.links().add(
                 Scored {
                     distance: 10.0,
                     id: 4
@@ -316,7 +379,8 @@ mod tests {
             "the heuristic refuses it"
         );
         // Nothing to spare: the farthest filler goes.
-        let mut spared = l.clone();
+        let mut spared = list.clone();
+        let mut l = list.links();
         assert_eq!(
             l.force(
                 Scored {
@@ -344,7 +408,7 @@ mod tests {
         );
         // 3 is another node's only way in, 2 is not: 2 goes instead.
         assert_eq!(
-            spared.force(
+            spared.links().force(
                 Scored {
                     distance: 10.0,
                     id: 4
@@ -356,7 +420,7 @@ mod tests {
             Some(2)
         );
         assert_eq!(
-            spared.iter().map(|s| s.id).collect::<Vec<_>>(),
+            spared.links().iter().map(|s| s.id).collect::<Vec<_>>(),
             vec![1, 3, 4]
         );
         // Later additions still follow the heuristic over the current list.

@@ -13,6 +13,7 @@
 
 pub mod bits;
 pub mod metric;
+pub mod prefetch;
 pub mod scalar;
 pub mod sparse;
 

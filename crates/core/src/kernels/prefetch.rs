@@ -1,0 +1,34 @@
+//! Software prefetch: asks the CPU to start loading a cache line a later step will read, so that
+//! several nodes' memory is fetched at once instead of one miss after another (the in-memory
+//! graph's neighbour values, index pages' items). Never changes what a program computes.
+
+/// Asks the CPU to start loading the cache line at `p` into all cache levels.
+#[inline(always)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch instructions never fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above.
+    unsafe {
+        std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let _ = p;
+}
+
+/// [`prefetch`] of every cache line of `bytes`, at most `max_lines` of them.
+#[inline(always)]
+pub fn prefetch_bytes(bytes: &[u8], max_lines: usize) {
+    let start = bytes.as_ptr() as usize & !63;
+    let end = bytes.as_ptr() as usize + bytes.len();
+    let mut at = start;
+    let mut lines = 0;
+    while at < end && lines < max_lines {
+        prefetch(at as *const u8);
+        at += 64;
+        lines += 1;
+    }
+}
