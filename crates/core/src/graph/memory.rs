@@ -8,7 +8,7 @@ use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Link, Links, ListHead};
 use super::{LevelGenerator, Params, Scored};
 use crate::kernels::metric::Metric;
-use crate::kernels::prefetch::prefetch_bytes;
+use crate::kernels::prefetch::{prefetch, prefetch_bytes};
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -140,6 +140,15 @@ impl ListTable {
         ListGuard { head, slots }
     }
 
+    /// Starts loading list `list`'s lock and its first entries (see [`Graph::will_expand`]).
+    #[inline]
+    fn prefetch(&self, list: usize) {
+        prefetch(std::ptr::from_ref(&self.heads[list]).cast::<u8>());
+        let first = self.slots[list * self.cap].get().cast::<u8>().cast_const();
+        prefetch(first);
+        prefetch(first.wrapping_add(64));
+    }
+
     fn memory(&self) -> usize {
         self.heads.capacity() * std::mem::size_of::<Mutex<ListHead>>()
             + self.slots.capacity() * std::mem::size_of::<Link<u32>>()
@@ -252,6 +261,12 @@ impl<V: Values> Graph for View<'_, V> {
         )
     }
 
+    fn will_expand(&mut self, id: u32, level: usize) {
+        if let Some((table, list)) = self.graph.list_number(id, level) {
+            table.prefetch(list);
+        }
+    }
+
     /// All values' first lines are requested before the first distance, so their cache misses
     /// overlap instead of following one another (hnswlib prefetches the same way).
     fn distances(&mut self, ids: &[u32], level: usize, out: &mut Vec<Option<f32>>) {
@@ -345,13 +360,21 @@ impl<V: Values> MemoryGraph<V> {
     /// Locks `id`'s neighbour list on `level`, if it has one.
     #[inline]
     fn list(&self, id: u32, level: usize) -> Option<ListGuard<'_>> {
+        let (table, list) = self.list_number(id, level)?;
+        Some(table.lock(list))
+    }
+
+    /// The table holding `id`'s neighbour list on `level` and the list's number there, if the
+    /// node has that layer.
+    #[inline]
+    fn list_number(&self, id: u32, level: usize) -> Option<(&ListTable, usize)> {
         if level == 0 {
-            Some(self.ground.lock(id as usize))
+            Some((&self.ground, id as usize))
         } else if level <= self.level(id) {
-            Some(
-                self.upper
-                    .lock(self.upper_first[id as usize] as usize + level - 1),
-            )
+            Some((
+                &self.upper,
+                self.upper_first[id as usize] as usize + level - 1,
+            ))
         } else {
             None
         }

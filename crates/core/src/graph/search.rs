@@ -25,6 +25,11 @@ pub trait Graph {
         out.extend(ids.iter().map(|&id| self.distance(id, level)));
     }
 
+    /// A hint that the search is likely to ask for `id`'s neighbours on `level` next (the best
+    /// candidate after the one being expanded): a graph can start loading that list while the
+    /// current one is read. Nothing, by default.
+    fn will_expand(&mut self, _id: Self::Id, _level: usize) {}
+
     /// Whether `id`, whose distance was computed, may be a result on `level`. A filtered
     /// search walks through nodes that fail its filter (they keep the graph navigable) but
     /// never returns them. Every node, by default.
@@ -319,6 +324,9 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
                 d.extend(rest.filter(|r| !g.accepts(r.id, level)));
             }
             break;
+        }
+        if let Some(Reverse((next, _))) = candidates.peek() {
+            g.will_expand(next.id, level);
         }
         neighbors.clear();
         g.neighbors(c.id, level, &mut neighbors);
