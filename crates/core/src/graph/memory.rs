@@ -83,7 +83,7 @@ pub fn node_overhead(params: &Params, level: usize) -> usize {
         + slots * std::mem::size_of::<Link<u32>>()
 }
 
-/// The neighbour lists of one or more layers, every list in a run of `cap` slots of one flat
+/// The neighbour lists of one or more layers: every list in a run of `cap` slots of a flat
 /// table, its head (length, cached heuristic state) under its own lock in another. Reading a
 /// node's neighbours is then one lookup, where a list per node behind a box, a lock and a
 /// vector was a chain of three dependent cache misses — the largest cost of a build once the
