@@ -117,13 +117,12 @@ pub(super) unsafe fn prefetch_item_of(page: *const u8, off: u16, bytes: usize) {
     let bits = unsafe { std::ptr::read_volatile(page.add(line_pointer_offset(off)).cast::<u32>()) };
     let start = (bits & 0x7fff) as usize;
     let end = (start + bytes.min((bits >> 17) as usize)).min(pg_sys::BLCKSZ as usize);
-    let mut at = start & !63;
-    while at < end {
-        // SAFETY: `at` < BLCKSZ: inside the page.
-        prefetch(unsafe { page.add(at) });
-        at += 64;
-    }
+    prefetch_range(
+        page.wrapping_add(start),
+        end.saturating_sub(start),
+        usize::MAX,
+    );
 }
 
-/// Asks the CPU to start loading the cache line at `p` (no effect on correctness).
-pub(super) use crate::kernels::prefetch::prefetch;
+/// Asks the CPU to start loading cache lines (no effect on correctness).
+pub(super) use crate::kernels::prefetch::{prefetch, prefetch_range};

@@ -8,7 +8,7 @@ use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Link, Links, ListHead};
 use super::{LevelGenerator, Params, Scored};
 use crate::kernels::metric::Metric;
-use crate::kernels::prefetch::{prefetch, prefetch_bytes};
+use crate::kernels::prefetch::{prefetch, prefetch_range};
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -179,9 +179,7 @@ impl ListTable {
     fn prefetch(&self, list: usize) {
         let (head, run) = self.parts(list);
         prefetch(std::ptr::from_ref(head).cast::<u8>());
-        let first = run[0].get().cast::<u8>().cast_const();
-        prefetch(first);
-        prefetch(first.wrapping_add(64));
+        prefetch_range(run[0].get().cast::<u8>().cast_const(), 128, 2);
     }
 
     fn memory(&self) -> usize {
@@ -218,10 +216,11 @@ impl ListGuard<'_> {
 pub trait Values: Sync {
     fn value(&self, id: u32) -> &[u8];
 
-    /// Starts loading the first cache lines of `id`'s value (see [`prefetch_bytes`]).
+    /// Starts loading the first cache lines of `id`'s value (see [`prefetch_range`]).
     #[inline]
     fn prefetch(&self, id: u32) {
-        prefetch_bytes(self.value(id), PREFETCH_LINES);
+        let v = self.value(id);
+        prefetch_range(v.as_ptr(), v.len(), PREFETCH_LINES);
     }
 }
 

@@ -19,16 +19,17 @@ pub fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// [`prefetch`] of every cache line of `bytes`, at most `max_lines` of them.
+/// [`prefetch`] of every cache line of the `len` bytes at `start`, at most `max_lines` of them.
+/// Only addresses are computed (nothing is read), so `start` may point into memory other
+/// processes are changing, such as a shared buffer.
 #[inline(always)]
-pub fn prefetch_bytes(bytes: &[u8], max_lines: usize) {
-    let start = bytes.as_ptr() as usize & !63;
-    let end = bytes.as_ptr() as usize + bytes.len();
-    let mut at = start;
+pub fn prefetch_range(start: *const u8, len: usize, max_lines: usize) {
+    let end = start.wrapping_add(len);
+    let mut at = start.wrapping_sub(start as usize % 64);
     let mut lines = 0;
     while at < end && lines < max_lines {
-        prefetch(at as *const u8);
-        at += 64;
+        prefetch(at);
+        at = at.wrapping_add(64);
         lines += 1;
     }
 }
