@@ -38,7 +38,7 @@ impl ListHead {
 
 /// A neighbour list kept sorted nearest first, in place: the first `head.len` of `slots`, a run
 /// of `max + 1` slots the list owns (a list briefly holds one more than `max` before it is
-/// pruned). The in-memory graph keeps every list of a layer in one flat table of such runs
+/// pruned). The in-memory graph keeps every list of a layer in flat tables of such runs
 /// (`memory.rs`), so reading a node's neighbours is one memory access, not a walk through a
 /// node, a lock and a separate allocation. Each entry's heuristic decision is cached, so that
 /// adding a neighbour to a full list costs O(m) distance computations instead of the O(m²) of
