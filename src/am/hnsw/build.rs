@@ -173,10 +173,18 @@ impl BuildState {
 
     /// Links the collected rows and writes the index pages.
     fn flush(&mut self) {
-        let graph = std::mem::replace(&mut self.graph, MemoryGraph::new(self.metric, self.params));
+        let mut graph =
+            std::mem::replace(&mut self.graph, MemoryGraph::new(self.metric, self.params));
         let tids = std::mem::take(&mut self.heap_tids);
         let key_blobs = std::mem::take(&mut self.key_blobs);
         let codebook = self.train_codebook(&graph);
+        // Cosine graphs link by fp16 copies of the values when the copies fit in what is left
+        // of maintenance_work_mem (the index stores the values as they are).
+        if let Some(bytes) = graph.half_precision_memory() {
+            if self.memory_used + bytes <= self.memory_limit && graph.link_in_half_precision() {
+                self.memory_used += bytes;
+            }
+        }
         write_index(
             self.index,
             self.metric,

@@ -158,6 +158,23 @@ impl Metric {
         }
     }
 
+    /// The metric of fp16 copies of this metric's values that an index build may choose its
+    /// links by ([`half_image`]; `graph::memory::MemoryGraph::link_in_half_precision`), if any.
+    ///
+    /// Only cosine: its values are unit vectors, so every component is within ±1, where fp16
+    /// keeps 11 significant bits (rounding error ≤ 2⁻¹² absolute, below 2⁻²⁵ for subnormals)
+    /// and cannot overflow; the kernels accumulate in f32. The dot product of two copies is
+    /// then typically within ~10⁻⁵ of the exact one — far below the gaps between neighbour
+    /// distances the construction heuristic compares. L2 and inner-product values may be
+    /// large or tightly clustered around a large offset, where fp16's relative precision would
+    /// merge distinct distances, so they link by their own values.
+    pub fn half_precision(self) -> Option<Metric> {
+        match self {
+            Metric::CosineF32 => Some(Metric::CosineF16),
+            _ => None,
+        }
+    }
+
     /// Cosine sums of two images (used to report a cosine distance from stored unit vectors).
     pub fn cosine_sums(self, a: &[u8], b: &[u8]) -> CosineSums {
         let k = kernels();
@@ -211,6 +228,21 @@ pub fn dense_f32_image(x: &[f32]) -> Vec<u8> {
     v
 }
 
+/// The fp16 image (a `halfvec`'s layout) of a dense f32 image, each element rounded to the
+/// nearest fp16 (the `half` crate converts with F16C instructions where the CPU has them).
+pub fn half_image(image: &[u8], out: &mut Vec<u8>) {
+    use half::slice::HalfFloatSliceExt;
+    let x = dense_f32(image);
+    let size = 8 + 2 * x.len();
+    out.clear();
+    out.resize(size, 0);
+    out[..4].copy_from_slice(&varlena_header(size));
+    out[4..8].copy_from_slice(&image[4..8]);
+    let mut halves = vec![f16::ZERO; x.len()];
+    halves.convert_from_f32_slice(x);
+    out[8..].copy_from_slice(bytemuck::cast_slice(&halves));
+}
+
 /// A 4-byte varlena header for `size` bytes (PostgreSQL's SET_VARSIZE).
 pub fn varlena_header(size: usize) -> [u8; 4] {
     if cfg!(target_endian = "little") {
@@ -222,6 +254,29 @@ pub fn varlena_header(size: usize) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
+    /// An f32 image's fp16 copy has a halfvec's layout, each element rounded to nearest, and
+    /// only cosine links by such copies.
+    #[test]
+    fn half_image_rounds_each_element() {
+        use super::*;
+        let x = [1.0f32, -0.333_333_34, 1e-6, 0.0, 0.999_97, -1.0];
+        let mut out = vec![7u8; 3];
+        half_image(&dense_f32_image(&x), &mut out);
+        assert_eq!(out.len(), 8 + 2 * x.len());
+        assert_eq!(out[..4], varlena_header(out.len()));
+        assert_eq!(i16::from_ne_bytes([out[4], out[5]]), x.len() as i16);
+        let words: Vec<u16> = out
+            .chunks(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+            .collect();
+        let want: Vec<u16> = x.iter().map(|&a| f16::from_f32(a).to_bits()).collect();
+        assert_eq!(words[4..], want[..]);
+        for m in Metric::ALL {
+            let half = (m == Metric::CosineF32).then_some(Metric::CosineF16);
+            assert_eq!(m.half_precision(), half, "{m:?}");
+        }
+    }
+
     #[test]
     fn holds_rejects_what_distance_would_slice_past() {
         use super::*;
