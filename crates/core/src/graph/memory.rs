@@ -362,7 +362,7 @@ impl MemoryGraph {
     }
 
     /// Bytes fp16 copies of the values would take ([`MemoryGraph::link_in_half_precision`]),
-    /// or `None` when the metric keeps full precision ([`Metric::half_precision`]).
+    /// or `None` when the metric has no fp16 form ([`Metric::half_precision`]).
     pub fn half_precision_memory(&self) -> Option<usize> {
         self.metric.half_precision()?;
         let per_value = |v: &[u8]| (8 + (v.len() - 8) / 2).div_ceil(8) * 8;
@@ -373,18 +373,25 @@ impl MemoryGraph {
         })
     }
 
-    /// Makes the links be chosen by fp16 copies of the values (the metric's
-    /// [`Metric::half_precision`]): half the bytes per distance, so a build that waits on
-    /// values' cache lines (384-d and wider) links faster. The values themselves — what
-    /// [`MemoryGraph::value`] returns and the index stores — stay as added; only which
-    /// neighbours are chosen can differ, as between two builds in another order (recall at
-    /// each `ef_search` measured equal on glove-100k, minilm-384-50k and a 1536-d set: see
-    /// README, "Speed"). Call before linking. Returns whether the copies were made.
+    /// Makes the links be chosen by fp16 copies of the values when they are unit vectors (all
+    /// of a cosine graph's are; another metric's are checked, one pass over the values):
+    /// [`Metric::half_precision`] says why that loses nothing that matters. Half the bytes
+    /// per distance, so a build that waits on values' cache lines (384-d and wider) links
+    /// faster. The values themselves — what [`MemoryGraph::value`] returns and the index
+    /// stores — stay as added; only which neighbours are chosen can differ, as between two
+    /// builds in another order (recall at each `ef_search` measured equal on glove-100k,
+    /// minilm-384-50k and a 1536-d set: README, "Speed"). Call before linking. Returns
+    /// whether the copies were made.
     pub fn link_in_half_precision(&mut self) -> bool {
         let Some(metric) = self.metric.half_precision() else {
             return false;
         };
         assert!(self.entry().is_none(), "values change before linking only");
+        if !self.metric.normalizes()
+            && !(0..self.values.len() as u32).all(|id| Metric::is_unit(self.values.get(id)))
+        {
+            return false;
+        }
         let mut half = Arena::default();
         let mut image = Vec::new();
         for id in 0..self.values.len() as u32 {
@@ -1038,7 +1045,7 @@ mod tests {
 
     /// A cosine graph linked by fp16 copies keeps the values as added, finds the exact
     /// nearest neighbours as often as one linked by the values, and takes the memory
-    /// `half_precision_memory` said; other metrics keep full precision.
+    /// `half_precision_memory` said; other metrics make copies of unit vectors only.
     #[test]
     fn half_precision_links_keep_values_and_recall() {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -1110,10 +1117,26 @@ mod tests {
             r_half >= r_full - 0.02,
             "fp16 links {r_half}, full {r_full}"
         );
+        // Other metrics: for unit vectors only; fp16 values have no other form.
         let mut l2 = MemoryGraph::new(Metric::L2F32, params);
         l2.add(&images[0], 0);
-        assert_eq!(l2.half_precision_memory(), None);
+        l2.add(&images[1], 0);
+        assert_eq!(l2.half_precision_memory(), Some(2 * 56));
+        assert!(l2.link_in_half_precision());
+        let mut l2 = MemoryGraph::new(Metric::L2F32, params);
+        l2.add(&images[0], 0);
+        l2.add(&dense_f32_image(&[2.0; 24]), 0);
         assert!(!l2.link_in_half_precision());
+        assert_eq!(l2.memory(), {
+            let mut plain = MemoryGraph::new(Metric::L2F32, params);
+            plain.add(&images[0], 0);
+            plain.add(&images[1], 0);
+            plain.memory()
+        });
+        let mut halfvec = MemoryGraph::new(Metric::CosineF16, params);
+        halfvec.add(&images[0][..8 + 48], 0);
+        assert_eq!(halfvec.half_precision_memory(), None);
+        assert!(!halfvec.link_in_half_precision());
     }
 
     #[test]

@@ -158,21 +158,34 @@ impl Metric {
         }
     }
 
-    /// The metric of fp16 copies of this metric's values that an index build may choose its
-    /// links by ([`half_image`]; `graph::memory::MemoryGraph::link_in_half_precision`), if any.
+    /// The metric of fp16 copies of this metric's values ([`half_image`]) that an index build
+    /// may choose its links by when the values are unit vectors
+    /// (`graph::memory::MemoryGraph::link_in_half_precision`): dense `ruvector` metrics.
     ///
-    /// Only cosine: its values are unit vectors, so every component is within ±1, where fp16
-    /// keeps 11 significant bits (rounding error ≤ 2⁻¹² absolute, below 2⁻²⁵ for subnormals)
-    /// and cannot overflow; the kernels accumulate in f32. The dot product of two copies is
-    /// then typically within ~10⁻⁵ of the exact one — far below the gaps between neighbour
-    /// distances the construction heuristic compares. L2 and inner-product values may be
-    /// large or tightly clustered around a large offset, where fp16's relative precision would
-    /// merge distinct distances, so they link by their own values.
+    /// Why unit vectors only: every component is then within ±1, where fp16 keeps 11
+    /// significant bits (rounding error ≤ 2⁻¹² absolute, below 2⁻²⁵ for subnormals) and cannot
+    /// overflow, and the kernels accumulate in f32, so a distance between two copies is
+    /// typically within ~10⁻⁵ of the exact one — far below the gaps between neighbour
+    /// distances the construction heuristic compares. Cosine values always are unit vectors
+    /// (normalised before they are stored); embedding models' outputs usually are too, under
+    /// any metric. Other values may be large or tightly clustered around a large offset, where
+    /// fp16's relative precision would merge distinct distances.
     pub fn half_precision(self) -> Option<Metric> {
         match self {
+            Metric::L2F32 => Some(Metric::L2F16),
+            Metric::IpF32 => Some(Metric::IpF16),
             Metric::CosineF32 => Some(Metric::CosineF16),
+            Metric::L1F32 => Some(Metric::L1F16),
             _ => None,
         }
+    }
+
+    /// Whether a dense f32 image is a unit vector (squared norm within 10⁻³ of 1, as an
+    /// embedding normalised in f32 is to ~10⁻⁷) — what [`Metric::half_precision`] asks of
+    /// values before they are copied to fp16.
+    pub fn is_unit(image: &[u8]) -> bool {
+        let x = dense_f32(image);
+        ((kernels().dot_f32)(x, x) - 1.0).abs() <= 1e-3
     }
 
     /// Cosine sums of two images (used to report a cosine distance from stored unit vectors).
@@ -254,8 +267,8 @@ pub fn varlena_header(size: usize) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
-    /// An f32 image's fp16 copy has a halfvec's layout, each element rounded to nearest, and
-    /// only cosine links by such copies.
+    /// An f32 image's fp16 copy has a halfvec's layout, each element rounded to nearest; dense
+    /// f32 metrics have an fp16 form, for unit vectors.
     #[test]
     fn half_image_rounds_each_element() {
         use super::*;
@@ -272,9 +285,13 @@ mod tests {
         let want: Vec<u16> = x.iter().map(|&a| f16::from_f32(a).to_bits()).collect();
         assert_eq!(words[4..], want[..]);
         for m in Metric::ALL {
-            let half = (m == Metric::CosineF32).then_some(Metric::CosineF16);
-            assert_eq!(m.half_precision(), half, "{m:?}");
+            let half = (m.kind() == ValueKind::DenseF32).then(|| Metric::from_u16(m as u16 + 10));
+            assert_eq!(m.half_precision(), half.flatten(), "{m:?}");
         }
+        assert!(Metric::is_unit(&dense_f32_image(&[0.6, -0.8, 0.0])));
+        assert!(Metric::is_unit(&dense_f32_image(&[0.6, -0.8004])));
+        assert!(!Metric::is_unit(&dense_f32_image(&[0.6, -0.801])));
+        assert!(!Metric::is_unit(&dense_f32_image(&[0.0, 0.0])));
     }
 
     #[test]
