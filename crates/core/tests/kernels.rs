@@ -6,7 +6,9 @@ use half::f16;
 use proptest::prelude::*;
 use ruvector_core::kernels::{self, CosineSums, Kernels, Tier};
 
-const LENGTHS: [usize; 14] = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 127, 1023, 1536, 16000];
+const LENGTHS: [usize; 18] = [
+    0, 1, 2, 3, 5, 6, 7, 8, 15, 16, 17, 31, 33, 50, 127, 1023, 1536, 16000,
+];
 
 fn tiers() -> Vec<&'static Kernels> {
     let mut out = Vec::new();
