@@ -9,7 +9,7 @@ use crate::format::{
     self, binary, check_dense_dim, check_element, check_expected_dim, check_same_dims, dense_text,
     SqlState, TypeNames, VecError,
 };
-use crate::kernels::{kernels, CosineSums, Kernels};
+use crate::kernels::{kernels, Kernels};
 use half::f16;
 use std::cmp::Ordering;
 use std::ffi::CStr;
@@ -25,7 +25,7 @@ pub trait DenseType: DenseElem {
     fn l2_squared(k: &Kernels) -> fn(&[Self], &[Self]) -> f32;
     fn dot(k: &Kernels) -> fn(&[Self], &[Self]) -> f32;
     fn l1(k: &Kernels) -> fn(&[Self], &[Self]) -> f32;
-    fn cosine(k: &Kernels) -> fn(&[Self], &[Self]) -> CosineSums;
+    fn cosine(k: &Kernels) -> fn(&[Self], &[Self]) -> f64;
     fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<Self>, VecError>;
     fn decode(buf: &[u8], typmod: i32) -> Result<(Vec<Self>, usize), VecError>;
     fn encode(x: &[Self]) -> Vec<u8>;
@@ -51,8 +51,8 @@ impl DenseType for f32 {
     fn l1(k: &Kernels) -> fn(&[f32], &[f32]) -> f32 {
         k.l1_f32
     }
-    fn cosine(k: &Kernels) -> fn(&[f32], &[f32]) -> CosineSums {
-        k.cosine_f32
+    fn cosine(k: &Kernels) -> fn(&[f32], &[f32]) -> f64 {
+        k.cosine_distance_f32
     }
     fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f32>, VecError> {
         dense_text::parse(
@@ -90,8 +90,8 @@ impl DenseType for f16 {
     fn l1(k: &Kernels) -> fn(&[f16], &[f16]) -> f32 {
         k.l1_f16
     }
-    fn cosine(k: &Kernels) -> fn(&[f16], &[f16]) -> CosineSums {
-        k.cosine_f16
+    fn cosine(k: &Kernels) -> fn(&[f16], &[f16]) -> f64 {
+        k.cosine_distance_f16
     }
     fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f16>, VecError> {
         dense_text::parse(
@@ -177,7 +177,7 @@ pub fn negative_inner_product<E: DenseType>(a: &Dense<E>, b: &Dense<E>) -> f64 {
 
 pub fn cosine<E: DenseType>(a: &Dense<E>, b: &Dense<E>) -> f64 {
     same_dims(a, b);
-    E::cosine(kernels())(a.as_slice(), b.as_slice()).distance()
+    E::cosine(kernels())(a.as_slice(), b.as_slice())
 }
 
 pub fn l1<E: DenseType>(a: &Dense<E>, b: &Dense<E>) -> f64 {

@@ -115,6 +115,14 @@ fn check_dense_f32(k: &Kernels, a: &[f32], b: &[f32]) {
         c.norm_b,
         reference(&b64, &b64, |x, y| x * y),
     );
+    // The distance computed in the kernel is the sums' distance, bit for bit (NaN for a zero
+    // vector).
+    let (d, want) = ((k.cosine_distance_f32)(a, b), c.distance());
+    assert!(
+        d.to_bits() == want.to_bits() || d.is_nan() && want.is_nan(),
+        "{:?} n={n}: {d} vs {want}",
+        k.tier
+    );
 }
 
 fn check_dense_f16(k: &Kernels, a: &[f16], b: &[f16]) {
@@ -165,6 +173,14 @@ fn check_dense_f16(k: &Kernels, a: &[f16], b: &[f16]) {
         n,
         c.norm_b,
         reference(&b64, &b64, |x, y| x * y),
+    );
+    // The distance computed in the kernel is the sums' distance, bit for bit (NaN for a zero
+    // vector).
+    let (d, want) = ((k.cosine_distance_f16)(a, b), c.distance());
+    assert!(
+        d.to_bits() == want.to_bits() || d.is_nan() && want.is_nan(),
+        "{:?} n={n}: {d} vs {want}",
+        k.tier
     );
 }
 

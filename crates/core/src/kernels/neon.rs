@@ -24,6 +24,7 @@ static KERNELS: Kernels = Kernels {
     dot_f32: |a, b| unsafe { reduce::<Dot>(a, b) },
     l1_f32: |a, b| unsafe { reduce::<L1>(a, b) },
     cosine_f32: |a, b| unsafe { cosine(a, b) },
+    cosine_distance_f32: |a, b| unsafe { cosine_distance(a, b) },
     l2_squared_f16: |a, b| via_f32(a, b, 0.0, |s, x, y| s + unsafe { reduce::<L2>(x, y) }),
     dot_f16: |a, b| via_f32(a, b, 0.0, |s, x, y| s + unsafe { reduce::<Dot>(x, y) }),
     l1_f16: |a, b| via_f32(a, b, 0.0, |s, x, y| s + unsafe { reduce::<L1>(x, y) }),
@@ -32,6 +33,7 @@ static KERNELS: Kernels = Kernels {
             add_sums(s, unsafe { cosine(x, y) })
         })
     },
+    cosine_distance_f16: |a, b| (KERNELS.cosine_f16)(a, b).distance(),
     hamming: |a, b| unsafe { hamming(a, b) },
     jaccard: |a, b| unsafe { jaccard(a, b) },
 };
@@ -111,6 +113,13 @@ unsafe fn reduce<S: Step>(a: &[f32], b: &[f32]) -> f32 {
         vaddq_f32(acc[0], acc[1]),
         vaddq_f32(acc[2], acc[3]),
     ))
+}
+
+/// [`CosineSums::distance`] of [`cosine`], inlined: the sums never leave registers.
+#[target_feature(enable = "neon")]
+unsafe fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    // SAFETY: the CPU has this function's features, which `cosine` was compiled for.
+    unsafe { cosine(a, b) }.distance()
 }
 
 #[inline]

@@ -15,10 +15,12 @@ pub static KERNELS: Kernels = Kernels {
     dot_f32: dot,
     l1_f32: l1,
     cosine_f32: cosine,
+    cosine_distance_f32: |a, b| cosine(a, b).distance(),
     l2_squared_f16,
     dot_f16,
     l1_f16,
     cosine_f16,
+    cosine_distance_f16: |a, b| cosine_f16(a, b).distance(),
     hamming: bits::hamming_u64,
     jaccard: bits::jaccard_u64,
 };

@@ -28,10 +28,12 @@ static KERNELS: Kernels = Kernels {
     dot_f32: |a, b| unsafe { reduce::<f32, Dot>(a, b) },
     l1_f32: |a, b| unsafe { reduce::<f32, L1>(a, b) },
     cosine_f32: |a, b| unsafe { cosine::<f32>(a, b) },
+    cosine_distance_f32: |a, b| unsafe { cosine_distance::<f32>(a, b) },
     l2_squared_f16: |a, b| unsafe { reduce::<f16, L2>(a, b) },
     dot_f16: |a, b| unsafe { reduce::<f16, Dot>(a, b) },
     l1_f16: |a, b| unsafe { reduce::<f16, L1>(a, b) },
     cosine_f16: |a, b| unsafe { cosine::<f16>(a, b) },
+    cosine_distance_f16: |a, b| unsafe { cosine_distance::<f16>(a, b) },
     hamming: |a, b| unsafe { hamming(a, b) },
     jaccard: |a, b| unsafe { jaccard(a, b) },
 };
@@ -229,6 +231,13 @@ unsafe fn cosine<E: Load8>(a: &[E], b: &[E]) -> CosineSums {
         norm_a: hsum(_mm256_add_ps(na[0], na[1])),
         norm_b: hsum(_mm256_add_ps(nb[0], nb[1])),
     }
+}
+
+/// [`CosineSums::distance`] of [`cosine`], inlined: the sums never leave registers.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn cosine_distance<E: Load8>(a: &[E], b: &[E]) -> f64 {
+    // SAFETY: the CPU has this function's features, which `cosine` was compiled for.
+    unsafe { cosine::<E>(a, b) }.distance()
 }
 
 /// Also the AVX-512 tier's bit kernels on CPUs without VPOPCNTDQ.

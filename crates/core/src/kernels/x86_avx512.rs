@@ -35,10 +35,12 @@ macro_rules! table {
             dot_f32: |a, b| unsafe { reduce::<f32, Dot>(a, b) },
             l1_f32: |a, b| unsafe { reduce::<f32, L1>(a, b) },
             cosine_f32: |a, b| unsafe { cosine::<f32>(a, b) },
+            cosine_distance_f32: |a, b| unsafe { cosine_distance::<f32>(a, b) },
             l2_squared_f16: |a, b| unsafe { reduce::<f16, L2>(a, b) },
             dot_f16: |a, b| unsafe { reduce::<f16, Dot>(a, b) },
             l1_f16: |a, b| unsafe { reduce::<f16, L1>(a, b) },
             cosine_f16: |a, b| unsafe { cosine::<f16>(a, b) },
+            cosine_distance_f16: |a, b| unsafe { cosine_distance::<f16>(a, b) },
             hamming: $hamming,
             jaccard: $jaccard,
         }
@@ -169,6 +171,13 @@ unsafe fn reduce<E: Load16, S: Step>(a: &[E], b: &[E]) -> f32 {
         _mm512_add_ps(acc[0], acc[1]),
         _mm512_add_ps(acc[2], acc[3]),
     ))
+}
+
+/// [`CosineSums::distance`] of [`cosine`], inlined: the sums never leave registers.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,f16c")]
+unsafe fn cosine_distance<E: Load16>(a: &[E], b: &[E]) -> f64 {
+    // SAFETY: the CPU has this function's features, which `cosine` was compiled for.
+    unsafe { cosine::<E>(a, b) }.distance()
 }
 
 #[inline]
