@@ -66,6 +66,15 @@ fn check(what: &str, tier: Tier, n: usize, got: f32, want: Ref) {
     );
 }
 
+/// The distance computed in the kernel is the sums' distance, bit for bit (NaN for a zero
+/// vector).
+fn same_distance(tier: Tier, n: usize, d: f64, want: f64) {
+    assert!(
+        d.to_bits() == want.to_bits() || d.is_nan() && want.is_nan(),
+        "{tier:?} n={n}: {d} vs {want}"
+    );
+}
+
 fn check_dense_f32(k: &Kernels, a: &[f32], b: &[f32]) {
     let n = a.len();
     let (a64, b64): (Vec<f64>, Vec<f64>) = (
@@ -115,14 +124,7 @@ fn check_dense_f32(k: &Kernels, a: &[f32], b: &[f32]) {
         c.norm_b,
         reference(&b64, &b64, |x, y| x * y),
     );
-    // The distance computed in the kernel is the sums' distance, bit for bit (NaN for a zero
-    // vector).
-    let (d, want) = ((k.cosine_distance_f32)(a, b), c.distance());
-    assert!(
-        d.to_bits() == want.to_bits() || d.is_nan() && want.is_nan(),
-        "{:?} n={n}: {d} vs {want}",
-        k.tier
-    );
+    same_distance(k.tier, n, (k.cosine_distance_f32)(a, b), c.distance());
 }
 
 fn check_dense_f16(k: &Kernels, a: &[f16], b: &[f16]) {
@@ -174,14 +176,7 @@ fn check_dense_f16(k: &Kernels, a: &[f16], b: &[f16]) {
         c.norm_b,
         reference(&b64, &b64, |x, y| x * y),
     );
-    // The distance computed in the kernel is the sums' distance, bit for bit (NaN for a zero
-    // vector).
-    let (d, want) = ((k.cosine_distance_f16)(a, b), c.distance());
-    assert!(
-        d.to_bits() == want.to_bits() || d.is_nan() && want.is_nan(),
-        "{:?} n={n}: {d} vs {want}",
-        k.tier
-    );
+    same_distance(k.tier, n, (k.cosine_distance_f16)(a, b), c.distance());
 }
 
 fn bit(x: &[u8], i: usize) -> bool {

@@ -7,7 +7,7 @@
 use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Link, Links, ListHead};
 use super::{LevelGenerator, Params, Scored};
-use crate::kernels::metric::{half_image, Metric};
+use crate::kernels::metric::{half_image, is_unit, Metric};
 use crate::kernels::prefetch::{prefetch, prefetch_range};
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
@@ -215,13 +215,6 @@ impl ListGuard<'_> {
 /// some of its nodes, [`MemoryGraph::over`]).
 pub trait Values: Sync {
     fn value(&self, id: u32) -> &[u8];
-
-    /// Starts loading the first cache lines of `id`'s value (see [`prefetch_range`]).
-    #[inline]
-    fn prefetch(&self, id: u32) {
-        let v = self.value(id);
-        prefetch_range(v.as_ptr(), v.len(), PREFETCH_LINES);
-    }
 }
 
 /// Cache lines of a value prefetched ahead of its distance: enough for the dimensions where
@@ -308,10 +301,8 @@ impl<V: Values> Graph for View<'_, V> {
     /// overlap instead of following one another (hnswlib prefetches the same way).
     fn distances(&mut self, ids: &[u32], level: usize, out: &mut Vec<Option<f32>>) {
         for &id in ids {
-            match &self.graph.half {
-                Some((_, half)) => half.prefetch(id),
-                None => self.graph.values.prefetch(id),
-            }
+            let v = self.graph.link_value(id);
+            prefetch_range(v.as_ptr(), v.len(), PREFETCH_LINES);
         }
         out.extend(ids.iter().map(|&id| self.distance(id, level)));
     }
@@ -388,7 +379,7 @@ impl MemoryGraph {
         };
         assert!(self.entry().is_none(), "values change before linking only");
         if !self.metric.normalizes()
-            && !(0..self.values.len() as u32).all(|id| Metric::is_unit(self.values.get(id)))
+            && !(0..self.values.len() as u32).all(|id| is_unit(self.values.get(id)))
         {
             return false;
         }
@@ -518,10 +509,8 @@ impl<V: Values> MemoryGraph<V> {
     /// to node `id`.
     #[inline]
     fn link_distance(&self, query: &[u8], id: u32) -> f32 {
-        match &self.half {
-            Some((metric, half)) => metric.distance(query, half.get(id)),
-            None => self.metric.distance(query, self.values.value(id)),
-        }
+        let metric = self.half.as_ref().map_or(self.metric, |(m, _)| *m);
+        metric.distance(query, self.link_value(id))
     }
 
     fn distance_between(&self, a: u32, b: u32) -> f32 {

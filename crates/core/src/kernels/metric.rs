@@ -180,14 +180,6 @@ impl Metric {
         }
     }
 
-    /// Whether a dense f32 image is a unit vector (squared norm within 10⁻³ of 1, as an
-    /// embedding normalised in f32 is to ~10⁻⁷) — what [`Metric::half_precision`] asks of
-    /// values before they are copied to fp16.
-    pub fn is_unit(image: &[u8]) -> bool {
-        let x = dense_f32(image);
-        ((kernels().dot_f32)(x, x) - 1.0).abs() <= 1e-3
-    }
-
     /// Cosine sums of two images (used to report a cosine distance from stored unit vectors).
     pub fn cosine_sums(self, a: &[u8], b: &[u8]) -> CosineSums {
         let k = kernels();
@@ -241,19 +233,30 @@ pub fn dense_f32_image(x: &[f32]) -> Vec<u8> {
     v
 }
 
+/// Whether a dense f32 image is a unit vector (squared norm within 10⁻³ of 1, as an
+/// embedding normalised in f32 is to ~10⁻⁷) — what [`Metric::half_precision`] asks of
+/// values before they are copied to fp16.
+pub fn is_unit(image: &[u8]) -> bool {
+    let x = dense_f32(image);
+    ((kernels().dot_f32)(x, x) - 1.0).abs() <= 1e-3
+}
+
 /// The fp16 image (a `halfvec`'s layout) of a dense f32 image, each element rounded to the
-/// nearest fp16 (the `half` crate converts with F16C instructions where the CPU has them).
+/// nearest fp16 (the `half` crate converts with F16C instructions where the CPU has them),
+/// into `out` (reused from call to call: no allocation once it has grown).
 pub fn half_image(image: &[u8], out: &mut Vec<u8>) {
     use half::slice::HalfFloatSliceExt;
     let x = dense_f32(image);
     let size = 8 + 2 * x.len();
     out.clear();
-    out.resize(size, 0);
-    out[..4].copy_from_slice(&varlena_header(size));
-    out[4..8].copy_from_slice(&image[4..8]);
-    let mut halves = vec![f16::ZERO; x.len()];
-    halves.convert_from_f32_slice(x);
-    out[8..].copy_from_slice(bytemuck::cast_slice(&halves));
+    out.extend_from_slice(&varlena_header(size));
+    out.extend_from_slice(&image[4..8]);
+    let mut halves = [f16::ZERO; 64];
+    for chunk in x.chunks(64) {
+        let h = &mut halves[..chunk.len()];
+        h.convert_from_f32_slice(chunk);
+        out.extend_from_slice(bytemuck::cast_slice(h));
+    }
 }
 
 /// A 4-byte varlena header for `size` bytes (PostgreSQL's SET_VARSIZE).
@@ -288,10 +291,10 @@ mod tests {
             let half = (m.kind() == ValueKind::DenseF32).then(|| Metric::from_u16(m as u16 + 10));
             assert_eq!(m.half_precision(), half.flatten(), "{m:?}");
         }
-        assert!(Metric::is_unit(&dense_f32_image(&[0.6, -0.8, 0.0])));
-        assert!(Metric::is_unit(&dense_f32_image(&[0.6, -0.8004])));
-        assert!(!Metric::is_unit(&dense_f32_image(&[0.6, -0.801])));
-        assert!(!Metric::is_unit(&dense_f32_image(&[0.0, 0.0])));
+        assert!(is_unit(&dense_f32_image(&[0.6, -0.8, 0.0])));
+        assert!(is_unit(&dense_f32_image(&[0.6, -0.8004])));
+        assert!(!is_unit(&dense_f32_image(&[0.6, -0.801])));
+        assert!(!is_unit(&dense_f32_image(&[0.0, 0.0])));
     }
 
     #[test]
