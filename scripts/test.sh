@@ -116,6 +116,7 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
 done
 
 failed=()
+failed_diffs=()
 for m in "${RUVECTOR_MAJORS[@]}"; do
     step "SQL regression suites on PostgreSQL $m"
     use_major "$m"
@@ -156,12 +157,23 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
             --dbname=ruvector_regression --load-extension=ruvector \
             --schedule="$ROOT/regress/schedule"; then
             failed+=("pg$m/$tier")
-            cat "$out/regression.diffs" || true
+            failed_diffs+=("$out/regression.diffs")
         fi
         stop_cluster "$regress_dir"
     done
 done
 if [ ${#failed[@]} -gt 0 ]; then
+    # The diffs come last, after every tier has run, so that the tail of the output (all a CI
+    # report may keep) shows what differed.
+    for diffs in "${failed_diffs[@]}"; do
+        echo "----- $diffs (first 200 lines)" >&2
+        head -n 200 "$diffs" >&2 || true
+    done
+    # and, last, the files that differed and their first changed lines, in case only the very
+    # end of the output is kept
+    for diffs in "${failed_diffs[@]}"; do
+        grep -E '^(\+\+\+ |[-+][^-+])' "$diffs" | head -n 12 >&2 || true
+    done
     echo "FAILED: SQL regression suites for: ${failed[*]}" >&2
     exit 1
 fi
