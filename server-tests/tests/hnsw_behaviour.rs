@@ -310,7 +310,7 @@ fn build_stays_within_maintenance_work_mem() {
     builder.join().unwrap();
     let used_mib = (peak - base) as f64 / 1024.0;
     println!("peak private memory {used_mib:.1} MiB above the backend's {base} KiB");
-    // 8 MiB holds about 4,800 rows of glove's graph: the rest went in as inserts.
+    // 8 MiB does not hold the graph of these rows: the rest went in as inserts.
     assert!(
         c.log_contains("ruhnsw graph no longer fits into maintenance_work_mem"),
         "the build should have outgrown its memory"

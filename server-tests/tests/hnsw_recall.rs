@@ -120,8 +120,8 @@ fn parallel_build_cosine_and_l2() {
     );
 }
 
-/// 40MB holds about two thirds of the graph (about 600 bytes per element here): the build
-/// links that much in memory, writes it out and inserts the last third through the on-disk
+/// 40MB holds more than half of the graph (about 700 bytes an element is counted here): the build
+/// links that much in memory, writes it out and inserts the rest through the on-disk
 /// insert path, whose graph quality over a whole table `built_empty_then_filled_by_inserts`
 /// checks (a smaller setting only makes this test as slow as that one).
 #[test]

@@ -149,7 +149,9 @@ impl BuildState {
             + 8
             + keys.len()
             + WRITE_PER_ROW;
-        if self.memory_used + cost > self.memory_limit && !self.graph.is_empty() {
+        if (self.memory_used + cost > self.memory_limit || self.graph.is_full())
+            && !self.graph.is_empty()
+        {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                 format!(

@@ -5,7 +5,7 @@
 //! (`src/am/hnsw/build.rs`) runs it on rayon threads and writes pages from the main thread.
 
 use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
-use super::select::{select_neighbors_flagged, Link, Links, ListHead};
+use super::select::{select_neighbors_flagged, Flagged, Link, Links, ListHead, MAX_LINK_ID};
 use super::{LevelGenerator, Params, Scored};
 use crate::kernels::metric::{half_image, is_unit, Metric};
 use crate::kernels::prefetch::{prefetch, prefetch_range};
@@ -80,7 +80,7 @@ pub fn node_overhead(params: &Params, level: usize) -> usize {
     let slots: usize = (0..=level).map(|l| params.max_neighbors(l) + 1).sum();
     1 + 4
         + (level + 1) * std::mem::size_of::<Mutex<ListHead>>()
-        + slots * std::mem::size_of::<Link<u32>>()
+        + slots * std::mem::size_of::<Link>()
 }
 
 /// The neighbour lists of one or more layers: every list in a run of `cap` slots of a flat
@@ -105,10 +105,10 @@ struct ListTable {
 /// [`CHUNK_LISTS`] lists of a [`ListTable`]: their heads, and their runs of slots.
 struct Chunk {
     heads: Box<[Mutex<ListHead>]>,
-    slots: Box<[UnsafeCell<Link<u32>>]>,
+    slots: Box<[UnsafeCell<Link>]>,
 }
 
-/// Lists per chunk of a [`ListTable`] (a ground-layer chunk at `m` 16 is 400 KiB).
+/// Lists per chunk of a [`ListTable`] (a ground-layer chunk at `m` 16 is 276 KiB).
 const CHUNK_LISTS: usize = 1024;
 
 // SAFETY: a list's slots are read and written only through a `ListGuard`, which holds the
@@ -116,13 +116,13 @@ const CHUNK_LISTS: usize = 1024;
 // tables grow only through `&mut self`.
 unsafe impl Sync for ListTable {}
 
-const NO_LINK: Link<u32> = Link {
-    scored: Scored {
+const NO_LINK: Link = Link::new(
+    Scored {
         distance: 0.0,
         id: 0,
     },
-    closer: false,
-};
+    false,
+);
 
 impl ListTable {
     fn new(max: usize) -> ListTable {
@@ -152,7 +152,7 @@ impl ListTable {
 
     /// List `list`'s head and its run of slots.
     #[inline]
-    fn parts(&self, list: usize) -> (&Mutex<ListHead>, &[UnsafeCell<Link<u32>>]) {
+    fn parts(&self, list: usize) -> (&Mutex<ListHead>, &[UnsafeCell<Link>]) {
         debug_assert!(list < self.len);
         let chunk = &self.chunks[list / CHUNK_LISTS];
         let i = list % CHUNK_LISTS;
@@ -186,28 +186,27 @@ impl ListTable {
         self.chunks.capacity() * std::mem::size_of::<Chunk>()
             + self.chunks.len()
                 * CHUNK_LISTS
-                * (std::mem::size_of::<Mutex<ListHead>>()
-                    + self.cap * std::mem::size_of::<Link<u32>>())
+                * (std::mem::size_of::<Mutex<ListHead>>() + self.cap * std::mem::size_of::<Link>())
     }
 }
 
 /// A locked neighbour list.
 struct ListGuard<'a> {
     head: MutexGuard<'a, ListHead>,
-    slots: &'a mut [Link<u32>],
+    slots: &'a mut [Link],
 }
 
 impl ListGuard<'_> {
-    fn links(&mut self) -> Links<'_, u32> {
+    fn links(&mut self) -> Links<'_> {
         Links::new(&mut self.head, self.slots)
     }
 
-    fn entries(&self) -> &[Link<u32>] {
+    fn entries(&self) -> &[Link] {
         &self.slots[..self.head.len()]
     }
 
     fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.entries().iter().map(|l| l.scored.id)
+        self.entries().iter().map(|l| l.id())
     }
 }
 
@@ -313,11 +312,19 @@ impl MemoryGraph {
         MemoryGraph::unlinked(metric, params, Arena::default(), std::iter::empty())
     }
 
-    /// Adds an unlinked node with its value and level; returns its id.
+    /// Adds an unlinked node with its value and level; returns its id. The graph must not be
+    /// [full](MemoryGraph::is_full).
     pub fn add(&mut self, image: &[u8], level: usize) -> u32 {
+        assert!(!self.is_full(), "a graph holds at most 2^31 nodes");
         let id = self.values.push(image);
         self.push_node(level);
         id
+    }
+
+    /// Whether the graph holds as many nodes as a [`Link`] can name (2³¹); the index build
+    /// then goes on as when `maintenance_work_mem` is full.
+    pub fn is_full(&self) -> bool {
+        self.len() > MAX_LINK_ID as usize
     }
 
     /// Bytes of memory the graph holds (values plus links at their maximum sizes).
@@ -539,7 +546,7 @@ impl<V: Values> MemoryGraph<V> {
         };
         let query = self.link_value(id);
         let mut view = View { graph: self, query };
-        let chosen: Vec<(usize, Vec<Link<u32>>)> = VISITED.with(|visited| {
+        let chosen: Vec<(usize, Vec<Flagged<u32>>)> = VISITED.with(|visited| {
             let mut visited = visited.borrow_mut();
             let n = self.len();
             visited.reset(n);
@@ -577,7 +584,7 @@ impl<V: Values> MemoryGraph<V> {
         });
         let reverse: Vec<(usize, Vec<Scored<u32>>)> = chosen
             .iter()
-            .map(|(lc, links)| (*lc, links.iter().map(|l| l.scored).collect()))
+            .map(|(lc, links)| (*lc, links.iter().map(|(l, _)| *l).collect()))
             .collect();
         for (lc, links) in chosen {
             self.list(id, lc)
