@@ -13,9 +13,9 @@ use super::Scored;
 /// neighbour before it) rather than as a filler.
 ///
 /// Eight bytes: the flag is the top bit of the neighbour's id (graph ids stay below
-/// [`MAX_LINK_ID`]). As a separate `bool` it padded each entry to 12 bytes, and a build spends
-/// most of its time waiting for neighbour lists and values to come in from memory (a ground
-/// layer list at `m` 16 is 33 entries: 264 bytes instead of 396).
+/// [`MAX_LINK_ID`]). As a separate `bool` it padded each entry to 12 bytes, a third of the
+/// lists' memory (a ground-layer list at `m` 16 is 33 entries: 264 bytes instead of 396; a
+/// 390,000-row GloVe build peaked at 293 MB instead of 345).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Link {
     distance: f32,
