@@ -117,6 +117,7 @@ done
 
 failed=()
 failed_diffs=()
+tiers_run=()
 for m in "${RUVECTOR_MAJORS[@]}"; do
     step "SQL regression suites on PostgreSQL $m"
     use_major "$m"
@@ -140,6 +141,7 @@ for m in "${RUVECTOR_MAJORS[@]}"; do
     fi
     psql_q -c "DROP EXTENSION ruvector"
     stop_cluster "$regress_dir"
+    tiers_run+=("pg$m:$tiers")
 
     for tier in ${tiers//,/ }; do
         start_cluster "$regress_dir" "$port" RUVECTOR_SIMD="$tier"
@@ -174,7 +176,7 @@ if [ ${#failed[@]} -gt 0 ]; then
     for diffs in "${failed_diffs[@]}"; do
         grep -E '^(\+\+\+ |[-+][^-+])' "$diffs" | head -n 12 >&2 || true
     done
-    echo "FAILED: SQL regression suites for: ${failed[*]}" >&2
+    echo "FAILED: SQL regression suites for: ${failed[*]} (CPU:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); tiers run: ${tiers_run[*]})" >&2
     exit 1
 fi
 
