@@ -276,8 +276,9 @@ pub fn select_neighbors<Id: Copy + Ord>(
 }
 
 /// [`select_neighbors`], also saying (`true`) which neighbours the heuristic kept on their own
-/// merit (for [`Links::set_selection`]). When no pruning is needed every flag is `false` and the list is returned
-/// undecided-equivalent: flags are then recomputed by [`Links`] before its first pruning.
+/// merit (for [`Links::set_selection`]). When no pruning is needed every flag is `false` and
+/// the list is returned undecided-equivalent: flags are then recomputed by [`Links`] before its
+/// first pruning.
 pub fn select_neighbors_flagged<Id: Copy + Ord>(
     candidates: &[Scored<Id>],
     m: usize,
