@@ -30,6 +30,11 @@ macro_rules! distance_fn {
             // SAFETY: PostgreSQL calls this with two non-NULL arguments of the declared types
             // (the function is declared STRICT).
             let args = unsafe { (*fcinfo).args.as_slice(2) };
+            // SAFETY: as above: non-NULL varlena datums.
+            unsafe {
+                $crate::types::varlena::prefetch_row_below(args[0].value);
+                $crate::types::varlena::prefetch_row_below(args[1].value);
+            }
             // SAFETY: as above: each datum is a non-NULL value of the handle's SQL type.
             let ($a, $b) = unsafe {
                 (
