@@ -224,7 +224,10 @@ pub struct IdHasher(u64);
 
 impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // hashbrown picks a bucket from the hash's low bits (and a tag from its top 7). The low
+        // bits of a product depend only on the low bits of the key — for a packed TID, only the
+        // item offset, a few dozen values — so the well-mixed high half is folded into them.
+        self.0 ^ (self.0 >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
@@ -402,6 +405,27 @@ pub fn descend<G: Graph, V: Visited<G::Id>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Packed TIDs (block << 16 | offset) spread over a hash map's buckets: the bucket comes
+    /// from the hash's low bits, which must not be the offset's alone.
+    #[test]
+    fn id_hash_spreads_packed_tids_over_low_bits() {
+        use std::hash::{BuildHasher, Hasher};
+        let mut buckets = std::collections::HashSet::new();
+        for block in 1..1000u64 {
+            for offset in 1..21u64 {
+                let mut h = IdHash::default().build_hasher();
+                h.write_u64(block << 16 | offset);
+                buckets.insert(h.finish() & 2047);
+            }
+        }
+        // 19,980 keys into 2,048 buckets: all but a handful get used.
+        assert!(
+            buckets.len() > 2000,
+            "{} of 2048 buckets used",
+            buckets.len()
+        );
+    }
 
     /// Points on a line, each linked to its two neighbours: the search must walk to the nearest.
     struct Line {
