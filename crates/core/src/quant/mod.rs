@@ -8,6 +8,9 @@
 //!   asymmetric distance tables per query.
 //! * `binary.rs` — one bit per dimension (above or below the dimension's mean), compared by
 //!   Hamming distance with the popcount kernels; 32× smaller.
+//! * `sketch.rs` — RaBitQ sketches (sign bits of a rotated vector and two factors) with an
+//!   error scale, for deciding which neighbours a graph search need not read; not used by an
+//!   index yet (issue 16).
 //!
 //! Estimates only order candidates: the index re-ranks the best of them by the exact distance
 //! of the full vector (read from the table), so results come back in exact order with exact
@@ -19,6 +22,7 @@
 pub mod binary;
 pub mod pq;
 pub mod simd;
+pub mod sketch;
 pub mod sq8;
 
 use crate::kernels::metric::{Metric, ValueKind};
