@@ -36,6 +36,19 @@ unsafe fn is_plain_4b(p: *const u8) -> bool {
     }
 }
 
+/// Whether the varlena at `p` is a plain in-line value with a 4-byte header, int-aligned:
+/// usable where it is. 4-byte-header values are stored int-aligned (typalign 'i'); the check
+/// keeps slices over the elements sound even for a value handed over from elsewhere.
+///
+/// # Safety
+/// `p` must point at a varlena's first header byte.
+#[inline(always)]
+unsafe fn usable_in_place(p: *const u8) -> bool {
+    // SAFETY: the caller's contract.
+    let plain = unsafe { is_plain_4b(p) };
+    plain && (p as usize).is_multiple_of(4)
+}
+
 /// Detoasts a varlena datum (decompresses, fetches out-of-line data and expands short headers).
 /// A plain 4-byte-header value — the common case for table rows and query constants — is used in
 /// place without calling into PostgreSQL: each call through pgrx's FFI guard costs a `setjmp`,
@@ -46,10 +59,8 @@ unsafe fn is_plain_4b(p: *const u8) -> bool {
 #[inline]
 unsafe fn detoast(datum: pg_sys::Datum) -> NonNull<u8> {
     let p = datum.cast_mut_ptr::<u8>();
-    // 4-byte-header values are stored int-aligned (typalign 'i'); the check keeps slices over
-    // the elements sound even for a value handed over from elsewhere.
-    // SAFETY: a non-null varlena datum (the caller's contract) has its header byte.
-    if unsafe { is_plain_4b(p) } && (p as usize).is_multiple_of(4) {
+    // SAFETY: a non-null varlena datum (the caller's contract).
+    if unsafe { usable_in_place(p) } {
         return NonNull::new(p).expect("non-null datum");
     }
     // SAFETY: as above; detoasting raises an ERROR rather than return an invalid pointer.
@@ -72,13 +83,13 @@ unsafe fn detoast(datum: pg_sys::Datum) -> NonNull<u8> {
 #[inline]
 pub unsafe fn prefetch_row_below(datum: pg_sys::Datum) {
     let p = datum.cast_mut_ptr::<u8>().cast_const();
-    // SAFETY: a non-null varlena datum has its header byte, and a plain 4-byte-header value
-    // its whole 4-byte header.
-    if !unsafe { is_plain_4b(p) } || !(p as usize).is_multiple_of(4) {
+    // SAFETY: a non-null varlena datum (the caller's contract).
+    if !unsafe { usable_in_place(p) } {
         return;
     }
-    // SAFETY: as above.
-    let size = unsafe { varsize_4b(p) };
+    // SAFETY: a plain 4-byte-header value has its whole header.
+    let header = unsafe { std::slice::from_raw_parts(p, 4) };
+    let size = crate::kernels::metric::varlena_size(header).unwrap_or(usize::MAX);
     if size > pg_sys::BLCKSZ as usize / 2 {
         return;
     }
@@ -100,26 +111,6 @@ fn alloc_varlena(size: usize) -> NonNull<u8> {
         set_varsize_4b(p, size);
         NonNull::new(p).expect("palloc0 returned null")
     }
-}
-
-/// `VARSIZE_4B`: the total size of a value with a 4-byte header.
-///
-/// # Safety
-/// `p` must point at an int-aligned 4-byte varlena header.
-#[cfg(target_endian = "little")]
-unsafe fn varsize_4b(p: *const u8) -> usize {
-    // SAFETY: the caller's contract.
-    (unsafe { p.cast::<u32>().read() } >> 2) as usize
-}
-
-/// `VARSIZE_4B` on big-endian builds.
-///
-/// # Safety
-/// As on little-endian builds.
-#[cfg(target_endian = "big")]
-unsafe fn varsize_4b(p: *const u8) -> usize {
-    // SAFETY: the caller's contract.
-    (unsafe { p.cast::<u32>().read() } & 0x3FFF_FFFF) as usize
 }
 
 #[cfg(target_endian = "little")]

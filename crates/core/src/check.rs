@@ -65,16 +65,6 @@ impl Findings {
     }
 }
 
-/// Length of a 4-byte-header varlena image (native byte order, as PostgreSQL writes it).
-fn varsize(image: &[u8]) -> Option<usize> {
-    let word = u32::from_ne_bytes(image.get(0..4)?.try_into().ok()?);
-    Some(if cfg!(target_endian = "little") {
-        (word >> 2) as usize
-    } else {
-        (word & 0x3FFF_FFFF) as usize
-    })
-}
-
 fn i32_at(b: &[u8], at: usize) -> i32 {
     i32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -88,7 +78,7 @@ pub fn image_problem(kind: ValueKind, dims: usize, image: &[u8]) -> Option<Strin
     if image.len() < 8 {
         return Some(format!("value image of {} bytes is too short", image.len()));
     }
-    let size = varsize(image)?;
+    let size = crate::kernels::metric::varlena_size(image)?;
     if size != image.len() {
         return Some(format!(
             "value image header says {size} bytes, the image has {}",

@@ -259,6 +259,17 @@ pub fn half_image(image: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The size a 4-byte varlena header says (PostgreSQL's VARSIZE_4B; native byte order, as
+/// PostgreSQL writes it); `None` for fewer than 4 bytes.
+pub fn varlena_size(image: &[u8]) -> Option<usize> {
+    let word = u32::from_ne_bytes(image.get(0..4)?.try_into().ok()?);
+    Some(if cfg!(target_endian = "little") {
+        (word >> 2) as usize
+    } else {
+        (word & 0x3FFF_FFFF) as usize
+    })
+}
+
 /// A 4-byte varlena header for `size` bytes (PostgreSQL's SET_VARSIZE).
 pub fn varlena_header(size: usize) -> [u8; 4] {
     if cfg!(target_endian = "little") {

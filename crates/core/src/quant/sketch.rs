@@ -176,7 +176,7 @@ impl SketchSpace {
 }
 
 fn norm(x: &[f32]) -> f32 {
-    x.iter().map(|x| x * x).sum::<f32>().sqrt()
+    crate::kernels::sparse::norm_squared(x).sqrt()
 }
 
 /// A query prepared for estimates against sketches of one [`SketchSpace`].
