@@ -15,6 +15,7 @@
 //! on-disk insert path (`insert.rs`), which is much slower but bounded in memory.
 
 use super::layout::{self, MetaPage, PagePlanner, Shape, Tid};
+use super::sketches::Sketcher;
 use super::{insert, keydir, keylinks, options, PHASE_BUILD_GRAPH, PHASE_LOAD, PHASE_WRITE};
 use crate::am::codebook::{self, CodebookRef};
 use crate::am::keys::{check_first_column, KeyColumns};
@@ -86,6 +87,18 @@ fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
         .then_some(crate::format::DENSE_MAX_DIM as usize);
     let dimensions = column_dimensions(index, metric, "ruhnsw", max);
     quantize::check(quantization, metric, dimensions as usize);
+    if options::sketches(index) {
+        let able = quantization == Quantization::None
+            && KeyColumns::of(index, "ruhnsw").is_empty()
+            && layout::sketch_bits(metric, dimensions as usize).is_some();
+        if !able {
+            raise(VecError::new(
+                SqlState::FeatureNotSupported,
+                "sketches are only supported for unquantized ruhnsw indexes without key columns \
+                 on vector or halfvec l2 or cosine distance, of 64 to 2000 dimensions",
+            ));
+        }
+    }
     if ef_construction < 2 * m {
         raise(VecError::new(
             SqlState::InvalidParameterValue,
@@ -397,7 +410,40 @@ fn write_index(
         )
     };
     let key_links = keylinks::mask(&linked);
+    // Layer-0 lists carry sketches of their neighbours (format version 5) when the index can
+    // have them: each element's sketch is made once, around the centroid of all values.
+    // (An empty table: the origin, until a REINDEX computes the centroid of the rows.)
+    let centroid = if options::sketches(index) && meta.set_sketched() {
+        let values = elements.iter().map(|e| graph.value(e.node));
+        Sketcher::centroid(metric, dimensions as usize, values)
+    } else {
+        Vec::new()
+    };
+    let sketcher = meta.sketched().then(|| {
+        let bits = layout::sketch_bits(metric, dimensions as usize).expect("set_sketched checked");
+        Sketcher::new(metric, centroid.clone(), bits)
+    });
+    let node_sketches: Vec<u8> = match &sketcher {
+        Some(sk) => {
+            let pool = crate::am::threads::build_pool("ruhnsw sketches");
+            let len = sk.len();
+            let mut out = vec![0u8; graph.len() * len];
+            pool.install(|| {
+                use rayon::prelude::*;
+                out.par_chunks_mut(len)
+                    .enumerate()
+                    .for_each(|(node, o)| o.copy_from_slice(&sk.encode(graph.value(node as u32))));
+            });
+            out
+        }
+        None => Vec::new(),
+    };
+    let sketch_of = |node: u32| {
+        let len = sketcher.as_ref().map_or(0, |s| s.len());
+        &node_sketches[node as usize * len..(node as usize + 1) * len]
+    };
     let shape = Shape {
+        sketch_len: meta.sketch_len(),
         m,
         key_lists: key_lists.len(),
         key_m: if key_links != 0 {
@@ -446,7 +492,7 @@ fn write_index(
     {
         let (blk, mut page) = pages.append(layout::PAGE_META);
         debug_assert_eq!(blk, layout::META_BLKNO);
-        page.set_contents(&meta.to_bytes());
+        page.set_contents(&layout::meta_contents(&meta, &centroid));
     }
     // Block 1 always exists (an empty element page for an empty table), so inserts always
     // have a page chain to walk.
@@ -487,7 +533,16 @@ fn write_index(
                     .collect()
             })
             .collect();
-        let ntup = shape.encode(level, &layers, &key_layers);
+        let mut ntup = shape.encode(level, &layers, &key_layers);
+        if sketcher.is_some() {
+            let layer0 = graph
+                .neighbors(e.node, 0)
+                .into_iter()
+                .filter(|n| node_to_element.contains_key(n));
+            for (i, n) in layer0.enumerate() {
+                shape.set_sketch(&mut ntup, i, Some(sketch_of(n)));
+            }
+        }
         for (tid, bytes) in [(*et, &etup), (*nt, &ntup)] {
             while current_block < tid.block {
                 let (blk, _) = pages.append(layout::PAGE_ELEMENT);
@@ -535,7 +590,9 @@ fn write_index(
         meta.set_codebook(codebook::write(&mut pages, cb));
     }
     debug_assert_eq!((meta.code_format(), meta.parts()), (format, parts));
-    pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+    pages.rewrite(layout::META_BLKNO, |p| {
+        p.set_contents(&layout::meta_contents(&meta, &centroid))
+    });
     pages.finish();
 }
 
@@ -627,20 +684,29 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     );
     let keys = KeyColumns::of(index, "ruhnsw");
     meta.set_keys(keys.layout.count(), keys.layout.len());
+    let centroid = if options::sketches(index) && meta.set_sketched() {
+        vec![0.0; dimensions as usize]
+    } else {
+        Vec::new()
+    };
     {
         let (_, mut page) = pages.append(layout::PAGE_META);
-        page.set_contents(&meta.to_bytes());
+        page.set_contents(&layout::meta_contents(&meta, &centroid));
     }
     pages.append(layout::PAGE_ELEMENT);
     if !keys.is_empty() {
         (meta.key_head, meta.key_tail) = keydir::write(&mut pages, &keys.layout, &[]);
-        pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+        pages.rewrite(layout::META_BLKNO, |p| {
+            p.set_contents(&layout::meta_contents(&meta, &centroid))
+        });
     }
     if quantization != Quantization::None {
         // The table is empty after a crash: a codebook for unit-scale data.
         let cb = quantize::train(quantization, dimensions as usize, &[], None);
         meta.set_codebook(codebook::write(&mut pages, &cb));
-        pages.rewrite(layout::META_BLKNO, |p| p.set_contents(&meta.to_bytes()));
+        pages.rewrite(layout::META_BLKNO, |p| {
+            p.set_contents(&layout::meta_contents(&meta, &centroid))
+        });
     }
     pages.finish();
 }

@@ -75,6 +75,11 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     // keys have equal words): a key link must join two elements of the same key.
     let linked = super::keylinks::columns(meta.key_links);
     let mut linked_words: HashMap<u64, Vec<Option<u64>>, IdHash> = HashMap::default();
+    // Sketches (version 5): each live element's sketch from its value (images in the element
+    // tuples), which the sketches its neighbours' layer-0 lists hold must equal.
+    let sketcher = super::sketches::Sketcher::of(index, &meta);
+    let mut element_sketches: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
+    let (mut sketches_checked, mut sketches_absent) = (0u64, 0u64);
     let mut new_pages = 0u64;
     let mut free_pages = 0u64;
     let (mut live, mut deleted, mut heap_tuples, mut rowless) = (0u64, 0u64, 0u64, 0u64);
@@ -152,11 +157,15 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                         } else {
                             let value = layout::element_value(item);
                             match (format, code_len) {
-                                (layout::FORMAT_PLAIN, _) => {
-                                    if let Some(p) = image_problem(kind, dims, value) {
-                                        f.at(blk, off, p);
+                                (layout::FORMAT_PLAIN, _) => match image_problem(kind, dims, value)
+                                {
+                                    Some(p) => f.at(blk, off, p),
+                                    None => {
+                                        if let Some(sk) = &sketcher {
+                                            element_sketches.insert(here.pack(), sk.encode(value));
+                                        }
                                     }
-                                }
+                                },
                                 (layout::FORMAT_CODE, Some(len)) if value.len() != len => {
                                     f.at(
                                         blk,
@@ -344,8 +353,32 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                     layout::List::Layer(l) => l,
                     layout::List::Key(_) => 0,
                 };
-                for target in shape.tids(item, list).into_iter().filter(|t| t.is_valid()) {
+                for (slot, target) in shape.tids(item, list).into_iter().enumerate() {
+                    if !target.is_valid() {
+                        continue;
+                    }
                     links += 1;
+                    if list == layout::List::Layer(0) {
+                        let stored = shape.sketch(item, slot);
+                        match (stored, element_sketches.get(&target.pack())) {
+                            (Some(s), _) if s.iter().all(|&b| b == 0) => sketches_absent += 1,
+                            (Some(s), Some(want)) => {
+                                sketches_checked += 1;
+                                if s != &want[..] {
+                                    f.at(
+                                        blk,
+                                        off,
+                                        format!(
+                                            "element ({},{})'s sketch of its layer-0 link to \
+                                             ({},{}) does not match that element's value",
+                                            owner.block, owner.offset, target.block, target.offset
+                                        ),
+                                    );
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
                     if let layout::List::Key(j) = list {
                         let word = |t: Tid| linked_words.get(&t.pack()).map(|w| w[j]);
                         let (a, b) = (word(*owner), word(target));
@@ -589,7 +622,7 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
             ),
         );
     }
-    json!({
+    let mut out = json!({
         "pages": nblocks,
         "new_pages": new_pages,
         "free_pages": free_pages,
@@ -604,7 +637,12 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
         "unreachable_elements": unreachable,
         "code_parts": parts.len(),
         "key_directory": directory,
-    })
+    });
+    if sketcher.is_some() {
+        out["sketches_checked"] = json!(sketches_checked);
+        out["sketches_absent"] = json!(sketches_absent);
+    }
+    out
 }
 
 /// The blocks of the element chain (problems with it go to `f`).

@@ -4,6 +4,7 @@
 //! element and its neighbour tuple (usually on the same page) cost one buffer read.
 
 use super::layout::{self, List, MetaPage, Shape, Tid};
+use super::sketches::{Probe, Sketcher};
 use crate::am::codebook;
 use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
@@ -57,14 +58,16 @@ fn meta_error(rel: Rel, e: MetaError) -> ! {
 }
 
 /// Changes the meta page under an exclusive lock, WAL-logged.
+/// (What follows the [`MetaPage`], the sketches' centroid, is kept.)
 pub fn update_meta(rel: Rel, f: impl FnOnce(&mut MetaPage)) {
     let buf = Locked::read(rel, layout::META_BLKNO, Exclusive);
     let wal = WalChange::start(rel);
     let mut page = wal.register(&buf, false);
-    let mut meta =
-        MetaPage::from_bytes(page.as_ref().contents()).unwrap_or_else(|e| meta_error(rel, e));
+    let contents = page.as_ref().contents();
+    let mut meta = MetaPage::from_bytes(contents).unwrap_or_else(|e| meta_error(rel, e));
+    let centroid = layout::meta_centroid(contents, &meta).unwrap_or_default();
     f(&mut meta);
-    page.set_contents(&meta.to_bytes());
+    page.set_contents(&layout::meta_contents(&meta, &centroid));
     wal.commit();
 }
 
@@ -124,6 +127,12 @@ pub struct DiskGraph {
     filter: Option<Predicate>,
     /// Elements a filtered search may read before it stops ([`Graph::exhausted`]).
     limit: usize,
+    /// The sketches of a version 5 index (`sketches.rs`), and the query prepared to check
+    /// them, with the bound the search told ([`Graph::set_bound`]).
+    pub sketcher: Option<Arc<Sketcher>>,
+    probe: Option<Probe>,
+    /// Neighbours left unread because their sketch could not beat the bound.
+    pub pruned: usize,
 }
 
 impl DiskGraph {
@@ -151,7 +160,23 @@ impl DiskGraph {
             code_len: meta.stored_len().unwrap_or(0),
             filter: None,
             limit: usize::MAX,
+            sketcher: None,
+            probe: None,
+            pruned: 0,
         }
+        .with_sketches(meta)
+    }
+
+    fn with_sketches(mut self, meta: &MetaPage) -> DiskGraph {
+        if !meta.sketched() {
+            return self;
+        }
+        self.sketcher = Sketcher::of(self.rel, meta).map(Arc::new);
+        self.probe = match (&self.sketcher, self.query()) {
+            (Some(s), Some(q)) => s.probe(q),
+            _ => None,
+        };
+        self
     }
 
     /// Filters the search: only elements whose keys pass `filter` are results, and the
@@ -609,6 +634,12 @@ impl Graph for DiskGraph {
         let keyed = level == 0 && !self.follow.is_empty() && s.accepted;
         let shape = self.shape;
         let follow = std::mem::take(&mut self.follow);
+        // Sketches prune an unfiltered search's layer-0 lists while its result is full.
+        let probe = self.probe.take();
+        let pruning = probe
+            .as_ref()
+            .filter(|p| level == 0 && p.active() && self.filter.is_none());
+        let mut pruned = 0;
         self.with_page(nt.block, |page| {
             if let Some(item) = page.item(nt.offset) {
                 if layout::is_neighbor_tuple(item) {
@@ -616,13 +647,27 @@ impl Graph for DiskGraph {
                         for &j in &follow {
                             shape.read(item, List::Key(j), out);
                         }
+                    } else if let Some(p) = pruning {
+                        pruned = shape.read_sketched(item, out, |sketch| p.may_beat(sketch));
                     } else {
                         shape.read(item, List::Layer(level), out);
                     }
                 }
             }
         });
+        self.pruned += pruned;
+        // The bound holds for this expansion only (`search_layer` tells it before each).
+        self.probe = probe.map(|mut p| {
+            p.clear_bound();
+            p
+        });
         self.follow = follow;
+    }
+
+    fn set_bound(&mut self, bound: f32, ef: usize) {
+        if let Some(p) = &mut self.probe {
+            p.set_bound(bound, ef);
+        }
     }
 
     fn distance(&mut self, id: u64, level: usize) -> Option<f32> {

@@ -40,6 +40,45 @@ fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'
     }
 }
 
+/// The sketch of element `id` for a layer-0 slot of an index with sketches (`None` without
+/// them, or when the element cannot be read: the slot then has no sketch).
+fn sketch_of(g: &mut DiskGraph, images: &mut ImageCache, id: u64) -> Option<Vec<u8>> {
+    let sketcher = g.sketcher.clone()?;
+    image(g, images, id).map(|v| sketcher.encode(v))
+}
+
+/// The sketches of the ground-layer neighbours found for an element (`layers[0]`, in order).
+pub fn layer0_sketches(
+    g: &mut DiskGraph,
+    images: &mut ImageCache,
+    layers: &[Vec<Scored<u64>>],
+) -> Vec<Option<Vec<u8>>> {
+    match layers.first() {
+        Some(l0) if g.sketcher.is_some() => l0.iter().map(|n| sketch_of(g, images, n.id)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The neighbour tuple of an element of `level` with the lists found for it and the sketches
+/// of its ground-layer neighbours ([`layer0_sketches`]).
+pub fn neighbor_tuple(
+    shape: &Shape,
+    level: usize,
+    layers: &[Vec<Scored<u64>>],
+    key_layers: &[Vec<Scored<u64>>],
+    sketches: &[Option<Vec<u8>>],
+) -> Vec<u8> {
+    let mut ntup = shape.encode(level, &tids(layers), &tids(key_layers));
+    for (i, s) in sketches
+        .iter()
+        .enumerate()
+        .take(shape.capacity(List::Layer(0)))
+    {
+        shape.set_sketch(&mut ntup, i, s.as_deref());
+    }
+    ntup
+}
+
 /// A level for a new element: ⌊−ln(U)·mL⌋ from PostgreSQL's PRNG, capped.
 fn random_level(shape: &Shape) -> usize {
     // SAFETY: the backend's global PRNG, on the main thread.
@@ -164,6 +203,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         None => value.to_vec(),
     };
     let format = meta.code_format();
+    let sketches = layer0_sketches(&mut g, &mut images, &layers);
     drop(g);
     // A code (or an image) split over code pages: the element holds their directory, written
     // with them.
@@ -185,7 +225,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
         heap_tids: vec![heap_tid],
         neighbors: Tid::INVALID,
     };
-    let ntup = Shape::of(&meta).encode(level, &tids(&layers), &tids(&key_layers));
+    let ntup = neighbor_tuple(&Shape::of(&meta), level, &layers, &key_layers, &sketches);
     let (etid, new_insert_page) = add_element(
         index,
         &meta,
@@ -252,6 +292,7 @@ pub fn link_back(
                 .enumerate()
                 .map(|(j, n)| (List::Key(j), n)),
         );
+    let sketch = sketch_of(g, images, element.pack());
     for (list, neighbors) in lists {
         let mut linked = 0;
         for n in neighbors {
@@ -259,7 +300,7 @@ pub fn link_back(
                 g,
                 images,
                 Tid::unpack(n.id),
-                element,
+                (element, sketch.as_deref()),
                 n.distance,
                 list,
                 Connect::Heuristic,
@@ -593,12 +634,13 @@ pub enum Connect {
 
 /// Makes `new` a neighbour of element `n` in `list` (a layer's, or a key list) if the
 /// heuristic keeps it (or there is a free slot, or `mode` forces it), replacing the neighbour
-/// it displaces. Returns whether `n` links to `new` afterwards.
+/// it displaces (and, on the ground layer of an index with sketches, `new`'s sketch in that
+/// slot). Returns whether `n` links to `new` afterwards.
 pub fn add_connection(
     g: &mut DiskGraph,
     images: &mut ImageCache,
     n: Tid,
-    new: Tid,
+    (new, sketch): (Tid, Option<&[u8]>),
     distance: f32,
     list: List,
     mode: Connect,
@@ -691,6 +733,9 @@ pub fn add_connection(
     };
     links[slot] = new;
     shape.set(item, list, &links);
+    if list == List::Layer(0) {
+        shape.set_sketch(item, slot, sketch);
+    }
     wal.commit();
     true
 }
@@ -707,12 +752,13 @@ pub fn ensure_in_link(
     neighbors: &[Scored<u64>],
     list: List,
 ) {
+    let sketch = sketch_of(g, images, element.pack());
     for n in neighbors {
         if add_connection(
             g,
             images,
             Tid::unpack(n.id),
-            element,
+            (element, sketch.as_deref()),
             n.distance,
             list,
             Connect::Force,

@@ -46,8 +46,14 @@ pub const VERSION_KEYS: u32 = 3;
 /// ([`FORMAT_CODE_PARTS`], with or without key columns): older binaries, which would read the
 /// directories as images, refuse them.
 pub const VERSION_VALUE_PARTS: u32 = 4;
+/// Format version of unquantized indexes (without key columns; images in the element tuples
+/// or in parts) whose layer-0 neighbour lists carry a *sketch* of each neighbour
+/// ([`Shape::sketch_len`], `am::hnsw::sketches`), and whose meta page is followed by the sketches'
+/// centroid ([`meta_contents`]). Older binaries, which would not keep the sketches in step
+/// with the lists, refuse these indexes.
+pub const VERSION_SKETCH: u32 = 5;
 /// The format versions this build reads (`am::meta`).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_VALUE_PARTS;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = VERSION..=VERSION_SKETCH;
 
 pub const META_BLKNO: u32 = 0;
 /// First element page.
@@ -349,6 +355,26 @@ impl MetaPage {
                     && (m.key_links == 0) == (m.key_m == 0)
                     && (m.key_m as usize) <= MAX_KEY_M => {}
             VERSION_VALUE_PARTS => return Err(MetaError::Damaged),
+            // Sketches: unquantized, no key columns, images in the element tuples or split as
+            // in version 4, a metric the sketches estimate.
+            VERSION_SKETCH
+                if n == raw.len()
+                    && !m.codebook.is_quantized()
+                    && m.keys == 0
+                    && m.key_len == 0
+                    && m.key_links == 0
+                    && m.key_m == 0
+                    && m.key_head == u32::MAX
+                    && match m.quantization {
+                        q if q == FORMAT_PLAIN as u16 => true,
+                        q if q == FORMAT_CODE_PARTS as u16 => {
+                            m.image_len().is_some_and(|len| values_split(len, 0))
+                        }
+                        _ => false,
+                    }
+                    && m.metric()
+                        .is_some_and(|mt| sketch_bits(mt, m.dimensions as usize).is_some()) => {}
+            VERSION_SKETCH => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
         }
         // Unquantized indexes of versions 1 and 3 store images in their element tuples (the
@@ -358,6 +384,87 @@ impl MetaPage {
         }
         m.metric().map(|_| m).ok_or(MetaError::Damaged)
     }
+}
+
+impl MetaPage {
+    /// Whether layer-0 lists carry sketches (version 5).
+    pub fn sketched(&self) -> bool {
+        self.version == VERSION_SKETCH
+    }
+
+    /// Makes this a version 5 meta page (a new index whose lists will carry sketches), if its
+    /// index can have them ([`sketch_bits`]); returns whether it now is.
+    pub fn set_sketched(&mut self) -> bool {
+        let able = !self.codebook.is_quantized()
+            && self.keys == 0
+            && self
+                .metric()
+                .is_some_and(|mt| sketch_bits(mt, self.dimensions as usize).is_some());
+        if able {
+            self.version = VERSION_SKETCH;
+        }
+        able
+    }
+
+    /// Sketch bytes per layer-0 slot (0 without sketches).
+    pub fn sketch_len(&self) -> usize {
+        match self.metric() {
+            Some(mt) if self.sketched() => {
+                sketch_bits(mt, self.dimensions as usize).map_or(0, |b| b / 8 + SKETCH_FACTORS)
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// The two f32 factors after a sketch's bits (`quant::sketch`).
+const SKETCH_FACTORS: usize = 8;
+
+/// Sketch bits of an index of `metric` and `dims` dimensions, `None` when it can have no
+/// sketches: only squared-L2 and cosine distances of dense vectors are estimated (cosine on
+/// unit vectors, as the index stores them); below [`SKETCH_DIMS`]`.start()` a sketch (at least
+/// 40 bytes) is no longer much smaller than the value it spares reading, and above its end the
+/// centroid would not fit the meta page after the [`MetaPage`] ([`meta_contents`]).
+pub fn sketch_bits(metric: Metric, dims: usize) -> Option<usize> {
+    (matches!(
+        metric,
+        Metric::L2F32 | Metric::CosineF32 | Metric::L2F16 | Metric::CosineF16
+    ) && SKETCH_DIMS.contains(&dims))
+    .then(|| crate::quant::sketch::bits_for(dims))
+}
+
+/// Dimensions an index with sketches may have.
+pub const SKETCH_DIMS: std::ops::RangeInclusive<usize> = 64..=2000;
+const _: () = assert!(std::mem::size_of::<MetaPage>() + 4 * *SKETCH_DIMS.end() <= META_ROOM);
+
+/// Bytes of a meta page's contents area (between the page header and the special space).
+const META_ROOM: usize = BLCKSZ - PAGE_HEADER - SPECIAL;
+
+/// The meta page's contents: the [`MetaPage`], then, for a version 5 index, the sketches'
+/// centroid (`dimensions` f32, little-endian).
+pub fn meta_contents(meta: &MetaPage, centroid: &[f32]) -> Vec<u8> {
+    let mut out = meta.to_bytes();
+    if meta.sketched() {
+        assert_eq!(centroid.len(), meta.dimensions as usize);
+        out.extend(centroid.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    out
+}
+
+/// The sketches' centroid of a version 5 index from its meta page's contents (`None` for
+/// other versions, or a page too short to hold it).
+pub fn meta_centroid(contents: &[u8], meta: &MetaPage) -> Option<Vec<f32>> {
+    if !meta.sketched() {
+        return None;
+    }
+    let start = std::mem::size_of::<MetaPage>();
+    let bytes = contents.get(start..start + 4 * meta.dimensions as usize)?;
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+    )
 }
 
 fn bytemuck_bytes<T: Copy>(x: &T) -> &[u8] {
@@ -631,6 +738,11 @@ pub struct Shape {
     pub m: usize,
     pub key_lists: usize,
     pub key_m: usize,
+    /// Bytes of the sketch kept for each layer-0 slot (0: none; format version 5). The
+    /// sketches follow all the slots, the `i`-th standing for layer-0 slot `i`'s element
+    /// ([`Shape::sketch`]); a slot whose writer did not have the element's vector has all
+    /// bytes zero (no sketch: the search visits the element).
+    pub sketch_len: usize,
 }
 
 impl Shape {
@@ -639,6 +751,7 @@ impl Shape {
             m: meta.m as usize,
             key_lists: meta.key_links.count_ones() as usize,
             key_m: meta.key_m as usize,
+            sketch_len: meta.sketch_len(),
         }
     }
 
@@ -648,6 +761,7 @@ impl Shape {
             m,
             key_lists: 0,
             key_m: 0,
+            sketch_len: 0,
         }
     }
 
@@ -662,7 +776,49 @@ impl Shape {
 
     /// Size of the neighbour tuple of an element of `level`.
     pub fn tuple_size(&self, level: usize) -> usize {
-        NEIGHBOR_HEADER + self.slots(level) * TID_SIZE
+        NEIGHBOR_HEADER + self.slots(level) * TID_SIZE + self.sketch_area()
+    }
+
+    /// Bytes of the sketches of the layer-0 slots.
+    fn sketch_area(&self) -> usize {
+        2 * self.m * self.sketch_len
+    }
+
+    /// Where the sketch of layer-0 slot `i` is in the neighbour tuple `b` (`None` without
+    /// sketches, or when `b` is too short to hold it: a damaged tuple).
+    fn sketch_range(&self, b: &[u8], i: usize) -> Option<std::ops::Range<usize>> {
+        if self.sketch_len == 0 || i >= 2 * self.m {
+            return None;
+        }
+        let start = NEIGHBOR_HEADER + slot_count(b) * TID_SIZE + i * self.sketch_len;
+        (start + self.sketch_len <= b.len()).then(|| start..start + self.sketch_len)
+    }
+
+    /// The sketch of layer-0 slot `i` (see [`Shape::sketch_len`]).
+    #[inline]
+    pub fn sketch<'b>(&self, b: &'b [u8], i: usize) -> Option<&'b [u8]> {
+        self.sketch_range(b, i).map(|r| &b[r])
+    }
+
+    /// All layer-0 sketches, contiguous (empty without sketches).
+    pub fn sketches<'b>(&self, b: &'b [u8]) -> &'b [u8] {
+        match (
+            self.sketch_range(b, 0),
+            self.sketch_range(b, 2 * self.m - 1),
+        ) {
+            (Some(first), Some(last)) => &b[first.start..last.end],
+            _ => &[],
+        }
+    }
+
+    /// Writes the sketch of layer-0 slot `i` (`None`: no sketch, all bytes zero).
+    pub fn set_sketch(&self, b: &mut [u8], i: usize, sketch: Option<&[u8]>) {
+        if let Some(r) = self.sketch_range(b, i) {
+            match sketch {
+                Some(s) if s.len() == self.sketch_len => b[r].copy_from_slice(s),
+                _ => b[r].fill(0),
+            }
+        }
     }
 
     /// The level of a neighbour tuple whose header says it holds `count` slots, if that is a
@@ -672,8 +828,8 @@ impl Shape {
         (self.m > 0
             && layers >= 2 * self.m
             && layers.is_multiple_of(self.m)
-            && len >= NEIGHBOR_HEADER + count * TID_SIZE)
-            .then(|| layers / self.m - 2)
+            && len >= NEIGHBOR_HEADER + count * TID_SIZE + self.sketch_area())
+        .then(|| layers / self.m - 2)
     }
 
     /// Links `list` holds at most.
@@ -713,6 +869,32 @@ impl Shape {
                 out.push(t.pack());
             }
         }
+    }
+
+    /// Appends the valid layer-0 links whose sketch `keep` accepts (or that have none) to
+    /// `out`; returns how many it left out. The sketches are contiguous after the slots: they
+    /// are prefetched first, as the checks run through them in order.
+    #[inline]
+    pub fn read_sketched(
+        &self,
+        b: &[u8],
+        out: &mut Vec<u64>,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> usize {
+        let sketches = self.sketches(b);
+        crate::kernels::prefetch::prefetch_range(sketches.as_ptr(), sketches.len(), usize::MAX);
+        let mut left = 0;
+        for i in self.range(b, List::Layer(0)) {
+            let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
+            if !t.is_valid() {
+                continue;
+            }
+            match self.sketch(b, i) {
+                Some(s) if !keep(s) => left += 1,
+                _ => out.push(t.pack()),
+            }
+        }
+        left
     }
 
     /// The slots of `list` (valid or not).
@@ -956,6 +1138,57 @@ mod tests {
     }
 
     #[test]
+    fn sketched_meta_and_slots() {
+        // 384-d cosine: 512-bit sketches, the centroid after the meta page.
+        let mut m = MetaPage::new(384, 16, 64, Metric::CosineF32);
+        assert!(m.set_sketched());
+        assert_eq!(m.version, VERSION_SKETCH);
+        assert_eq!(m.sketch_len(), 72);
+        let centroid: Vec<f32> = (0..384).map(|i| i as f32 / 7.0).collect();
+        let mut page = meta_contents(&m, &centroid);
+        page.resize(META_ROOM, 0);
+        let back = MetaPage::from_bytes(&page).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(meta_centroid(&page, &back).as_deref(), Some(&centroid[..]));
+        // No sketches: for inner product, short values, quantized or keyed indexes, or a
+        // centroid that does not fit the meta page.
+        assert!(!MetaPage::new(384, 16, 64, Metric::IpF32).set_sketched());
+        assert!(!MetaPage::new(63, 16, 64, Metric::L2F32).set_sketched());
+        assert!(MetaPage::new(64, 16, 64, Metric::L2F32).set_sketched());
+        assert!(MetaPage::new(2000, 16, 64, Metric::L2F32).set_sketched());
+        assert!(!MetaPage::new(2001, 16, 64, Metric::L2F32).set_sketched());
+        assert!(!MetaPage::new(2100, 16, 64, Metric::L2F32).set_sketched());
+        assert!(MetaPage::new(1536, 16, 64, Metric::L2F16).set_sketched());
+        let mut k = MetaPage::new(384, 16, 64, Metric::L2F32);
+        k.set_keys(1, 8);
+        assert!(!k.set_sketched());
+        let mut bad = m;
+        bad.metric = Metric::IpF32 as u16;
+        assert_eq!(
+            MetaPage::from_bytes(&bad.to_bytes()),
+            Err(crate::am::meta::MetaError::Damaged)
+        );
+
+        // Sketches follow all slots, one per layer-0 slot, zero until written.
+        let shape = Shape::of(&m);
+        assert_eq!(shape.tuple_size(1), 4 + 48 * 6 + 32 * 72);
+        let mut t = shape.encode(1, &[vec![Tid::new(1, 1)], vec![Tid::new(2, 2)]], &[]);
+        assert_eq!(t.len(), shape.tuple_size(1));
+        assert_eq!(shape.level_of(neighbor_slot_count(&t), t.len()), Some(1));
+        assert_eq!(shape.level_of(neighbor_slot_count(&t), t.len() - 1), None);
+        assert!(shape.sketches(&t).iter().all(|&b| b == 0));
+        assert_eq!(shape.sketches(&t).len(), 32 * 72);
+        shape.set_sketch(&mut t, 3, Some(&[7u8; 72]));
+        assert_eq!(shape.sketch(&t, 3), Some(&[7u8; 72][..]));
+        assert_eq!(shape.sketches(&t)[3 * 72..4 * 72], [7u8; 72]);
+        assert_eq!(&t[4 + 48 * 6 + 3 * 72..4 + 48 * 6 + 4 * 72], &[7u8; 72]);
+        shape.set_sketch(&mut t, 3, None);
+        assert_eq!(shape.sketch(&t, 3), Some(&[0u8; 72][..]));
+        assert_eq!(shape.sketch(&t, 32), None);
+        assert_eq!(shape.tids(&t, List::Layer(1))[0], Tid::new(2, 2));
+    }
+
+    #[test]
     fn element_round_trips() {
         let e = Element {
             level: 2,
@@ -1113,6 +1346,7 @@ mod tests {
             m: 2,
             key_lists: 2,
             key_m: 3,
+            sketch_len: 0,
         };
         let layers = vec![vec![Tid::new(1, 1)]];
         let keys = vec![vec![Tid::new(3, 1), Tid::new(3, 2)], vec![Tid::new(4, 4)]];

@@ -29,6 +29,7 @@ pub mod layout;
 pub mod maintain;
 pub mod options;
 pub mod scan;
+pub mod sketches;
 pub mod stats;
 pub mod vacuum;
 

@@ -68,6 +68,13 @@ pub fn init() {
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
         crate::am::quantize::add_reloption(RELOPT_KIND);
+        pg_sys::add_bool_reloption(
+            RELOPT_KIND as pg_sys::bits32,
+            c"sketches".as_ptr(),
+            c"Store a sketch of each neighbour beside the ground-layer neighbour lists".as_ptr(),
+            false,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
     }
     GucRegistry::define_int_guc(
         c"ruvector.ef_search",
@@ -117,6 +124,8 @@ pub struct Options {
     pub ef_construction: i32,
     /// Offset of the `quantization` string (0: not set).
     quantization: i32,
+    /// Neighbour sketches (`sketches.rs`; format version 5); PostgreSQL's `bool`.
+    sketches: bool,
 }
 
 fn parse_elt(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
@@ -136,6 +145,11 @@ pub unsafe extern "C-unwind" fn amoptions(
             std::mem::offset_of!(Options, ef_construction),
         ),
         crate::am::quantize::parse_elt(std::mem::offset_of!(Options, quantization)),
+        crate::compat::relopt_parse_elt(
+            c"sketches",
+            pg_sys::relopt_type::RELOPT_TYPE_BOOL,
+            std::mem::offset_of!(Options, sketches),
+        ),
     ];
     // SAFETY: amoptions' arguments from PostgreSQL, passed on; `tab` describes `Options` (its
     // offsets and size taken from the struct) and outlives the call. `RELOPT_KIND` is written
@@ -169,4 +183,14 @@ pub fn of(index: Rel) -> (i32, i32) {
 /// `quantization` of an index relation (`none` when not given).
 pub fn quantization(index: Rel) -> crate::quant::Quantization {
     crate::am::quantize::of_index::<Options>(index, |o| o.quantization)
+}
+
+/// Whether the index was created `WITH (sketches = on)`: its ground-layer neighbour lists carry
+/// sketches of the neighbours (`sketches.rs`), which searches use to read fewer elements.
+pub fn sketches(index: Rel) -> bool {
+    // SAFETY: rd_options is null or the Options built by `amoptions`.
+    unsafe {
+        let o = (*index.as_ptr()).rd_options.cast::<Options>();
+        !o.is_null() && (*o).sketches
+    }
 }

@@ -13,7 +13,8 @@
 
 use super::disk::{key_columns, read_meta, update_meta, DiskGraph};
 use super::insert::{
-    ensure_in_link, find_neighbors, link_back, tids, ImageCache, SCAN_LOCK, UPDATE_LOCK,
+    ensure_in_link, find_neighbors, layer0_sketches, link_back, neighbor_tuple, ImageCache,
+    SCAN_LOCK, UPDATE_LOCK,
 };
 use super::keydir;
 use super::keylinks;
@@ -305,7 +306,9 @@ impl Vacuum {
         } else {
             Vec::new()
         };
-        let ntup = Shape::of(meta).encode(level, &tids(&layers), &tids(&key_layers));
+        let sketches = layer0_sketches(&mut g, &mut images, &layers);
+        g.release();
+        let ntup = neighbor_tuple(&Shape::of(meta), level, &layers, &key_layers, &sketches);
         {
             let buf = Locked::read_with(index, ntid.block, Exclusive, &self.strategy);
             let wal = WalChange::start(index);

@@ -37,6 +37,12 @@ pub trait Graph {
         true
     }
 
+    /// The distance a node must beat to enter the result of a search of width `ef`, told before
+    /// each [`Graph::neighbors`] of a search that keeps nothing beyond its result (infinite
+    /// while the result has room): a graph that can estimate distances cheaply may leave out
+    /// neighbours sure not to make it. Ignored, by default.
+    fn set_bound(&mut self, _bound: f32, _ef: usize) {}
+
     /// Whether the search has used up its budget of visits (see [`search_layer`]). Never, by
     /// default.
     fn exhausted(&self) -> bool {
@@ -330,6 +336,10 @@ pub fn search_layer<G: Graph, V: Visited<G::Id>>(
         }
         if let Some(Reverse((next, _))) = candidates.peek() {
             g.will_expand(next.id, level);
+        }
+        if discarded.is_none() {
+            // (A search that keeps its discarded nodes for later must see every neighbour.)
+            g.set_bound(bound(&result), ef);
         }
         neighbors.clear();
         g.neighbors(c.id, level, &mut neighbors);
