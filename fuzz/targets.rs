@@ -123,10 +123,13 @@ pub fn hnsw_tuples(data: &[u8]) {
         let m = (data.get(1).copied().unwrap_or(16) as usize % 48).max(1);
         // Key lists too: their count and size from the tuple's first bytes.
         let key_lists = data.get(4).copied().unwrap_or(0) as usize % 4;
+        // Sketches beside the layer-0 slots (format version 5) in some shapes.
+        let sketch_len = [0, 40, 64, 136][data.get(5).copied().unwrap_or(0) as usize % 4];
         let shape = hnsw::Shape {
             m,
             key_lists,
             key_m: if key_lists > 0 { 2 * m } else { 0 },
+            sketch_len,
         };
         let mut out = Vec::new();
         let lists = (0..4)
@@ -138,7 +141,14 @@ pub fn hnsw_tuples(data: &[u8]) {
         }
         let _ = hnsw::all_neighbor_tids(data).count();
         let _ = hnsw::neighbor_slot_count(data);
+        for i in 0..2 * m + 1 {
+            if let Some(s) = shape.sketch(data, i) {
+                assert_eq!(s.len(), sketch_len);
+            }
+        }
+        let _ = shape.sketches(data);
         let mut copy = data.to_vec();
+        shape.set_sketch(&mut copy, 1, Some(&vec![9u8; sketch_len]));
         shape.set(&mut copy, hnsw::List::Layer(1), &[hnsw::Tid::new(1, 1)]);
         shape.set(&mut copy, hnsw::List::Key(0), &[hnsw::Tid::new(2, 2)]);
     }

@@ -197,7 +197,17 @@ fn write_seed_corpus() {
         m: 4,
         key_lists: 2,
         key_m: 8,
+        sketch_len: 0,
     };
+    let sketched = hnsw::Shape {
+        m: 4,
+        key_lists: 0,
+        key_m: 0,
+        sketch_len: 40,
+    };
+    let mut with_sketches = sketched.encode(1, &layers, &[]);
+    sketched.set_sketch(&mut with_sketches, 0, Some(&[0x5a; 40]));
+    write("hnsw_tuples", "neighbors_sketches", &with_sketches);
     write(
         "hnsw_tuples",
         "neighbors_key_links",

@@ -98,6 +98,11 @@ pub struct Args {
     #[arg(long)]
     pub quantization: Option<String>,
 
+    /// ruvector's `sketches = on` option of `ruhnsw` (neighbour sketches beside the ground-layer
+    /// lists); pgvector has no such option.
+    #[arg(long)]
+    pub sketches: bool,
+
     /// Values of the search setting to sweep (ef_search for HNSW, probes for IVFFlat)
     /// [default: 10,20,40,80,160,320; with --filter only 40, both extensions' default].
     #[arg(long, value_delimiter = ',')]

@@ -61,6 +61,9 @@ pub struct Profile {
     /// whose extra columns are checked during the graph traversal).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
+    /// ruvector's `sketches` option of `ruhnsw` (neighbour sketches; `--sketches`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sketches: bool,
 }
 
 impl Profile {
@@ -70,7 +73,16 @@ impl Profile {
             index,
             quantization: None,
             keys: Vec::new(),
+            sketches: false,
         }
+    }
+
+    /// The profile with ruvector's `sketches` option of `ruhnsw` (nothing for pgvector or IVF).
+    pub fn with_sketches(mut self, on: bool) -> Profile {
+        self.sketches = on
+            && self.extension == Extension::Ruvector
+            && matches!(self.index, IndexKind::Hnsw { .. });
+        self
     }
 
     /// The profile with further key columns after the vector (ruvector's HNSW only; pgvector's
@@ -133,9 +145,14 @@ impl Profile {
             }
             IndexKind::Ivfflat { lists } => format!("lists = {lists}"),
         };
-        match &self.quantization {
+        let base = match &self.quantization {
             Some(q) => format!("{base}, quantization = '{q}'"),
             None => base,
+        };
+        if self.sketches {
+            format!("{base}, sketches = on")
+        } else {
+            base
         }
     }
 

@@ -196,7 +196,11 @@ pub fn run(args: &Args, command: String) -> Result<(Results, PathBuf, PathBuf)> 
     if let Some(kind) = kind {
         let profiles: Vec<Profile> = targets
             .iter()
-            .map(|t| Profile::new(t.ext, kind).with_quantization(args.quantization.as_deref()))
+            .map(|t| {
+                Profile::new(t.ext, kind)
+                    .with_quantization(args.quantization.as_deref())
+                    .with_sketches(args.sketches)
+            })
             .collect();
         let mut builds = Vec::new();
         for (t, p) in targets.iter().zip(&profiles) {

@@ -442,6 +442,17 @@ impl Cluster {
         )
     }
 
+    /// Asserts that this standby's log shows no WAL replay failure (`wal_consistency_checking`
+    /// reports a replayed page that differs from its full-page image as "inconsistent page",
+    /// and stops replay with a PANIC).
+    pub fn assert_replayed_cleanly(&self) {
+        assert!(
+            !self.log_contains("inconsistent page") && !self.log_contains("PANIC"),
+            "{}",
+            self.log_tail()
+        );
+    }
+
     /// Whether the server log contains `needle` (e.g. a PANIC or a crash).
     pub fn log_contains(&self, needle: &str) -> bool {
         std::fs::read_to_string(self.dir.join("server.log"))

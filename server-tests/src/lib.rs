@@ -35,6 +35,19 @@ pub fn gate(what: &str, measured: f64, min: f64) {
     );
 }
 
+/// `ruvector_index_stats(index)` as JSON.
+pub fn index_stats(client: &mut postgres::Client, index: &str) -> serde_json::Value {
+    client
+        .query_one(
+            &format!("SELECT ruvector_index_stats('{index}')::text"),
+            &[],
+        )
+        .unwrap()
+        .get::<_, String>(0)
+        .parse()
+        .unwrap()
+}
+
 /// `ruvector_index_check(index, true)`'s report, asserted healthy: no problems, every row of
 /// the table found. Returns the report (its warnings and counts are the caller's to judge).
 pub fn assert_index_healthy(client: &mut postgres::Client, index: &str) -> serde_json::Value {

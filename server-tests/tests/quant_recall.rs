@@ -10,9 +10,9 @@
 
 use ruvector_bench::dataset::{Dataset, Metric};
 use ruvector_bench::wire::VectorParam;
-use ruvector_server_tests::assert_index_healthy;
 use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{copy_rows, create_table, data_dir, recall_at, top10_ids};
+use ruvector_server_tests::{assert_index_healthy, index_stats};
 
 fn index_bytes(client: &mut postgres::Client, index: &str) -> i64 {
     client
@@ -165,19 +165,6 @@ fn high_dimensions(c: &Cluster, client: &mut postgres::Client, ds: &Dataset) {
         rows - cut
     );
     assert!(r >= 0.95, "recall after inserts {r}");
-}
-
-/// `ruvector_index_stats(index)` as JSON.
-fn stats(client: &mut postgres::Client, index: &str) -> serde_json::Value {
-    client
-        .query_one(
-            &format!("SELECT ruvector_index_stats('{index}')::text"),
-            &[],
-        )
-        .unwrap()
-        .get::<_, String>(0)
-        .parse()
-        .unwrap()
 }
 
 /// The search setting at which an index of the tests' tables reads every row.
@@ -371,7 +358,7 @@ fn full_precision_16000_dimensions_through_code_pages() {
     let standby = primary.standby("full-16000-standby", 5651).unwrap();
     two_tables(&mut client, &ds, "ruhnsw", "");
     for (index, parts, bytes) in [("items_idx", 8, 64008.0), ("items_h_idx", 4, 32008.0)] {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         println!("{index}: {s}");
         assert_eq!(s["format_version"], 4, "{s}");
         assert_eq!(s["quantization"], "none", "{s}");
@@ -399,21 +386,21 @@ fn full_precision_16000_dimensions_through_code_pages() {
     // overwriting their parts (an element page with free space further on takes the rest).
     let gone = (0..rows).filter(|i| i % 6 == 0).count();
     let before = [
-        stats(&mut client, "items_idx")["size_bytes"]
+        index_stats(&mut client, "items_idx")["size_bytes"]
             .as_i64()
             .unwrap(),
-        stats(&mut client, "items_h_idx")["size_bytes"]
+        index_stats(&mut client, "items_h_idx")["size_bytes"]
             .as_i64()
             .unwrap(),
     ];
     delete_every_sixth(&mut client);
     for index in ["items_idx", "items_h_idx"] {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         assert_eq!(s["deleted_elements"], gone as i64, "{s}");
     }
     insert_every_sixth(&mut client, &ds);
     for ((index, parts), before) in [("items_idx", 8), ("items_h_idx", 4)].iter().zip(before) {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         println!("{index} after deleting, vacuuming and re-inserting {gone} rows: {s}");
         let grown = s["size_bytes"].as_i64().unwrap() - before;
         let fresh = (gone * (parts + 1) * 8192) as i64;
@@ -467,7 +454,7 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
         &format!("WITH (lists = {LISTS})"),
     );
     for index in ["items_idx", "items_h_idx"] {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         println!("{index}: {s}");
         assert_eq!(s["format_version"], 4, "{s}");
         assert_eq!(s["quantization"], "none", "{s}");
@@ -486,7 +473,7 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
     // Delete every sixth row, VACUUM, insert the rows again.
     let gone = (0..rows).filter(|i| i % 6 == 0).count();
     let size = |client: &mut postgres::Client, index: &str| {
-        stats(client, index)["size_bytes"].as_i64().unwrap()
+        index_stats(client, index)["size_bytes"].as_i64().unwrap()
     };
     let before = [
         size(&mut client, "items_idx"),
@@ -494,7 +481,7 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
     ];
     delete_every_sixth(&mut client);
     for index in ["items_idx", "items_h_idx"] {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         assert_eq!(s["tuples"], rows - gone, "{s}");
         assert_index_healthy(&mut client, index);
     }
@@ -504,7 +491,7 @@ fn ivf_full_precision_16000_dimensions_in_parts() {
         .iter()
         .zip(before)
     {
-        let s = stats(&mut client, index);
+        let s = index_stats(&mut client, index);
         println!("{index} after deleting, vacuuming and re-inserting {gone} rows: {s}");
         assert_eq!(s["tuples"], rows, "{s}");
         let grown = s["size_bytes"].as_i64().unwrap() - before;

@@ -70,6 +70,8 @@ struct BuildState {
     indtuples: f64,
     /// Set once the in-memory graph has been written and later rows go through on-disk inserts.
     flushed: bool,
+    /// Bytes of each row's neighbour sketch while the graph is written (`WITH (sketches = on)`).
+    sketch_per_row: usize,
 }
 
 /// Validates the index definition (pgvector's checks and messages) and returns metric,
@@ -90,7 +92,7 @@ fn index_setup(index: Rel) -> (Metric, Params, u32, Quantization) {
     if options::sketches(index) {
         let able = quantization == Quantization::None
             && KeyColumns::of(index, "ruhnsw").is_empty()
-            && layout::sketch_bits(metric, dimensions as usize).is_some();
+            && layout::sketchable(metric, dimensions as usize);
         if !able {
             raise(VecError::new(
                 SqlState::FeatureNotSupported,
@@ -146,6 +148,11 @@ impl BuildState {
             reltuples: 0.0,
             indtuples: 0.0,
             flushed: false,
+            sketch_per_row: match options::sketches(index) {
+                true => layout::sketch_bits_for(metric, dimensions as usize, params.m)
+                    .map_or(0, |bits| bits / 8 + layout::SKETCH_FACTORS),
+                false => 0,
+            },
         }
     }
 
@@ -161,7 +168,8 @@ impl BuildState {
             + node_overhead(&self.params, level)
             + 8
             + keys.len()
-            + WRITE_PER_ROW;
+            + WRITE_PER_ROW
+            + self.sketch_per_row;
         if (self.memory_used + cost > self.memory_limit || self.graph.is_full())
             && !self.graph.is_empty()
         {
@@ -420,13 +428,13 @@ fn write_index(
         Vec::new()
     };
     let sketcher = meta.sketched().then(|| {
-        let bits = layout::sketch_bits(metric, dimensions as usize).expect("set_sketched checked");
+        let bits = meta.sketch_bits as usize;
         Sketcher::new(metric, centroid.clone(), bits)
     });
     let node_sketches: Vec<u8> = match &sketcher {
         Some(sk) => {
             let pool = crate::am::threads::build_pool("ruhnsw sketches");
-            let len = sk.len();
+            let len = sk.sketch_bytes();
             let mut out = vec![0u8; graph.len() * len];
             pool.install(|| {
                 use rayon::prelude::*;
@@ -439,7 +447,7 @@ fn write_index(
         None => Vec::new(),
     };
     let sketch_of = |node: u32| {
-        let len = sketcher.as_ref().map_or(0, |s| s.len());
+        let len = sketcher.as_ref().map_or(0, |s| s.sketch_bytes());
         &node_sketches[node as usize * len..(node as usize + 1) * len]
     };
     let shape = Shape {

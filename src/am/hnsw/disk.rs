@@ -131,8 +131,8 @@ pub struct DiskGraph {
     /// them, with the bound the search told ([`Graph::set_bound`]).
     pub sketcher: Option<Arc<Sketcher>>,
     probe: Option<Probe>,
-    /// Neighbours left unread because their sketch could not beat the bound.
-    pub pruned: usize,
+    /// The neighbour tuple whose layer-0 list [`Graph::neighbors`] read last (with sketches).
+    expanded: Option<Tid>,
 }
 
 impl DiskGraph {
@@ -162,7 +162,7 @@ impl DiskGraph {
             limit: usize::MAX,
             sketcher: None,
             probe: None,
-            pruned: 0,
+            expanded: None,
         }
         .with_sketches(meta)
     }
@@ -620,6 +620,55 @@ fn read_header(item: &[u8], filter: Option<&Predicate>) -> Option<Seen> {
     })
 }
 
+impl DiskGraph {
+    /// Leaves out of `ids` (neighbours of the list just read by [`Graph::neighbors`]) those
+    /// whose sketch in that list cannot beat the bound the search told ([`Graph::set_bound`]):
+    /// returns which to read, or `None` when nothing is left out (no sketches, no bound, a
+    /// filtered search). The bound holds for this expansion only.
+    fn sketch_filter(&mut self, ids: &[u64], level: usize) -> Option<Vec<bool>> {
+        // The bound and the list are used up here whatever happens: a bound told for an upper
+        // layer (the descent) must not prune the first ground-layer expansion of a search
+        // that tells none (an iterative scan, which must see every neighbour).
+        let nt = self.expanded.take();
+        let mut probe = self.probe.take()?;
+        let keep = nt
+            .filter(|_| {
+                level == 0 && probe.active() && self.filter.is_none() && self.read_ahead.is_empty()
+            })
+            .and_then(|nt| {
+                let shape = self.shape;
+                self.with_page(nt.block, |page| {
+                    let item = page
+                        .item(nt.offset)
+                        .filter(|i| layout::is_neighbor_tuple(i))?;
+                    let list = shape.tids(item, List::Layer(0));
+                    Some(
+                        ids.iter()
+                            .map(|&id| {
+                                list.iter()
+                                    .position(|t| t.pack() == id)
+                                    .and_then(|i| shape.sketch(item, i))
+                                    .is_none_or(|s| probe.may_beat(s))
+                            })
+                            .collect::<Vec<bool>>(),
+                    )
+                })
+            });
+        probe.clear_bound();
+        self.probe = Some(probe);
+        keep.filter(|k| k.iter().any(|&x| !x))
+    }
+
+    /// The distances of `ids` on layer `level`, read from their elements.
+    fn read_distances(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
+        if ids.len() < 2 || self.parts > 0 {
+            out.extend(ids.iter().map(|&id| self.distance(id, level)));
+        } else {
+            self.visit_batch(ids, level, out);
+        }
+    }
+}
+
 impl Graph for DiskGraph {
     type Id = u64;
 
@@ -634,12 +683,7 @@ impl Graph for DiskGraph {
         let keyed = level == 0 && !self.follow.is_empty() && s.accepted;
         let shape = self.shape;
         let follow = std::mem::take(&mut self.follow);
-        // Sketches prune an unfiltered search's layer-0 lists while its result is full.
-        let probe = self.probe.take();
-        let pruning = probe
-            .as_ref()
-            .filter(|p| level == 0 && p.active() && self.filter.is_none());
-        let mut pruned = 0;
+        let sketched = level == 0 && !keyed && shape.sketch_len > 0;
         self.with_page(nt.block, |page| {
             if let Some(item) = page.item(nt.offset) {
                 if layout::is_neighbor_tuple(item) {
@@ -647,20 +691,22 @@ impl Graph for DiskGraph {
                         for &j in &follow {
                             shape.read(item, List::Key(j), out);
                         }
-                    } else if let Some(p) = pruning {
-                        pruned = shape.read_sketched(item, out, |sketch| p.may_beat(sketch));
                     } else {
                         shape.read(item, List::Layer(level), out);
+                        if sketched {
+                            // Checked next, in `distances`, for the neighbours not yet seen.
+                            let sketches = shape.sketches(item);
+                            crate::kernels::prefetch::prefetch_range(
+                                sketches.as_ptr(),
+                                sketches.len(),
+                                usize::MAX,
+                            );
+                        }
                     }
                 }
             }
         });
-        self.pruned += pruned;
-        // The bound holds for this expansion only (`search_layer` tells it before each).
-        self.probe = probe.map(|mut p| {
-            p.clear_bound();
-            p
-        });
+        self.expanded = sketched.then_some(nt);
         self.follow = follow;
     }
 
@@ -696,10 +742,22 @@ impl Graph for DiskGraph {
             }
             return;
         }
-        if ids.len() < 2 || self.parts > 0 {
-            out.extend(ids.iter().map(|&id| self.distance(id, level)));
-        } else {
-            self.visit_batch(ids, level, out);
+        if let Some(keep) = self.sketch_filter(ids, level) {
+            let read: Vec<u64> = ids
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(&id, _)| id)
+                .collect();
+            let mut got = Vec::with_capacity(read.len());
+            self.read_distances(&read, level, &mut got);
+            let mut got = got.into_iter();
+            out.extend(
+                keep.iter()
+                    .map(|&k| if k { got.next().flatten() } else { None }),
+            );
+            return;
         }
+        self.read_distances(ids, level, out);
     }
 }

@@ -6,7 +6,8 @@
 //!   element tuple   (24-byte header, the value's varlena image, then the other heap TIDs)
 //!   neighbor tuple  (4-byte header, then (level + 2) * m index TIDs: 2m for layer 0,
 //!                    m for each layer above, then key_m per key column with key links
-//!                    (`Shape`); unused slots hold an invalid TID)
+//!                    (`Shape`); unused slots hold an invalid TID; in format version 5, then
+//!                    one sketch per layer-0 slot, `Shape::sketch_len` bytes each)
 //! code pages       (quantized, codes longer than a page holds) one code part each, in no chain
 //! codebook pages   a chain of their own (`am::codebook`)
 //! ```
@@ -136,6 +137,9 @@ pub struct MetaPage {
     pub key_m: u16,
     /// The codebook of a quantized index (zero in version 1).
     pub codebook: CodebookRef,
+    /// Bits of each neighbour sketch (version 5; zero before: [`sketch_bits_for`]).
+    pub sketch_bits: u16,
+    pub reserved: u16,
 }
 
 /// Bytes of a version 1 meta page.
@@ -162,6 +166,8 @@ impl MetaPage {
             key_links: 0,
             key_m: 0,
             codebook: CodebookRef::default(),
+            sketch_bits: 0,
+            reserved: 0,
         };
         meta.settle();
         meta
@@ -373,9 +379,15 @@ impl MetaPage {
                         _ => false,
                     }
                     && m.metric()
-                        .is_some_and(|mt| sketch_bits(mt, m.dimensions as usize).is_some()) => {}
+                        .is_some_and(|mt| sketchable(mt, m.dimensions as usize))
+                    && SKETCH_BITS.contains(&(m.sketch_bits as usize))
+                    && m.sketch_bits % 64 == 0 => {}
             VERSION_SKETCH => return Err(MetaError::Damaged),
             v => return Err(MetaError::Version(v)),
+        }
+        // Versions before 5 wrote no sketch bits (zeros, or nothing: the page's zeros).
+        if m.version < VERSION_SKETCH {
+            (m.sketch_bits, m.reserved) = (0, 0);
         }
         // Unquantized indexes of versions 1 and 3 store images in their element tuples (the
         // field was not read for them before version 4: take it as what it meant).
@@ -392,49 +404,89 @@ impl MetaPage {
         self.version == VERSION_SKETCH
     }
 
-    /// Makes this a version 5 meta page (a new index whose lists will carry sketches), if its
-    /// index can have them ([`sketch_bits`]); returns whether it now is.
+    /// Makes this a version 5 meta page (a new index whose lists will carry sketches of
+    /// [`sketch_bits_for`] bits), if its index can have them; returns whether it now is.
     pub fn set_sketched(&mut self) -> bool {
-        let able = !self.codebook.is_quantized()
-            && self.keys == 0
-            && self
-                .metric()
-                .is_some_and(|mt| sketch_bits(mt, self.dimensions as usize).is_some());
-        if able {
+        let bits = match self.metric() {
+            Some(mt) if !self.codebook.is_quantized() && self.keys == 0 => {
+                sketch_bits_for(mt, self.dimensions as usize, self.m as usize)
+            }
+            _ => None,
+        };
+        if let Some(b) = bits {
             self.version = VERSION_SKETCH;
+            self.sketch_bits = b as u16;
         }
-        able
+        bits.is_some()
     }
 
     /// Sketch bytes per layer-0 slot (0 without sketches).
     pub fn sketch_len(&self) -> usize {
-        match self.metric() {
-            Some(mt) if self.sketched() => {
-                sketch_bits(mt, self.dimensions as usize).map_or(0, |b| b / 8 + SKETCH_FACTORS)
-            }
-            _ => 0,
+        if self.sketched() {
+            self.sketch_bits as usize / 8 + SKETCH_FACTORS
+        } else {
+            0
         }
     }
 }
 
 /// The two f32 factors after a sketch's bits (`quant::sketch`).
-const SKETCH_FACTORS: usize = 8;
+pub const SKETCH_FACTORS: usize = 8;
 
-/// Sketch bits of an index of `metric` and `dims` dimensions, `None` when it can have no
-/// sketches: only squared-L2 and cosine distances of dense vectors are estimated (cosine on
-/// unit vectors, as the index stores them); below [`SKETCH_DIMS`]`.start()` a sketch (at least
-/// 40 bytes) is no longer much smaller than the value it spares reading, and above its end the
-/// centroid would not fit the meta page after the [`MetaPage`] ([`meta_contents`]).
-pub fn sketch_bits(metric: Metric, dims: usize) -> Option<usize> {
-    (matches!(
+/// Whether an index of `metric` and `dims` dimensions can have sketches: only squared-L2 and
+/// cosine distances of dense vectors are estimated (cosine on unit vectors, as the index
+/// stores them); below [`SKETCH_DIMS`]`.start()` a sketch (at least 40 bytes) is no longer
+/// much smaller than the value it spares reading, and above its end the centroid would not
+/// fit the meta page after the [`MetaPage`] ([`meta_contents`]).
+pub fn sketchable(metric: Metric, dims: usize) -> bool {
+    matches!(
         metric,
         Metric::L2F32 | Metric::CosineF32 | Metric::L2F16 | Metric::CosineF16
-    ) && SKETCH_DIMS.contains(&dims))
-    .then(|| crate::quant::sketch::bits_for(dims))
+    ) && SKETCH_DIMS.contains(&dims)
 }
 
 /// Dimensions an index with sketches may have.
 pub const SKETCH_DIMS: std::ops::RangeInclusive<usize> = 64..=2000;
+
+/// Sketch bits an index may have.
+const SKETCH_BITS: std::ops::RangeInclusive<usize> = 256..=1024;
+
+/// Sketch bits of a new index with sketches (`None`: it cannot have them, [`sketchable`]):
+/// `quant::sketch::bits_for(dims)`, or fewer (down to 256) when that keeps the index within
+/// twice the pages it takes without sketches. An element and its ground-layer neighbour tuple
+/// are read together, so pages per element is what the index costs in memory and in page
+/// reads. 384-d `vector`, m 16: 448 bits instead of 512 keep two elements a page (four without
+/// sketches); 768-d and 1536-d: 1,024 bits (two pages per 1536-d element instead of one: fewer
+/// bits, which would keep one, lose recall at small `ef_search` — measured 0.883 instead of
+/// pgvector's 0.893 at `ef_search` 10 with 320 bits).
+pub fn sketch_bits_for(metric: Metric, dims: usize, m: usize) -> Option<usize> {
+    if !sketchable(metric, dims) {
+        return None;
+    }
+    let most = crate::quant::sketch::bits_for(dims);
+    let image = crate::am::value::image_len(metric.kind(), dims)?;
+    let element = maxalign(element_tuple_size(image, 0)) + LINE_POINTER;
+    let plain = Shape::plain(m).tuple_size(0);
+    let room = BLCKSZ - PAGE_HEADER - SPECIAL;
+    // Pages per element (`PagePlanner::place`): pairs packed on a page when one fits, else
+    // about the pages their bytes fill.
+    let pages = |sketch: usize| {
+        let pair = element + maxalign(plain + 2 * m * sketch) + LINE_POINTER;
+        if pair <= room {
+            1.0 / (room / pair) as f64
+        } else {
+            pair.div_ceil(room) as f64
+        }
+    };
+    let limit = 2.0 * pages(0);
+    Some(
+        (*SKETCH_BITS.start() / 64..=most / 64)
+            .rev()
+            .map(|w| w * 64)
+            .find(|b| pages(b / 8 + SKETCH_FACTORS) <= limit)
+            .unwrap_or(*SKETCH_BITS.start()),
+    )
+}
 const _: () = assert!(std::mem::size_of::<MetaPage>() + 4 * *SKETCH_DIMS.end() <= META_ROOM);
 
 /// Bytes of a meta page's contents area (between the page header and the special space).
@@ -871,32 +923,6 @@ impl Shape {
         }
     }
 
-    /// Appends the valid layer-0 links whose sketch `keep` accepts (or that have none) to
-    /// `out`; returns how many it left out. The sketches are contiguous after the slots: they
-    /// are prefetched first, as the checks run through them in order.
-    #[inline]
-    pub fn read_sketched(
-        &self,
-        b: &[u8],
-        out: &mut Vec<u64>,
-        mut keep: impl FnMut(&[u8]) -> bool,
-    ) -> usize {
-        let sketches = self.sketches(b);
-        crate::kernels::prefetch::prefetch_range(sketches.as_ptr(), sketches.len(), usize::MAX);
-        let mut left = 0;
-        for i in self.range(b, List::Layer(0)) {
-            let t = Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]);
-            if !t.is_valid() {
-                continue;
-            }
-            match self.sketch(b, i) {
-                Some(s) if !keep(s) => left += 1,
-                _ => out.push(t.pack()),
-            }
-        }
-        left
-    }
-
     /// The slots of `list` (valid or not).
     pub fn tids(&self, b: &[u8], list: List) -> Vec<Tid> {
         self.range(b, list)
@@ -1113,7 +1139,7 @@ mod tests {
 
     #[test]
     fn meta_round_trips() {
-        assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 20);
+        assert_eq!(std::mem::size_of::<MetaPage>(), META_V1 + 24);
         let mut m = MetaPage::new(50, 16, 64, Metric::CosineF32);
         m.set_entry(Some((Tid::new(3, 7), 2)));
         let back = MetaPage::from_bytes(&m.to_bytes()).unwrap();
@@ -1139,11 +1165,33 @@ mod tests {
 
     #[test]
     fn sketched_meta_and_slots() {
-        // 384-d cosine: 512-bit sketches, the centroid after the meta page.
+        // 384-d cosine: 448-bit sketches (512 would leave one element a page), the centroid
+        // after the meta page.
         let mut m = MetaPage::new(384, 16, 64, Metric::CosineF32);
         assert!(m.set_sketched());
         assert_eq!(m.version, VERSION_SKETCH);
-        assert_eq!(m.sketch_len(), 72);
+        assert_eq!((m.sketch_bits, m.sketch_len()), (448, 64));
+        let size = |m: &MetaPage, level| {
+            maxalign(element_tuple_size(8 + 4 * m.dimensions as usize, 0))
+                + maxalign(Shape::of(m).tuple_size(level))
+        };
+        assert_eq!(size(&m, 0), 1624 + 2248);
+        assert_eq!(2 * (size(&m, 0) + 2 * LINE_POINTER), 7760);
+        // 1536-d: 1024 bits (an element's list on a page of its own); 768-d: 1024 bits (two
+        // elements a page without sketches, one with).
+        let mut big = MetaPage::new(1536, 16, 64, Metric::L2F32);
+        assert!(big.set_sketched());
+        assert_eq!(big.sketch_bits, 1024);
+        let mut mid = MetaPage::new(768, 16, 64, Metric::L2F32);
+        assert!(mid.set_sketched());
+        assert_eq!(mid.sketch_bits, 1024);
+        // Damaged sketch bits.
+        let mut odd = m;
+        odd.sketch_bits = 100;
+        assert_eq!(
+            MetaPage::from_bytes(&odd.to_bytes()),
+            Err(crate::am::meta::MetaError::Damaged)
+        );
         let centroid: Vec<f32> = (0..384).map(|i| i as f32 / 7.0).collect();
         let mut page = meta_contents(&m, &centroid);
         page.resize(META_ROOM, 0);
@@ -1171,19 +1219,19 @@ mod tests {
 
         // Sketches follow all slots, one per layer-0 slot, zero until written.
         let shape = Shape::of(&m);
-        assert_eq!(shape.tuple_size(1), 4 + 48 * 6 + 32 * 72);
+        assert_eq!(shape.tuple_size(1), 4 + 48 * 6 + 32 * 64);
         let mut t = shape.encode(1, &[vec![Tid::new(1, 1)], vec![Tid::new(2, 2)]], &[]);
         assert_eq!(t.len(), shape.tuple_size(1));
         assert_eq!(shape.level_of(neighbor_slot_count(&t), t.len()), Some(1));
         assert_eq!(shape.level_of(neighbor_slot_count(&t), t.len() - 1), None);
         assert!(shape.sketches(&t).iter().all(|&b| b == 0));
-        assert_eq!(shape.sketches(&t).len(), 32 * 72);
-        shape.set_sketch(&mut t, 3, Some(&[7u8; 72]));
-        assert_eq!(shape.sketch(&t, 3), Some(&[7u8; 72][..]));
-        assert_eq!(shape.sketches(&t)[3 * 72..4 * 72], [7u8; 72]);
-        assert_eq!(&t[4 + 48 * 6 + 3 * 72..4 + 48 * 6 + 4 * 72], &[7u8; 72]);
+        assert_eq!(shape.sketches(&t).len(), 32 * 64);
+        shape.set_sketch(&mut t, 3, Some(&[7u8; 64]));
+        assert_eq!(shape.sketch(&t, 3), Some(&[7u8; 64][..]));
+        assert_eq!(shape.sketches(&t)[3 * 64..4 * 64], [7u8; 64]);
+        assert_eq!(&t[4 + 48 * 6 + 3 * 64..4 + 48 * 6 + 4 * 64], &[7u8; 64]);
         shape.set_sketch(&mut t, 3, None);
-        assert_eq!(shape.sketch(&t, 3), Some(&[0u8; 72][..]));
+        assert_eq!(shape.sketch(&t, 3), Some(&[0u8; 64][..]));
         assert_eq!(shape.sketch(&t, 32), None);
         assert_eq!(shape.tids(&t, List::Layer(1))[0], Tid::new(2, 2));
     }

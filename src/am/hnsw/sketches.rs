@@ -40,8 +40,8 @@ impl Sketcher {
     /// centroid of the wrong length (a damaged meta page) gives none: searches then read every
     /// neighbour, and inserts write empty sketches.
     pub fn of(rel: Rel, meta: &MetaPage) -> Option<Sketcher> {
-        let metric = meta.metric()?;
-        let bits = layout::sketch_bits(metric, meta.dimensions as usize)?;
+        let metric = meta.metric().filter(|_| meta.sketched())?;
+        let bits = meta.sketch_bits as usize;
         let centroid = {
             let buf = Locked::read(rel, layout::META_BLKNO, Share);
             layout::meta_centroid(buf.page().contents(), meta)?
@@ -71,7 +71,7 @@ impl Sketcher {
     }
 
     /// Bytes of one sketch.
-    pub fn len(&self) -> usize {
+    pub fn sketch_bytes(&self) -> usize {
         self.space.bytes()
     }
 
@@ -90,7 +90,7 @@ impl Sketcher {
         let norm = crate::kernels::sparse::norm_squared(&q).sqrt();
         let cosine = matches!(self.metric, Metric::CosineF32 | Metric::CosineF16);
         if cosine {
-            if !(norm > 0.0) || !norm.is_finite() {
+            if !norm.is_finite() || norm <= 0.0 {
                 return None;
             }
             q.iter_mut().for_each(|x| *x /= norm);

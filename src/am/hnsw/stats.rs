@@ -97,7 +97,7 @@ pub fn stats(index: Rel) -> Value {
             "stale_entries": entries.saturating_sub(live_keys),
         })
     });
-    json!({
+    let mut out = json!({
         "access_method": "ruhnsw",
         "format_version": meta.version,
         "opclass": meta.metric().map(opclass_name),
@@ -128,7 +128,13 @@ pub fn stats(index: Rel) -> Value {
         // Key columns with key links, numbered from 1 among the key columns (`layout::Shape`).
         "key_link_columns": (0..16).filter(|c| meta.key_links & (1 << c) != 0).map(|c| c + 1).collect::<Vec<_>>(),
         "avg_key_links": if elements > 0 && shape.key_lists > 0 { key_links as f64 / live / shape.key_lists as f64 } else { 0.0 },
-    })
+    });
+    if meta.sketched() {
+        // Neighbour sketches (`WITH (sketches = on)`): bits, and bytes per ground-layer link.
+        out["sketch_bits"] = json!(meta.sketch_bits);
+        out["sketch_bytes"] = json!(meta.sketch_len());
+    }
+    out
 }
 
 fn tid_text(t: Tid) -> Value {

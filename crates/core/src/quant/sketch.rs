@@ -250,7 +250,7 @@ impl SketchQuery {
                 .try_into()
                 .expect("4 bytes"),
         );
-        if !(f > 0.0) {
+        if f.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return true;
         }
         #[cfg(target_arch = "x86_64")]
@@ -272,8 +272,8 @@ impl SketchQuery {
     #[inline(always)]
     fn may_beat_with(&self, sketch: &[u8], bound: f32, slack: f32) -> bool {
         let e = self.estimate(sketch);
-        // Written so that a NaN estimate keeps the vector.
-        !(e.l2_squared - slack * e.sigma > bound)
+        // A NaN estimate keeps the vector.
+        (e.l2_squared - slack * e.sigma).partial_cmp(&bound) != Some(std::cmp::Ordering::Greater)
     }
 }
 
