@@ -2,7 +2,8 @@
 //! installed into that PostgreSQL first; `scripts/test.sh` does it):
 //!
 //! * `cluster` — throw-away clusters: start/stop, `kill -9`, streaming standbys, pgbench;
-//! * `data` — the GloVe set loaded with binary COPY, and recall@10 against exact ground truth.
+//! * `data` — the GloVe set loaded with binary COPY, and recall@10 against exact ground truth;
+//! * `pages` — items and TIDs of index pages in a stopped cluster's files (damage tests).
 //!
 //! Each test starts its own cluster on its own port; run them one at a time
 //! (`--test-threads=1`) on small machines.
@@ -11,6 +12,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod data;
 pub mod fixture;
+pub mod pages;
 
 use std::sync::{Arc, Mutex};
 

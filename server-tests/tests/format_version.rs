@@ -21,8 +21,8 @@ const FUTURE: u32 = 99;
 
 /// `(index, magic, versions this build reads, the access method's name)`
 const INDEXES: &[(&str, u32, &str, &str)] = &[
-    ("items_hnsw", 0x5255_484E, "1 to 4", "ruhnsw"),
-    ("items_hnsw_sq8", 0x5255_484E, "1 to 4", "ruhnsw"),
+    ("items_hnsw", 0x5255_484E, "1 to 5", "ruhnsw"),
+    ("items_hnsw_sq8", 0x5255_484E, "1 to 5", "ruhnsw"),
     ("items_ivf", 0x5255_4956, "1 to 4", "ruivfflat"),
 ];
 

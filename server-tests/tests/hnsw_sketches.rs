@@ -14,6 +14,7 @@ use ruvector_server_tests::data::{
     top10_ids,
 };
 use ruvector_server_tests::gate;
+use ruvector_server_tests::pages::{items, read_tid};
 use ruvector_server_tests::{assert_index_healthy, index_stats};
 use serde_json::json;
 
@@ -203,4 +204,110 @@ fn indexes_that_cannot_have_sketches_are_refused() {
         .unwrap();
     assert_eq!(index_stats(&mut client, "t_idx")["format_version"], 1);
     assert_eq!(index_stats(&mut client, "t_h_idx")["format_version"], 5);
+}
+
+/// A sketch damaged on disk (its bits inverted): the check reports that one link's sketch no
+/// longer matches its element, and searches still return only the table's rows — a sketch
+/// only decides which neighbours a search reads.
+#[test]
+fn a_damaged_sketch_is_found_by_the_check() {
+    let c = Cluster::new(
+        "sketches-damaged",
+        5535,
+        &["autovacuum = off", "ignore_checksum_failure = on"],
+    )
+    .unwrap();
+    let mut client = c.with_extension().unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, v ruvector(64));
+             INSERT INTO t SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 1.3))
+                                        FROM generate_series(1, 64) j)::ruvector
+               FROM generate_series(1, 3000) i;
+             CREATE INDEX t_idx ON t USING ruhnsw (v ruvector_l2_ops) WITH (sketches = on);
+             CHECKPOINT",
+        )
+        .unwrap();
+    let clean = assert_index_healthy(&mut client, "t_idx");
+    assert!(
+        clean["checked"]["sketches_checked"].as_u64().unwrap() > 3000 * 8,
+        "{clean}"
+    );
+    let file: String = client
+        .query_one("SELECT pg_relation_filepath('t_idx')", &[])
+        .unwrap()
+        .get(0);
+    let sketch_bytes = index_stats(&mut client, "t_idx")["sketch_bytes"]
+        .as_u64()
+        .unwrap() as usize;
+    drop(client);
+    c.stop().unwrap();
+
+    // The first neighbour tuple (item type 2) on an element page (page type 2 in ruvector's
+    // trailer) whose first ground-layer slot holds a link: invert its sketch's bits.
+    let path = c.dir.join(&file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (block, off, target, at) = bytes
+        .chunks(8192)
+        .enumerate()
+        .skip(1)
+        .filter(|(_, page)| page[8192 - 4] == 2)
+        .find_map(|(block, page)| {
+            items(page).into_iter().find_map(|(off, r)| {
+                let t = &page[r.clone()];
+                let count = u16::from_ne_bytes([t[2], t[3]]) as usize;
+                let target = read_tid(&t[4..10]);
+                (t[0] == 2 && target.1 != 0 && target.0 != u32::MAX).then(|| {
+                    (
+                        block as u32,
+                        off,
+                        target,
+                        block * 8192 + r.start + 4 + count * 6,
+                    )
+                })
+            })
+        })
+        .expect("a neighbour tuple with a link");
+    for b in &mut bytes[at..at + sketch_bytes - 8] {
+        *b = !*b;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    c.start().unwrap();
+
+    let mut client = c.connect("postgres").unwrap();
+    let text: String = client
+        .query_one("SELECT ruvector_index_check('t_idx', true)::text", &[])
+        .unwrap()
+        .get(0);
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["problem_count"], 1, "{r}");
+    let p = &r["problems"][0];
+    assert_eq!(
+        (&p["block"], &p["offset"]),
+        (&json!(block), &json!(off)),
+        "{r}"
+    );
+    let expected = format!(
+        "sketch of its layer-0 link to ({},{}) does not match that element's value",
+        target.0, target.1
+    );
+    assert!(p["problem"].as_str().unwrap().ends_with(&expected), "{r}");
+    // Searches read the elements their result is made of: every row they return is the
+    // table's, and a walk of the whole graph returns every row.
+    client
+        .batch_execute("SET enable_seqscan = off; SET ruvector.ef_search = 40")
+        .unwrap();
+    for q in 1..=20 {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = {q}) LIMIT 10"
+                ),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows[0].get::<_, i32>(0), q);
+    }
 }

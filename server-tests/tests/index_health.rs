@@ -14,6 +14,7 @@ use ruvector_server_tests::cluster::Cluster;
 use ruvector_server_tests::data::{
     copy_rows, create_table, glove, hnsw_ids_through_index, ids_in_table,
 };
+use ruvector_server_tests::pages::{items, read_tid, write_tid};
 
 fn report(client: &mut Client, sql: &str) -> serde_json::Value {
     let text: String = client.query_one(sql, &[]).unwrap().get(0);
@@ -217,33 +218,6 @@ fn check_and_maintenance_honour_statement_timeout() {
     // The index is intact after every cancelled operation.
     client.batch_execute("RESET ALL").unwrap();
     assert_index_healthy(&mut client, "items_idx");
-}
-
-/// A TID as the index stores it: block (high and low 16 bits) and offset, native-endian.
-fn read_tid(b: &[u8]) -> (u32, u16) {
-    let u = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
-    ((u(0) as u32) << 16 | u(2) as u32, u(4))
-}
-
-fn write_tid(b: &mut [u8], (block, offset): (u32, u16)) {
-    b[0..2].copy_from_slice(&((block >> 16) as u16).to_ne_bytes());
-    b[2..4].copy_from_slice(&(block as u16).to_ne_bytes());
-    b[4..6].copy_from_slice(&offset.to_ne_bytes());
-}
-
-/// The items of a page (storage/bufpage.h: `pd_lower` at byte 12, 4-byte line pointers from
-/// byte 24: offset in the low 15 bits, length in the high 15) with their offset numbers.
-fn items(page: &[u8]) -> Vec<(u16, std::ops::Range<usize>)> {
-    let lower = u16::from_ne_bytes([page[12], page[13]]) as usize;
-    (24..lower)
-        .step_by(4)
-        .enumerate()
-        .filter_map(|(i, at)| {
-            let lp = u32::from_ne_bytes(page[at..at + 4].try_into().unwrap());
-            let (off, len) = ((lp & 0x7FFF) as usize, (lp >> 17) as usize);
-            (len > 0).then_some((i as u16 + 1, off..off + len))
-        })
-        .collect()
 }
 
 /// Links only damage makes: a key link joining two elements of different keys (a filtered

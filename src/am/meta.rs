@@ -79,15 +79,16 @@ mod tests {
     fn future_and_unknown_versions_are_reported_as_such() {
         let h = hnsw::MetaPage::new(3, 16, 64, Metric::L2F32).to_bytes();
         assert!(hnsw::MetaPage::from_bytes(&h).is_ok());
-        for v in [0, 5, 7, u32::MAX] {
+        for v in [0, 6, 7, u32::MAX] {
             assert_eq!(
                 hnsw::MetaPage::from_bytes(&with_version(h.clone(), v)),
                 Err(MetaError::Version(v))
             );
         }
-        // Version 3 (key columns) without keys, and version 4 (split images) with images that
-        // fit a page, are damaged pages, not unknown versions.
-        for v in [3, 4] {
+        // Version 3 (key columns) without keys, version 4 (split images) with images that fit
+        // a page, and version 5 (sketches) of 3 dimensions without sketch bits, are damaged
+        // pages, not unknown versions.
+        for v in [3, 4, 5] {
             assert_eq!(
                 hnsw::MetaPage::from_bytes(&with_version(h.clone(), v)),
                 Err(MetaError::Damaged)

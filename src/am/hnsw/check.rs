@@ -23,6 +23,7 @@ use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
 use crate::graph::search::{reach, HashVisited, IdHash};
+use crate::kernels::metric::ValueKind;
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -78,6 +79,12 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
     // Sketches (version 5): each live element's sketch from its value (images in the element
     // tuples), which the sketches its neighbours' layer-0 lists hold must equal.
     let sketcher = super::sketches::Sketcher::of(index, &meta);
+    if meta.sketched() && sketcher.is_none() {
+        f.page(
+            layout::META_BLKNO,
+            "the meta page's sketch centroid is missing or not finite",
+        );
+    }
     let mut element_sketches: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
     let (mut sketches_checked, mut sketches_absent) = (0u64, 0u64);
     let mut new_pages = 0u64;
@@ -364,7 +371,14 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                             (Some(s), _) if s.iter().all(|&b| b == 0) => sketches_absent += 1,
                             (Some(s), Some(want)) => {
                                 sketches_checked += 1;
-                                if s != &want[..] {
+                                // Read the element again: since pass 1, VACUUM may have
+                                // deleted it and an insert reused its slot for another value.
+                                let now = || {
+                                    sketcher.as_ref().and_then(|sk| {
+                                        element_sketch_now(index, target, sk, kind, dims)
+                                    })
+                                };
+                                if s != &want[..] && now().is_some_and(|n| n != s) {
                                     f.at(
                                         blk,
                                         off,
@@ -690,6 +704,26 @@ fn read_element(index: Rel, t: Tid) -> Option<Element> {
         deleted: e.deleted,
         neighbors: e.neighbors,
     })
+}
+
+/// The sketch of the live element at `t` from its value, read now (`None` if there is no
+/// live element there with a valid image in its tuple).
+fn element_sketch_now(
+    index: Rel,
+    t: Tid,
+    sketcher: &super::sketches::Sketcher,
+    kind: ValueKind,
+    dims: usize,
+) -> Option<Vec<u8>> {
+    if t.block >= index.blocks() {
+        return None;
+    }
+    let buf = Locked::read(index, t.block, Share);
+    let item = buf.page_unchecked().item(t.offset)?;
+    let e = layout::decode_element(item)?;
+    let value = layout::element_value(item);
+    (!e.deleted && e.format == layout::FORMAT_PLAIN && image_problem(kind, dims, value).is_none())
+        .then(|| sketcher.encode(value))
 }
 
 /// What is wrong with the neighbour tuple of the element at `tid`, looked at now: the
