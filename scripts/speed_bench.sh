@@ -3,9 +3,10 @@
 # pgvector` with ruhnsw against pgvector's hnsw (m 16, ef_construction 64, the same
 # max_parallel_maintenance_workers), ef_search 10–320, alternating rounds, on three sets —
 # glove-100k (50-d), minilm-384-50k (384-d) and minilm-1536-50k, derived from minilm-384-50k by
-# `ruvector-bench derive` (bench/README.md says how) — each with one client and with two; the
-# result files (JSON and a recall–QPS chart each) go to docs/bench/speed/, and the README's
-# tables are printed by scripts/speed_table.py.
+# `ruvector-bench derive` (bench/README.md says how) — each with one client and with two, and
+# the 384-d and 1536-d sets again with ruhnsw's neighbour sketches (`--sketches`); the result
+# files (JSON and a recall–QPS chart each) go to docs/bench/speed/ (sketches: its sketches/), and
+# the README's tables are printed by scripts/speed_table.py.
 #
 #   scripts/speed_bench.sh [more ruvector-bench options...]
 #
@@ -31,5 +32,14 @@ for ds in ../shared/data/glove-100k ../shared/data/minilm-384-50k "$derived"; do
             --clients "$clients" --compare pgvector --out "$out" "$@"
     done
 done
+# ruhnsw WITH (sketches = on) (64 to 2,000 dimensions: not glove-100k), one client, into
+# $out/sketches.
+for ds in ../shared/data/minilm-384-50k "$derived"; do
+    "$bench" --url "$url" --dataset "$ds" --sweep 10,20,40,80,160,320 --rounds "$rounds" \
+        --clients 1 --compare pgvector --sketches --out "$out/sketches" "$@"
+done
 echo "speed benchmark: $((SECONDS - start)) s"
 python3 scripts/speed_table.py "$out"
+echo
+echo "With sketches (WITH (sketches = on)):"
+python3 scripts/speed_table.py "$out/sketches"
