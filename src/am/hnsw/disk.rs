@@ -641,12 +641,11 @@ impl DiskGraph {
                     let item = page
                         .item(nt.offset)
                         .filter(|i| layout::is_neighbor_tuple(i))?;
-                    let list = shape.tids(item, List::Layer(0));
                     Some(
                         ids.iter()
                             .map(|&id| {
-                                list.iter()
-                                    .position(|t| t.pack() == id)
+                                shape
+                                    .slot_of(item, List::Layer(0), id)
                                     .and_then(|i| shape.sketch(item, i))
                                     .is_none_or(|s| probe.may_beat(s))
                             })

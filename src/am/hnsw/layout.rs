@@ -923,6 +923,15 @@ impl Shape {
         }
     }
 
+    /// The slot of `list` that holds `id` (no allocation: the scan asks per neighbour).
+    #[inline]
+    pub fn slot_of(&self, b: &[u8], list: List, id: u64) -> Option<usize> {
+        let start = self.range(b, list).start;
+        self.range(b, list)
+            .position(|i| Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]).pack() == id)
+            .map(|n| start + n)
+    }
+
     /// The slots of `list` (valid or not).
     pub fn tids(&self, b: &[u8], list: List) -> Vec<Tid> {
         self.range(b, list)
@@ -1234,6 +1243,18 @@ mod tests {
         assert_eq!(shape.sketch(&t, 3), Some(&[0u8; 64][..]));
         assert_eq!(shape.sketch(&t, 32), None);
         assert_eq!(shape.tids(&t, List::Layer(1))[0], Tid::new(2, 2));
+        assert_eq!(
+            shape.slot_of(&t, List::Layer(0), Tid::new(1, 1).pack()),
+            Some(0)
+        );
+        assert_eq!(
+            shape.slot_of(&t, List::Layer(1), Tid::new(2, 2).pack()),
+            Some(32)
+        );
+        assert_eq!(
+            shape.slot_of(&t, List::Layer(0), Tid::new(2, 2).pack()),
+            None
+        );
     }
 
     #[test]
