@@ -47,6 +47,7 @@ mod tests {
     include!("tests/io.rs");
     include!("tests/exact_knn.rs");
     include!("tests/hnsw_basic.rs");
+    include!("tests/page_batch.rs");
 }
 
 /// Required by `cargo pgrx test`.

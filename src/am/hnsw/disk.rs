@@ -340,9 +340,7 @@ impl DiskGraph {
             self.pin = None;
             self.pin = Some(Pinned::read_hinted(self.rel, block));
         }
-        let pin = self.pin.as_ref().expect("pinned above");
-        let lock = pin.share();
-        f(lock.page_of_this_index())
+        self.pin.as_ref().expect("pinned above").read_shared(f)
     }
 
     /// All heap TIDs of a visited element.
@@ -515,17 +513,21 @@ impl DiskGraph {
             }
         }
         for (chunk, chunk_hints) in ids.chunks(CHUNK).zip(hints.chunks(CHUNK)) {
-            pins.clear();
+            // The chunk's distinct blocks, and which of them each element is on.
+            let mut blocks = [(0u32, None); CHUNK];
+            let mut distinct = 0;
             for (i, &id) in chunk.iter().enumerate() {
                 let block = Tid::unpack(id).block;
-                which[i] = match pins.iter().position(|p| p.block() == block) {
+                which[i] = match blocks[..distinct].iter().position(|b| b.0 == block) {
                     Some(p) => p,
                     None => {
-                        pins.push(Pinned::read_with_hint(self.rel, block, chunk_hints[i]));
-                        pins.len() - 1
+                        blocks[distinct] = (block, chunk_hints[i]);
+                        distinct += 1;
+                        distinct - 1
                     }
                 };
             }
+            Pinned::read_each_with_hint(self.rel, &blocks[..distinct], &mut pins);
             // Blocks without a hint: prefetch now that they are pinned.
             for (i, &id) in chunk.iter().enumerate() {
                 if chunk_hints[i].is_none() {
@@ -534,16 +536,12 @@ impl DiskGraph {
                     p.prefetch_item(Tid::unpack(id).offset, value_bytes);
                 }
             }
-            for (i, &id) in chunk.iter().enumerate() {
-                let seen = {
-                    let lock = pins[which[i]].share();
-                    read_seen(
-                        lock.page_of_this_index(),
-                        Tid::unpack(id).offset,
-                        &est,
-                        filter.as_ref(),
-                    )
-                };
+            let mut seen = [None; CHUNK];
+            Pinned::read_each_shared(&pins, &which[..chunk.len()], |i, page| {
+                seen[i] = read_seen(page, Tid::unpack(chunk[i]).offset, &est, filter.as_ref());
+            });
+            Pinned::release_all(&mut pins);
+            for (&id, seen) in chunk.iter().zip(seen) {
                 let seen = self.record(id, seen);
                 out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)));
             }

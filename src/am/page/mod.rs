@@ -26,6 +26,7 @@
 //! | `build.rs` | [`BuildPages`] |
 //! | `mod.rs` | the page trailer ([`Opaque`]) and page geometry |
 
+mod batch;
 mod buffer;
 mod build;
 mod hint;
@@ -34,6 +35,8 @@ mod rel;
 mod view;
 mod wal;
 
+#[cfg(any(test, feature = "pg_test"))]
+pub use batch::lock_in_batch_for_test;
 pub use buffer::*;
 pub use build::*;
 pub use hint::*;
