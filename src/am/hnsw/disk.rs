@@ -133,6 +133,10 @@ pub struct DiskGraph {
     probe: Option<Probe>,
     /// The neighbour tuple whose layer-0 list [`Graph::neighbors`] read last (with sketches).
     expanded: Option<Tid>,
+    /// Which neighbours of the list being expanded [`DiskGraph::sketch_filter`] keeps, and the
+    /// scratch lists of [`Graph::distances`] (kept to avoid allocations per expansion).
+    keep: Vec<bool>,
+    scratch: (Vec<u64>, Vec<Option<f32>>),
 }
 
 impl DiskGraph {
@@ -163,6 +167,8 @@ impl DiskGraph {
             sketcher: None,
             probe: None,
             expanded: None,
+            keep: Vec::new(),
+            scratch: (Vec::new(), Vec::new()),
         }
         .with_sketches(meta)
     }
@@ -171,7 +177,7 @@ impl DiskGraph {
         if !meta.sketched() {
             return self;
         }
-        self.sketcher = Sketcher::of(self.rel, meta).map(Arc::new);
+        self.sketcher = Sketcher::of(self.rel, meta);
         self.probe = match (&self.sketcher, self.query()) {
             (Some(s), Some(q)) => s.probe(q),
             _ => None,
@@ -498,9 +504,10 @@ impl DiskGraph {
         // pointers, then tuples, for the whole list before pinning anything.
         let mut hints = std::mem::take(&mut self.hints);
         hints.clear();
-        hints.extend(
-            ids.iter()
-                .map(|&id| BufferHint::of(self.rel, Tid::unpack(id).block)),
+        BufferHint::of_each(
+            self.rel,
+            ids.iter().map(|&id| Tid::unpack(id).block),
+            &mut hints,
         );
         for (&id, hint) in ids.iter().zip(&hints) {
             if let Some(h) = hint {
@@ -621,15 +628,19 @@ fn read_header(item: &[u8], filter: Option<&Predicate>) -> Option<Seen> {
 impl DiskGraph {
     /// Leaves out of `ids` (neighbours of the list just read by [`Graph::neighbors`]) those
     /// whose sketch in that list cannot beat the bound the search told ([`Graph::set_bound`]):
-    /// returns which to read, or `None` when nothing is left out (no sketches, no bound, a
-    /// filtered search). The bound holds for this expansion only.
-    fn sketch_filter(&mut self, ids: &[u64], level: usize) -> Option<Vec<bool>> {
+    /// returns which to read (in `self.keep`), or `false` when nothing is left out (no
+    /// sketches, no bound, a filtered search). The bound holds for this expansion only.
+    fn sketch_filter(&mut self, ids: &[u64], level: usize) -> bool {
         // The bound and the list are used up here whatever happens: a bound told for an upper
         // layer (the descent) must not prune the first ground-layer expansion of a search
         // that tells none (an iterative scan, which must see every neighbour).
         let nt = self.expanded.take();
-        let mut probe = self.probe.take()?;
-        let keep = nt
+        let Some(mut probe) = self.probe.take() else {
+            return false;
+        };
+        let mut keep = std::mem::take(&mut self.keep);
+        keep.clear();
+        let checked = nt
             .filter(|_| {
                 level == 0 && probe.active() && self.filter.is_none() && self.read_ahead.is_empty()
             })
@@ -639,21 +650,21 @@ impl DiskGraph {
                     let item = page
                         .item(nt.offset)
                         .filter(|i| layout::is_neighbor_tuple(i))?;
-                    Some(
-                        ids.iter()
-                            .map(|&id| {
-                                shape
-                                    .slot_of(item, List::Layer(0), id)
-                                    .and_then(|i| shape.sketch(item, i))
-                                    .is_none_or(|s| probe.may_beat(s))
-                            })
-                            .collect::<Vec<bool>>(),
-                    )
+                    keep.extend(ids.iter().map(|&id| {
+                        shape
+                            .slot_of(item, List::Layer(0), id)
+                            .and_then(|i| shape.sketch(item, i))
+                            .is_none_or(|s| probe.may_beat(s))
+                    }));
+                    Some(())
                 })
-            });
+            })
+            .is_some();
         probe.clear_bound();
         self.probe = Some(probe);
-        keep.filter(|k| k.iter().any(|&x| !x))
+        let pruned = checked && keep.iter().any(|&x| !x);
+        self.keep = keep;
+        pruned
     }
 
     /// The distances of `ids` on layer `level`, read from their elements.
@@ -739,20 +750,24 @@ impl Graph for DiskGraph {
             }
             return;
         }
-        if let Some(keep) = self.sketch_filter(ids, level) {
-            let read: Vec<u64> = ids
-                .iter()
-                .zip(&keep)
-                .filter(|(_, &k)| k)
-                .map(|(&id, _)| id)
-                .collect();
-            let mut got = Vec::with_capacity(read.len());
+        if self.sketch_filter(ids, level) {
+            // Scratch lists kept between expansions: which to read, and their distances.
+            let keep = std::mem::take(&mut self.keep);
+            let (mut read, mut got) = std::mem::take(&mut self.scratch);
+            read.clear();
+            got.clear();
+            read.extend(ids.iter().zip(&keep).filter(|(_, &k)| k).map(|(&id, _)| id));
             self.read_distances(&read, level, &mut got);
-            let mut got = got.into_iter();
-            out.extend(
-                keep.iter()
-                    .map(|&k| if k { got.next().flatten() } else { None }),
-            );
+            let mut got_each = got.iter();
+            out.extend(keep.iter().map(|&k| {
+                if k {
+                    got_each.next().copied().flatten()
+                } else {
+                    None
+                }
+            }));
+            self.keep = keep;
+            self.scratch = (read, got);
             return;
         }
         self.read_distances(ids, level, out);

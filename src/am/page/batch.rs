@@ -133,9 +133,8 @@ impl Pinned {
         const AT_ONCE: usize = 8;
         let locator = rel.file_node();
         for group in blocks.chunks(AT_ONCE) {
-            for &(block, _) in group {
-                rel.check_block(block);
-            }
+            // (A block past the relation's end is in no buffer: `ReadRecentBuffer` finds no
+            // buffer with its tag, and the usual read below checks the block.)
             // The buffer pinned for each block of the group (0: not pinned yet).
             let mut recent = [0 as pg_sys::Buffer; AT_ONCE];
             {

@@ -21,6 +21,24 @@ impl BufferHint {
         (buf > 0 && buf as usize <= unsafe { pg_sys::NBuffers } as usize).then_some(BufferHint(buf))
     }
 
+    /// [`BufferHint::of`] for each of `blocks`, appended to `out` (one lookup of the
+    /// relation's hints for all of them).
+    pub fn of_each(rel: Rel, blocks: impl Iterator<Item = u32>, out: &mut Vec<Option<BufferHint>>) {
+        // SAFETY: reading the size of the buffer pool.
+        let buffers = unsafe { pg_sys::NBuffers } as usize;
+        HINTS.with(|h| {
+            let mut h = h.borrow_mut();
+            let hints = h.slot(rel.file_key());
+            out.extend(blocks.map(|block| {
+                hints
+                    .get(block as usize)
+                    .copied()
+                    .filter(|&b| b > 0 && b as usize <= buffers)
+                    .map(BufferHint)
+            }));
+        })
+    }
+
     /// Hints the CPU to fetch the buffer's descriptor and line pointer `off`, so that pinning
     /// it and reading the line pointer later find them in cache. Reads nothing.
     pub fn prefetch(self, off: u16) {

@@ -85,6 +85,11 @@ impl SketchSpace {
         self.dims
     }
 
+    /// The centroid vectors are taken relative to.
+    pub fn centroid(&self) -> &[f32] {
+        &self.centroid
+    }
+
     /// Bits of a sketch.
     pub fn bits(&self) -> usize {
         self.bits
