@@ -650,12 +650,12 @@ impl DiskGraph {
                     let item = page
                         .item(nt.offset)
                         .filter(|i| layout::is_neighbor_tuple(i))?;
-                    keep.extend(ids.iter().map(|&id| {
-                        shape
-                            .slot_of(item, List::Layer(0), id)
-                            .and_then(|i| shape.sketch(item, i))
-                            .is_none_or(|s| probe.may_beat(s))
-                    }));
+                    shape.slots_of(item, List::Layer(0), ids, |slot| {
+                        keep.push(
+                            slot.and_then(|i| shape.sketch(item, i))
+                                .is_none_or(|s| probe.may_beat(s)),
+                        )
+                    });
                     Some(())
                 })
             })

@@ -932,6 +932,24 @@ impl Shape {
             .map(|n| start + n)
     }
 
+    /// For each of `ids`, its slot of `list` (as [`Shape::slot_of`]), in one pass over the list
+    /// when `ids` come in the list's order (a search's unvisited neighbours do), and by
+    /// [`Shape::slot_of`] for any that do not.
+    #[inline]
+    pub fn slots_of(&self, b: &[u8], list: List, ids: &[u64], mut f: impl FnMut(Option<usize>)) {
+        let mut next = 0;
+        for i in self.range(b, list) {
+            let Some(&id) = ids.get(next) else { break };
+            if Tid::read(&b[NEIGHBOR_HEADER + i * TID_SIZE..]).pack() == id {
+                f(Some(i));
+                next += 1;
+            }
+        }
+        for &id in &ids[next..] {
+            f(self.slot_of(b, list, id));
+        }
+    }
+
     /// The slots of `list` (valid or not).
     pub fn tids(&self, b: &[u8], list: List) -> Vec<Tid> {
         self.range(b, list)
@@ -1255,6 +1273,25 @@ mod tests {
             shape.slot_of(&t, List::Layer(0), Tid::new(2, 2).pack()),
             None
         );
+
+        // Slots of several neighbours: in list order, out of order, and missing ones.
+        let list: Vec<Tid> = (1..=5).map(|i| Tid::new(i, i as u16)).collect();
+        let t = shape.encode(0, &[list.clone()], &[]);
+        let slots = |ids: &[Tid]| {
+            let ids: Vec<u64> = ids.iter().map(|t| t.pack()).collect();
+            let mut out = Vec::new();
+            shape.slots_of(&t, List::Layer(0), &ids, |s| out.push(s));
+            out
+        };
+        assert_eq!(
+            slots(&[list[0], list[2], list[4]]),
+            vec![Some(0), Some(2), Some(4)]
+        );
+        assert_eq!(
+            slots(&[list[3], list[1], Tid::new(9, 9), list[4]]),
+            vec![Some(3), Some(1), None, Some(4)]
+        );
+        assert_eq!(slots(&[]), Vec::<Option<usize>>::new());
     }
 
     #[test]

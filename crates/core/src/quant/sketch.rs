@@ -155,12 +155,20 @@ impl SketchSpace {
                 (lo.min(x), hi.max(x))
             });
         let delta = if hi > lo { (hi - lo) / 15.0 } else { 1.0 };
-        for (i, &x) in v.iter().enumerate() {
-            let level = (((x - lo) / delta).round() as u32).min(15);
-            for (bit, plane) in planes.chunks_mut(words).enumerate() {
-                if level >> bit & 1 == 1 {
-                    plane[i / 64] |= 1 << (i % 64);
+        // Each coordinate's 4-bit level (rounded to nearest: `x − lo ≥ 0`), into the four
+        // planes a word at a time. (Per query: a tenth of a short search's time before it was
+        // written so.)
+        let inv_delta = 1.0 / delta;
+        for (w, chunk) in v.chunks(64).enumerate() {
+            let mut word = [0u64; 4];
+            for (i, &x) in chunk.iter().enumerate() {
+                let level = (((x - lo) * inv_delta + 0.5) as u64).min(15);
+                for (j, word) in word.iter_mut().enumerate() {
+                    *word |= (level >> j & 1) << i;
                 }
+            }
+            for (j, word) in word.into_iter().enumerate() {
+                planes[j * words + w] = word;
             }
         }
         // In units of the normalised kept coordinates.
@@ -283,9 +291,33 @@ impl SketchQuery {
 }
 
 /// The Walsh–Hadamard transform in place (unnormalised; `x.len()` a power of two).
+///
+/// The first three levels run within blocks of 8 in registers, the others across the vector;
+/// every butterfly adds and subtracts the same two values as the plain level-by-level loop
+/// (`walsh_hadamard_levels`), so the result is the same to the bit — stored sketches were
+/// encoded with it.
 fn walsh_hadamard(x: &mut [f32]) {
     let n = x.len();
-    let mut h = 1;
+    if n < 8 {
+        return walsh_hadamard_levels(x, 1);
+    }
+    for block in x.chunks_exact_mut(8) {
+        let mut a: [f32; 8] = block.try_into().expect("a block of 8");
+        for h in [1, 2, 4] {
+            for i in (0..8).filter(|i| i & h == 0) {
+                let (s, d) = (a[i] + a[i + h], a[i] - a[i + h]);
+                a[i] = s;
+                a[i + h] = d;
+            }
+        }
+        block.copy_from_slice(&a);
+    }
+    walsh_hadamard_levels(x, 8);
+}
+
+/// The levels of the Walsh–Hadamard transform from butterflies `h` apart on.
+fn walsh_hadamard_levels(x: &mut [f32], mut h: usize) {
+    let n = x.len();
     while h < n {
         for block in x.chunks_mut(2 * h) {
             let (a, b) = block.split_at_mut(h);
@@ -324,6 +356,25 @@ mod tests {
         let n = far.len() - 8;
         far[n..n + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         assert!(q.may_beat(&far, 1.0, 0.0));
+    }
+
+    #[test]
+    fn walsh_hadamard_is_the_level_by_level_transform_to_the_bit() {
+        let mut rng = SplitMix::new(7);
+        for n in [1usize, 2, 4, 8, 16, 64, 512, 2048] {
+            let x: Vec<f32> = (0..n)
+                .map(|_| (rng.next_u64() >> 40) as f32 / 1e5 - 80.0)
+                .collect();
+            let (mut fast, mut plain) = (x.clone(), x);
+            walsh_hadamard(&mut fast);
+            walsh_hadamard_levels(&mut plain, 1);
+            assert!(
+                fast.iter()
+                    .zip(&plain)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "n = {n}"
+            );
+        }
     }
 
     #[test]
