@@ -111,3 +111,10 @@ fn error_inside_a_batch_guard_is_an_error() {
     let pin = crate::am::page::Pinned::read(rel, 1);
     crate::am::page::lock_in_batch_for_test(&pin, 99);
 }
+
+#[pg_test(error = "a page read in a batch failed on purpose")]
+fn error_reported_while_reading_in_a_batch_is_that_error() {
+    let rel = small_index("batch_report_idx");
+    let pin = crate::am::page::Pinned::read(rel, 1);
+    pin.read_shared(|_| -> () { pgrx::error!("a page read in a batch failed on purpose") });
+}
