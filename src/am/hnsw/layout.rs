@@ -1276,7 +1276,7 @@ mod tests {
 
         // Slots of several neighbours: in list order, out of order, and missing ones.
         let list: Vec<Tid> = (1..=5).map(|i| Tid::new(i, i as u16)).collect();
-        let t = shape.encode(0, &[list.clone()], &[]);
+        let t = shape.encode(0, std::slice::from_ref(&list), &[]);
         let slots = |ids: &[Tid]| {
             let ids: Vec<u64> = ids.iter().map(|t| t.pack()).collect();
             let mut out = Vec::new();
