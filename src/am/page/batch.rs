@@ -4,9 +4,9 @@
 //! a `sigsetjmp` so that an `ERROR` raised inside becomes a Rust panic instead of a `longjmp`
 //! over Rust frames. A search visiting an element makes four such calls (pin, lock, unlock,
 //! unpin), and at 50 dimensions the guards were ~17% of a search's CPU time (perf, glove-100k,
-//! ef_search 200). Here the lock, unlock and unpin calls of a batch are made unguarded inside
-//! *one* guard: an error raised by any of them still `longjmp`s to that guard and becomes a
-//! panic there. What the `longjmp` skips is only the batch's own loop frame, which holds
+//! ef_search 200). Here the pin (`ReadRecentBuffer`), lock, unlock and release calls of a batch
+//! are made unguarded inside *one* guard: an error raised by any of them still `longjmp`s to
+//! that guard and becomes a panic there. What the `longjmp` skips is only the batch's own loop frame, which holds
 //! nothing to drop when it makes a PostgreSQL call (a "plain old frame", RFC 2945), and the
 //! Rust code run between the calls — reading the locked page — is wrapped in `catch_unwind`,
 //! its panic re-raised after the guard (a panic must not cross the guard's C frame).
