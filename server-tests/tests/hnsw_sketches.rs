@@ -3,7 +3,8 @@
 //! estimated distance can still beat their result's bound. On minilm-384-50k (real 384-d
 //! sentence embeddings, cosine): recall@10 at every `ef_search` within 0.005 of the same index
 //! without sketches; after inserts, deletes and VACUUM every stored sketch still equals its
-//! element's (`ruvector_index_check` compares them) and recall holds; a standby replaying with
+//! element's (`ruvector_index_check` compares them) and recall holds, also under 6 concurrent
+//! clients inserting, deleting, searching and vacuuming; a standby replaying with
 //! `wal_consistency_checking = all` answers like the primary; indexes that cannot have
 //! sketches are refused with the reason.
 
@@ -15,7 +16,7 @@ use ruvector_server_tests::data::{
 };
 use ruvector_server_tests::gate;
 use ruvector_server_tests::pages::{items, read_tid};
-use ruvector_server_tests::{assert_index_healthy, index_stats};
+use ruvector_server_tests::{assert_index_healthy, index_stats, pgbench_mix};
 use serde_json::json;
 
 fn minilm(queries: usize) -> Dataset {
@@ -132,6 +133,71 @@ fn sketches_keep_recall_and_stay_in_step_with_the_lists() {
     assert_eq!(
         hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(0)),
         ids_in_table(&mut client, "items")
+    );
+}
+
+/// The concurrency mix (`pgbench_mix`: 6 clients inserting, deleting, searching and
+/// vacuuming, with `ruvector_index_check` — which compares every stored sketch with its
+/// element's value — and maintenance running beside them) on an index with sketches: no
+/// error, no check that finds a problem meanwhile, and afterwards every sketch in step and every
+/// row reachable through the graph.
+#[test]
+fn sketches_stay_in_step_under_concurrent_writes() {
+    let ds = minilm(1);
+    let c = Cluster::new("sketches-concurrent", 5536, &["max_connections = 50"]).unwrap();
+    let mut client = c.with_extension().unwrap();
+    create_table(&mut client, "pool", ds.base.dim).unwrap();
+    copy_rows(&mut client, "pool", &ds, 0..ds.base.len()).unwrap();
+    create_table(&mut client, "items", ds.base.dim).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT * FROM pool WHERE id < 10000;
+             CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)
+                 WITH (m = 8, ef_construction = 32, sketches = on);
+             ANALYZE items, pool",
+        )
+        .unwrap();
+    let scripts = [
+        (
+            "insert.sql",
+            "\\set id random(10000, 49999)\n\
+             INSERT INTO items SELECT * FROM pool WHERE id = :id ON CONFLICT DO NOTHING;\n",
+            10,
+        ),
+        (
+            "delete.sql",
+            "\\set id random(0, 49999)\nDELETE FROM items WHERE id = :id;\n",
+            4,
+        ),
+        (
+            "select.sql",
+            "\\set id random(0, 49999)\n\
+             SELECT id FROM items ORDER BY embedding <=> \
+             (SELECT embedding FROM pool WHERE id = :id) LIMIT 10;\n",
+            20,
+        ),
+        ("vacuum.sql", "VACUUM items;\n", 1),
+    ];
+    pgbench_mix(&c, "items_idx", &scripts, 6, 30);
+
+    // A last delete and VACUUM repairs what the run left behind; then every link's sketch
+    // equals its element's and the graph reaches every row.
+    client
+        .batch_execute("DELETE FROM items WHERE id = (SELECT min(id) FROM items)")
+        .unwrap();
+    client.batch_execute("VACUUM items").unwrap();
+    let report = assert_index_healthy(&mut client, "items_idx");
+    let checked = &report["checked"];
+    println!("after the concurrent run: {checked}");
+    let rows = ids_in_table(&mut client, "items");
+    assert!(
+        checked["sketches_checked"].as_u64().unwrap() > rows.len() as u64 * 4,
+        "{report}"
+    );
+    assert_eq!(checked["sketches_absent"], 0, "{report}");
+    assert_eq!(
+        hnsw_ids_through_index(&mut client, "items", "items_idx", ds.queries.row(0)),
+        rows
     );
 }
 
