@@ -506,17 +506,21 @@ pub fn meta_contents(meta: &MetaPage, centroid: &[f32]) -> Vec<u8> {
 /// The sketches' centroid of a version 5 index from its meta page's contents (`None` for
 /// other versions, or a page too short to hold it).
 pub fn meta_centroid(contents: &[u8], meta: &MetaPage) -> Option<Vec<f32>> {
-    if !meta.sketched() {
-        return None;
-    }
-    let start = std::mem::size_of::<MetaPage>();
-    let bytes = contents.get(start..start + 4 * meta.dimensions as usize)?;
     Some(
-        bytes
+        meta_centroid_bytes(contents, meta)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect(),
     )
+}
+
+/// The bytes of [`meta_centroid`] as stored (little-endian f32).
+pub fn meta_centroid_bytes<'a>(contents: &'a [u8], meta: &MetaPage) -> Option<&'a [u8]> {
+    if !meta.sketched() {
+        return None;
+    }
+    let start = std::mem::size_of::<MetaPage>();
+    contents.get(start..start + 4 * meta.dimensions as usize)
 }
 
 fn bytemuck_bytes<T: Copy>(x: &T) -> &[u8] {

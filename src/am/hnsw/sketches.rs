@@ -73,19 +73,16 @@ impl Sketcher {
     /// Whether this sketcher is the one of an index of `metric` with `bits`-bit sketches and
     /// the meta page `contents` (of `meta`).
     fn is(&self, metric: Metric, bits: usize, contents: &[u8], meta: &MetaPage) -> bool {
-        let start = std::mem::size_of::<MetaPage>();
         let centroid = self.space.centroid();
         self.metric == metric
             && self.space.bits() == bits
             && centroid.len() == meta.dimensions as usize
-            && contents
-                .get(start..start + 4 * centroid.len())
-                .is_some_and(|bytes| {
-                    bytes
-                        .chunks_exact(4)
-                        .zip(centroid)
-                        .all(|(b, c)| b == c.to_le_bytes())
-                })
+            && layout::meta_centroid_bytes(contents, meta).is_some_and(|bytes| {
+                bytes
+                    .chunks_exact(4)
+                    .zip(centroid)
+                    .all(|(b, c)| b == c.to_le_bytes())
+            })
     }
 
     /// The centroid of the vectors of value images `images` (the mean; cosine images are unit

@@ -64,11 +64,8 @@ fn contain(caught: &mut Option<Box<dyn Any + Send>>, f: impl FnOnce()) {
 /// # Safety
 /// `buf` is pinned and share-locked for as long as the page is used.
 unsafe fn page_of<'a>(buf: pg_sys::Buffer) -> PageRef<'a> {
-    PageRef {
-        // SAFETY: as the caller promises.
-        ptr: unsafe { pg_sys::BufferGetPage(buf) }.cast(),
-        _borrow: PhantomData,
-    }
+    // SAFETY: as the caller promises.
+    PageRef::of_this_index(unsafe { pg_sys::BufferGetPage(buf) }.cast())
 }
 
 impl Pinned {

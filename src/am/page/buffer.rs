@@ -317,11 +317,8 @@ impl Shared<'_> {
     /// Item reads remain bounds-checked, so a damaged page yields no item rather than a
     /// wild read.
     pub fn page_of_this_index(&self) -> PageRef<'_> {
-        PageRef {
-            // SAFETY: pinned and share-locked for the lifetime of the borrow.
-            ptr: unsafe { pg_sys::BufferGetPage(self.pin.buf) }.cast(),
-            _borrow: PhantomData,
-        }
+        // SAFETY: pinned and share-locked for the lifetime of the borrow.
+        PageRef::of_this_index(unsafe { pg_sys::BufferGetPage(self.pin.buf) }.cast())
     }
 }
 

@@ -17,6 +17,11 @@ pub struct BufferHint(pub(super) pg_sys::Buffer);
 impl BufferHint {
     pub fn of(rel: Rel, blkno: u32) -> Option<BufferHint> {
         let buf = HINTS.with(|h| h.borrow_mut().get(rel.file_key(), blkno))?;
+        BufferHint::valid(buf)
+    }
+
+    /// A recorded buffer number as a hint, if it names a buffer of the pool (0: none).
+    fn valid(buf: pg_sys::Buffer) -> Option<BufferHint> {
         // SAFETY: reading the size of the buffer pool.
         (buf > 0 && buf as usize <= unsafe { pg_sys::NBuffers } as usize).then_some(BufferHint(buf))
     }
@@ -24,17 +29,13 @@ impl BufferHint {
     /// [`BufferHint::of`] for each of `blocks`, appended to `out` (one lookup of the
     /// relation's hints for all of them).
     pub fn of_each(rel: Rel, blocks: impl Iterator<Item = u32>, out: &mut Vec<Option<BufferHint>>) {
-        // SAFETY: reading the size of the buffer pool.
-        let buffers = unsafe { pg_sys::NBuffers } as usize;
         HINTS.with(|h| {
             let mut h = h.borrow_mut();
             let hints = h.slot(rel.file_key());
             out.extend(blocks.map(|block| {
                 hints
                     .get(block as usize)
-                    .copied()
-                    .filter(|&b| b > 0 && b as usize <= buffers)
-                    .map(BufferHint)
+                    .and_then(|&b| BufferHint::valid(b))
             }));
         })
     }

@@ -37,6 +37,15 @@ impl<'a> PageRef<'a> {
         page
     }
 
+    /// A page of this index named by a TID read from its own pages, without the trailer check
+    /// ([`Shared::page_of_this_index`]).
+    pub(super) fn of_this_index(ptr: *const u8) -> PageRef<'a> {
+        PageRef {
+            ptr,
+            _borrow: PhantomData,
+        }
+    }
+
     /// Whether the page has a ruvector trailer where its header says the special space is
     /// (a new page has none).
     pub fn is_ruvector(&self) -> bool {
