@@ -50,8 +50,8 @@ UPDATE ic SET tenant = tenant + 100 WHERE id % 5 = 0;
 -- rows no index holds: a NULL vector, and a zero vector under a cosine operator class
 INSERT INTO ic VALUES (5001, 3, 'x', NULL, NULL), (5002, 3, 'x', '[0,0,0]', '[0,0,0]');
 -- (From here on a ruhnsw index's element count is not exact: a row whose value another row
--- has joins that row's element only if the insert's graph search finds it, and the graph
--- depends on the parallel build; every row must be covered, and none missing.)
+-- has joins that row's element only if the insert's graph search finds it, and inserted
+-- elements take random levels; every row must be covered, and none missing.)
 SELECT r.index, r.ok, r.problems, r.warnings, r.entries >= r.rows_checked AS entries_cover_rows,
        r.rows_checked, r.missing
 FROM unnest(ARRAY['ic_hnsw', 'ic_hnsw_keys', 'ic_hnsw_sq8', 'ic_ivf', 'ic_ivf_keys',
