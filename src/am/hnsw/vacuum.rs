@@ -276,7 +276,7 @@ impl Vacuum {
             .read_item(element, |item| layout::element_keys(item).to_vec())
             .unwrap_or_default();
         drop(probe);
-        let mut images = ImageCache::new();
+        let mut images = ImageCache::default();
         let mut g = DiskGraph::new(
             index,
             meta,
@@ -482,7 +482,7 @@ impl Vacuum {
             // Reachable elements near it: a search from the entry point only finds those.
             let lock = PageLock::share(index, UPDATE_LOCK);
             let meta = read_meta(index);
-            let mut images = ImageCache::new();
+            let mut images = ImageCache::default();
             let mut g = DiskGraph::new(
                 index,
                 &meta,
