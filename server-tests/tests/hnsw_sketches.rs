@@ -274,7 +274,8 @@ fn indexes_that_cannot_have_sketches_are_refused() {
 
 /// A sketch damaged on disk (its bits inverted): the check reports that one link's sketch no
 /// longer matches its element, and searches still return only the table's rows — a sketch
-/// only decides which neighbours a search reads.
+/// only decides which neighbours a search reads; maintenance rewrites it from the element's
+/// value, and the check finds the index clean again.
 #[test]
 fn a_damaged_sketch_is_found_by_the_check() {
     let c = Cluster::new(
@@ -376,4 +377,24 @@ fn a_damaged_sketch_is_found_by_the_check() {
         assert_eq!(rows.len(), 10);
         assert_eq!(rows[0].get::<_, i32>(0), q);
     }
+    let maintain = |client: &mut postgres::Client| -> serde_json::Value {
+        let text: String = client
+            .query_one("SELECT ruvector_index_maintenance('t_idx')::text", &[])
+            .unwrap()
+            .get(0);
+        serde_json::from_str(&text).unwrap()
+    };
+    let m = maintain(&mut client);
+    assert_eq!(
+        (&m["sketches_rewritten"], &m["sketches_filled"]),
+        (&json!(1), &json!(0)),
+        "{m}"
+    );
+    let healthy = assert_index_healthy(&mut client, "t_idx");
+    assert_eq!(
+        healthy["checked"]["sketches_checked"], clean["checked"]["sketches_checked"],
+        "{healthy}"
+    );
+    let again = maintain(&mut client);
+    assert_eq!(again["sketches_rewritten"], 0, "{again}");
 }

@@ -10,6 +10,10 @@
 //!   with another key — get new lists from a fresh search, as VACUUM's repair gives them;
 //! * live elements no search reaches from the entry point are linked from the nearest
 //!   reachable elements (`Vacuum::ensure_reachable`);
+//! * ground-layer sketches (version 5) that do not match their element's value — damage, which
+//!   `ruvector_index_check()` reports — are rewritten from the value, and absent ones (an insert
+//!   that could not read a neighbour leaves its slot without one, and searches then read that
+//!   neighbour every time) are filled, under the same protocol as the damaged links;
 //! * the key directory loses entries of deleted elements (`keydir::compact`);
 //! * code pages no element refers to (an insert stopped between writing a split code's parts
 //!   and its element) are emptied and recorded in the free space map for the next split code
@@ -204,6 +208,127 @@ fn repair_damaged_links(
     done
 }
 
+/// What the sketch repair did.
+#[derive(Default)]
+struct SketchRepair {
+    rewritten: u64,
+    filled: u64,
+}
+
+/// A layer-0 slot whose sketch is to be written: the slot, the element it links to, the sketch
+/// it should hold, and whether it held none.
+type SketchFix = (usize, Tid, Vec<u8>, bool);
+
+/// The layer-0 slots of `element`'s neighbour tuple whose sketch is absent or differs from
+/// `want(target)` (the sketch of the element a slot links to; `None`: unknown, left alone);
+/// `None` if the tuple is no longer what `element` says.
+fn sketch_fixes(
+    index: Rel,
+    shape: &Shape,
+    element: &Live,
+    want: &mut impl FnMut(Tid) -> Option<Vec<u8>>,
+) -> Option<Vec<SketchFix>> {
+    let slots: Vec<(usize, Tid, Vec<u8>)> = {
+        let buf = Locked::read(index, element.neighbors.block, Share);
+        let page = buf.page();
+        let item = page
+            .item(element.neighbors.offset)
+            .filter(|i| layout::is_neighbor_tuple(i))?;
+        shape
+            .tids(item, List::Layer(0))
+            .into_iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_valid())
+            .filter_map(|(i, t)| Some((i, t, shape.sketch(item, i)?.to_vec())))
+            .collect()
+    };
+    Some(
+        slots
+            .into_iter()
+            .filter_map(|(i, t, stored)| {
+                let absent = stored.iter().all(|&b| b == 0);
+                let w = want(t)?;
+                (absent || w != stored).then_some((i, t, w, absent))
+            })
+            .collect(),
+    )
+}
+
+/// Rewrites the layer-0 sketches of live elements' lists that do not match the element they
+/// link to, and fills absent ones: found without locks against the sketches of the first
+/// pass (`sketches`, by element), then, with no insert running (no slot is reused meanwhile),
+/// each suspect list is read again with its targets' values read now, and written under its
+/// page's exclusive lock, WAL-logged, where each slot still links where it did.
+fn repair_sketches(
+    v: &Vacuum,
+    meta: &MetaPage,
+    live: &[Live],
+    sketches: &HashMap<u64, Vec<u8>, IdHash>,
+) -> SketchRepair {
+    let mut done = SketchRepair::default();
+    let index = v.index;
+    let Some(sketcher) = super::sketches::Sketcher::of(index, meta) else {
+        return done;
+    };
+    let shape = Shape::of(meta);
+    let suspects: Vec<&Live> = live
+        .iter()
+        .filter(|e| {
+            crate::am::vacuum::delay_point();
+            sketch_fixes(index, &shape, e, &mut |t| sketches.get(&t.pack()).cloned())
+                .is_some_and(|f| !f.is_empty())
+        })
+        .collect();
+    if suspects.is_empty() {
+        return done;
+    }
+    let _no_inserts = PageLock::exclusive(index, UPDATE_LOCK);
+    let mut sketch_now = |t: Tid| {
+        if t.block >= index.blocks() {
+            return None;
+        }
+        let buf = Locked::read(index, t.block, Share);
+        let item = buf.page_unchecked().item(t.offset)?;
+        let e = layout::decode_element(item)?;
+        (!e.deleted && !e.heap_tids.is_empty() && e.format == layout::FORMAT_PLAIN)
+            .then(|| sketcher.encode(layout::element_value(item)))
+    };
+    for e in suspects {
+        crate::am::vacuum::delay_point();
+        let Some(fixes) = sketch_fixes(index, &shape, e, &mut sketch_now) else {
+            continue;
+        };
+        if fixes.is_empty() {
+            continue;
+        }
+        let buf = Locked::read(index, e.neighbors.block, Exclusive);
+        let wal = WalChange::start(index);
+        let mut page = wal.register(&buf, false);
+        let Some(item) = page
+            .item_mut(e.neighbors.offset)
+            .filter(|i| layout::is_neighbor_tuple(i))
+        else {
+            continue;
+        };
+        let mut changed = false;
+        for (slot, target, sketch, absent) in fixes {
+            if shape.tids(item, List::Layer(0)).get(slot) == Some(&target) {
+                shape.set_sketch(item, slot, Some(&sketch));
+                changed = true;
+                if absent {
+                    done.filled += 1;
+                } else {
+                    done.rewritten += 1;
+                }
+            }
+        }
+        if changed {
+            wal.commit();
+        }
+    }
+    done
+}
+
 /// The blocks of the code pages elements refer to (live or deleted: a deleted element keeps
 /// its parts for the insert that reuses its slot).
 fn referenced_code_pages(v: &Vacuum) -> HashSet<u32> {
@@ -280,6 +405,10 @@ pub fn maintain(index: Rel) -> Value {
     let keys = (meta.key_links != 0).then(|| key_columns(index, &meta).layout);
     let linked = keylinks::columns(meta.key_links);
     let mut words: HashMap<u64, Vec<Option<u64>>, IdHash> = HashMap::default();
+    // Each live element's sketch from its value, in an index with sketches (values split
+    // over code pages are not read here: their sketches are left as they are).
+    let sketcher = super::sketches::Sketcher::of(index, &meta);
+    let mut sketches: HashMap<u64, Vec<u8>, IdHash> = HashMap::default();
     for_each_page(index, |blk| {
         let buf = Locked::read_with(index, blk, Share, &v.strategy);
         let page = buf.page();
@@ -301,6 +430,12 @@ pub fn maintain(index: Rel) -> Value {
                     level: e.level as usize,
                     neighbors: e.neighbors,
                 });
+                if let Some(sk) = sketcher
+                    .as_ref()
+                    .filter(|_| e.format == layout::FORMAT_PLAIN)
+                {
+                    sketches.insert(tid.pack(), sk.encode(layout::element_value(item)));
+                }
                 if let Some(k) = keys.as_ref().filter(|_| !linked.is_empty()) {
                     let blob = layout::element_keys(item);
                     if blob.len() == k.len() {
@@ -322,7 +457,8 @@ pub fn maintain(index: Rel) -> Value {
     let repaired_before = v.repaired.get();
     let damaged = repair_damaged_links(&v, &meta, &candidates, &deleted_tids, &words);
     let damaged_lists = v.repaired.get() - repaired_before;
-    drop((candidates, deleted_tids, words));
+    let sketch_repair = repair_sketches(&v, &meta, &candidates, &sketches);
+    drop((candidates, deleted_tids, words, sketches));
     v.ensure_reachable();
     if !v.deleting.is_empty() {
         v.mark_deleted();
@@ -375,6 +511,8 @@ pub fn maintain(index: Rel) -> Value {
         "damaged_neighbor_lists_repaired": damaged_lists,
         "links_to_deleted_removed": damaged.links_to_deleted,
         "key_links_across_keys_removed": damaged.key_links_across_keys,
+        "sketches_rewritten": sketch_repair.rewritten,
+        "sketches_filled": sketch_repair.filled,
         "key_directory_entries_removed": entries_removed,
         "code_pages_reclaimed": code_pages_reclaimed,
         "insert_page": {"before": before, "after": after},
