@@ -275,7 +275,8 @@ fn indexes_that_cannot_have_sketches_are_refused() {
 /// A sketch damaged on disk (its bits inverted): the check reports that one link's sketch no
 /// longer matches its element, and searches still return only the table's rows — a sketch
 /// only decides which neighbours a search reads; maintenance rewrites it from the element's
-/// value, and the check finds the index clean again.
+/// value, fills another one that was zeroed (absent), and the check finds the index clean
+/// again.
 #[test]
 fn a_damaged_sketch_is_found_by_the_check() {
     let c = Cluster::new(
@@ -324,7 +325,9 @@ fn a_damaged_sketch_is_found_by_the_check() {
                 let t = &page[r.clone()];
                 let count = u16::from_ne_bytes([t[2], t[3]]) as usize;
                 let target = read_tid(&t[4..10]);
-                (t[0] == 2 && target.1 != 0 && target.0 != u32::MAX).then(|| {
+                let second = read_tid(&t[10..16]);
+                let linked = |t: (u32, u16)| t.1 != 0 && t.0 != u32::MAX;
+                (t[0] == 2 && linked(target) && linked(second)).then(|| {
                     (
                         block as u32,
                         off,
@@ -338,6 +341,9 @@ fn a_damaged_sketch_is_found_by_the_check() {
     for b in &mut bytes[at..at + sketch_bytes - 8] {
         *b = !*b;
     }
+    // ... and the second slot's sketch zeroed: absent, as an insert that could not read that
+    // neighbour leaves it (not damage: searches read the neighbour).
+    bytes[at + sketch_bytes..at + 2 * sketch_bytes].fill(0);
     std::fs::write(&path, &bytes).unwrap();
     c.start().unwrap();
 
@@ -349,6 +355,14 @@ fn a_damaged_sketch_is_found_by_the_check() {
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["ok"], false, "{r}");
     assert_eq!(r["problem_count"], 1, "{r}");
+    assert_eq!(
+        (
+            &clean["checked"]["sketches_absent"],
+            &r["checked"]["sketches_absent"]
+        ),
+        (&json!(0), &json!(1)),
+        "{r}"
+    );
     let p = &r["problems"][0];
     assert_eq!(
         (&p["block"], &p["offset"]),
@@ -387,12 +401,16 @@ fn a_damaged_sketch_is_found_by_the_check() {
     let m = maintain(&mut client);
     assert_eq!(
         (&m["sketches_rewritten"], &m["sketches_filled"]),
-        (&json!(1), &json!(0)),
+        (&json!(1), &json!(1)),
         "{m}"
     );
     let healthy = assert_index_healthy(&mut client, "t_idx");
     assert_eq!(
-        healthy["checked"]["sketches_checked"], clean["checked"]["sketches_checked"],
+        (
+            &healthy["checked"]["sketches_checked"],
+            &healthy["checked"]["sketches_absent"]
+        ),
+        (&clean["checked"]["sketches_checked"], &json!(0)),
         "{healthy}"
     );
     let again = maintain(&mut client);

@@ -43,6 +43,7 @@ use crate::am::page::{Exclusive, Locked, PageLock, Rel, Share, WalChange};
 use crate::filter::KeyLayout;
 use crate::graph::search::IdHash;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// A live element as maintenance's first pass saw it.
@@ -222,11 +223,11 @@ type SketchFix = (usize, Tid, Vec<u8>, bool);
 /// The layer-0 slots of `element`'s neighbour tuple whose sketch is absent or differs from
 /// `want(target)` (the sketch of the element a slot links to; `None`: unknown, left alone);
 /// `None` if the tuple is no longer what `element` says.
-fn sketch_fixes(
+fn sketch_fixes<'a>(
     index: Rel,
     shape: &Shape,
     element: &Live,
-    want: &mut impl FnMut(Tid) -> Option<Vec<u8>>,
+    want: &mut impl FnMut(Tid) -> Option<Cow<'a, [u8]>>,
 ) -> Option<Vec<SketchFix>> {
     let slots: Vec<(usize, Tid, Vec<u8>)> = {
         let buf = Locked::read(index, element.neighbors.block, Share);
@@ -248,7 +249,7 @@ fn sketch_fixes(
             .filter_map(|(i, t, stored)| {
                 let absent = stored.iter().all(|&b| b == 0);
                 let w = want(t)?;
-                (absent || w != stored).then_some((i, t, w, absent))
+                (absent || *w != stored[..]).then(|| (i, t, w.into_owned(), absent))
             })
             .collect(),
     )
@@ -275,8 +276,10 @@ fn repair_sketches(
         .iter()
         .filter(|e| {
             crate::am::vacuum::delay_point();
-            sketch_fixes(index, &shape, e, &mut |t| sketches.get(&t.pack()).cloned())
-                .is_some_and(|f| !f.is_empty())
+            sketch_fixes(index, &shape, e, &mut |t| {
+                sketches.get(&t.pack()).map(|v| Cow::Borrowed(&v[..]))
+            })
+            .is_some_and(|f| !f.is_empty())
         })
         .collect();
     if suspects.is_empty() {
@@ -291,7 +294,7 @@ fn repair_sketches(
         let item = buf.page_unchecked().item(t.offset)?;
         let e = layout::decode_element(item)?;
         (!e.deleted && !e.heap_tids.is_empty() && e.format == layout::FORMAT_PLAIN)
-            .then(|| sketcher.encode(layout::element_value(item)))
+            .then(|| Cow::Owned(sketcher.encode(layout::element_value(item))))
     };
     for e in suspects {
         crate::am::vacuum::delay_point();
