@@ -23,7 +23,6 @@ use crate::am::check::{heap_tid_problem, Heap};
 use crate::am::page::{BulkRead, Locked, Rel, Share};
 use crate::check::{image_problem, Findings};
 use crate::graph::search::{reach, HashVisited, IdHash};
-use crate::kernels::metric::ValueKind;
 use pgrx::pg_sys::InvalidBlockNumber;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -374,9 +373,9 @@ pub fn check(index: Rel, f: &mut Findings, heap: &mut Heap) -> Value {
                                 // Read the element again: since pass 1, VACUUM may have
                                 // deleted it and an insert reused its slot for another value.
                                 let now = || {
-                                    sketcher.as_ref().and_then(|sk| {
-                                        element_sketch_now(index, target, sk, kind, dims)
-                                    })
+                                    sketcher
+                                        .as_ref()
+                                        .and_then(|sk| sk.element_sketch(index, target, dims))
                                 };
                                 if s != &want[..] && now().is_some_and(|n| n != s) {
                                     f.at(
@@ -704,26 +703,6 @@ fn read_element(index: Rel, t: Tid) -> Option<Element> {
         deleted: e.deleted,
         neighbors: e.neighbors,
     })
-}
-
-/// The sketch of the live element at `t` from its value, read now (`None` if there is no
-/// live element there with a valid image in its tuple).
-fn element_sketch_now(
-    index: Rel,
-    t: Tid,
-    sketcher: &super::sketches::Sketcher,
-    kind: ValueKind,
-    dims: usize,
-) -> Option<Vec<u8>> {
-    if t.block >= index.blocks() {
-        return None;
-    }
-    let buf = Locked::read(index, t.block, Share);
-    let item = buf.page_unchecked().item(t.offset)?;
-    let e = layout::decode_element(item)?;
-    let value = layout::element_value(item);
-    (!e.deleted && e.format == layout::FORMAT_PLAIN && image_problem(kind, dims, value).is_none())
-        .then(|| sketcher.encode(value))
 }
 
 /// What is wrong with the neighbour tuple of the element at `tid`, looked at now: the

@@ -34,7 +34,7 @@ pub const SCAN_LOCK: u32 = 1;
 /// tables are: SipHash cost a tenth of a VACUUM's time).
 pub type ImageCache = HashMap<u64, Vec<u8>, IdHash>;
 
-pub(super) fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'c [u8]> {
+fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'c [u8]> {
     match cache.entry(id) {
         std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut().as_slice()),
         std::collections::hash_map::Entry::Vacant(v) => Some(v.insert(g.image(id)?).as_slice()),

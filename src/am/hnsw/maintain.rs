@@ -286,16 +286,8 @@ fn repair_sketches(
         return done;
     }
     let _no_inserts = PageLock::exclusive(index, UPDATE_LOCK);
-    let mut sketch_now = |t: Tid| {
-        if t.block >= index.blocks() {
-            return None;
-        }
-        let buf = Locked::read(index, t.block, Share);
-        let item = buf.page_unchecked().item(t.offset)?;
-        let e = layout::decode_element(item)?;
-        (!e.deleted && !e.heap_tids.is_empty() && e.format == layout::FORMAT_PLAIN)
-            .then(|| Cow::Owned(sketcher.encode(layout::element_value(item))))
-    };
+    let dims = meta.dimensions as usize;
+    let mut sketch_now = |t: Tid| sketcher.element_sketch(index, t, dims).map(Cow::Owned);
     for e in suspects {
         crate::am::vacuum::delay_point();
         let Some(fixes) = sketch_fixes(index, &shape, e, &mut sketch_now) else {
@@ -437,7 +429,11 @@ pub fn maintain(index: Rel) -> Value {
                     .as_ref()
                     .filter(|_| e.format == layout::FORMAT_PLAIN)
                 {
-                    sketches.insert(tid.pack(), sk.encode(layout::element_value(item)));
+                    // (A damaged value has no sketch: its links' sketches are left alone.)
+                    let value = layout::element_value(item);
+                    if let Some(sketch) = sk.encode_stored(value, meta.dimensions as usize) {
+                        sketches.insert(tid.pack(), sketch);
+                    }
                 }
                 if let Some(k) = keys.as_ref().filter(|_| !linked.is_empty()) {
                     let blob = layout::element_keys(item);

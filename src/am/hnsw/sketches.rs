@@ -11,9 +11,10 @@
 //! schedule `quant::sketch::slack_for` (measured to keep recall@10 within 0.003 of the
 //! unpruned search at every `ef_search` from 10 to 320 on 50-, 384- and 1536-d sets).
 
-use super::layout::{self, MetaPage};
+use super::layout::{self, MetaPage, Tid};
 use crate::am::page::{Locked, Rel, Share};
 use crate::am::quantize::image_floats;
+use crate::check::image_problem;
 use crate::kernels::metric::Metric;
 use crate::quant::sketch::{slack_for, SketchQuery, SketchSpace};
 use std::cell::RefCell;
@@ -114,6 +115,29 @@ impl Sketcher {
         self.space
             .encode(&image_floats(self.metric, image), &mut out);
         out
+    }
+
+    /// The sketch of the element at `t` of `index` (`dims` dimensions) from its value, read
+    /// now under a share lock: `None` if there is no live element there with a valid image in
+    /// its tuple.
+    pub fn element_sketch(&self, index: Rel, t: Tid, dims: usize) -> Option<Vec<u8>> {
+        if t.block >= index.blocks() {
+            return None;
+        }
+        let buf = Locked::read(index, t.block, Share);
+        let item = buf.page_unchecked().item(t.offset)?;
+        let e = layout::decode_element(item)?;
+        (!e.deleted && e.format == layout::FORMAT_PLAIN)
+            .then(|| self.encode_stored(layout::element_value(item), dims))
+            .flatten()
+    }
+
+    /// The sketch of an element's value image read from a page, `dims` dimensions: `None`
+    /// for a damaged image (the check reports it; encoding it would fail).
+    pub fn encode_stored(&self, image: &[u8], dims: usize) -> Option<Vec<u8>> {
+        image_problem(self.metric.kind(), dims, image)
+            .is_none()
+            .then(|| self.encode(image))
     }
 
     /// What a search with the query image `query` checks sketches with (`None` for a query

@@ -65,7 +65,7 @@ fn contain(caught: &mut Option<Box<dyn Any + Send>>, f: impl FnOnce()) {
 /// `buf` is pinned and share-locked for as long as the page is used.
 unsafe fn page_of<'a>(buf: pg_sys::Buffer) -> PageRef<'a> {
     // SAFETY: as the caller promises.
-    PageRef::of_this_index(unsafe { pg_sys::BufferGetPage(buf) }.cast())
+    unsafe { PageRef::of_this_index(pg_sys::BufferGetPage(buf).cast()) }
 }
 
 impl Pinned {

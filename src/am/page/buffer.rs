@@ -318,7 +318,7 @@ impl Shared<'_> {
     /// wild read.
     pub fn page_of_this_index(&self) -> PageRef<'_> {
         // SAFETY: pinned and share-locked for the lifetime of the borrow.
-        PageRef::of_this_index(unsafe { pg_sys::BufferGetPage(self.pin.buf) }.cast())
+        unsafe { PageRef::of_this_index(pg_sys::BufferGetPage(self.pin.buf).cast()) }
     }
 }
 

@@ -39,7 +39,10 @@ impl<'a> PageRef<'a> {
 
     /// A page of this index named by a TID read from its own pages, without the trailer check
     /// ([`Shared::page_of_this_index`]).
-    pub(super) fn of_this_index(ptr: *const u8) -> PageRef<'a> {
+    ///
+    /// # Safety
+    /// `ptr` is a pinned, share-locked buffer's page, for `'a`.
+    pub(super) unsafe fn of_this_index(ptr: *const u8) -> PageRef<'a> {
         PageRef {
             ptr,
             _borrow: PhantomData,
