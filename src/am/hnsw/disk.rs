@@ -8,7 +8,7 @@ use super::sketches::{Probe, Sketcher};
 use crate::am::codebook;
 use crate::am::keys::KeyColumns;
 use crate::am::meta::{raise_meta_error, MetaError};
-use crate::am::page::{BufferHint, Exclusive, Locked, Pinned, Rel, Share, WalChange};
+use crate::am::page::{BufferHint, Exclusive, Locked, PageRef, Pinned, Rel, Share, WalChange};
 use crate::am::quantize::Estimator;
 use crate::filter::{KeyLayout, Predicate};
 use crate::graph::search::{Graph, IdHash};
@@ -118,6 +118,8 @@ pub struct DiskGraph {
     value_len_hint: usize,
     /// Scratch space of `visit_batch` (kept to avoid an allocation per expanded element).
     hints: Vec<Option<BufferHint>>,
+    /// Scratch space of `visit_batch`: what it read of each element.
+    found: Vec<Option<Seen>>,
     /// Codes split over code pages ([`layout::FORMAT_CODE_PARTS`]): their parts (0: codes and
     /// values are in the element tuples) and length.
     parts: usize,
@@ -160,6 +162,7 @@ impl DiskGraph {
             read_ahead: Vec::new(),
             value_len_hint: meta.value_len_hint() + layout::key_area(meta.key_len as usize),
             hints: Vec::new(),
+            found: Vec::new(),
             parts: meta.parts(),
             code_len: meta.stored_len().unwrap_or(0),
             filter: None,
@@ -482,6 +485,17 @@ impl DiskGraph {
         self.record(id, seen)
     }
 
+    /// Whether the element at `id` stands for live heap rows, as this graph last read it
+    /// (visiting it if it has not): for the heuristics of inserts and VACUUM, which may act on
+    /// what they read a moment ago — an element that loses its rows meanwhile is VACUUM's to
+    /// unlink, as one that loses them right after the insert is.
+    pub fn live(&mut self, id: u64) -> bool {
+        match self.seen.get(&id) {
+            Some(s) => s.has_rows(),
+            None => self.visit(id).is_some_and(|s| s.has_rows()),
+        }
+    }
+
     fn record(&mut self, id: u64, seen: Option<Seen>) -> Option<Seen> {
         let seen = seen?;
         self.tuples += 1;
@@ -489,15 +503,19 @@ impl DiskGraph {
         Some(seen)
     }
 
-    /// [`DiskGraph::visit`] for several elements: their buffers are pinned, their line
-    /// pointers and tuples prefetched, and only then read one by one under share locks, so
-    /// the cache misses of a whole neighbour list overlap instead of following each other.
-    /// (Few pins at a time: PostgreSQL tracks a backend's first 8 pins in a fast array.)
-    fn visit_batch(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
+    /// Runs `f(i, page)` for each element `ids[i]` on its page under a share lock (`None` when
+    /// its block cannot be read), reading them in batches: the buffers are pinned a few at a
+    /// time, and line pointers and the first `item_bytes` of each tuple are prefetched for the
+    /// whole list first, so the cache misses of a whole neighbour list overlap instead of
+    /// following each other. (Few pins at a time: PostgreSQL tracks a backend's first 8 pins
+    /// in a fast array.)
+    fn read_batch(
+        &mut self,
+        ids: &[u64],
+        item_bytes: usize,
+        mut f: impl FnMut(usize, PageRef<'_>),
+    ) {
         const CHUNK: usize = 6;
-        let est = self.estimator.take().expect("estimator");
-        let filter = self.filter.take();
-        let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
         let mut pins: Vec<Pinned> = Vec::with_capacity(CHUNK);
         let mut which = [0usize; CHUNK];
         // Where this backend last found the blocks: start fetching descriptors and line
@@ -516,10 +534,10 @@ impl DiskGraph {
         }
         for (&id, hint) in ids.iter().zip(&hints) {
             if let Some(h) = hint {
-                h.prefetch_item(Tid::unpack(id).offset, value_bytes);
+                h.prefetch_item(Tid::unpack(id).offset, item_bytes);
             }
         }
-        for (chunk, chunk_hints) in ids.chunks(CHUNK).zip(hints.chunks(CHUNK)) {
+        for (c, (chunk, chunk_hints)) in ids.chunks(CHUNK).zip(hints.chunks(CHUNK)).enumerate() {
             // The chunk's distinct blocks, and which of them each element is on.
             let mut blocks = [(0u32, None); CHUNK];
             let mut distinct = 0;
@@ -540,22 +558,58 @@ impl DiskGraph {
                 if chunk_hints[i].is_none() {
                     let p = &pins[which[i]];
                     p.prefetch_line_pointer(Tid::unpack(id).offset);
-                    p.prefetch_item(Tid::unpack(id).offset, value_bytes);
+                    p.prefetch_item(Tid::unpack(id).offset, item_bytes);
                 }
             }
-            let mut seen = [None; CHUNK];
             Pinned::read_each_shared(&pins, &which[..chunk.len()], |i, page| {
-                seen[i] = read_seen(page, Tid::unpack(chunk[i]).offset, &est, filter.as_ref());
+                f(c * CHUNK + i, page)
             });
             Pinned::release_all(&mut pins);
-            for (&id, seen) in chunk.iter().zip(seen) {
-                let seen = self.record(id, seen);
-                out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)));
-            }
         }
+        self.hints = hints;
+    }
+
+    /// [`DiskGraph::visit`] for several elements, read in batches ([`DiskGraph::read_batch`]).
+    fn visit_batch(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
+        let est = self.estimator.take().expect("estimator");
+        let filter = self.filter.take();
+        let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        found.resize(ids.len(), None);
+        self.read_batch(ids, value_bytes, |i, page| {
+            found[i] = read_seen(page, Tid::unpack(ids[i]).offset, &est, filter.as_ref());
+        });
+        for (&id, &seen) in ids.iter().zip(&found) {
+            let seen = self.record(id, seen);
+            out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)));
+        }
+        self.found = found;
         self.estimator = Some(est);
         self.filter = filter;
-        self.hints = hints;
+    }
+
+    /// [`DiskGraph::image`] of each of `ids` (in order), read in batches
+    /// ([`DiskGraph::read_batch`]): the neighbours of a list, for neighbour selection.
+    pub fn images(&mut self, ids: &[u64]) -> Vec<Option<Vec<u8>>> {
+        if self.parts > 0 {
+            return ids.iter().map(|&id| self.image(id)).collect();
+        }
+        let mut stored: Vec<Option<Vec<u8>>> = vec![None; ids.len()];
+        let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
+        self.read_batch(ids, value_bytes, |i, page| {
+            stored[i] = page
+                .item(Tid::unpack(ids[i]).offset)
+                .filter(|item| layout::decode_element(item).is_some())
+                .map(|item| layout::element_value(item).to_vec());
+        });
+        match &self.codebook {
+            Some(cb) => stored
+                .into_iter()
+                .map(|s| s.map(|s| crate::ivf::points::centre_image(self.metric, &cb.decode(&s))))
+                .collect(),
+            None => stored,
+        }
     }
 }
 

@@ -205,7 +205,7 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
     };
     let format = meta.code_format();
     let sketches = layer0_sketches(&mut g, &mut images, &layers);
-    drop(g);
+    g.release();
     // A code (or an image) split over code pages: the element holds their directory, written
     // with them.
     let (in_element, split) = if format == layout::FORMAT_CODE_PARTS {
@@ -246,12 +246,8 @@ pub fn insert_image(index: Rel, value: &[u8], keys: &[u8], heap_tid: Tid) {
     }
 
     images.insert(etid.pack(), value.to_vec());
-    let mut g = DiskGraph::new(
-        index,
-        &meta,
-        Some(value.to_vec()),
-        meta.ef_construction as usize * 32,
-    );
+    // The search's graph, with what it read: the elements it visited are not read again to
+    // know whether they still have rows (`DiskGraph::live`).
     link_back(&mut g, &mut images, etid, &layers, &key_layers);
     drop(g);
 
@@ -665,26 +661,45 @@ pub fn add_connection(
     let target: Option<Tid> = if valid.len() < cap {
         None // a free slot
     } else {
-        let Some(nimg) = image(g, images, n.pack()).map(|v| v.to_vec()) else {
+        // A neighbour without rows (being deleted) or unreadable is replaced first, the
+        // first such in list order; else the heuristic decides over the list and `new`.
+        let live: Vec<bool> = valid.iter().map(|t| g.live(t.pack())).collect();
+        let wanted: Vec<u64> = std::iter::once(n.pack())
+            .chain(
+                valid
+                    .iter()
+                    .zip(&live)
+                    .filter(|(_, l)| **l)
+                    .map(|(t, _)| t.pack()),
+            )
+            .filter(|id| !images.contains_key(id))
+            .collect();
+        for (id, image) in wanted.iter().zip(g.images(&wanted)) {
+            if let Some(image) = image {
+                images.insert(*id, image);
+            }
+        }
+        let Some(nimg) = images.get(&n.pack()) else {
             return false;
         };
         let mut candidates = Vec::with_capacity(valid.len() + 1);
         let mut dying = None;
-        for t in &valid {
-            let live = g.visit(t.pack()).is_some_and(|s| s.has_rows());
-            if !live {
-                dying = Some(*t);
-                break;
+        for (t, &live) in valid.iter().zip(&live) {
+            match images.get(&t.pack()).filter(|_| live) {
+                Some(x) => candidates.push(Scored {
+                    distance: metric.distance(nimg, x),
+                    id: t.pack(),
+                }),
+                None => {
+                    dying = Some(*t);
+                    break;
+                }
             }
-            let Some(x) = image(g, images, t.pack()) else {
-                dying = Some(*t);
-                break;
-            };
-            candidates.push(Scored {
-                distance: metric.distance(&nimg, x),
-                id: t.pack(),
-            });
         }
+        let dist = |a: u64, b: u64| match (images.get(&a), images.get(&b)) {
+            (Some(x), Some(y)) => metric.distance(x, y),
+            _ => f32::INFINITY,
+        };
         match dying {
             Some(t) => Some(t),
             None if mode == Connect::Force => candidates.iter().max().map(|s| Tid::unpack(s.id)),
@@ -693,12 +708,7 @@ pub fn add_connection(
                     distance,
                     id: new.pack(),
                 });
-                let chosen = select_neighbors(&candidates, cap, |a, b| {
-                    match (images.get(&a), images.get(&b)) {
-                        (Some(x), Some(y)) => metric.distance(x, y),
-                        _ => f32::INFINITY,
-                    }
-                });
+                let chosen = select_neighbors(&candidates, cap, dist);
                 if !chosen.iter().any(|s| s.id == new.pack()) {
                     return false;
                 }
