@@ -116,9 +116,9 @@ pub struct DiskGraph {
     read_ahead: Vec<u64>,
     /// Bytes of the key area and value image (dense types; prefetch length).
     value_len_hint: usize,
-    /// Scratch space of `visit_batch` (kept to avoid an allocation per expanded element).
+    /// Scratch space of `read_batch` (kept to avoid an allocation per expanded element).
     hints: Vec<Option<BufferHint>>,
-    /// Scratch space of `visit_batch`: what it read of each element.
+    /// Scratch space of `visit_each`: what it read of each element.
     found: Vec<Option<Seen>>,
     /// Codes split over code pages ([`layout::FORMAT_CODE_PARTS`]): their parts (0: codes and
     /// values are in the element tuples) and length.
@@ -268,7 +268,7 @@ impl DiskGraph {
             // is not an element tuple is skipped by `read_header` — and with the next page's
             // buffer descriptors and line pointers prefetched a few pages ahead, and their
             // tuples a little less far ahead, so that the cache misses of consecutive pages
-            // overlap (as `visit_batch` does for a neighbour list).
+            // overlap (as `visit_each` does for a neighbour list).
             const AHEAD: usize = 4;
             let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
             let groups: Vec<&[u64]> = ids
@@ -569,8 +569,16 @@ impl DiskGraph {
         self.hints = hints;
     }
 
-    /// [`DiskGraph::visit`] for several elements, read in batches ([`DiskGraph::read_batch`]).
-    fn visit_batch(&mut self, ids: &[u64], level: usize, out: &mut Vec<Option<f32>>) {
+    /// [`DiskGraph::visit`] of each of `ids`, read in batches ([`DiskGraph::read_batch`]):
+    /// `f(id, what was read)` for each, in order.
+    pub fn visit_each(&mut self, ids: &[u64], mut f: impl FnMut(u64, Option<Seen>)) {
+        if self.parts > 0 {
+            for &id in ids {
+                let seen = self.visit(id);
+                f(id, seen);
+            }
+            return;
+        }
         let est = self.estimator.take().expect("estimator");
         let filter = self.filter.take();
         let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
@@ -580,13 +588,12 @@ impl DiskGraph {
         self.read_batch(ids, value_bytes, |i, page| {
             found[i] = read_seen(page, Tid::unpack(ids[i]).offset, &est, filter.as_ref());
         });
-        for (&id, &seen) in ids.iter().zip(&found) {
-            let seen = self.record(id, seen);
-            out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)));
-        }
-        self.found = found;
         self.estimator = Some(est);
         self.filter = filter;
+        for (&id, &seen) in ids.iter().zip(&found) {
+            f(id, self.record(id, seen));
+        }
+        self.found = found;
     }
 
     /// [`DiskGraph::image`] of each of `ids` (in order), read in batches
@@ -726,7 +733,9 @@ impl DiskGraph {
         if ids.len() < 2 || self.parts > 0 {
             out.extend(ids.iter().map(|&id| self.distance(id, level)));
         } else {
-            self.visit_batch(ids, level, out);
+            self.visit_each(ids, |_, seen| {
+                out.push(seen.and_then(|s| ((s.level as usize) >= level).then_some(s.distance)))
+            });
         }
     }
 }

@@ -41,6 +41,17 @@ fn image<'c>(g: &mut DiskGraph, cache: &'c mut ImageCache, id: u64) -> Option<&'
     }
 }
 
+/// Reads into `cache` the value images of those of `ids` it does not hold yet, in batches
+/// ([`DiskGraph::images`]); an element that cannot be read is left out.
+pub fn cache_images(g: &mut DiskGraph, cache: &mut ImageCache, ids: impl Iterator<Item = u64>) {
+    let wanted: Vec<u64> = ids.filter(|id| !cache.contains_key(id)).collect();
+    for (id, image) in wanted.iter().zip(g.images(&wanted)) {
+        if let Some(image) = image {
+            cache.insert(*id, image);
+        }
+    }
+}
+
 /// The sketch of element `id` for a layer-0 slot of an index with sketches (`None` without
 /// them, or when the element cannot be read: the slot then has no sketch).
 fn sketch_of(g: &mut DiskGraph, images: &mut ImageCache, id: u64) -> Option<Vec<u8>> {
@@ -131,9 +142,7 @@ pub fn find_neighbors(
             .copied()
             .filter(|s| Some(s.id) != skip && g.seen.get(&s.id).is_some_and(|x| x.has_rows()))
             .collect();
-        for c in &candidates {
-            image(g, images, c.id);
-        }
+        cache_images(g, images, candidates.iter().map(|c| c.id));
         let metric = g.metric;
         layers[lc] = select_neighbors(&candidates, params.max_neighbors(lc), |a, b| {
             match (images.get(&a), images.get(&b)) {
@@ -660,47 +669,37 @@ pub fn add_connection(
     }
     let target: Option<Tid> = if valid.len() < cap {
         None // a free slot
+    } else if let Some(dying) = valid.iter().copied().find(|t| !g.live(t.pack())) {
+        // A neighbour without rows (being deleted: VACUUM will unlink it) gives up its slot,
+        // without reading any value — during VACUUM the lists still to be repaired, which
+        // every repaired element links back to, all have one.
+        Some(dying)
     } else {
-        // A neighbour without rows (being deleted) or unreadable is replaced first, the
-        // first such in list order; else the heuristic decides over the list and `new`.
-        let live: Vec<bool> = valid.iter().map(|t| g.live(t.pack())).collect();
-        let wanted: Vec<u64> = std::iter::once(n.pack())
-            .chain(
-                valid
-                    .iter()
-                    .zip(&live)
-                    .filter(|(_, l)| **l)
-                    .map(|(t, _)| t.pack()),
-            )
-            .filter(|id| !images.contains_key(id))
-            .collect();
-        for (id, image) in wanted.iter().zip(g.images(&wanted)) {
-            if let Some(image) = image {
-                images.insert(*id, image);
-            }
-        }
+        // The heuristic decides over the list and `new`, from their values (the ones not
+        // cached read in one batch); an unreadable one gives up its slot.
+        cache_images(
+            g,
+            images,
+            std::iter::once(n.pack()).chain(valid.iter().map(|t| t.pack())),
+        );
         let Some(nimg) = images.get(&n.pack()) else {
             return false;
         };
         let mut candidates = Vec::with_capacity(valid.len() + 1);
-        let mut dying = None;
-        for (t, &live) in valid.iter().zip(&live) {
-            match images.get(&t.pack()).filter(|_| live) {
+        let mut unreadable = None;
+        for t in &valid {
+            match images.get(&t.pack()) {
                 Some(x) => candidates.push(Scored {
                     distance: metric.distance(nimg, x),
                     id: t.pack(),
                 }),
                 None => {
-                    dying = Some(*t);
+                    unreadable = Some(*t);
                     break;
                 }
             }
         }
-        let dist = |a: u64, b: u64| match (images.get(&a), images.get(&b)) {
-            (Some(x), Some(y)) => metric.distance(x, y),
-            _ => f32::INFINITY,
-        };
-        match dying {
+        match unreadable {
             Some(t) => Some(t),
             None if mode == Connect::Force => candidates.iter().max().map(|s| Tid::unpack(s.id)),
             None => {
@@ -708,7 +707,12 @@ pub fn add_connection(
                     distance,
                     id: new.pack(),
                 });
-                let chosen = select_neighbors(&candidates, cap, dist);
+                let chosen = select_neighbors(&candidates, cap, |a, b| {
+                    match (images.get(&a), images.get(&b)) {
+                        (Some(x), Some(y)) => metric.distance(x, y),
+                        _ => f32::INFINITY,
+                    }
+                });
                 if !chosen.iter().any(|s| s.id == new.pack()) {
                     return false;
                 }

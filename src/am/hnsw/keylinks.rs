@@ -10,7 +10,7 @@
 //! and reads about as many elements as an unfiltered search of a graph that size.
 
 use super::disk::DiskGraph;
-use super::insert::ImageCache;
+use super::insert::{cache_images, ImageCache};
 use super::keydir;
 use super::layout::MetaPage;
 use super::options::DEFAULT_EF_SEARCH;
@@ -243,18 +243,22 @@ pub fn find(
         );
         let mut visited = HashVisited::with_capacity(ef * 16);
         let results: Vec<Scored<u64>> = if found.complete {
-            found
+            let ids: Vec<u64> = found
                 .ids
                 .iter()
-                .filter(|&&id| visited.insert(id))
-                .filter_map(|&id| {
-                    let s = g.visit(id)?;
-                    s.accepted.then_some(Scored {
+                .copied()
+                .filter(|&id| visited.insert(id))
+                .collect();
+            let mut results = Vec::with_capacity(ids.len());
+            g.visit_each(&ids, |id, seen| {
+                if let Some(s) = seen.filter(|s| s.accepted) {
+                    results.push(Scored {
                         distance: s.distance,
                         id,
-                    })
-                })
-                .collect()
+                    });
+                }
+            });
+            results
         } else {
             let step = (found.ids.len() / ef).max(1);
             let seeds = near
@@ -280,13 +284,7 @@ pub fn find(
             .collect();
         candidates.sort();
         candidates.truncate(ef);
-        for s in &candidates {
-            if let std::collections::hash_map::Entry::Vacant(v) = images.entry(s.id) {
-                if let Some(img) = g.image(s.id) {
-                    v.insert(img);
-                }
-            }
-        }
+        cache_images(&mut g, images, candidates.iter().map(|s| s.id));
         g.release();
         let metric = g.metric;
         out.push(select_neighbors(&candidates, key_m, |a, b| {
