@@ -503,12 +503,11 @@ impl DiskGraph {
         Some(seen)
     }
 
-    /// Runs `f(i, page)` for each element `ids[i]` on its page under a share lock (`None` when
-    /// its block cannot be read), reading them in batches: the buffers are pinned a few at a
-    /// time, and line pointers and the first `item_bytes` of each tuple are prefetched for the
-    /// whole list first, so the cache misses of a whole neighbour list overlap instead of
-    /// following each other. (Few pins at a time: PostgreSQL tracks a backend's first 8 pins
-    /// in a fast array.)
+    /// Runs `f(i, page)` for each element `ids[i]` on its page under a share lock, reading
+    /// them in batches: the buffers are pinned a few at a time, and line pointers and the
+    /// first `item_bytes` of each tuple are prefetched for the whole list first, so the cache
+    /// misses of a whole neighbour list overlap instead of following each other. (Few pins at
+    /// a time: PostgreSQL tracks a backend's first 8 pins in a fast array.)
     fn read_batch(
         &mut self,
         ids: &[u64],
