@@ -380,20 +380,21 @@ impl DiskGraph {
     /// it is the image of the vector the element's code stands for.
     pub fn image(&mut self, id: u64) -> Option<Vec<u8>> {
         let t = Tid::unpack(id);
-        let stored = self.with_page(t.block, |page| {
-            let item = page.item(t.offset)?;
-            layout::decode_element(item)?;
-            Some(layout::element_value(item).to_vec())
-        })?;
+        let stored = self.with_page(t.block, |page| stored_value(page, t.offset))?;
         let stored = if self.parts > 0 {
             self.read_code(&layout::decode_directory(&stored))
         } else {
             stored
         };
-        Some(match &self.codebook {
+        Some(self.image_of_stored(stored))
+    }
+
+    /// The value image an element's stored value (its code, in a quantized index) stands for.
+    fn image_of_stored(&self, stored: Vec<u8>) -> Vec<u8> {
+        match &self.codebook {
             Some(cb) => crate::ivf::points::centre_image(self.metric, &cb.decode(&stored)),
             None => stored,
-        })
+        }
     }
 
     /// The codebook of a quantized index.
@@ -604,19 +605,21 @@ impl DiskGraph {
         let mut stored: Vec<Option<Vec<u8>>> = vec![None; ids.len()];
         let value_bytes = layout::ELEMENT_HEADER + self.value_len_hint;
         self.read_batch(ids, value_bytes, |i, page| {
-            stored[i] = page
-                .item(Tid::unpack(ids[i]).offset)
-                .filter(|item| layout::decode_element(item).is_some())
-                .map(|item| layout::element_value(item).to_vec());
+            stored[i] = stored_value(page, Tid::unpack(ids[i]).offset);
         });
-        match &self.codebook {
-            Some(cb) => stored
-                .into_iter()
-                .map(|s| s.map(|s| crate::ivf::points::centre_image(self.metric, &cb.decode(&s))))
-                .collect(),
-            None => stored,
-        }
+        stored
+            .into_iter()
+            .map(|s| s.map(|s| self.image_of_stored(s)))
+            .collect()
     }
+}
+
+/// The value stored in the element tuple at `off` (its code directory when codes are split
+/// over code pages), copied; `None` if there is no element there.
+fn stored_value(page: PageRef<'_>, off: u16) -> Option<Vec<u8>> {
+    let item = page.item(off)?;
+    layout::decode_element(item)?;
+    Some(layout::element_value(item).to_vec())
 }
 
 /// Distances ordered for a max-heap (`total_cmp`: a NaN distance sorts last).
