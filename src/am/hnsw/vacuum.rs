@@ -34,8 +34,9 @@ pub(super) struct Vacuum {
     /// Elements left without heap rows by this VACUUM: their links are repaired, then they are
     /// marked deleted.
     pub(super) deleting: HashSet<u64, IdHash>,
-    /// Whether ground-layer lists that are not full are refreshed too (VACUUM, as pgvector;
-    /// not maintenance, which repairs only what points at deleted elements).
+    /// Whether ground-layer lists that are not full are refreshed too, and key lists that
+    /// lost members are consolidated instead of searched for again (VACUUM, as pgvector; not
+    /// maintenance, which repairs only what points at deleted elements, by searches).
     pub(super) refresh_partial: bool,
     /// Highest live element and the next highest (entry point candidates).
     pub(super) highest: Option<(Tid, usize)>,
@@ -292,7 +293,27 @@ impl Vacuum {
             &mut images,
         );
         g.release();
-        let key_layers = if meta.key_links != 0 {
+        // Key lists: in VACUUM, those that lost members are chosen again from their members'
+        // lists (`keylinks::consolidate`: no search) and linked back, the others kept as they
+        // are; changed lists are linked back whole (only the new members: 0.004 less recall
+        // for a 10% key in the study of `keylinks::consolidate`).
+        let shape = Shape::of(meta);
+        let old_keys: Vec<Vec<u64>> = g
+            .read_item(ntid, |item| {
+                (0..shape.key_lists)
+                    .map(|j| {
+                        let mut out = Vec::new();
+                        shape.read(item, List::Key(j), &mut out);
+                        out
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let new_keys = if meta.key_links == 0 {
+            Vec::new()
+        } else if !self.refresh_partial {
+            // Maintenance: the damage it repairs (key links across keys, links to elements
+            // deleted earlier) is not in `deleting`; a search leaves none of it.
             keylinks::find(
                 index,
                 meta,
@@ -303,12 +324,38 @@ impl Vacuum {
                 Some(element.pack()),
                 &mut images,
             )
+            .into_iter()
+            .map(Some)
+            .collect()
         } else {
-            Vec::new()
+            keylinks::consolidate(
+                index,
+                meta,
+                &key_columns(index, meta).layout,
+                &value,
+                &keys,
+                element.pack(),
+                &old_keys,
+                layers.first().map_or(&[][..], |l| &l[..]),
+                &self.deleting,
+                &mut images,
+            )
         };
+        let key_layers: Vec<Vec<Scored<u64>>> = new_keys
+            .iter()
+            .zip(&old_keys)
+            .map(|(new, old)| match new {
+                Some(l) => l.clone(),
+                None => old.iter().map(|&id| Scored { distance: 0.0, id }).collect(),
+            })
+            .collect();
+        let changed_keys: Vec<Vec<Scored<u64>>> = new_keys
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
         let sketches = layer0_sketches(&mut g, &mut images, &layers);
         g.release();
-        let ntup = neighbor_tuple(&Shape::of(meta), level, &layers, &key_layers, &sketches);
+        let ntup = neighbor_tuple(&shape, level, &layers, &key_layers, &sketches);
         {
             let buf = Locked::read_with(index, ntid.block, Exclusive, &self.strategy);
             let wal = WalChange::start(index);
@@ -320,7 +367,7 @@ impl Vacuum {
         }
         self.repaired.set(self.repaired.get() + 1);
         images.insert(element.pack(), value);
-        link_back(&mut g, &mut images, element, &layers, &key_layers);
+        link_back(&mut g, &mut images, element, &layers, &changed_keys);
     }
 
     /// Repairs the entry point first (pgvector's RepairGraphEntryPoint): the highest live
