@@ -300,20 +300,24 @@ impl Vacuum {
         let shape = Shape::of(meta);
         let old_keys: Vec<Vec<u64>> = g
             .read_item(ntid, |item| {
-                (0..shape.key_lists)
-                    .map(|j| {
-                        let mut out = Vec::new();
-                        shape.read(item, List::Key(j), &mut out);
-                        out
-                    })
-                    .collect()
+                layout::is_neighbor_tuple(item).then(|| {
+                    (0..shape.key_lists)
+                        .map(|j| {
+                            let mut out = Vec::new();
+                            shape.read(item, List::Key(j), &mut out);
+                            out
+                        })
+                        .collect()
+                })
             })
+            .flatten()
             .unwrap_or_default();
         let new_keys = if meta.key_links == 0 {
             Vec::new()
-        } else if !self.refresh_partial {
+        } else if !self.refresh_partial || old_keys.len() != shape.key_lists {
             // Maintenance: the damage it repairs (key links across keys, links to elements
-            // deleted earlier) is not in `deleting`; a search leaves none of it.
+            // deleted earlier) is not in `deleting`; a search leaves none of it. Also when
+            // the lists could not be read (then there is nothing to consolidate).
             keylinks::find(
                 index,
                 meta,
@@ -343,10 +347,15 @@ impl Vacuum {
         };
         let key_layers: Vec<Vec<Scored<u64>>> = new_keys
             .iter()
-            .zip(&old_keys)
-            .map(|(new, old)| match new {
+            .enumerate()
+            .map(|(j, new)| match new {
                 Some(l) => l.clone(),
-                None => old.iter().map(|&id| Scored { distance: 0.0, id }).collect(),
+                None => old_keys
+                    .get(j)
+                    .into_iter()
+                    .flatten()
+                    .map(|&id| Scored { distance: 0.0, id })
+                    .collect(),
             })
             .collect();
         let changed_keys: Vec<Vec<Scored<u64>>> = new_keys
