@@ -12,7 +12,7 @@
 use super::disk::DiskGraph;
 use super::insert::{cache_images, ImageCache};
 use super::keydir;
-use super::layout::{self, List, MetaPage, Shape, Tid};
+use super::layout::{self, MetaPage, Shape, Tid};
 use super::options::DEFAULT_EF_SEARCH;
 use crate::am::page::Rel;
 use crate::filter::{KeyLayout, Predicate};
@@ -343,15 +343,7 @@ pub fn consolidate(
             .flatten()
             .and_then(|n| {
                 g.read_item(n, |item| {
-                    layout::is_neighbor_tuple(item).then(|| {
-                        (0..old.len())
-                            .map(|j| {
-                                let mut out = Vec::new();
-                                shape.read(item, List::Key(j), &mut out);
-                                out
-                            })
-                            .collect::<Vec<_>>()
-                    })
+                    layout::is_neighbor_tuple(item).then(|| shape.key_links(item))
                 })
             })
             .flatten()

@@ -927,6 +927,17 @@ impl Shape {
         }
     }
 
+    /// The valid links of each key list of neighbour tuple `b`, in column order.
+    pub fn key_links(&self, b: &[u8]) -> Vec<Vec<u64>> {
+        (0..self.key_lists)
+            .map(|j| {
+                let mut out = Vec::new();
+                self.read(b, List::Key(j), &mut out);
+                out
+            })
+            .collect()
+    }
+
     /// The slot of `list` that holds `id` (no allocation: the scan asks per neighbour).
     #[inline]
     pub fn slot_of(&self, b: &[u8], list: List, id: u64) -> Option<usize> {
@@ -1468,6 +1479,13 @@ mod tests {
         out.clear();
         shape.read(&b, List::Key(1), &mut out);
         assert_eq!(out, vec![Tid::new(4, 4).pack()]);
+        assert_eq!(
+            shape.key_links(&b),
+            vec![
+                vec![Tid::new(3, 1).pack(), Tid::new(3, 2).pack()],
+                vec![Tid::new(4, 4).pack()]
+            ]
+        );
         assert_eq!(shape.level_of(slot_count(&b), b.len()), Some(0));
         assert_eq!(shape.level_of(slot_count(&b) + 1, 1000), None);
         assert_eq!(shape.level_of(slot_count(&b), b.len() - 1), None);

@@ -300,15 +300,7 @@ impl Vacuum {
         let shape = Shape::of(meta);
         let old_keys: Vec<Vec<u64>> = g
             .read_item(ntid, |item| {
-                layout::is_neighbor_tuple(item).then(|| {
-                    (0..shape.key_lists)
-                        .map(|j| {
-                            let mut out = Vec::new();
-                            shape.read(item, List::Key(j), &mut out);
-                            out
-                        })
-                        .collect()
-                })
+                layout::is_neighbor_tuple(item).then(|| shape.key_links(item))
             })
             .flatten()
             .unwrap_or_default();
