@@ -5,8 +5,9 @@
 //!    them (`insert::find_neighbors` drops elements without heap rows).
 //! 2. *Repair graph*: after waiting for inserts in progress (which may have linked to such
 //!    elements), every live element whose neighbour list points at an element being deleted
-//!    gets a new neighbour list from a fresh search, and the entry point is moved off any
-//!    element being deleted. No link to an element being deleted remains.
+//!    gets new neighbour lists — its layers' from a fresh search, its key lists that lost
+//!    members from their members' lists (`keylinks::consolidate`) — and the entry point is
+//!    moved off any element being deleted. No link to an element being deleted remains.
 //! 3. *Mark deleted*: after waiting for inserts and scans in progress, the elements are marked
 //!    deleted (value zeroed, neighbour list cleared, version bumped) under cleanup locks; a later
 //!    insert reuses the slot, and the meta page's insert page moves back to the first free slot.
