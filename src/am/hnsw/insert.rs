@@ -52,6 +52,35 @@ pub fn cache_images(g: &mut DiskGraph, cache: &mut ImageCache, ids: impl Iterato
     }
 }
 
+/// The neighbour-selection heuristic over `candidates` (nearest first), at most `cap`, with
+/// the distances between them from the cached images (an element without one is infinitely
+/// far from every other).
+fn select_cached(
+    metric: crate::kernels::metric::Metric,
+    images: &ImageCache,
+    candidates: &[Scored<u64>],
+    cap: usize,
+) -> Vec<Scored<u64>> {
+    select_neighbors(candidates, cap, |a, b| {
+        match (images.get(&a), images.get(&b)) {
+            (Some(x), Some(y)) => metric.distance(x, y),
+            _ => f32::INFINITY,
+        }
+    })
+}
+
+/// [`select_cached`] after reading the candidates' images that are not cached yet
+/// ([`cache_images`]).
+pub fn select_by_images(
+    g: &mut DiskGraph,
+    images: &mut ImageCache,
+    candidates: &[Scored<u64>],
+    cap: usize,
+) -> Vec<Scored<u64>> {
+    cache_images(g, images, candidates.iter().map(|c| c.id));
+    select_cached(g.metric, images, candidates, cap)
+}
+
 /// The sketch of element `id` for a layer-0 slot of an index with sketches (`None` without
 /// them, or when the element cannot be read: the slot then has no sketch).
 fn sketch_of(g: &mut DiskGraph, images: &mut ImageCache, id: u64) -> Option<Vec<u8>> {
@@ -142,14 +171,7 @@ pub fn find_neighbors(
             .copied()
             .filter(|s| Some(s.id) != skip && g.seen.get(&s.id).is_some_and(|x| x.has_rows()))
             .collect();
-        cache_images(g, images, candidates.iter().map(|c| c.id));
-        let metric = g.metric;
-        layers[lc] = select_neighbors(&candidates, params.max_neighbors(lc), |a, b| {
-            match (images.get(&a), images.get(&b)) {
-                (Some(x), Some(y)) => metric.distance(x, y),
-                _ => f32::INFINITY,
-            }
-        });
+        layers[lc] = select_by_images(g, images, &candidates, params.max_neighbors(lc));
         if !w.is_empty() {
             eps = w;
         }
@@ -707,12 +729,7 @@ pub fn add_connection(
                     distance,
                     id: new.pack(),
                 });
-                let chosen = select_neighbors(&candidates, cap, |a, b| {
-                    match (images.get(&a), images.get(&b)) {
-                        (Some(x), Some(y)) => metric.distance(x, y),
-                        _ => f32::INFINITY,
-                    }
-                });
+                let chosen = select_cached(metric, images, &candidates, cap);
                 if !chosen.iter().any(|s| s.id == new.pack()) {
                     return false;
                 }
@@ -784,7 +801,7 @@ pub fn ensure_in_link(
 }
 
 /// An element's neighbour-tuple TID and level.
-fn element_links(g: &mut DiskGraph, e: Tid) -> Option<(Tid, usize)> {
+pub(super) fn element_links(g: &mut DiskGraph, e: Tid) -> Option<(Tid, usize)> {
     if let Some(s) = g.seen.get(&e.pack()) {
         return Some((s.neighbors, s.level as usize));
     }

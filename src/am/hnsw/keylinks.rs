@@ -10,7 +10,7 @@
 //! and reads about as many elements as an unfiltered search of a graph that size.
 
 use super::disk::DiskGraph;
-use super::insert::{cache_images, ImageCache};
+use super::insert::{element_links, select_by_images, ImageCache};
 use super::keydir;
 use super::layout::{self, MetaPage, Shape, Tid};
 use super::options::DEFAULT_EF_SEARCH;
@@ -18,7 +18,6 @@ use crate::am::page::Rel;
 use crate::filter::{KeyLayout, Predicate};
 use crate::graph::memory::MemoryGraph;
 use crate::graph::search::{search_layer, HashVisited, IdHash, Visited};
-use crate::graph::select::select_neighbors;
 use crate::graph::{Params, Scored};
 use std::collections::{HashMap, HashSet};
 
@@ -284,15 +283,8 @@ pub fn find(
             .collect();
         candidates.sort();
         candidates.truncate(ef);
-        cache_images(&mut g, images, candidates.iter().map(|s| s.id));
+        out.push(select_by_images(&mut g, images, &candidates, key_m));
         g.release();
-        let metric = g.metric;
-        out.push(select_neighbors(&candidates, key_m, |a, b| {
-            match (images.get(&a), images.get(&b)) {
-                (Some(x), Some(y)) => metric.distance(x, y),
-                _ => f32::INFINITY,
-            }
-        }));
     }
     out
 }
@@ -335,13 +327,8 @@ pub fn consolidate(
         if of_deleted.contains_key(&d) {
             continue;
         }
-        let lists = g
-            .read_item(Tid::unpack(d), |item| {
-                (layout::is_element_tuple(item) && !layout::element_deleted(item))
-                    .then(|| layout::element_neighbors(item))
-            })
-            .flatten()
-            .and_then(|n| {
+        let lists = element_links(&mut g, Tid::unpack(d))
+            .and_then(|(n, _)| {
                 g.read_item(n, |item| {
                     layout::is_neighbor_tuple(item).then(|| shape.key_links(item))
                 })
@@ -382,15 +369,8 @@ pub fn consolidate(
         });
         candidates.sort();
         candidates.truncate(ef);
-        cache_images(&mut kg, images, candidates.iter().map(|s| s.id));
+        out.push(Some(select_by_images(&mut kg, images, &candidates, key_m)));
         kg.release();
-        let metric = kg.metric;
-        out.push(Some(select_neighbors(&candidates, key_m, |a, b| {
-            match (images.get(&a), images.get(&b)) {
-                (Some(x), Some(y)) => metric.distance(x, y),
-                _ => f32::INFINITY,
-            }
-        })));
     }
     out
 }
