@@ -5,7 +5,8 @@
 # glove-100k (50-d), minilm-384-50k (384-d) and minilm-1536-50k, derived from minilm-384-50k by
 # `ruvector-bench derive` (bench/README.md says how) — each with one client and with two, and
 # the 384-d and 1536-d sets again with ruhnsw's neighbour sketches (`--sketches`); the result
-# files (JSON and a recall–QPS chart each) go to docs/bench/speed/ (sketches: its sketches/), and
+# files (JSON and a recall–QPS chart each) go to $OUT (default docs/bench/speed/; sketches: its
+# sketches/; the README's huge-pages run: OUT=docs/bench/speed/huge_pages), and
 # the README's tables are printed by scripts/speed_table.py.
 #
 #   scripts/speed_bench.sh [more ruvector-bench options...]

@@ -342,7 +342,11 @@ pub struct ServerInfo {
     pub settings: Vec<(String, String)>,
 }
 
-/// Server version and the settings that matter for vector search speed.
+/// Server version and the settings that matter for vector search speed. `huge_pages_status`
+/// (PostgreSQL 17 and later) says whether shared memory got huge pages: without them each
+/// random read of a page in shared buffers can miss the TLB, which costs pgvector's one-by-one
+/// reads more than ruvector's batched ones, so ratios differ between the two (README, "Speed
+/// against pgvector").
 pub fn server_info(client: &mut Client) -> Result<ServerInfo> {
     let version: String = client.query_one("SELECT version()", &[])?.get(0);
     let names = [
@@ -353,13 +357,18 @@ pub fn server_info(client: &mut Client) -> Result<ServerInfo> {
         "max_parallel_maintenance_workers",
         "jit",
         "effective_cache_size",
+        "huge_pages",
+        "huge_pages_status",
     ];
     let mut settings = Vec::new();
     for n in names {
-        let v: String = client
-            .query_one("SELECT current_setting($1)", &[&n])?
+        // missing_ok: a setting this major does not have is left out.
+        let v: Option<String> = client
+            .query_one("SELECT current_setting($1, true)", &[&n])?
             .get(0);
-        settings.push((n.to_string(), v));
+        if let Some(v) = v {
+            settings.push((n.to_string(), v));
+        }
     }
     Ok(ServerInfo { version, settings })
 }
