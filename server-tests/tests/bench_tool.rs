@@ -85,6 +85,25 @@ fn synthetic_sweep_writes_json_and_chart() {
             "results JSON lacks {pointer}"
         );
     }
+    // The settings that change the ratios are recorded: huge pages on every major, and whether
+    // the server got them (`huge_pages_status`) from PostgreSQL 17 on.
+    let settings = json
+        .pointer("/server/settings")
+        .unwrap()
+        .as_array()
+        .unwrap();
+    let named = |n: &str| settings.iter().any(|kv| kv[0] == n);
+    assert!(
+        named("huge_pages") && named("shared_buffers"),
+        "{settings:?}"
+    );
+    let major: u32 = results.server.version["PostgreSQL ".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(named("huge_pages_status"), major >= 17, "{settings:?}");
     assert_eq!(
         json.pointer("/dataset/rows"),
         Some(&serde_json::json!(3000))
