@@ -253,6 +253,26 @@ fn tiers_agree_with_scalar() {
                 (scalar.hamming)(&bytes(n, 1), &bytes(n, 2)),
                 (k.hamming)(&bytes(n, 1), &bytes(n, 2))
             );
+            // int8 dot products are exact: equal to an i64 sum, extremes included.
+            let (x, y) = (bytes(n, 3), bytes(n, 4));
+            let (x, y): (Vec<i8>, Vec<i8>) = (
+                x.iter().map(|&v| v as i8).collect(),
+                y.iter().map(|&v| v as i8).collect(),
+            );
+            let exact: i64 = x.iter().zip(&y).map(|(&a, &b)| a as i64 * b as i64).sum();
+            assert_eq!(
+                (k.dot_i8)(&x, &y) as i64,
+                exact,
+                "dot_i8 {} n={n}",
+                k.tier.name()
+            );
+            let low = vec![i8::MIN; n];
+            assert_eq!(
+                (k.dot_i8)(&low, &low) as i64,
+                n as i64 * 128 * 128,
+                "dot_i8 {} n={n}",
+                k.tier.name()
+            );
         }
     }
 }

@@ -7,7 +7,7 @@
 use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Flagged, Link, Links, ListHead, MAX_LINK_ID};
 use super::{LevelGenerator, Params, Scored};
-use crate::kernels::metric::{half_image, is_unit, Metric};
+use crate::kernels::metric::{half_image, int8_cosine_distance, int8_image, is_unit, Metric};
 use crate::kernels::prefetch::{prefetch, prefetch_range};
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
@@ -247,10 +247,12 @@ pub struct MemoryGraph<V: Values = Arena> {
     metric: Metric,
     params: Params,
     values: V,
-    /// fp16 copies of the values and their metric, which links are chosen by once
-    /// [`MemoryGraph::link_in_half_precision`] made them; [`MemoryGraph::value`] still returns
-    /// the values as added.
-    half: Option<(Metric, Arena)>,
+    /// Copies of the values that links are chosen by once
+    /// [`MemoryGraph::link_in_low_precision`] made them (int8 or fp16, see [`LinkMetric`]);
+    /// [`MemoryGraph::value`] still returns the values as added.
+    copies: Option<Arena>,
+    /// How links are chosen: by `metric` on the values, or on the copies.
+    link: LinkMetric,
     /// Each node's level.
     levels: Vec<u8>,
     /// The ground layer's lists: list `id` is node `id`'s.
@@ -261,6 +263,26 @@ pub struct MemoryGraph<V: Values = Arena> {
     upper_first: Vec<u32>,
     /// (entry node, its level); `None` until the first node is linked.
     entry: RwLock<Option<(u32, usize)>>,
+}
+
+/// The distance a graph chooses its links by. Not a [`Metric`]: the int8 form exists only in a
+/// build's memory, never in an index's meta page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkMetric {
+    /// A metric of the values, or of their fp16 copies ([`Metric::half_precision`]).
+    Values(Metric),
+    /// [`int8_cosine_distance`] of [`int8_image`] copies (cosine graphs).
+    Int8Cosine,
+}
+
+impl LinkMetric {
+    #[inline]
+    fn distance(self, a: &[u8], b: &[u8]) -> f32 {
+        match self {
+            LinkMetric::Values(m) => m.distance(a, b),
+            LinkMetric::Int8Cosine => int8_cosine_distance(a, b),
+        }
+    }
 }
 
 thread_local! {
@@ -330,7 +352,7 @@ impl MemoryGraph {
     /// Bytes of memory the graph holds (values plus links at their maximum sizes).
     pub fn memory(&self) -> usize {
         self.values.memory()
-            + self.half.as_ref().map_or(0, |(_, h)| h.memory())
+            + self.copies.as_ref().map_or(0, |c| c.memory())
             + self.levels.capacity()
             + self.upper_first.capacity() * 4
             + self.ground.memory()
@@ -347,23 +369,40 @@ impl MemoryGraph {
         seed: u64,
     ) -> MemoryGraph<Members<'a>> {
         let mut levels = LevelGenerator::new(&params, 16, seed);
-        let (metric, values) = match &self.half {
-            Some((metric, half)) => (*metric, half),
-            None => (self.metric, &self.values),
-        };
-        MemoryGraph::unlinked(
-            metric,
+        let values = self.copies.as_ref().unwrap_or(&self.values);
+        let mut g = MemoryGraph::unlinked(
+            self.metric,
             params,
             Members { values, ids },
             ids.iter().map(|_| levels.next_level()),
-        )
+        );
+        g.link = self.link;
+        g
     }
 
-    /// Bytes fp16 copies of the values would take ([`MemoryGraph::link_in_half_precision`]),
-    /// or `None` when the metric has no fp16 form ([`Metric::half_precision`]).
-    pub fn half_precision_memory(&self) -> Option<usize> {
-        self.metric.half_precision()?;
-        let per_value = |v: &[u8]| (8 + (v.len() - 8) / 2).div_ceil(8) * 8;
+    /// How a graph of `metric` would choose its links by copies of its values
+    /// ([`MemoryGraph::link_in_low_precision`]), or `None` when it would not: cosine graphs by
+    /// int8 copies, the other dense `ruvector` metrics by fp16 copies of unit vectors.
+    fn copy_metric(metric: Metric) -> Option<LinkMetric> {
+        match metric {
+            Metric::CosineF32 => Some(LinkMetric::Int8Cosine),
+            m => m.half_precision().map(LinkMetric::Values),
+        }
+    }
+
+    /// Bytes the copies of the values would take ([`MemoryGraph::link_in_low_precision`]), or
+    /// `None` when the metric has none.
+    pub fn low_precision_memory(&self) -> Option<usize> {
+        let copy = Self::copy_metric(self.metric)?;
+        let per_value = |v: &[u8]| {
+            let dims = (v.len() - 8) / 4;
+            match copy {
+                LinkMetric::Int8Cosine => 8 + dims,
+                LinkMetric::Values(_) => 8 + 2 * dims,
+            }
+            .div_ceil(8)
+                * 8
+        };
         Some(if self.values.is_empty() {
             0
         } else {
@@ -371,17 +410,19 @@ impl MemoryGraph {
         })
     }
 
-    /// Makes the links be chosen by fp16 copies of the values when they are unit vectors (all
-    /// of a cosine graph's are; another metric's are checked, one pass over the values):
-    /// [`Metric::half_precision`] says why that loses nothing that matters. Half the bytes
-    /// per distance, so a build that waits on values' cache lines (384-d and wider) links
-    /// faster. The values themselves — what [`MemoryGraph::value`] returns and the index
-    /// stores — stay as added; only which neighbours are chosen can differ, as between two
-    /// builds in another order (recall at each `ef_search` measured equal on glove-100k,
-    /// minilm-384-50k and a 1536-d set: README, "Speed"). Call before linking. Returns
-    /// whether the copies were made.
-    pub fn link_in_half_precision(&mut self) -> bool {
-        let Some(metric) = self.metric.half_precision() else {
+    /// Makes the links be chosen by low-precision copies of the values when they are unit
+    /// vectors (all of a cosine graph's are; another metric's are checked, one pass over the
+    /// values): int8 copies for cosine ([`int8_cosine_distance`] says why that loses nothing
+    /// that matters), fp16 copies for the other metrics ([`Metric::half_precision`]). A
+    /// quarter (int8) or half (fp16) of the values' bytes per distance, so a build that waits
+    /// on values' cache lines (384-d and wider) links faster, and int8 products are 32 to an
+    /// AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and the index stores — stay as
+    /// added; only which neighbours are chosen can differ, as between two builds in another
+    /// order (recall at each `ef_search` measured equal on glove-100k, minilm-384-50k and a
+    /// 1536-d set: README, "Speed"). Call before linking. Returns whether the copies were
+    /// made.
+    pub fn link_in_low_precision(&mut self) -> bool {
+        let Some(copy) = Self::copy_metric(self.metric) else {
             return false;
         };
         assert!(self.entry().is_none(), "values change before linking only");
@@ -390,17 +431,22 @@ impl MemoryGraph {
         {
             return false;
         }
-        // Allocated once at its final size, as `half_precision_memory` counted it (pushing
-        // into a growing vector could hold up to twice that).
-        let mut half = Arena::default();
-        half.words
-            .reserve_exact(self.half_precision_memory().unwrap_or(0) / 8);
+        // Allocated once at its final size, as `low_precision_memory` counted it (pushing into
+        // a growing vector could hold up to twice that).
+        let mut copies = Arena::default();
+        copies
+            .words
+            .reserve_exact(self.low_precision_memory().unwrap_or(0) / 8);
         let mut image = Vec::new();
         for id in 0..self.values.len() as u32 {
-            half_image(self.values.get(id), &mut image);
-            half.push(&image);
+            match copy {
+                LinkMetric::Int8Cosine => int8_image(self.values.get(id), &mut image),
+                LinkMetric::Values(_) => half_image(self.values.get(id), &mut image),
+            }
+            copies.push(&image);
         }
-        self.half = Some((metric, half));
+        self.copies = Some(copies);
+        self.link = copy;
         true
     }
 }
@@ -417,7 +463,8 @@ impl<V: Values> MemoryGraph<V> {
             metric,
             params,
             values,
-            half: None,
+            copies: None,
+            link: LinkMetric::Values(metric),
             levels: Vec::new(),
             ground: ListTable::new(params.max_neighbors(0)),
             upper: ListTable::new(params.max_neighbors(1)),
@@ -503,11 +550,11 @@ impl<V: Values> MemoryGraph<V> {
         *self.entry.read().expect("graph lock poisoned")
     }
 
-    /// The value links are chosen by: the fp16 copy once there is one, else the value.
+    /// The value links are chosen by: the copy once there is one, else the value.
     #[inline]
     fn link_value(&self, id: u32) -> &[u8] {
-        match &self.half {
-            Some((_, half)) => half.get(id),
+        match &self.copies {
+            Some(copies) => copies.get(id),
             None => self.values.value(id),
         }
     }
@@ -516,8 +563,7 @@ impl<V: Values> MemoryGraph<V> {
     /// to node `id`.
     #[inline]
     fn link_distance(&self, query: &[u8], id: u32) -> f32 {
-        let metric = self.half.as_ref().map_or(self.metric, |(m, _)| *m);
-        metric.distance(query, self.link_value(id))
+        self.link.distance(query, self.link_value(id))
     }
 
     fn distance_between(&self, a: u32, b: u32) -> f32 {
@@ -716,13 +762,13 @@ impl<V: Values> MemoryGraph<V> {
     /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image (of
     /// the values' form), with the distances links are chosen by.
     pub fn search(&self, query: &[u8], ef: usize, k: usize) -> Vec<Scored<u32>> {
-        if self.half.is_some() {
-            let mut q = Vec::new();
-            half_image(query, &mut q);
-            self.search_linked(&q, ef, k)
-        } else {
-            self.search_linked(query, ef, k)
+        let mut q = Vec::new();
+        match (&self.copies, self.link) {
+            (None, _) => return self.search_linked(query, ef, k),
+            (Some(_), LinkMetric::Int8Cosine) => int8_image(query, &mut q),
+            (Some(_), LinkMetric::Values(_)) => half_image(query, &mut q),
         }
+        self.search_linked(&q, ef, k)
     }
 
     /// [`MemoryGraph::search`] for a query in [`MemoryGraph::link_value`]'s form.
@@ -1043,11 +1089,12 @@ mod tests {
         assert_eq!(a.len(), images.len());
     }
 
-    /// A cosine graph linked by fp16 copies keeps the values as added, finds the exact
-    /// nearest neighbours as often as one linked by the values, and takes the memory
-    /// `half_precision_memory` said; other metrics make copies of unit vectors only.
+    /// A cosine graph linked by int8 copies keeps the values as added, finds the exact
+    /// nearest neighbours as often as one linked by the values, takes the memory
+    /// `low_precision_memory` said, and its key-link subgraphs choose by the same copies;
+    /// other metrics make fp16 copies of unit vectors only.
     #[test]
-    fn half_precision_links_keep_values_and_recall() {
+    fn low_precision_links_keep_values_and_recall() {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut unit = |dim: usize| {
             let x: Vec<f32> = (0..dim)
@@ -1067,18 +1114,19 @@ mod tests {
             m: 8,
             ef_construction: 48,
         };
-        let build = |half: bool| {
+        let build = |copies: bool| {
             let mut g = MemoryGraph::new(Metric::CosineF32, params);
             let mut levels = LevelGenerator::new(&params, 16, 5);
             for img in &images {
                 g.add(img, levels.next_level());
             }
-            if half {
+            if copies {
                 let memory = g.memory();
-                // 2,000 copies of 8 + 2 × 24 bytes, 8-byte aligned
-                assert_eq!(g.half_precision_memory(), Some(2000 * 56));
-                assert!(g.link_in_half_precision());
-                assert_eq!(g.memory(), memory + 2000 * 56);
+                // 2,000 int8 copies of 8 + 24 bytes
+                assert_eq!(g.low_precision_memory(), Some(2000 * 32));
+                assert!(g.link_in_low_precision());
+                assert_eq!(g.link, LinkMetric::Int8Cosine);
+                assert_eq!(g.memory(), memory + 2000 * 32);
             }
             for id in 0..g.len() as u32 {
                 g.insert(id);
@@ -1106,27 +1154,34 @@ mod tests {
             hits as f64 / 500.0
         };
         let full = build(false);
-        let half = build(true);
+        let int8 = build(true);
         for (id, img) in images.iter().enumerate() {
-            assert_eq!(half.value(id as u32), &img[..]);
+            assert_eq!(int8.value(id as u32), &img[..]);
         }
-        let (r_full, r_half) = (recall(&full), recall(&half));
+        let (r_full, r_int8) = (recall(&full), recall(&int8));
         assert!(r_full >= 0.9, "{r_full}");
-        println!("recall@10 at ef 40: fp16 links {r_half}, full precision {r_full}");
+        println!("recall@10 at ef 40: int8 links {r_int8}, full precision {r_full}");
         assert!(
-            r_half >= r_full - 0.02,
-            "fp16 links {r_half}, full {r_full}"
+            r_int8 >= r_full - 0.02,
+            "int8 links {r_int8}, full {r_full}"
         );
-        // Other metrics: for unit vectors only; fp16 values have no other form.
+        // A key-link subgraph compares the same copies the same way.
+        let ids: Vec<u32> = (0..100).collect();
+        let sub = int8.over(&ids, params, 9);
+        assert_eq!(sub.link, LinkMetric::Int8Cosine);
+        assert_eq!(sub.link_value(3), int8.link_value(3));
+        // Other metrics: fp16 copies, for unit vectors only; fp16 values have no other form.
         let mut l2 = MemoryGraph::new(Metric::L2F32, params);
         l2.add(&images[0], 0);
         l2.add(&images[1], 0);
-        assert_eq!(l2.half_precision_memory(), Some(2 * 56));
-        assert!(l2.link_in_half_precision());
+        // 2 fp16 copies of 8 + 2 × 24 bytes
+        assert_eq!(l2.low_precision_memory(), Some(2 * 56));
+        assert!(l2.link_in_low_precision());
+        assert_eq!(l2.link, LinkMetric::Values(Metric::L2F16));
         let mut l2 = MemoryGraph::new(Metric::L2F32, params);
         l2.add(&images[0], 0);
         l2.add(&dense_f32_image(&[2.0; 24]), 0);
-        assert!(!l2.link_in_half_precision());
+        assert!(!l2.link_in_low_precision());
         assert_eq!(l2.memory(), {
             let mut plain = MemoryGraph::new(Metric::L2F32, params);
             plain.add(&images[0], 0);
@@ -1135,8 +1190,8 @@ mod tests {
         });
         let mut halfvec = MemoryGraph::new(Metric::CosineF16, params);
         halfvec.add(&images[0][..8 + 48], 0);
-        assert_eq!(halfvec.half_precision_memory(), None);
-        assert!(!halfvec.link_in_half_precision());
+        assert_eq!(halfvec.low_precision_memory(), None);
+        assert!(!halfvec.link_in_low_precision());
     }
 
     #[test]

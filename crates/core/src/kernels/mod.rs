@@ -120,6 +120,9 @@ pub struct Kernels {
     pub cosine_distance_f16: fn(&[f16], &[f16]) -> f64,
     pub hamming: fn(&[u8], &[u8]) -> u64,
     pub jaccard: fn(&[u8], &[u8]) -> JaccardCounts,
+    /// Σ a[i]·b[i] of int8 codes, exact (|Σ| ≤ 16,000 · 128² < 2³¹): the distances an index
+    /// build chooses a cosine graph's links by (`metric::int8_image`).
+    pub dot_i8: fn(&[i8], &[i8]) -> i32,
 }
 
 /// The table for `tier`, if this CPU can run it.

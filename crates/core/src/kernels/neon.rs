@@ -36,6 +36,8 @@ static KERNELS: Kernels = Kernels {
     cosine_distance_f16: |a, b| (KERNELS.cosine_f16)(a, b).distance(),
     hamming: |a, b| unsafe { hamming(a, b) },
     jaccard: |a, b| unsafe { jaccard(a, b) },
+    // The portable loop, which LLVM vectorises for NEON (`smull`/`sadalp`).
+    dot_i8: super::scalar::dot_i8,
 };
 
 trait Step {

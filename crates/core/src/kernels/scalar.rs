@@ -23,7 +23,13 @@ pub static KERNELS: Kernels = Kernels {
     cosine_distance_f16: |a, b| cosine_f16(a, b).distance(),
     hamming: bits::hamming_u64,
     jaccard: bits::jaccard_u64,
+    dot_i8,
 };
+
+/// Σ a[i]·b[i] in i32 (exact; the compiler vectorises the widening multiply-add).
+pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
 
 const LANES: usize = 8;
 

@@ -36,7 +36,41 @@ static KERNELS: Kernels = Kernels {
     cosine_distance_f16: |a, b| unsafe { cosine_distance::<f16>(a, b) },
     hamming: |a, b| unsafe { hamming(a, b) },
     jaccard: |a, b| unsafe { jaccard(a, b) },
+    dot_i8: |a, b| unsafe { dot_i8(a, b) },
 };
+
+/// Σ a[i]·b[i] of int8 codes: sixteen at a time sign-extended to i16 (`vpmovsxbw`) and
+/// multiplied pairwise into i32 sums (`vpmaddwd`; a pair of i8 products cannot overflow it),
+/// two accumulators; the tail in scalar code.
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_si256(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, acc) in acc.iter_mut().enumerate() {
+            let o = i + 16 * k;
+            // SAFETY: o + 16 <= n: both 16-byte loads read inside `a` and `b`.
+            let (x, y) = unsafe {
+                (
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(o).cast())),
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(o).cast())),
+                )
+            };
+            *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, y));
+        }
+        i += 32;
+    }
+    let acc = _mm256_add_epi32(acc[0], acc[1]);
+    let sum = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let sum = _mm_add_epi32(sum, _mm_shuffle_epi32::<0b01_00_11_10>(sum));
+    let sum = _mm_add_epi32(sum, _mm_shuffle_epi32::<0b10_11_00_01>(sum));
+    _mm_cvtsi128_si32(sum) + super::scalar::dot_i8(&a[i..n], &b[i..n])
+}
 
 /// Masks for `vmaskmov`/`vpmaskmov` loads: the lanes of `MASK[8 - len..]` are set for the
 /// first `len` lanes (of 8 or of 4) and clear for the rest.
