@@ -1095,19 +1095,7 @@ mod tests {
     /// other metrics make fp16 copies of unit vectors only.
     #[test]
     fn low_precision_links_keep_values_and_recall() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut unit = |dim: usize| {
-            let x: Vec<f32> = (0..dim)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-                })
-                .collect();
-            let n = x.iter().map(|a| a * a).sum::<f32>().sqrt();
-            dense_f32_image(&x.iter().map(|a| a / n).collect::<Vec<_>>())
-        };
+        let mut unit = crate::kernels::metric::unit_vectors(0x9E37_79B9_7F4A_7C15);
         let images: Vec<Vec<u8>> = (0..2000).map(|_| unit(24)).collect();
         let queries: Vec<Vec<u8>> = (0..50).map(|_| unit(24)).collect();
         let params = Params {

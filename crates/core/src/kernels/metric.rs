@@ -323,26 +323,32 @@ pub fn varlena_header(size: usize) -> [u8; 4] {
     }
 }
 
+/// Deterministic pseudo-random unit vectors as f32 images (an LCG from `seed`), `dim`
+/// components each: the tests' data.
+#[cfg(test)]
+pub(crate) fn unit_vectors(mut seed: u64) -> impl FnMut(usize) -> Vec<u8> {
+    move |dim| {
+        let x: Vec<f32> = (0..dim)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        let n = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        dense_f32_image(&x.iter().map(|a| a / n).collect::<Vec<_>>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    /// An f32 image's fp16 copy has a halfvec's layout, each element rounded to nearest; dense
-    /// f32 metrics have an fp16 form, for unit vectors.
+    /// An int8 copy holds the codes of a unit vector scaled to ±127 and their norm, and gives
+    /// cosine distances close to the exact ones; a zero vector's is zero.
     #[test]
     fn int8_images_give_cosine_distances() {
         use super::*;
-        let mut seed = 7u64;
-        let mut unit = |dim: usize| {
-            let x: Vec<f32> = (0..dim)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-                })
-                .collect();
-            let n = x.iter().map(|a| a * a).sum::<f32>().sqrt();
-            dense_f32_image(&x.iter().map(|a| a / n).collect::<Vec<_>>())
-        };
+        let mut unit = unit_vectors(7);
         let (mut qa, mut qb) = (Vec::new(), Vec::new());
         for dim in [3, 50, 384, 1536] {
             let (a, b) = (unit(dim), unit(dim));
@@ -368,6 +374,8 @@ mod tests {
         assert_eq!(int8_cosine_distance(&qa, &qb), 0.0);
     }
 
+    /// An f32 image's fp16 copy has a halfvec's layout, each element rounded to nearest; dense
+    /// f32 metrics have an fp16 form, for unit vectors.
     #[test]
     fn half_image_rounds_each_element() {
         use super::*;
