@@ -7,7 +7,9 @@
 use super::search::{descend, reach, search_layer, EpochVisited, Graph, Visited};
 use super::select::{select_neighbors_flagged, Flagged, Link, Links, ListHead, MAX_LINK_ID};
 use super::{LevelGenerator, Params, Scored};
-use crate::kernels::metric::{half_image, int8_cosine_distance, int8_image, is_unit, Metric};
+use crate::kernels::metric::{
+    half_image, half_image_len, int8_cosine_distance, int8_image, int8_image_len, is_unit, Metric,
+};
 use crate::kernels::prefetch::{prefetch, prefetch_range};
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
@@ -397,8 +399,8 @@ impl MemoryGraph {
         let per_value = |v: &[u8]| {
             let dims = (v.len() - 8) / 4;
             match copy {
-                LinkMetric::Int8Cosine => 8 + dims,
-                LinkMetric::Values(_) => 8 + 2 * dims,
+                LinkMetric::Int8Cosine => int8_image_len(dims),
+                LinkMetric::Values(_) => half_image_len(dims),
             }
             .div_ceil(8)
                 * 8
@@ -416,11 +418,11 @@ impl MemoryGraph {
     /// that matters), fp16 copies for the other metrics ([`Metric::half_precision`]). A
     /// quarter (int8) or half (fp16) of the values' bytes per distance, so a build that waits
     /// on values' cache lines (384-d and wider) links faster, and int8 products are 32 to an
-    /// AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and the index stores — stay as
-    /// added; only which neighbours are chosen can differ, as between two builds in another
-    /// order (recall at each `ef_search` measured equal on glove-100k, minilm-384-50k and a
-    /// 1536-d set: README, "Speed"). Call before linking. Returns whether the copies were
-    /// made.
+    /// AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and
+    /// the index stores — stay as added; only which neighbours are chosen can differ, as
+    /// between two builds in another order (recall at each `ef_search` measured equal on
+    /// glove-100k, minilm-384-50k and a 1536-d set: README, "Speed"). Call before linking.
+    /// Returns whether the copies were made.
     pub fn link_in_low_precision(&mut self) -> bool {
         let Some(copy) = Self::copy_metric(self.metric) else {
             return false;
@@ -762,11 +764,14 @@ impl<V: Values> MemoryGraph<V> {
     /// Searches the finished graph: the `k` nearest of `ef` candidates for a query image (of
     /// the values' form), with the distances links are chosen by.
     pub fn search(&self, query: &[u8], ef: usize, k: usize) -> Vec<Scored<u32>> {
+        if self.copies.is_none() {
+            return self.search_linked(query, ef, k);
+        }
+        // The query in the copies' form.
         let mut q = Vec::new();
-        match (&self.copies, self.link) {
-            (None, _) => return self.search_linked(query, ef, k),
-            (Some(_), LinkMetric::Int8Cosine) => int8_image(query, &mut q),
-            (Some(_), LinkMetric::Values(_)) => half_image(query, &mut q),
+        match self.link {
+            LinkMetric::Int8Cosine => int8_image(query, &mut q),
+            LinkMetric::Values(_) => half_image(query, &mut q),
         }
         self.search_linked(&q, ef, k)
     }

@@ -248,7 +248,7 @@ pub fn is_unit(image: &[u8]) -> bool {
 pub fn half_image(image: &[u8], out: &mut Vec<u8>) {
     use half::slice::HalfFloatSliceExt;
     let x = dense_f32(image);
-    let size = 8 + 2 * x.len();
+    let size = half_image_len(x.len());
     out.clear();
     out.extend_from_slice(&varlena_header(size));
     out.extend_from_slice(&image[4..8]);
@@ -258,6 +258,16 @@ pub fn half_image(image: &[u8], out: &mut Vec<u8>) {
         h.convert_from_f32_slice(chunk);
         out.extend_from_slice(bytemuck::cast_slice(h));
     }
+}
+
+/// Bytes of the [`half_image`] of a `dims`-dimensional value.
+pub const fn half_image_len(dims: usize) -> usize {
+    8 + 2 * dims
+}
+
+/// Bytes of the [`int8_image`] of a `dims`-dimensional value.
+pub const fn int8_image_len(dims: usize) -> usize {
+    8 + dims
 }
 
 /// The int8 copy of a dense f32 unit vector that a cosine graph's links are chosen by
