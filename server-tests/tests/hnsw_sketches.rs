@@ -36,9 +36,13 @@ fn sketches_keep_recall_and_stay_in_step_with_the_lists() {
     let url = c.conninfo("postgres");
     let efs = [10i64, 20, 40, 80, 160];
 
+    // Both indexes are built serially, which makes them the same graph: the comparison is of
+    // the sketches alone. Two parallel builds give two graphs whose recall at ef_search 10
+    // differs by up to ~0.01 on these 300 queries (CI saw 0.0093), more than the gate allows.
     client
         .batch_execute(
-            "CREATE INDEX plain_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)",
+            "SET max_parallel_maintenance_workers = 0;
+             CREATE INDEX plain_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)",
         )
         .unwrap();
     let plain: Vec<f64> = efs
@@ -49,7 +53,8 @@ fn sketches_keep_recall_and_stay_in_step_with_the_lists() {
     client
         .batch_execute(
             "CREATE INDEX items_idx ON items USING ruhnsw (embedding ruvector_cosine_ops)
-               WITH (sketches = on)",
+               WITH (sketches = on);
+             RESET max_parallel_maintenance_workers",
         )
         .unwrap();
     let s = index_stats(&mut client, "items_idx");
