@@ -383,11 +383,20 @@ impl MemoryGraph {
     }
 
     /// How a graph of `metric` would choose its links by copies of its values
-    /// ([`MemoryGraph::link_in_low_precision`]), or `None` when it would not: cosine graphs by
-    /// int8 copies, the other dense `ruvector` metrics by fp16 copies of unit vectors.
+    /// ([`MemoryGraph::link_in_low_precision`]), or `None` when it would not: cosine, L2 and
+    /// inner-product graphs by int8 copies, L1 graphs by fp16 copies (of unit vectors only,
+    /// but for cosine's, which always are).
+    ///
+    /// Why L2 and inner product can link by a cosine: for unit vectors ‖a − b‖² = 2 − 2 cos
+    /// and −a·b = −cos, both increasing in −cos, so every comparison a build makes — which
+    /// candidate is nearer, and the heuristic's "nearer to a chosen neighbour than to the new
+    /// node" — comes out as it would by the metric itself. (Values pass as unit vectors within
+    /// [`is_unit`]'s 10⁻³ of a squared norm of one, which can move those identities by up to
+    /// ~2·10⁻³ in a cosine, the int8 rounding's order; a model's normalised outputs are unit
+    /// to ~10⁻⁷.) L1 is not a function of the cosine.
     fn copy_metric(metric: Metric) -> Option<LinkMetric> {
         match metric {
-            Metric::CosineF32 => Some(LinkMetric::Int8Cosine),
+            Metric::CosineF32 | Metric::L2F32 | Metric::IpF32 => Some(LinkMetric::Int8Cosine),
             m => m.half_precision().map(LinkMetric::Values),
         }
     }
@@ -414,11 +423,11 @@ impl MemoryGraph {
 
     /// Makes the links be chosen by low-precision copies of the values when they are unit
     /// vectors (all of a cosine graph's are; another metric's are checked, one pass over the
-    /// values): int8 copies for cosine ([`int8_cosine_distance`] says why that loses nothing
-    /// that matters), fp16 copies for the other metrics ([`Metric::half_precision`]). A
-    /// quarter (int8) or half (fp16) of the values' bytes per distance, so a build that waits
-    /// on values' cache lines (384-d and wider) links faster, and int8 products are 32 to an
-    /// AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and
+    /// values): int8 copies for cosine, L2 and inner product ([`int8_cosine_distance`] says
+    /// why that loses nothing that matters, `copy_metric` why L2 and inner product may), fp16
+    /// copies for L1 ([`Metric::half_precision`]). A quarter (int8) or half (fp16) of the
+    /// values' bytes per distance, so a build that waits on values' cache lines (384-d and
+    /// wider) links faster, and int8 products are 32 to an AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and
     /// the index stores — stay as added; only which neighbours are chosen can differ, as
     /// between two builds in another order (recall at each `ef_search` measured equal on
     /// glove-100k, minilm-384-50k and a 1536-d set: README, "Speed"). Call before linking.
@@ -1094,10 +1103,10 @@ mod tests {
         assert_eq!(a.len(), images.len());
     }
 
-    /// A cosine graph linked by int8 copies keeps the values as added, finds the exact
-    /// nearest neighbours as often as one linked by the values, takes the memory
-    /// `low_precision_memory` said, and its key-link subgraphs choose by the same copies;
-    /// other metrics make fp16 copies of unit vectors only.
+    /// A cosine, L2 or inner-product graph of unit vectors linked by int8 copies keeps the
+    /// values as added, finds the exact nearest neighbours (by its own metric) as often as one
+    /// linked by the values, takes the memory `low_precision_memory` said, and its key-link
+    /// subgraphs choose by the same copies; L1 makes fp16 copies, of unit vectors only.
     #[test]
     fn low_precision_links_keep_values_and_recall() {
         let mut unit = crate::kernels::metric::unit_vectors(0x9E37_79B9_7F4A_7C15);
@@ -1107,8 +1116,8 @@ mod tests {
             m: 8,
             ef_construction: 48,
         };
-        let build = |copies: bool| {
-            let mut g = MemoryGraph::new(Metric::CosineF32, params);
+        let build = |metric: Metric, copies: bool| {
+            let mut g = MemoryGraph::new(metric, params);
             let mut levels = LevelGenerator::new(&params, 16, 5);
             for img in &images {
                 g.add(img, levels.next_level());
@@ -1133,7 +1142,7 @@ mod tests {
                     let mut all: Vec<(f32, u32)> = images
                         .iter()
                         .enumerate()
-                        .map(|(i, v)| (Metric::CosineF32.distance(q, v), i as u32))
+                        .map(|(i, v)| (g.metric.distance(q, v), i as u32))
                         .collect();
                     all.sort_by(|a, b| a.partial_cmp(b).unwrap());
                     all[..10].iter().map(|x| x.1).collect::<Vec<_>>()
@@ -1146,31 +1155,37 @@ mod tests {
             }
             hits as f64 / 500.0
         };
-        let full = build(false);
-        let int8 = build(true);
-        for (id, img) in images.iter().enumerate() {
-            assert_eq!(int8.value(id as u32), &img[..]);
+        for metric in [Metric::CosineF32, Metric::L2F32, Metric::IpF32] {
+            let full = build(metric, false);
+            let int8 = build(metric, true);
+            for (id, img) in images.iter().enumerate() {
+                assert_eq!(int8.value(id as u32), &img[..]);
+            }
+            let (r_full, r_int8) = (recall(&full), recall(&int8));
+            assert!(r_full >= 0.9, "{metric:?}: {r_full}");
+            println!(
+                "{metric:?}: recall@10 at ef 40: int8 links {r_int8}, full precision {r_full}"
+            );
+            assert!(
+                r_int8 >= r_full - 0.02,
+                "{metric:?}: int8 links {r_int8}, full {r_full}"
+            );
         }
-        let (r_full, r_int8) = (recall(&full), recall(&int8));
-        assert!(r_full >= 0.9, "{r_full}");
-        println!("recall@10 at ef 40: int8 links {r_int8}, full precision {r_full}");
-        assert!(
-            r_int8 >= r_full - 0.02,
-            "int8 links {r_int8}, full {r_full}"
-        );
+        let int8 = build(Metric::CosineF32, true);
         // A key-link subgraph compares the same copies the same way.
         let ids: Vec<u32> = (0..100).collect();
         let sub = int8.over(&ids, params, 9);
         assert_eq!(sub.link, LinkMetric::Int8Cosine);
         assert_eq!(sub.link_value(3), int8.link_value(3));
-        // Other metrics: fp16 copies, for unit vectors only; fp16 values have no other form.
-        let mut l2 = MemoryGraph::new(Metric::L2F32, params);
-        l2.add(&images[0], 0);
-        l2.add(&images[1], 0);
+        // L1: fp16 copies; like L2's and inner product's, for unit vectors only; fp16 values
+        // have no other form.
+        let mut l1 = MemoryGraph::new(Metric::L1F32, params);
+        l1.add(&images[0], 0);
+        l1.add(&images[1], 0);
         // 2 fp16 copies of 8 + 2 × 24 bytes
-        assert_eq!(l2.low_precision_memory(), Some(2 * 56));
-        assert!(l2.link_in_low_precision());
-        assert_eq!(l2.link, LinkMetric::Values(Metric::L2F16));
+        assert_eq!(l1.low_precision_memory(), Some(2 * 56));
+        assert!(l1.link_in_low_precision());
+        assert_eq!(l1.link, LinkMetric::Values(Metric::L1F16));
         let mut l2 = MemoryGraph::new(Metric::L2F32, params);
         l2.add(&images[0], 0);
         l2.add(&dense_f32_image(&[2.0; 24]), 0);

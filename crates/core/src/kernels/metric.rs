@@ -160,8 +160,9 @@ impl Metric {
 
     /// The metric of fp16 copies of this metric's values ([`half_image`]) that an index build
     /// may choose its links by when the values are unit vectors
-    /// (`graph::memory::MemoryGraph::link_in_low_precision`; cosine graphs use int8 copies,
-    /// [`int8_image`]): dense `ruvector` metrics.
+    /// (`graph::memory::MemoryGraph::link_in_low_precision`; cosine, L2 and inner-product
+    /// graphs use int8 copies, [`int8_image`], so L1 graphs use these): dense `ruvector`
+    /// metrics.
     ///
     /// Why unit vectors only: every component is then within ±1, where fp16 keeps 11
     /// significant bits (rounding error ≤ 2⁻¹² absolute, below 2⁻²⁵ for subnormals) and cannot
@@ -235,8 +236,8 @@ pub fn dense_f32_image(x: &[f32]) -> Vec<u8> {
 }
 
 /// Whether a dense f32 image is a unit vector (squared norm within 10⁻³ of 1, as an
-/// embedding normalised in f32 is to ~10⁻⁷) — what [`Metric::half_precision`] asks of
-/// values before they are copied to fp16.
+/// embedding normalised in f32 is to ~10⁻⁷) — what a build asks of values before it links
+/// by their int8 or fp16 copies (`graph::memory::MemoryGraph::link_in_low_precision`).
 pub fn is_unit(image: &[u8]) -> bool {
     let x = dense_f32(image);
     ((kernels().dot_f32)(x, x) - 1.0).abs() <= 1e-3
@@ -270,9 +271,9 @@ pub const fn int8_image_len(dims: usize) -> usize {
     8 + dims
 }
 
-/// The int8 copy of a dense f32 unit vector that a cosine graph's links are chosen by
-/// (`graph::memory::MemoryGraph::link_in_low_precision`), into `out` (reused from call to
-/// call): `[i32 Σq²][i32 dims][q: i8 × dims]`, native byte order, where
+/// The int8 copy of a dense f32 unit vector that a cosine, L2 or inner-product graph's links
+/// are chosen by (`graph::memory::MemoryGraph::link_in_low_precision`), into `out` (reused
+/// from call to call): `[i32 Σq²][i32 dims][q: i8 × dims]`, native byte order, where
 /// `q[i] = round(127 · x[i] / max|x|)`. The scale is per vector and cancels in a cosine
 /// ([`int8_cosine_distance`]), so it is not kept; Σq² is kept so that a distance needs one
 /// dot product. A zero vector is all zeros.
