@@ -202,8 +202,8 @@ impl BuildState {
         let key_blobs = std::mem::take(&mut self.key_blobs);
         let codebook = self.train_codebook(&graph);
         // Graphs of unit vectors (every cosine graph's) link by int8 (cosine, L2, inner
-        // product) or fp16 (L1) copies of the values when the copies fit in what is left of maintenance_work_mem (the index
-        // stores the values as they are).
+        // product) or fp16 (L1) copies of the values when the copies fit in what is left of
+        // maintenance_work_mem (the index stores the values as they are).
         if let Some(bytes) = graph.low_precision_memory() {
             if self.memory_used + bytes <= self.memory_limit && graph.link_in_low_precision() {
                 self.memory_used += bytes;

@@ -427,10 +427,11 @@ impl MemoryGraph {
     /// why that loses nothing that matters, `copy_metric` why L2 and inner product may), fp16
     /// copies for L1 ([`Metric::half_precision`]). A quarter (int8) or half (fp16) of the
     /// values' bytes per distance, so a build that waits on values' cache lines (384-d and
-    /// wider) links faster, and int8 products are 32 to an AVX-512 instruction. The values themselves — what [`MemoryGraph::value`] returns and
-    /// the index stores — stay as added; only which neighbours are chosen can differ, as
-    /// between two builds in another order (recall at each `ef_search` measured equal on
-    /// glove-100k, minilm-384-50k and a 1536-d set: README, "Speed"). Call before linking.
+    /// wider) links faster, and int8 products are 32 to an AVX-512 instruction. The values
+    /// themselves — what [`MemoryGraph::value`] returns and the index stores — stay as added;
+    /// only which neighbours are chosen can differ, as between two builds in another order
+    /// (recall at each `ef_search` measured equal on glove-100k, minilm-384-50k and a 1536-d
+    /// set: README, "Speed"). Call before linking.
     /// Returns whether the copies were made.
     pub fn link_in_low_precision(&mut self) -> bool {
         let Some(copy) = Self::copy_metric(self.metric) else {
