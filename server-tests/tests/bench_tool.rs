@@ -97,13 +97,11 @@ fn synthetic_sweep_writes_json_and_chart() {
         named("huge_pages") && named("shared_buffers"),
         "{settings:?}"
     );
-    let major: u32 = results.server.version["PostgreSQL ".len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(named("huge_pages_status"), major >= 17, "{settings:?}");
+    assert_eq!(
+        named("huge_pages_status"),
+        c.install.major >= 17,
+        "{settings:?}"
+    );
     assert_eq!(
         json.pointer("/dataset/rows"),
         Some(&serde_json::json!(3000))

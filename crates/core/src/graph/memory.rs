@@ -273,7 +273,8 @@ pub struct MemoryGraph<V: Values = Arena> {
 enum LinkMetric {
     /// A metric of the values, or of their fp16 copies ([`Metric::half_precision`]).
     Values(Metric),
-    /// [`int8_cosine_distance`] of [`int8_image`] copies (cosine graphs).
+    /// [`int8_cosine_distance`] of [`int8_image`] copies (cosine, L2 and inner-product graphs
+    /// of unit vectors).
     Int8Cosine,
 }
 
@@ -283,6 +284,23 @@ impl LinkMetric {
         match self {
             LinkMetric::Values(m) => m.distance(a, b),
             LinkMetric::Int8Cosine => int8_cosine_distance(a, b),
+        }
+    }
+
+    /// The copy of a dense f32 `value` that this metric reads when a graph links by copies,
+    /// into `out`: int8 for [`LinkMetric::Int8Cosine`], fp16 for the metric of fp16 values.
+    fn copy(self, value: &[u8], out: &mut Vec<u8>) {
+        match self {
+            LinkMetric::Int8Cosine => int8_image(value, out),
+            LinkMetric::Values(_) => half_image(value, out),
+        }
+    }
+
+    /// Bytes of [`LinkMetric::copy`] of a `dims`-dimensional value.
+    fn copy_len(self, dims: usize) -> usize {
+        match self {
+            LinkMetric::Int8Cosine => int8_image_len(dims),
+            LinkMetric::Values(_) => half_image_len(dims),
         }
     }
 }
@@ -405,15 +423,7 @@ impl MemoryGraph {
     /// `None` when the metric has none.
     pub fn low_precision_memory(&self) -> Option<usize> {
         let copy = Self::copy_metric(self.metric)?;
-        let per_value = |v: &[u8]| {
-            let dims = (v.len() - 8) / 4;
-            match copy {
-                LinkMetric::Int8Cosine => int8_image_len(dims),
-                LinkMetric::Values(_) => half_image_len(dims),
-            }
-            .div_ceil(8)
-                * 8
-        };
+        let per_value = |v: &[u8]| copy.copy_len((v.len() - 8) / 4).div_ceil(8) * 8;
         Some(if self.values.is_empty() {
             0
         } else {
@@ -431,8 +441,7 @@ impl MemoryGraph {
     /// themselves — what [`MemoryGraph::value`] returns and the index stores — stay as added;
     /// only which neighbours are chosen can differ, as between two builds in another order
     /// (recall at each `ef_search` measured equal on glove-100k, minilm-384-50k and a 1536-d
-    /// set: README, "Speed"). Call before linking.
-    /// Returns whether the copies were made.
+    /// set: README, "Speed"). Call before linking. Returns whether the copies were made.
     pub fn link_in_low_precision(&mut self) -> bool {
         let Some(copy) = Self::copy_metric(self.metric) else {
             return false;
@@ -451,10 +460,7 @@ impl MemoryGraph {
             .reserve_exact(self.low_precision_memory().unwrap_or(0) / 8);
         let mut image = Vec::new();
         for id in 0..self.values.len() as u32 {
-            match copy {
-                LinkMetric::Int8Cosine => int8_image(self.values.get(id), &mut image),
-                LinkMetric::Values(_) => half_image(self.values.get(id), &mut image),
-            }
+            copy.copy(self.values.get(id), &mut image);
             copies.push(&image);
         }
         self.copies = Some(copies);
@@ -779,10 +785,7 @@ impl<V: Values> MemoryGraph<V> {
         }
         // The query in the copies' form.
         let mut q = Vec::new();
-        match self.link {
-            LinkMetric::Int8Cosine => int8_image(query, &mut q),
-            LinkMetric::Values(_) => half_image(query, &mut q),
-        }
+        self.link.copy(query, &mut q);
         self.search_linked(&q, ef, k)
     }
 

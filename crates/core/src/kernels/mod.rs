@@ -121,7 +121,7 @@ pub struct Kernels {
     pub hamming: fn(&[u8], &[u8]) -> u64,
     pub jaccard: fn(&[u8], &[u8]) -> JaccardCounts,
     /// Σ a[i]·b[i] of int8 codes, exact (|Σ| ≤ 16,000 · 128² < 2³¹): the distances an index
-    /// build chooses a cosine graph's links by (`metric::int8_image`).
+    /// build chooses a graph's links by (`metric::int8_image`, `metric::int8_cosine_distance`).
     pub dot_i8: fn(&[i8], &[i8]) -> i32,
 }
 
